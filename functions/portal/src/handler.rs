@@ -1,0 +1,60 @@
+//! Portal sign-in and sessions, and the reads of billing managers (and merchants).
+
+use domain::services::{portal, App};
+use domain::views::{Accepted, List};
+use http_kit::response::{created, json, ok};
+use http_kit::router::Access::{Bearer, Open};
+use http_kit::{serve, Route};
+use lambda_http::http::Method;
+use lambda_http::{Body, Error, Request, Response};
+
+#[derive(Debug, Clone, Copy)]
+enum R {
+    SignIn,
+    CreateSession,
+    MySubscriptions,
+    GetSubscription,
+}
+
+fn routes() -> [Route<R>; 4] {
+    [
+        Route::new(Method::POST, "/v1/portal/sign-in", R::SignIn, Open, false),
+        Route::new(
+            Method::POST,
+            "/v1/portal/sessions",
+            R::CreateSession,
+            Open,
+            false,
+        ),
+        Route::new(
+            Method::GET,
+            "/v1/portal/subscriptions",
+            R::MySubscriptions,
+            Bearer,
+            false,
+        ),
+        Route::new(
+            Method::GET,
+            "/v1/subscriptions/{id}",
+            R::GetSubscription,
+            Bearer,
+            false,
+        ),
+    ]
+}
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
+    serve(app, req, &routes(), |route, ctx| async move {
+        let who = &ctx.principal;
+        match route {
+            R::SignIn => {
+                portal::sign_in(app, ctx.json()?).await?;
+                Ok(json(202, &Accepted { status: "accepted" }))
+            }
+            R::CreateSession => created(&portal::create_session(app, ctx.json()?).await?),
+            R::MySubscriptions => ok(&List::of(portal::my_subscriptions(app, who).await?)),
+            R::GetSubscription => ok(&portal::get_subscription(app, who, ctx.param(0)).await?),
+        }
+    })
+    .await
+}

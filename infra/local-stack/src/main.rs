@@ -1,0 +1,145 @@
+//! `local-stack`: the local stack's command-line tool.
+//!
+//!   local-stack dev                         start everything, write .local/stack.env, serve until Ctrl-C/SIGTERM
+//!   local-stack stripe-event TYPE ARGS…     send a signed Stripe-format event to the running stack
+//!   local-stack emails                      print the emails the emulator's SES accepted
+
+use local_stack::watch::{Options, Stack, WARM_UP_PROBES};
+use local_stack::{stripe_events, BoxError};
+use std::collections::HashMap;
+
+const USAGE: &str = "usage:
+  local-stack dev
+  local-stack stripe-event checkout.session.completed CHECKOUT_ID [STRIPE_SUBSCRIPTION_ID]
+  local-stack stripe-event customer.subscription.updated STRIPE_SUBSCRIPTION_ID STATUS PERIOD_START PERIOD_END [QUANTITY]
+  local-stack stripe-event customer.subscription.deleted STRIPE_SUBSCRIPTION_ID
+  local-stack stripe-event invoice.paid|invoice.payment_failed STRIPE_SUBSCRIPTION_ID
+  local-stack emails";
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev().await,
+        Some("stripe-event") => stripe_event(&args[1..]).await,
+        Some("emails") => emails().await,
+        _ => Err(USAGE.into()),
+    };
+    if let Err(e) = result {
+        eprintln!("{e}");
+        std::process::exit(2);
+    }
+}
+
+fn state_dir() -> std::path::PathBuf {
+    local_stack::root().join(".local")
+}
+
+async fn dev() -> Result<(), BoxError> {
+    let dir = state_dir();
+    println!("Starting moto and creating the table, queues, bucket and sender identity…");
+    let stack = Stack::start(Options {
+        prefix: "dev".into(),
+        state_dir: dir.clone(),
+        log_file: None,
+        extra_env: vec![],
+    })
+    .await?;
+    let env_path = dir.join("stack.env");
+    std::fs::write(&env_path, stack.stack_env(std::process::id()))?;
+    println!("Building and starting every function (first time: a few minutes)…");
+    stack.warm_up(WARM_UP_PROBES).await?;
+    println!(
+        "\nThe stack is up.\n  API:          {}/v1/…\n  AWS emulator: {}\n  stack env:    {}\n\
+         Load it with:  set -a; . {}; set +a\nStop with Ctrl-C (or kill $PID).",
+        stack.api_url,
+        stack.aws_endpoint,
+        env_path.display(),
+        env_path.display()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    println!("Stopping…");
+    let _ = std::fs::remove_file(&env_path);
+    drop(stack);
+    Ok(())
+}
+
+fn stack_env() -> Result<HashMap<String, String>, BoxError> {
+    let path = state_dir().join("stack.env");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|_| format!("{} not found: is `make dev` running?", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}
+
+fn num(s: Option<&String>, what: &str) -> Result<i64, BoxError> {
+    s.ok_or(format!("{what} is required\n{USAGE}"))?
+        .parse()
+        .map_err(|_| format!("{what} must be an integer").into())
+}
+
+async fn stripe_event(args: &[String]) -> Result<(), BoxError> {
+    let env = stack_env()?;
+    let api = env.get("API_URL").ok_or("API_URL missing in stack.env")?;
+    let secret = env
+        .get("STRIPE_WEBHOOK_SECRET")
+        .ok_or("STRIPE_WEBHOOK_SECRET missing in stack.env")?;
+    let now = chrono::Utc::now().timestamp();
+    let arg = |i: usize| args.get(i).ok_or_else(|| BoxError::from(USAGE));
+    let event = match args.first().map(String::as_str) {
+        Some("checkout.session.completed") => {
+            let stripe_sub = args.get(2).cloned().unwrap_or_else(|| {
+                format!(
+                    "sub_test_{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..14]
+                )
+            });
+            stripe_events::checkout_completed(arg(1)?, &stripe_sub, now)
+        }
+        Some("customer.subscription.updated") => stripe_events::subscription_updated(
+            arg(1)?,
+            arg(2)?,
+            (
+                num(args.get(3), "PERIOD_START")?,
+                num(args.get(4), "PERIOD_END")?,
+            ),
+            args.get(5).map(|q| q.parse().unwrap_or(1)).unwrap_or(1),
+            now,
+        ),
+        Some("customer.subscription.deleted") => stripe_events::subscription_deleted(arg(1)?, now),
+        Some(t @ ("invoice.paid" | "invoice.payment_failed")) => {
+            stripe_events::invoice(t, arg(1)?, now)
+        }
+        _ => return Err(USAGE.into()),
+    };
+    let (status, body) = stripe_events::post_signed(api, secret, &event, now).await?;
+    println!("{}", serde_json::to_string_pretty(&event)?);
+    println!("→ HTTP {status} {body}");
+    if status >= 300 {
+        return Err("the webhook did not accept the event".into());
+    }
+    Ok(())
+}
+
+async fn emails() -> Result<(), BoxError> {
+    let env = stack_env()?;
+    let endpoint = env
+        .get("AWS_ENDPOINT_URL")
+        .ok_or("AWS_ENDPOINT_URL missing")?;
+    for m in local_stack::moto::sent_emails(endpoint).await? {
+        println!(
+            "To: {}\nSubject: {}\n\n{}\n----",
+            m.to.join(", "),
+            m.subject,
+            m.body
+        );
+    }
+    Ok(())
+}

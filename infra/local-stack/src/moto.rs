@@ -1,0 +1,105 @@
+//! moto's server: DynamoDB, SQS, SES and S3 on one loopback port.
+
+use crate::process::Supervised;
+use crate::BoxError;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    pub endpoint: String,
+    _process: Supervised,
+}
+
+impl Moto {
+    /// Starts `.venv/bin/moto_server` on a free port and waits until it answers.
+    pub async fn start() -> Result<Moto, BoxError> {
+        let port = crate::free_port()?;
+        let bin = crate::root().join(".venv/bin/moto_server");
+        if !bin.exists() {
+            return Err(format!("{} is missing: run `make venv` first", bin.display()).into());
+        }
+        let mut cmd = Command::new(bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let process = Supervised::spawn("moto_server", cmd)?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        wait_until_up(&format!("{endpoint}/moto-api/"), Duration::from_secs(60)).await?;
+        Ok(Moto {
+            endpoint,
+            _process: process,
+        })
+    }
+}
+
+/// Polls `url` until it answers any HTTP status.
+pub async fn wait_until_up(url: &str, limit: Duration) -> Result<(), BoxError> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + limit;
+    loop {
+        if http.get(url).send().await.is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{url} did not come up within {limit:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An email the emulator's SES accepted.
+#[derive(Debug, Clone)]
+pub struct SentEmail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Every email the emulator's SES accepted, oldest first (`ses.Message` of moto's data).
+pub async fn sent_emails(endpoint: &str) -> Result<Vec<SentEmail>, BoxError> {
+    let data: serde_json::Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await?
+        .json()
+        .await?;
+    let mut out = Vec::new();
+    let messages = data
+        .pointer("/ses/Message")
+        .and_then(|m| m.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for m in messages {
+        let text = |k: &str| {
+            m.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let to = m
+            .pointer("/destinations/ToAddresses")
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(SentEmail {
+            to,
+            subject: text("subject"),
+            body: text("body"),
+        });
+    }
+    Ok(out)
+}
+
+/// The value of `name=` in the first link of `body` that has it (claim tokens, sign-in codes).
+pub fn link_param(body: &str, name: &str) -> Option<String> {
+    let needle = format!("{name}=");
+    let start = body.find(&needle)? + needle.len();
+    let rest = &body[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '&' || c == '"')
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}

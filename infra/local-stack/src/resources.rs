@@ -1,0 +1,156 @@
+//! The AWS resources of one stack, from one definition: the single table (keys, GSI1, TTL),
+//! the job queue with its dead-letter queue, the files bucket and the SES sender identity.
+//! `make dev` and every test suite create their own set with a unique prefix.
+
+use crate::BoxError;
+use adapters::keys;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+/// How many receives before a job goes to the dead-letter queue.
+pub const MAX_RECEIVES: u32 = 3;
+pub const REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub table: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub bucket: String,
+    pub mail_from: String,
+}
+
+/// An SDK config pointed at the emulator, with throwaway credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "local-stack",
+        ))
+        .load()
+        .await
+}
+
+fn attr(name: &str) -> Result<AttributeDefinition, BoxError> {
+    Ok(AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()?)
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, BoxError> {
+    Ok(KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()?)
+}
+
+pub async fn create_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BoxError> {
+    db.create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr(keys::PK)?)
+        .attribute_definitions(attr(keys::SK)?)
+        .attribute_definitions(attr(keys::GSI1PK)?)
+        .attribute_definitions(attr(keys::GSI1SK)?)
+        .key_schema(key(keys::PK, KeyType::Hash)?)
+        .key_schema(key(keys::SK, KeyType::Range)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(keys::GSI1)
+                .key_schema(key(keys::GSI1PK, KeyType::Hash)?)
+                .key_schema(key(keys::GSI1SK, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()?,
+        )
+        .send()
+        .await?;
+    db.update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(keys::TTL)
+                .enabled(true)
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Creates every resource of a stack named `prefix`.
+pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> Result<Resources, BoxError> {
+    let table = format!("{prefix}-table");
+    create_table(&aws_sdk_dynamodb::Client::new(sdk), &table).await?;
+
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{prefix}-jobs-dlq"))
+        .send()
+        .await?
+        .queue_url
+        .ok_or("no dead-letter queue url")?;
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or("no dead-letter queue arn")?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": MAX_RECEIVES.to_string(),
+    })
+    .to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{prefix}-jobs"))
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .attributes(QueueAttributeName::VisibilityTimeout, "30")
+        .send()
+        .await?
+        .queue_url
+        .ok_or("no queue url")?;
+
+    let bucket = format!("{prefix}-files");
+    aws_sdk_s3::Client::new(sdk)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await?;
+
+    let mail_from = "billing@seats.example.com".to_string();
+    aws_sdk_sesv2::Client::new(sdk)
+        .create_email_identity()
+        .email_identity(&mail_from)
+        .send()
+        .await?;
+
+    Ok(Resources {
+        table,
+        queue_url,
+        dlq_url,
+        bucket,
+        mail_from,
+    })
+}
+
+/// A short unique prefix for a stack (names stay within AWS limits).
+pub fn unique_prefix(base: &str) -> String {
+    format!("{base}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}

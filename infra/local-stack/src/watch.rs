@@ -1,0 +1,177 @@
+//! `cargo lambda watch` serving every function at its API path (the router table is
+//! `[workspace.metadata.lambda.watch.router]` in Cargo.toml), and the whole stack around it.
+
+use crate::moto::{wait_until_up, Moto};
+use crate::process::Supervised;
+use crate::resources::{self, Resources};
+use crate::BoxError;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A running stack: emulator, resources, and the API on a loopback port.
+pub struct Stack {
+    pub api_url: String,
+    pub aws_endpoint: String,
+    pub admin_token: String,
+    pub webhook_secret: String,
+    pub resources: Resources,
+    /// The environment every function runs with.
+    pub function_env: Vec<(String, String)>,
+    pub env_file: PathBuf,
+    watch: Supervised,
+    _moto: Moto,
+}
+
+pub struct Options {
+    /// Resource name prefix.
+    pub prefix: String,
+    /// Where the functions' env file goes.
+    pub state_dir: PathBuf,
+    /// Where `cargo lambda watch` writes its output (None: inherit the terminal).
+    pub log_file: Option<PathBuf>,
+    /// Extra function environment (tests use it to inject faults or settings).
+    pub extra_env: Vec<(String, String)>,
+}
+
+fn write_env_file(path: &Path, env: &[(String, String)]) -> std::io::Result<()> {
+    let body: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(path, body)
+}
+
+impl Stack {
+    pub async fn start(opts: Options) -> Result<Stack, BoxError> {
+        std::fs::create_dir_all(&opts.state_dir)?;
+        let moto = Moto::start().await?;
+        let sdk = resources::sdk_config(&moto.endpoint).await;
+        let resources = resources::provision(&sdk, &opts.prefix).await?;
+        let port = crate::free_port()?;
+        let api_url = format!("http://127.0.0.1:{port}");
+        let admin_token = format!("adm_{}", crate::random_hex());
+        let webhook_secret = format!("whsec_{}", crate::random_hex());
+        let mut function_env: Vec<(String, String)> = [
+            ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+            ("AWS_REGION", resources::REGION),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("TABLE_NAME", resources.table.as_str()),
+            ("QUEUE_URL", resources.queue_url.as_str()),
+            ("FILES_BUCKET", resources.bucket.as_str()),
+            ("MAIL_FROM", resources.mail_from.as_str()),
+            ("S3_FORCE_PATH_STYLE", "true"),
+            ("PAYMENT_GATEWAY", "offline"),
+            ("PUBLIC_BASE_URL", api_url.as_str()),
+            ("ADMIN_TOKEN", admin_token.as_str()),
+            ("STRIPE_WEBHOOK_SECRET", webhook_secret.as_str()),
+            ("RUST_LOG", "info"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in &opts.extra_env {
+            function_env.retain(|(x, _)| x != k);
+            function_env.push((k.clone(), v.clone()));
+        }
+        let env_file = opts
+            .state_dir
+            .join(format!("{}.functions.env", opts.prefix));
+        write_env_file(&env_file, &function_env)?;
+
+        let root = crate::root();
+        let venv_bin = root.join(".venv/bin");
+        let path = format!(
+            "{}:{}",
+            venv_bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(&root)
+            .env("PATH", path)
+            .args([
+                "lambda",
+                "watch",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
+            .arg(port.to_string())
+            .arg("--env-file")
+            .arg(&env_file)
+            .stdin(Stdio::null());
+        for (k, v) in &function_env {
+            cmd.env(k, v);
+        }
+        match &opts.log_file {
+            Some(f) => {
+                let log = std::fs::File::create(f)?;
+                cmd.stdout(log.try_clone()?).stderr(log);
+            }
+            None => {
+                cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+            }
+        }
+        let watch = Supervised::spawn("cargo lambda watch", cmd)?;
+        wait_until_up(&format!("{api_url}/"), Duration::from_secs(120)).await?;
+        Ok(Stack {
+            api_url,
+            aws_endpoint: moto.endpoint.clone(),
+            admin_token,
+            webhook_secret,
+            resources,
+            function_env,
+            env_file,
+            watch,
+            _moto: moto,
+        })
+    }
+
+    pub fn watch_pid(&self) -> u32 {
+        self.watch.pid()
+    }
+
+    /// Sends one request to each function so that cargo lambda builds and starts them all
+    /// before anything is measured or raced.
+    pub async fn warm_up(&self, probes: &[&str]) -> Result<(), BoxError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(900))
+            .build()?;
+        for p in probes {
+            let (method, path) = p.split_once(' ').unwrap_or(("GET", p));
+            let req = match method {
+                "POST" => http.post(format!("{}{path}", self.api_url)).body("{}"),
+                _ => http.get(format!("{}{path}", self.api_url)),
+            };
+            let status = req.send().await?.status();
+            if status.is_server_error() {
+                return Err(format!("warm-up {p} answered {status}").into());
+            }
+        }
+        Ok(())
+    }
+
+    /// `.local/stack.env`, as the API contract's last section says.
+    pub fn stack_env(&self, pid: u32) -> String {
+        format!(
+            "API_URL={}\nAWS_ENDPOINT_URL={}\nADMIN_TOKEN={}\nSTRIPE_WEBHOOK_SECRET={}\nPID={pid}\n\
+             TABLE_NAME={}\nQUEUE_URL={}\nDLQ_URL={}\nFILES_BUCKET={}\nAWS_REGION={}\n\
+             AWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\n",
+            self.api_url,
+            self.aws_endpoint,
+            self.admin_token,
+            self.webhook_secret,
+            self.resources.table,
+            self.resources.queue_url,
+            self.resources.dlq_url,
+            self.resources.bucket,
+            resources::REGION,
+        )
+    }
+}
+
+/// One probe per function: a cheap request each answers without a 5xx.
+pub const WARM_UP_PROBES: &[&str] = &[
+    "GET /v1/products/prod_0",
+    "GET /v1/checkouts/chk_0",
+    "POST /v1/webhooks/stripe",
+    "GET /v1/portal/subscriptions",
+];

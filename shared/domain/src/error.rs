@@ -1,0 +1,85 @@
+//! One error type for the domain layer. The HTTP kit maps each variant to exactly one
+//! status and error code of the API contract.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum DomainError {
+    #[error("{message}")]
+    InvalidRequest {
+        message: String,
+        field: Option<String>,
+    },
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("every seat of this subscription is assigned")]
+    NoSeatsAvailable,
+    #[error("this email already holds a seat on this subscription")]
+    SeatAlreadyAssigned,
+    #[error("{assigned} seats are assigned; revoke seats before going below that")]
+    SeatsBelowAssigned { assigned: i64 },
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the service is unavailable, retry later")]
+    Unavailable,
+    /// Internal faults. The message is logged, never shown to clients.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        DomainError::InvalidRequest {
+            message: message.into(),
+            field: Some(field.to_string()),
+        }
+    }
+}
+
+/// What a store adapter can fail with, independent of the storage technology.
+#[derive(Debug, Error, PartialEq)]
+pub enum StoreError {
+    /// The storage service is unreachable, throttled or timed out: retryable.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Data that could not be read or written (a bug, never a client's fault).
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => {
+                tracing::warn!(error = %m, "store unavailable");
+                DomainError::Unavailable
+            }
+            StoreError::Internal(m) => DomainError::Internal(m),
+        }
+    }
+}
+
+/// A fault of another port (mailer, gateway, queue, files).
+#[derive(Debug, Error, PartialEq)]
+pub enum PortError {
+    #[error("{0} unavailable: {1}")]
+    Unavailable(&'static str, String),
+    #[error("{0} rejected the request: {1}")]
+    Rejected(&'static str, String),
+}
+
+impl From<PortError> for DomainError {
+    fn from(e: PortError) -> Self {
+        match e {
+            PortError::Unavailable(p, m) => {
+                tracing::warn!(port = p, error = %m, "port unavailable");
+                DomainError::Unavailable
+            }
+            PortError::Rejected(p, m) => DomainError::Internal(format!("{p}: {m}")),
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The entities as they are stored. API shapes live in [`crate::views`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Money in the currency's minor unit (cents). Never a float.
+pub type MinorUnits = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interval {
+    Month,
+    Year,
+}
+
+impl Interval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Month => "month",
+            Interval::Year => "year",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BenefitKind {
+    FileDownload {
+        filename: String,
+        content_type: String,
+        /// The object key in the files bucket.
+        object_key: String,
+    },
+    LicenseKey {
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Benefit {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: BenefitKind,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Price {
+    pub unit_amount: MinorUnits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Prices {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<Price>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<Price>,
+}
+
+impl Prices {
+    pub fn for_interval(&self, interval: Interval) -> Option<Price> {
+        match interval {
+            Interval::Month => self.month,
+            Interval::Year => self.year,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub currency: String,
+    pub prices: Prices,
+    pub min_seats: i64,
+    pub max_seats: i64,
+    pub benefit_ids: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckoutStatus {
+    Open,
+    Completed,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkout {
+    pub id: String,
+    pub organization_id: String,
+    pub product_id: String,
+    pub interval: Interval,
+    pub seats: i64,
+    pub currency: String,
+    pub unit_amount: MinorUnits,
+    pub amount_due: MinorUnits,
+    pub customer_email: String,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub status: CheckoutStatus,
+    pub payment_url: String,
+    /// The payment provider's checkout session id (`cs_…` at Stripe).
+    pub provider_session_id: String,
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub organization_id: String,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Active,
+    PastDue,
+    Unpaid,
+    Canceled,
+    Incomplete,
+    IncompleteExpired,
+    Trialing,
+    Paused,
+}
+
+impl SubscriptionStatus {
+    /// Stripe's status names map one to one.
+    pub fn from_provider(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => Self::Active,
+            "past_due" => Self::PastDue,
+            "unpaid" => Self::Unpaid,
+            "canceled" => Self::Canceled,
+            "incomplete" => Self::Incomplete,
+            "incomplete_expired" => Self::IncompleteExpired,
+            "trialing" => Self::Trialing,
+            "paused" => Self::Paused,
+            _ => return None,
+        })
+    }
+
+    /// Seats can be assigned and claimed only while the subscription is paid up or in grace.
+    pub fn allows_seat_changes(self) -> bool {
+        matches!(self, Self::Active | Self::PastDue | Self::Trialing)
+    }
+}
+
+/// A change that takes effect at the end of the current period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ScheduledChange {
+    SeatDecrease {
+        seats: i64,
+        effective_at: DateTime<Utc>,
+    },
+    IntervalChange {
+        interval: Interval,
+        unit_amount: MinorUnits,
+        effective_at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub organization_id: String,
+    pub product_id: String,
+    /// The billing manager.
+    pub customer_id: String,
+    pub status: SubscriptionStatus,
+    pub interval: Interval,
+    pub currency: String,
+    pub unit_amount: MinorUnits,
+    /// Paid seats.
+    pub seats: i64,
+    /// Pending + claimed seats. Only ever changed by conditional atomic updates.
+    pub seats_assigned: i64,
+    /// How many seats may be assigned: `seats`, or less while a decrease is scheduled.
+    pub assign_cap: i64,
+    #[serde(default)]
+    pub scheduled_change: Option<ScheduledChange>,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub provider_subscription_id: String,
+    #[serde(default)]
+    pub provider_customer_id: Option<String>,
+    /// `created` (Unix seconds) of the newest payment-provider event applied; older ones never roll state back.
+    pub last_event_at: i64,
+    /// Optimistic-concurrency version of the billing state (status, period, seats, schedule).
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Subscription {
+    pub fn seats_available(&self) -> i64 {
+        (self.assign_cap.min(self.seats) - self.seats_assigned).max(0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignInCode {
+    pub code_hash: String,
+    pub customer_id: String,
+    pub organization_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub token_hash: String,
+    pub customer_id: String,
+    pub organization_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An immutable entry of a subscription's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub subscription_id: String,
+    /// `subscription.created`, `seat.assigned`, `seat.claimed`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who did it: `customer:cus_…`, `organization:org_…`, `stripe:evt_…`, `system`.
+    pub actor: String,
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}

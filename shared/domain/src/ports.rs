@@ -1,0 +1,205 @@
+//! The ports: what the use cases need from the outside world. Adapters implement them
+//! (DynamoDB, SES, Stripe, S3 in `adapters`; in-memory fakes in [`crate::memory`]).
+
+use crate::error::{PortError, StoreError};
+use crate::model::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub trait Clock: Send + Sync {
+    /// Now, in whole seconds (the API's timestamps have no fractions).
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        let now = Utc::now();
+        DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), PortError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSessionRequest {
+    pub checkout_id: String,
+    pub product_name: String,
+    pub currency: String,
+    pub unit_amount: MinorUnits,
+    pub interval: Interval,
+    pub seats: i64,
+    pub customer_email: String,
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
+}
+
+/// The payment provider (Stripe). Seats are the subscription item's quantity.
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    async fn create_checkout_session(
+        &self,
+        req: &CheckoutSessionRequest,
+    ) -> Result<CheckoutSession, PortError>;
+}
+
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    /// A presigned PUT for the merchant to upload a benefit's file.
+    async fn presign_upload(
+        &self,
+        object_key: &str,
+        content_type: &str,
+        expires_in_s: u64,
+    ) -> Result<String, PortError>;
+    /// A presigned GET for a seat holder to download it.
+    async fn presign_download(
+        &self,
+        object_key: &str,
+        filename: &str,
+        expires_in_s: u64,
+    ) -> Result<String, PortError>;
+}
+
+/// What completing a checkout writes, all or nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckoutCompletion {
+    pub checkout_id: String,
+    pub event_id: String,
+    /// Set when the billing manager is new to the organization.
+    pub new_customer: Option<Customer>,
+    pub subscription: Subscription,
+    pub audit: AuditEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Applied,
+    /// The event id was seen before: nothing changed.
+    Duplicate,
+    /// The target was already past this state (completed checkout, newer event, version moved).
+    Stale,
+}
+
+/// The billing state written by a payment-provider event, guarded by the version read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BillingUpdate {
+    pub subscription_id: String,
+    pub expected_version: i64,
+    pub event_id: String,
+    pub event_created: i64,
+    pub status: SubscriptionStatus,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub audit: Option<AuditEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyStart {
+    /// First time: go ahead, then `finish` or `abandon`.
+    Started,
+    /// The same request was answered before: replay this.
+    Replay(StoredResponse),
+    /// The key was used with another request.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+/// The single table, in the domain's words. Every invariant is enforced by the store itself
+/// (conditions and transactions), never by a read followed by a write.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Organization + slug guard + API key hash in one transaction. `Ok(false)`: slug taken.
+    async fn create_organization(
+        &self,
+        org: &Organization,
+        api_key_hash: &str,
+    ) -> Result<bool, StoreError>;
+    async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError>;
+    async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
+    async fn organization_of_api_key(&self, key_hash: &str) -> Result<Option<String>, StoreError>;
+
+    async fn put_benefit(&self, b: &Benefit) -> Result<(), StoreError>;
+    async fn benefit(&self, id: &str) -> Result<Option<Benefit>, StoreError>;
+    async fn benefits(&self, organization_id: &str) -> Result<Vec<Benefit>, StoreError>;
+    async fn put_product(&self, p: &Product) -> Result<(), StoreError>;
+    async fn product(&self, id: &str) -> Result<Option<Product>, StoreError>;
+    async fn products(&self, organization_id: &str) -> Result<Vec<Product>, StoreError>;
+
+    async fn put_checkout(&self, c: &Checkout) -> Result<(), StoreError>;
+    async fn checkout(&self, id: &str) -> Result<Option<Checkout>, StoreError>;
+    /// Checkout open → completed, event recorded, customer (if new), subscription, link and
+    /// audit event: one transaction.
+    async fn complete_checkout(&self, c: &CheckoutCompletion) -> Result<Applied, StoreError>;
+
+    async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError>;
+    async fn customer_by_email(
+        &self,
+        organization_id: &str,
+        email: &str,
+    ) -> Result<Option<Customer>, StoreError>;
+
+    async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError>;
+    async fn subscription_by_provider_id(
+        &self,
+        provider_subscription_id: &str,
+    ) -> Result<Option<Subscription>, StoreError>;
+    async fn subscriptions_of_billing_manager(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<Subscription>, StoreError>;
+    /// Applies a provider event's billing state if the event is new, not older than the last
+    /// one applied, and the version still matches.
+    async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError>;
+    /// Records an event id as handled. `false`: seen before.
+    async fn record_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn audit_events(&self, subscription_id: &str) -> Result<Vec<AuditEvent>, StoreError>;
+
+    async fn put_sign_in_code(&self, code: &SignInCode) -> Result<(), StoreError>;
+    /// Deletes the code and returns it if it existed and had not expired: single use.
+    async fn take_sign_in_code(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignInCode>, StoreError>;
+    async fn put_session(&self, s: &Session) -> Result<(), StoreError>;
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+
+    async fn begin_idempotent(
+        &self,
+        scope: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyStart, StoreError>;
+    async fn finish_idempotent(
+        &self,
+        scope: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+    async fn abandon_idempotent(&self, scope: &str) -> Result<(), StoreError>;
+}

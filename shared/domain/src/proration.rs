@@ -1,0 +1,295 @@
+//! Proration: what a seat-count or interval change costs, to the cent.
+//!
+//! Pure functions, shared by preview and apply (and by the offline payment gateway), so a
+//! preview can never disagree with the charge. Second-based fractions of the current period,
+//! as Stripe computes them; each line is rounded once, half to even, to minor units.
+
+use crate::error::DomainError;
+use crate::model::{Interval, MinorUnits};
+use crate::period::add_interval_anchored;
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProrationLine {
+    pub description: String,
+    pub quantity: i64,
+    pub unit_amount: MinorUnits,
+    pub amount: MinorUnits,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effective {
+    Now,
+    PeriodEnd,
+}
+
+/// The money of a change: what is due now and what the next renewal bills.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Quote {
+    pub effective: Effective,
+    pub effective_at: DateTime<Utc>,
+    pub lines: Vec<ProrationLine>,
+    pub amount_due_now: MinorUnits,
+    pub next_renewal_amount: MinorUnits,
+}
+
+/// The billing facts a quote needs (a subscription's current state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BillingState<'a> {
+    pub product_name: &'a str,
+    pub interval: Interval,
+    pub unit_amount: MinorUnits,
+    pub seats: i64,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+}
+
+/// `round_half_even(unit_amount × quantity × remaining_s / period_s)`, exactly.
+pub fn prorate(
+    unit_amount: MinorUnits,
+    quantity: i64,
+    remaining_s: i64,
+    period_s: i64,
+) -> MinorUnits {
+    if period_s <= 0 || remaining_s <= 0 || quantity == 0 || unit_amount == 0 {
+        return 0;
+    }
+    // Products stay far inside Decimal's 96-bit mantissa: unit_amount ≤ 10^8, quantity ≤ 10^4,
+    // a year ≤ 3.2·10^7 s. The quotient's fraction is a multiple of 1/period_s, so its 28
+    // significant digits always decide the half-way case correctly.
+    let exact = Decimal::from(unit_amount) * Decimal::from(quantity) * Decimal::from(remaining_s)
+        / Decimal::from(period_s);
+    let rounded = exact.round_dp_with_strategy(0, RoundingStrategy::MidpointNearestEven);
+    i64::try_from(rounded.mantissa()).unwrap_or(i64::MAX)
+}
+
+fn check_proration_date(state: &BillingState, at: DateTime<Utc>) -> Result<(), DomainError> {
+    if at < state.period_start || at > state.period_end {
+        return Err(DomainError::invalid(
+            "proration_date",
+            format!(
+                "must lie in the current period ({} .. {})",
+                state.period_start.timestamp(),
+                state.period_end.timestamp()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn date_label(t: DateTime<Utc>) -> String {
+    t.format("%-d %b %Y").to_string()
+}
+
+/// A seat-count change at `at`. Increases are effective now with a credit and a charge line;
+/// decreases take effect at the period's end with nothing due; the same count is a no-op
+/// (which, applied, cancels a scheduled change).
+pub fn quote_seat_change(
+    state: &BillingState,
+    new_seats: i64,
+    at: DateTime<Utc>,
+) -> Result<Quote, DomainError> {
+    check_proration_date(state, at)?;
+    let period_s = (state.period_end - state.period_start).num_seconds();
+    let remaining_s = (state.period_end - at).num_seconds();
+    let next_renewal_amount = state.unit_amount * new_seats;
+    if new_seats > state.seats {
+        let credit = ProrationLine {
+            description: format!(
+                "Unused time on {} × {} after {}",
+                state.seats,
+                state.product_name,
+                date_label(at)
+            ),
+            quantity: state.seats,
+            unit_amount: state.unit_amount,
+            amount: -prorate(state.unit_amount, state.seats, remaining_s, period_s),
+            period_start: at,
+            period_end: state.period_end,
+        };
+        let charge = ProrationLine {
+            description: format!(
+                "Remaining time on {} × {} after {}",
+                new_seats,
+                state.product_name,
+                date_label(at)
+            ),
+            quantity: new_seats,
+            unit_amount: state.unit_amount,
+            amount: prorate(state.unit_amount, new_seats, remaining_s, period_s),
+            period_start: at,
+            period_end: state.period_end,
+        };
+        let amount_due_now = credit.amount + charge.amount;
+        Ok(Quote {
+            effective: Effective::Now,
+            effective_at: at,
+            lines: vec![credit, charge],
+            amount_due_now,
+            next_renewal_amount,
+        })
+    } else if new_seats < state.seats {
+        Ok(Quote {
+            effective: Effective::PeriodEnd,
+            effective_at: state.period_end,
+            lines: vec![],
+            amount_due_now: 0,
+            next_renewal_amount,
+        })
+    } else {
+        Ok(Quote {
+            effective: Effective::Now,
+            effective_at: at,
+            lines: vec![],
+            amount_due_now: 0,
+            next_renewal_amount,
+        })
+    }
+}
+
+/// An interval change at `at` to `new_interval` priced `new_unit_amount` per seat.
+/// Monthly → annual is effective now: credit the unused monthly time on all seats and charge
+/// a full year from `at`, which starts the new period. Annual → monthly waits for the period end.
+pub fn quote_interval_change(
+    state: &BillingState,
+    new_interval: Interval,
+    new_unit_amount: MinorUnits,
+    at: DateTime<Utc>,
+) -> Result<Quote, DomainError> {
+    check_proration_date(state, at)?;
+    let next_renewal_amount = new_unit_amount * state.seats;
+    match (state.interval, new_interval) {
+        (Interval::Month, Interval::Year) => {
+            let period_s = (state.period_end - state.period_start).num_seconds();
+            let remaining_s = (state.period_end - at).num_seconds();
+            let credit = ProrationLine {
+                description: format!(
+                    "Unused time on {} × {} (monthly) after {}",
+                    state.seats,
+                    state.product_name,
+                    date_label(at)
+                ),
+                quantity: state.seats,
+                unit_amount: state.unit_amount,
+                amount: -prorate(state.unit_amount, state.seats, remaining_s, period_s),
+                period_start: at,
+                period_end: state.period_end,
+            };
+            let year_end = add_interval_anchored(at, 1, Interval::Year);
+            let charge = ProrationLine {
+                description: format!("{} × {} (yearly)", state.seats, state.product_name),
+                quantity: state.seats,
+                unit_amount: new_unit_amount,
+                amount: new_unit_amount * state.seats,
+                period_start: at,
+                period_end: year_end,
+            };
+            let amount_due_now = credit.amount + charge.amount;
+            Ok(Quote {
+                effective: Effective::Now,
+                effective_at: at,
+                lines: vec![credit, charge],
+                amount_due_now,
+                next_renewal_amount,
+            })
+        }
+        (Interval::Year, Interval::Month) => Ok(Quote {
+            effective: Effective::PeriodEnd,
+            effective_at: state.period_end,
+            lines: vec![],
+            amount_due_now: 0,
+            next_renewal_amount,
+        }),
+        _ => Err(DomainError::invalid(
+            "interval",
+            format!(
+                "the subscription is already billed per {}",
+                new_interval.as_str()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
+            .single()
+            .expect("valid date")
+    }
+
+    fn march(seats: i64) -> BillingState<'static> {
+        BillingState {
+            product_name: "Pro",
+            interval: Interval::Month,
+            unit_amount: 1000,
+            seats,
+            period_start: at(2025, 3, 1),
+            period_end: at(2025, 4, 1),
+        }
+    }
+
+    #[test]
+    fn worked_example_five_to_eight_seats() {
+        let q = quote_seat_change(&march(5), 8, at(2025, 3, 11)).expect("quote");
+        let amounts: Vec<i64> = q.lines.iter().map(|l| l.amount).collect();
+        assert_eq!(amounts, vec![-3387, 5419]);
+        assert_eq!(q.amount_due_now, 2032);
+        assert_eq!(q.effective, Effective::Now);
+        assert_eq!(q.next_renewal_amount, 8000);
+    }
+
+    #[test]
+    fn worked_example_eight_seats_to_annual() {
+        let q = quote_interval_change(&march(8), Interval::Year, 10000, at(2025, 3, 11))
+            .expect("quote");
+        let amounts: Vec<i64> = q.lines.iter().map(|l| l.amount).collect();
+        assert_eq!(amounts, vec![-5419, 80000]);
+        assert_eq!(q.amount_due_now, 74581);
+        assert_eq!(q.lines[1].period_end, at(2026, 3, 11));
+    }
+
+    #[test]
+    fn half_rounds_to_even() {
+        // 1 × 1 × 1/2 = 0.5 → 0; 3 × 1/2 = 1.5 → 2; 5/2 = 2.5 → 2.
+        assert_eq!(prorate(1, 1, 1, 2), 0);
+        assert_eq!(prorate(3, 1, 1, 2), 2);
+        assert_eq!(prorate(5, 1, 1, 2), 2);
+        assert_eq!(prorate(7, 1, 1, 2), 4);
+    }
+
+    #[test]
+    fn decrease_waits_for_period_end() {
+        let q = quote_seat_change(&march(5), 3, at(2025, 3, 11)).expect("quote");
+        assert_eq!(q.effective, Effective::PeriodEnd);
+        assert_eq!(q.effective_at, at(2025, 4, 1));
+        assert!(q.lines.is_empty());
+        assert_eq!(q.amount_due_now, 0);
+        assert_eq!(q.next_renewal_amount, 3000);
+    }
+
+    #[test]
+    fn proration_date_outside_period_is_refused() {
+        let e = quote_seat_change(&march(5), 8, at(2025, 4, 2)).expect_err("outside");
+        assert!(
+            matches!(e, DomainError::InvalidRequest { ref field, .. } if field.as_deref() == Some("proration_date"))
+        );
+        assert!(quote_seat_change(&march(5), 8, at(2025, 2, 28)).is_err());
+    }
+
+    #[test]
+    fn edges_of_the_period() {
+        let start = quote_seat_change(&march(5), 8, at(2025, 3, 1)).expect("start");
+        assert_eq!(start.amount_due_now, 3000);
+        let end = quote_seat_change(&march(5), 8, at(2025, 4, 1)).expect("end");
+        assert_eq!(end.amount_due_now, 0);
+    }
+}

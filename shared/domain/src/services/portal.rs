@@ -1,0 +1,161 @@
+//! The customer portal: passwordless sign-in by emailed one-time code, sessions, and what a
+//! billing manager (or the merchant) may read of a subscription.
+
+use super::{App, Principal};
+use crate::error::DomainError;
+use crate::ids;
+use crate::model::*;
+use crate::ports::OutgoingEmail;
+use crate::secrets;
+use crate::views::{CustomerView, SessionView, SubscriptionView};
+use chrono::Duration;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub organization_slug: String,
+    pub email: String,
+}
+
+/// Always succeeds for well-formed input, whether or not the customer exists (no account
+/// enumeration); mails a one-time code only to an existing customer.
+pub async fn sign_in(app: &App, input: SignInRequest) -> Result<(), DomainError> {
+    let email = crate::validate::email("email", &input.email)?;
+    let slug = crate::validate::slug("organization_slug", &input.organization_slug)?;
+    let Some(org) = app.store.organization_by_slug(&slug).await? else {
+        return Ok(());
+    };
+    let Some(customer) = app.store.customer_by_email(&org.id, &email).await? else {
+        return Ok(());
+    };
+    send_sign_in_link(app, &org, &customer).await
+}
+
+/// Creates a one-time sign-in code and mails its link. Also used right after a purchase.
+pub async fn send_sign_in_link(
+    app: &App,
+    org: &Organization,
+    customer: &Customer,
+) -> Result<(), DomainError> {
+    let code = secrets::new_secret(secrets::SIGN_IN_CODE_PREFIX);
+    app.store
+        .put_sign_in_code(&SignInCode {
+            code_hash: secrets::hash(&code),
+            customer_id: customer.id.clone(),
+            organization_id: org.id.clone(),
+            expires_at: app.clock.now() + Duration::seconds(app.settings.sign_in_code_ttl_s),
+        })
+        .await?;
+    let link = format!(
+        "{}/portal/sign-in?code={code}",
+        app.settings.public_base_url
+    );
+    app.mailer
+        .send(&OutgoingEmail {
+            to: customer.email.clone(),
+            subject: format!("Sign in to {}", org.name),
+            text: format!(
+                "Hello,\n\nUse this link to sign in to {}'s customer portal:\n\n{link}\n\n\
+                 It works once and expires in {} minutes. If you did not ask for it, ignore this email.\n",
+                org.name,
+                app.settings.sign_in_code_ttl_s / 60
+            ),
+        })
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    pub code: String,
+}
+
+pub async fn create_session(app: &App, input: NewSession) -> Result<SessionView, DomainError> {
+    let invalid = || DomainError::invalid("code", "is invalid, used or expired");
+    if input.code.is_empty() || input.code.len() > secrets::MAX_SECRET_LEN {
+        return Err(invalid());
+    }
+    let now = app.clock.now();
+    let code = app
+        .store
+        .take_sign_in_code(&secrets::hash(&input.code), now)
+        .await?
+        .ok_or_else(invalid)?;
+    let customer = app
+        .store
+        .customer(&code.customer_id)
+        .await?
+        .ok_or_else(invalid)?;
+    new_session(app, &customer).await
+}
+
+/// A portal session for a customer: the token is returned once, its hash stored.
+pub async fn new_session(app: &App, customer: &Customer) -> Result<SessionView, DomainError> {
+    let token = secrets::new_secret(secrets::SESSION_PREFIX);
+    let expires_at = app.clock.now() + Duration::seconds(app.settings.session_ttl_s);
+    app.store
+        .put_session(&Session {
+            token_hash: secrets::hash(&token),
+            customer_id: customer.id.clone(),
+            organization_id: customer.organization_id.clone(),
+            expires_at,
+        })
+        .await?;
+    Ok(SessionView {
+        token,
+        expires_at,
+        customer: CustomerView {
+            id: customer.id.clone(),
+            email: customer.email.clone(),
+        },
+    })
+}
+
+pub async fn my_subscriptions(
+    app: &App,
+    who: &Principal,
+) -> Result<Vec<SubscriptionView>, DomainError> {
+    let (customer_id, _) = who.require_customer()?;
+    let subs = app
+        .store
+        .subscriptions_of_billing_manager(customer_id)
+        .await?;
+    Ok(subs.iter().map(SubscriptionView::from).collect())
+}
+
+/// A subscription as its billing manager or its organization's key may see it. Anyone else,
+/// and any malformed id, gets `not_found`: no existence leaks.
+pub async fn managed_subscription(
+    app: &App,
+    who: &Principal,
+    id: &str,
+) -> Result<Subscription, DomainError> {
+    let not_found = DomainError::NotFound("subscription");
+    let allowed = |s: &Subscription| match who {
+        Principal::Merchant { organization_id } => &s.organization_id == organization_id,
+        Principal::Customer { customer_id, .. } => &s.customer_id == customer_id,
+        _ => false,
+    };
+    if matches!(who, Principal::Public | Principal::Operator) {
+        return Err(DomainError::Unauthorized);
+    }
+    if !ids::is_valid(ids::SUBSCRIPTION, id) {
+        return Err(not_found);
+    }
+    match app.store.subscription(id).await? {
+        Some(s) if allowed(&s) => Ok(s),
+        _ => Err(not_found),
+    }
+}
+
+pub async fn get_subscription(
+    app: &App,
+    who: &Principal,
+    id: &str,
+) -> Result<SubscriptionView, DomainError> {
+    Ok(SubscriptionView::from(
+        &managed_subscription(app, who, id).await?,
+    ))
+}

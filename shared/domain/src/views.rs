@@ -1,0 +1,191 @@
+//! What the API shows. Entities keep internal fields (object keys, provider ids, versions);
+//! these views are the contract's shapes.
+
+use crate::model::*;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A list, as Stripe returns lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct List<T> {
+    pub object: &'static str,
+    pub data: Vec<T>,
+    pub has_more: bool,
+}
+
+impl<T> List<T> {
+    pub fn of(data: Vec<T>) -> Self {
+        List {
+            object: "list",
+            data,
+            has_more: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedOrganization {
+    pub organization: Organization,
+    /// Shown once; only its hash is stored.
+    pub api_key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenefitView {
+    pub id: String,
+    pub organization_id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Benefit> for BenefitView {
+    fn from(b: &Benefit) -> Self {
+        let (kind, filename, content_type, prefix) = match &b.kind {
+            BenefitKind::FileDownload {
+                filename,
+                content_type,
+                ..
+            } => (
+                "file_download",
+                Some(filename.clone()),
+                Some(content_type.clone()),
+                None,
+            ),
+            BenefitKind::LicenseKey { prefix } => ("license_key", None, None, prefix.clone()),
+        };
+        BenefitView {
+            id: b.id.clone(),
+            organization_id: b.organization_id.clone(),
+            kind,
+            name: b.name.clone(),
+            filename,
+            content_type,
+            prefix,
+            created_at: b.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedBenefit {
+    #[serde(flatten)]
+    pub benefit: BenefitView,
+    /// A presigned S3 PUT for the file (file_download only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckoutView {
+    pub id: String,
+    pub status: CheckoutStatus,
+    pub product_id: String,
+    pub interval: Interval,
+    pub seats: i64,
+    pub currency: String,
+    pub unit_amount: MinorUnits,
+    pub amount_due: MinorUnits,
+    pub customer_email: String,
+    pub payment_url: String,
+    pub success_url: String,
+    pub cancel_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl CheckoutView {
+    /// A checkout past its expiry that never completed reads as `expired`.
+    pub fn at(c: &Checkout, now: DateTime<Utc>) -> Self {
+        let status = match c.status {
+            CheckoutStatus::Open if now >= c.expires_at => CheckoutStatus::Expired,
+            s => s,
+        };
+        CheckoutView {
+            id: c.id.clone(),
+            status,
+            product_id: c.product_id.clone(),
+            interval: c.interval,
+            seats: c.seats,
+            currency: c.currency.clone(),
+            unit_amount: c.unit_amount,
+            amount_due: c.amount_due,
+            customer_email: c.customer_email.clone(),
+            payment_url: c.payment_url.clone(),
+            success_url: c.success_url.clone(),
+            cancel_url: c.cancel_url.clone(),
+            subscription_id: c.subscription_id.clone(),
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionView {
+    pub id: String,
+    pub organization_id: String,
+    pub product_id: String,
+    pub customer_id: String,
+    pub status: SubscriptionStatus,
+    pub interval: Interval,
+    pub currency: String,
+    pub unit_amount: MinorUnits,
+    pub seats: i64,
+    pub seats_assigned: i64,
+    pub seats_available: i64,
+    pub scheduled_change: Option<ScheduledChange>,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Subscription> for SubscriptionView {
+    fn from(s: &Subscription) -> Self {
+        SubscriptionView {
+            id: s.id.clone(),
+            organization_id: s.organization_id.clone(),
+            product_id: s.product_id.clone(),
+            customer_id: s.customer_id.clone(),
+            status: s.status,
+            interval: s.interval,
+            currency: s.currency.clone(),
+            unit_amount: s.unit_amount,
+            seats: s.seats,
+            seats_assigned: s.seats_assigned,
+            seats_available: s.seats_available(),
+            scheduled_change: s.scheduled_change.clone(),
+            current_period_start: s.current_period_start,
+            current_period_end: s.current_period_end,
+            created_at: s.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerView {
+    pub id: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    /// Shown once; only its hash is stored.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub customer: CustomerView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Accepted {
+    pub status: &'static str,
+}

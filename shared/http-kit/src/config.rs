@@ -1,0 +1,114 @@
+//! Typed configuration from environment variables, read once at cold start. A missing or
+//! malformed variable stops the function before it serves anything.
+
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {0} is invalid: {1}")]
+    Invalid(&'static str, String),
+}
+
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(ConfigError::Missing(name)),
+    }
+}
+
+pub fn optional(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match optional(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Invalid(name, e.to_string())),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayConfig {
+    Stripe {
+        api_base: String,
+        secret_key: String,
+    },
+    /// Local runs without a Stripe account.
+    Offline,
+}
+
+/// Everything a function of this system reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub public_base_url: String,
+    pub admin_token_hash: String,
+    pub mail_from: String,
+    pub files_bucket: String,
+    pub s3_force_path_style: bool,
+    pub gateway: GatewayConfig,
+    pub stripe_webhook_secret: Option<String>,
+    pub claim_ttl_hours: i64,
+    pub session_ttl_hours: i64,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // The admin token is stored as its SHA-256 (ADMIN_TOKEN_SHA256); ADMIN_TOKEN is
+        // accepted for local runs and hashed here, never kept.
+        let admin_token_hash = match (optional("ADMIN_TOKEN_SHA256"), optional("ADMIN_TOKEN")) {
+            (Some(h), _) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                h.to_ascii_lowercase()
+            }
+            (Some(_), _) => {
+                return Err(ConfigError::Invalid(
+                    "ADMIN_TOKEN_SHA256",
+                    "must be 64 hex digits".into(),
+                ))
+            }
+            (None, Some(t)) => hex::encode(Sha256::digest(t.as_bytes())),
+            (None, None) => return Err(ConfigError::Missing("ADMIN_TOKEN_SHA256")),
+        };
+        let gateway = match optional("PAYMENT_GATEWAY").as_deref().unwrap_or("stripe") {
+            "stripe" => GatewayConfig::Stripe {
+                api_base: optional("STRIPE_API_BASE")
+                    .unwrap_or_else(|| "https://api.stripe.com".into()),
+                secret_key: required("STRIPE_SECRET_KEY")?,
+            },
+            "offline" => GatewayConfig::Offline,
+            other => {
+                return Err(ConfigError::Invalid(
+                    "PAYMENT_GATEWAY",
+                    format!("{other:?} is neither \"stripe\" nor \"offline\""),
+                ))
+            }
+        };
+        let public_base_url = required("PUBLIC_BASE_URL")?;
+        if url::Url::parse(&public_base_url).is_err() {
+            return Err(ConfigError::Invalid(
+                "PUBLIC_BASE_URL",
+                "must be an absolute URL".into(),
+            ));
+        }
+        Ok(Config {
+            table_name: required("TABLE_NAME")?,
+            public_base_url,
+            admin_token_hash,
+            mail_from: required("MAIL_FROM")?,
+            files_bucket: required("FILES_BUCKET")?,
+            s3_force_path_style: parsed("S3_FORCE_PATH_STYLE", false)?,
+            gateway,
+            stripe_webhook_secret: optional("STRIPE_WEBHOOK_SECRET"),
+            claim_ttl_hours: parsed("CLAIM_TTL_HOURS", 72)?,
+            session_ttl_hours: parsed("SESSION_TTL_HOURS", 12)?,
+        })
+    }
+}
