@@ -103,3 +103,59 @@ pub fn link_param(body: &str, name: &str) -> Option<String> {
         .unwrap_or(rest.len());
     Some(rest[..end].to_string())
 }
+
+/// One moto for a whole test process, started on first use and killed by the kernel when
+/// the process exits (PR_SET_PDEATHSIG on a thread that lives as long as the process), so
+/// no test run leaves a server behind even when it panics.
+pub fn shared_for_tests() -> Result<&'static str, String> {
+    static ENDPOINT: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    ENDPOINT
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let started = (|| -> Result<(std::process::Child, String), String> {
+                    let port = crate::free_port().map_err(|e| e.to_string())?;
+                    let bin = crate::root().join(".venv/bin/moto_server");
+                    let mut cmd = Command::new(&bin);
+                    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null());
+                    use std::os::unix::process::CommandExt;
+                    // SAFETY: prctl is async-signal-safe; it only sets this child's death signal.
+                    unsafe {
+                        cmd.pre_exec(|| {
+                            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                            Ok(())
+                        });
+                    }
+                    let child = cmd
+                        .spawn()
+                        .map_err(|e| format!("{}: {e} (run `make venv`)", bin.display()))?;
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                        if Instant::now() > deadline {
+                            return Err("moto did not start".into());
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    Ok((child, format!("http://127.0.0.1:{port}")))
+                })();
+                match started {
+                    Ok((_child, endpoint)) => {
+                        let _ = tx.send(Ok(endpoint));
+                        loop {
+                            std::thread::park();
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+            rx.recv().map_err(|e| e.to_string())?
+        })
+        .as_ref()
+        .map(String::as_str)
+        .map_err(Clone::clone)
+}

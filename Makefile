@@ -1,0 +1,50 @@
+# The two commands: `make dev` (the whole local stack) and `make test` (every test).
+# Both install what they need into ./.venv (pinned in infra/requirements.txt).
+
+SHELL := /bin/bash
+VENV := .venv
+PY ?= python3
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: dev test venv build unit integration e2e lint fmt release bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: infra/requirements.txt
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	touch $@
+
+build:
+	cargo build --workspace --all-targets
+
+## Start moto, create the resources, serve every function with cargo lambda watch; Ctrl-C stops it all.
+dev: venv
+	cargo build --workspace --bins
+	./target/debug/local-stack dev
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## Unit tests: the domain, the adapters' pure parts and the handlers over in-memory fakes.
+unit: build
+	cargo test --workspace --exclude seats-tests
+
+## Integration and end-to-end tests: the real adapters against moto, the functions behind cargo lambda watch.
+integration: venv build
+	cargo test -p seats-tests -- --test-threads 2
+
+## Every test.
+test: venv lint unit integration
+
+fmt:
+	cargo fmt --all
+
+release: venv
+	cargo lambda build --release --workspace --bins
+
+clean:
+	cargo clean
+	rm -rf .local
