@@ -4,7 +4,6 @@
 SHELL := /bin/bash
 VENV := .venv
 PY ?= python3
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: dev test venv build unit integration e2e lint fmt release bench clean
@@ -36,14 +35,17 @@ unit: build
 integration: venv build
 	cargo test -p seats-tests -- --test-threads 2
 
-## Every test.
-test: venv lint unit integration
+## Every test, then one closing line with the totals of every cargo test run.
+test: venv
+	@mkdir -p .local
+	set -o pipefail; $(MAKE) --no-print-directory lint unit integration 2>&1 | tee .local/test.log
+	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "summary: %d passed, %d failed, %d skipped\n", p, f, i}' .local/test.log
 
 fmt:
 	cargo fmt --all
 
 release: venv
-	cargo lambda build --release --workspace --bins
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --workspace --bins
 
 clean:
 	cargo clean

@@ -35,8 +35,14 @@ impl Reply {
             .body
             .get("error")
             .unwrap_or_else(|| panic!("no error object in {}", self.body));
-        assert!(e.get("code").and_then(Value::as_str).is_some(), "error.code in {e}");
-        assert!(e.get("message").and_then(Value::as_str).is_some(), "error.message in {e}");
+        assert!(
+            e.get("code").and_then(Value::as_str).is_some(),
+            "error.code in {e}"
+        );
+        assert!(
+            e.get("message").and_then(Value::as_str).is_some(),
+            "error.message in {e}"
+        );
         self.code().to_string()
     }
 }
@@ -77,7 +83,11 @@ impl Api {
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, body, headers }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -85,7 +95,14 @@ impl Api {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
-        self.raw("POST", path, token, Some(body.to_string().into_bytes()), &[]).await
+        self.raw(
+            "POST",
+            path,
+            token,
+            Some(body.to_string().into_bytes()),
+            &[],
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {

@@ -35,7 +35,12 @@ impl TestTable {
     }
 
     pub async fn drop_table(self) {
-        let _ = self.client.delete_table().table_name(&self.name).send().await;
+        let _ = self
+            .client
+            .delete_table()
+            .table_name(&self.name)
+            .send()
+            .await;
     }
 }
 

@@ -98,6 +98,19 @@ impl Stack {
             .arg("--env-file")
             .arg(&env_file)
             .stdin(Stdio::null());
+        // Under `cargo test` the process carries the test crate's CARGO_MANIFEST_DIR and
+        // CARGO_PKG_*; build scripts that watch them (ring's) would rebuild for every run.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("CARGO_")
+                && !matches!(
+                    k.as_ref(),
+                    "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_TERM_COLOR"
+                )
+            {
+                cmd.env_remove(k.as_ref());
+            }
+        }
         for (k, v) in &function_env {
             cmd.env(k, v);
         }
