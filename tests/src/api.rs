@@ -17,10 +17,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn code(&self) -> &str {
-        self.body
-            .pointer("/error/code")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.body.pointer("/error/code").and_then(Value::as_str).unwrap_or("")
     }
     pub fn str(&self, pointer: &str) -> String {
         self.body
@@ -31,18 +28,9 @@ impl Reply {
     }
     /// Asserts the API's error shape and returns the code.
     pub fn error_code(&self) -> String {
-        let e = self
-            .body
-            .get("error")
-            .unwrap_or_else(|| panic!("no error object in {}", self.body));
-        assert!(
-            e.get("code").and_then(Value::as_str).is_some(),
-            "error.code in {e}"
-        );
-        assert!(
-            e.get("message").and_then(Value::as_str).is_some(),
-            "error.message in {e}"
-        );
+        let e = self.body.get("error").unwrap_or_else(|| panic!("no error object in {}", self.body));
+        assert!(e.get("code").and_then(Value::as_str).is_some(), "error.code in {e}");
+        assert!(e.get("message").and_then(Value::as_str).is_some(), "error.message in {e}");
         self.code().to_string()
     }
 }
@@ -83,11 +71,7 @@ impl Api {
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply {
-            status,
-            body,
-            headers,
-        }
+        Reply { status, body, headers }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -95,14 +79,7 @@ impl Api {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
-        self.raw(
-            "POST",
-            path,
-            token,
-            Some(body.to_string().into_bytes()),
-            &[],
-        )
-        .await
+        self.raw("POST", path, token, Some(body.to_string().into_bytes()), &[]).await
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {

@@ -19,14 +19,8 @@ impl TestTable {
         let sdk = local_stack::resources::sdk_config(endpoint).await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
         let name = local_stack::resources::unique_prefix(suite);
-        local_stack::resources::create_table(&client, &name)
-            .await
-            .expect("create table");
-        TestTable {
-            store: DynamoStore::new(client.clone(), &name),
-            client,
-            name,
-        }
+        local_stack::resources::create_table(&client, &name).await.expect("create table");
+        TestTable { store: DynamoStore::new(client.clone(), &name), client, name }
     }
 
     /// Every item of the table (tests only: a scan).
@@ -35,29 +29,15 @@ impl TestTable {
     }
 
     pub async fn drop_table(self) {
-        let _ = self
-            .client
-            .delete_table()
-            .table_name(&self.name)
-            .send()
-            .await;
+        let _ = self.client.delete_table().table_name(&self.name).send().await;
     }
 }
 
-pub async fn scan(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> Vec<HashMap<String, AttributeValue>> {
+pub async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<HashMap<String, AttributeValue>> {
     let mut out = Vec::new();
     let mut start = None;
     loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
+        let page = client.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
         out.extend(page.items.unwrap_or_default());
         match page.last_evaluated_key {
             Some(k) if !k.is_empty() => start = Some(k),

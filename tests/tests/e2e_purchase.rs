@@ -16,9 +16,7 @@ struct Ctx {
 
 impl Ctx {
     async fn items(&self) -> usize {
-        seats_tests::scan(&self.db, &self.stack.resources.table)
-            .await
-            .len()
+        seats_tests::scan(&self.db, &self.stack.resources.table).await.len()
     }
 
     async fn sign_in_code_for(&self, email: &str) -> String {
@@ -54,14 +52,7 @@ struct Merchant {
 
 async fn merchant(c: &Ctx, slug: &str) -> Merchant {
     let admin = c.stack.admin_token.as_str();
-    let org = c
-        .api
-        .post(
-            "/v1/organizations",
-            Some(admin),
-            json!({"name": "Acme Inc", "slug": slug}),
-        )
-        .await;
+    let org = c.api.post("/v1/organizations", Some(admin), json!({"name": "Acme Inc", "slug": slug})).await;
     assert_eq!(org.status, 201, "{:?}", org.body);
     let key = org.str("/api_key");
     assert!(key.starts_with("sk_"));
@@ -79,19 +70,11 @@ async fn merchant(c: &Ctx, slug: &str) -> Merchant {
         .send()
         .await
         .expect("upload");
-    assert!(
-        upload.status().is_success(),
-        "upload answered {}",
-        upload.status()
-    );
+    assert!(upload.status().is_success(), "upload answered {}", upload.status());
 
     let license = c
         .api
-        .post(
-            "/v1/benefits",
-            Some(&key),
-            json!({"type": "license_key", "name": "License", "prefix": "ACME"}),
-        )
+        .post("/v1/benefits", Some(&key), json!({"type": "license_key", "name": "License", "prefix": "ACME"}))
         .await;
     assert_eq!(license.status, 201, "{:?}", license.body);
     let product = c
@@ -108,11 +91,7 @@ async fn merchant(c: &Ctx, slug: &str) -> Merchant {
         )
         .await;
     assert_eq!(product.status, 201, "{:?}", product.body);
-    Merchant {
-        key,
-        product_id: product.str("/id"),
-        file_benefit_id: file.str("/id"),
-    }
+    Merchant { key, product_id: product.str("/id"), file_benefit_id: file.str("/id") }
 }
 
 fn checkout_body(product_id: &str, seats: i64, email: &str) -> Value {
@@ -124,14 +103,7 @@ fn checkout_body(product_id: &str, seats: i64, email: &str) -> Value {
 
 /// Buys seats and completes the checkout with a signed event; returns (subscription id, Stripe sub id).
 async fn buy(c: &Ctx, m: &Merchant, seats: i64, email: &str) -> (String, String) {
-    let chk = c
-        .api
-        .post(
-            "/v1/checkouts",
-            None,
-            checkout_body(&m.product_id, seats, email),
-        )
-        .await;
+    let chk = c.api.post("/v1/checkouts", None, checkout_body(&m.product_id, seats, email)).await;
     assert_eq!(chk.status, 201, "{:?}", chk.body);
     assert_eq!(chk.body["amount_due"], json!(1000 * seats));
     let stripe_sub = format!("sub_test_{}", uuid::Uuid::new_v4().simple());
@@ -143,29 +115,16 @@ async fn buy(c: &Ctx, m: &Merchant, seats: i64, email: &str) -> (String, String)
         ))
         .await;
     assert_eq!(done.status, 200, "{:?}", done.body);
-    let read = c
-        .api
-        .get(&format!("/v1/checkouts/{}", chk.str("/id")), None)
-        .await;
+    let read = c.api.get(&format!("/v1/checkouts/{}", chk.str("/id")), None).await;
     assert_eq!(read.str("/status"), "completed");
     (read.str("/subscription_id"), stripe_sub)
 }
 
 async fn session(c: &Ctx, slug: &str, email: &str) -> String {
-    let r = c
-        .api
-        .post(
-            "/v1/portal/sign-in",
-            None,
-            json!({"organization_slug": slug, "email": email}),
-        )
-        .await;
+    let r = c.api.post("/v1/portal/sign-in", None, json!({"organization_slug": slug, "email": email})).await;
     assert_eq!(r.status, 202);
     let code = c.sign_in_code_for(email).await;
-    let s = c
-        .api
-        .post("/v1/portal/sessions", None, json!({"code": code}))
-        .await;
+    let s = c.api.post("/v1/portal/sessions", None, json!({"code": code})).await;
     assert_eq!(s.status, 201, "{:?}", s.body);
     s.str("/token")
 }
@@ -183,44 +142,28 @@ async fn purchase_flow_end_to_end() {
     .expect("stack");
     let started = std::time::Instant::now();
     stack.warm_up(WARM_UP_PROBES).await.expect("warm up");
-    println!(
-        "stack up and warm in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("stack up and warm in {:.1}s", started.elapsed().as_secs_f64());
     let sdk = local_stack::resources::sdk_config(&stack.aws_endpoint).await;
-    let c = Ctx {
-        api: Api::new(&stack.api_url),
-        db: aws_sdk_dynamodb::Client::new(&sdk),
-        stack,
-    };
+    let c = Ctx { api: Api::new(&stack.api_url), db: aws_sdk_dynamodb::Client::new(&sdk), stack };
 
     let clock = std::time::Instant::now();
     let step = |name: &str| println!("[{:>6.1}s] scenario: {name}", clock.elapsed().as_secs_f64());
     step("a company buys seats and its billing manager signs in");
     let acme = merchant(&c, "acme").await;
-    let public = c
-        .api
-        .get(&format!("/v1/products/{}", acme.product_id), None)
-        .await;
+    let public = c.api.get(&format!("/v1/products/{}", acme.product_id), None).await;
     assert_eq!(public.status, 200);
     assert_eq!(public.body["prices"]["month"]["unit_amount"], json!(1000));
     let (sub_id, stripe_sub) = buy(&c, &acme, 5, "boss@corp.example").await;
     // The purchase mailed a sign-in link; it opens a session.
     let code = c.sign_in_code_for("boss@corp.example").await;
-    let s = c
-        .api
-        .post("/v1/portal/sessions", None, json!({"code": code}))
-        .await;
+    let s = c.api.post("/v1/portal/sessions", None, json!({"code": code})).await;
     assert_eq!(s.status, 201, "{:?}", s.body);
     let boss = s.str("/token");
     let mine = c.api.get("/v1/portal/subscriptions", Some(&boss)).await;
     assert_eq!(mine.status, 200);
     assert_eq!(mine.body["data"][0]["id"], json!(sub_id));
     for token in [boss.as_str(), acme.key.as_str()] {
-        let sub = c
-            .api
-            .get(&format!("/v1/subscriptions/{sub_id}"), Some(token))
-            .await;
+        let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(token)).await;
         assert_eq!(sub.status, 200, "{:?}", sub.body);
         assert_eq!(sub.body["status"], json!("active"));
         assert_eq!(sub.body["seats"], json!(5));
@@ -230,59 +173,20 @@ async fn purchase_flow_end_to_end() {
     }
 
     step("Idempotency-Key on checkouts");
-    let body = checkout_body(&acme.product_id, 2, "idem@corp.example")
-        .to_string()
-        .into_bytes();
+    let body = checkout_body(&acme.product_id, 2, "idem@corp.example").to_string().into_bytes();
     let first = c
         .api
-        .raw(
-            "POST",
-            "/v1/checkouts",
-            None,
-            Some(body.clone()),
-            &[("idempotency-key", "order-42")],
-        )
+        .raw("POST", "/v1/checkouts", None, Some(body.clone()), &[("idempotency-key", "order-42")])
         .await;
-    let second = c
-        .api
-        .raw(
-            "POST",
-            "/v1/checkouts",
-            None,
-            Some(body),
-            &[("idempotency-key", "order-42")],
-        )
-        .await;
+    let second =
+        c.api.raw("POST", "/v1/checkouts", None, Some(body), &[("idempotency-key", "order-42")]).await;
     assert_eq!((first.status, second.status), (201, 201));
-    assert_eq!(
-        first.str("/id"),
-        second.str("/id"),
-        "same key and body: the same checkout"
-    );
-    assert_eq!(
-        second
-            .headers
-            .get("idempotent-replayed")
-            .map(|v| v.to_str().unwrap_or("")),
-        Some("true")
-    );
-    let other = checkout_body(&acme.product_id, 3, "idem@corp.example")
-        .to_string()
-        .into_bytes();
-    let third = c
-        .api
-        .raw(
-            "POST",
-            "/v1/checkouts",
-            None,
-            Some(other),
-            &[("idempotency-key", "order-42")],
-        )
-        .await;
-    assert_eq!(
-        (third.status, third.error_code().as_str()),
-        (422, "idempotency_mismatch")
-    );
+    assert_eq!(first.str("/id"), second.str("/id"), "same key and body: the same checkout");
+    assert_eq!(second.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap_or("")), Some("true"));
+    let other = checkout_body(&acme.product_id, 3, "idem@corp.example").to_string().into_bytes();
+    let third =
+        c.api.raw("POST", "/v1/checkouts", None, Some(other), &[("idempotency-key", "order-42")]).await;
+    assert_eq!((third.status, third.error_code().as_str()), (422, "idempotency_mismatch"));
 
     step("bad input gets a 4xx in the error shape and writes nothing");
     let before = c.items().await;
@@ -333,36 +237,16 @@ async fn purchase_flow_end_to_end() {
         assert_eq!(r.status, want, "{method} {path}: {:?}", r.body);
         r.error_code();
     }
-    let bad_auth = c
-        .api
-        .raw(
-            "GET",
-            "/v1/benefits",
-            None,
-            None,
-            &[("authorization", "Basic abc")],
-        )
-        .await;
-    assert_eq!(
-        (bad_auth.status, bad_auth.error_code().as_str()),
-        (401, "unauthorized")
-    );
+    let bad_auth = c.api.raw("GET", "/v1/benefits", None, None, &[("authorization", "Basic abc")]).await;
+    assert_eq!((bad_auth.status, bad_auth.error_code().as_str()), (401, "unauthorized"));
     assert_eq!(c.items().await, before, "bad input wrote nothing");
 
     step("another organization sees nothing of this one");
     let globex = merchant(&c, "globex").await;
-    let r = c
-        .api
-        .get(&format!("/v1/subscriptions/{sub_id}"), Some(&globex.key))
-        .await;
+    let r = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&globex.key)).await;
     assert_eq!((r.status, r.error_code().as_str()), (404, "not_found"));
     let products = c.api.get("/v1/products", Some(&globex.key)).await;
-    let ids: Vec<&Value> = products.body["data"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .map(|p| &p["id"])
-        .collect();
+    let ids: Vec<&Value> = products.body["data"].as_array().expect("list").iter().map(|p| &p["id"]).collect();
     assert_eq!(ids, vec![&json!(globex.product_id)]);
     let benefits = c.api.get("/v1/benefits", Some(&globex.key)).await;
     assert!(benefits.body["data"]
@@ -373,36 +257,16 @@ async fn purchase_flow_end_to_end() {
     // Globex's billing manager cannot read Acme's subscription either.
     let (_, _) = buy(&c, &globex, 1, "boss@globex.example").await;
     let other_boss = session(&c, "globex", "boss@globex.example").await;
-    let r = c
-        .api
-        .get(&format!("/v1/subscriptions/{sub_id}"), Some(&other_boss))
-        .await;
+    let r = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&other_boss)).await;
     assert_eq!(r.status, 404);
-    let theirs = c
-        .api
-        .get("/v1/portal/subscriptions", Some(&other_boss))
-        .await;
-    assert!(theirs.body["data"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .all(|s| s["id"] != json!(sub_id)));
+    let theirs = c.api.get("/v1/portal/subscriptions", Some(&other_boss)).await;
+    assert!(theirs.body["data"].as_array().expect("list").iter().all(|s| s["id"] != json!(sub_id)));
 
     step("forged, tampered and stale webhooks complete nothing");
-    let chk = c
-        .api
-        .post(
-            "/v1/checkouts",
-            None,
-            checkout_body(&acme.product_id, 3, "late@corp.example"),
-        )
-        .await;
+    let chk =
+        c.api.post("/v1/checkouts", None, checkout_body(&acme.product_id, 3, "late@corp.example")).await;
     let chk_id = chk.str("/id");
-    let event = stripe_events::checkout_completed(
-        &chk_id,
-        "sub_test_forged",
-        chrono::Utc::now().timestamp(),
-    );
+    let event = stripe_events::checkout_completed(&chk_id, "sub_test_forged", chrono::Utc::now().timestamp());
     let raw = serde_json::to_vec(&event).expect("json");
     let now = chrono::Utc::now().timestamp();
     let wrong_secret = adapters::stripe::webhook::sign(&raw, "whsec_wrong", now);
@@ -417,49 +281,21 @@ async fn purchase_flow_end_to_end() {
         (raw.clone(), stale),
         (raw.clone(), String::new()),
     ] {
-        let r = c
-            .api
-            .raw(
-                "POST",
-                "/v1/webhooks/stripe",
-                None,
-                Some(body),
-                &[("stripe-signature", &sig)],
-            )
-            .await;
-        assert_eq!(
-            (r.status, r.error_code().as_str()),
-            (400, "invalid_request"),
-            "{:?}",
-            r.body
-        );
+        let r =
+            c.api.raw("POST", "/v1/webhooks/stripe", None, Some(body), &[("stripe-signature", &sig)]).await;
+        assert_eq!((r.status, r.error_code().as_str()), (400, "invalid_request"), "{:?}", r.body);
     }
-    assert_eq!(
-        c.api
-            .get(&format!("/v1/checkouts/{chk_id}"), None)
-            .await
-            .str("/status"),
-        "open"
-    );
+    assert_eq!(c.api.get(&format!("/v1/checkouts/{chk_id}"), None).await.str("/status"), "open");
     // The genuine event, delivered twice: one subscription.
     for _ in 0..2 {
         let r = c
             .api
-            .raw(
-                "POST",
-                "/v1/webhooks/stripe",
-                None,
-                Some(raw.clone()),
-                &[("stripe-signature", &good)],
-            )
+            .raw("POST", "/v1/webhooks/stripe", None, Some(raw.clone()), &[("stripe-signature", &good)])
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
     }
     let late_boss = session(&c, "acme", "late@corp.example").await;
-    let subs = c
-        .api
-        .get("/v1/portal/subscriptions", Some(&late_boss))
-        .await;
+    let subs = c.api.get("/v1/portal/subscriptions", Some(&late_boss)).await;
     assert_eq!(
         subs.body["data"].as_array().map(Vec::len),
         Some(1),
@@ -467,68 +303,42 @@ async fn purchase_flow_end_to_end() {
     );
 
     step("an older subscription update does not roll the period back");
-    let sub = c
-        .api
-        .get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key))
-        .await;
-    let start = chrono::DateTime::parse_from_rfc3339(&sub.str("/current_period_start"))
-        .expect("time")
-        .timestamp();
-    let end = chrono::DateTime::parse_from_rfc3339(&sub.str("/current_period_end"))
-        .expect("time")
-        .timestamp();
+    let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
+    let start =
+        chrono::DateTime::parse_from_rfc3339(&sub.str("/current_period_start")).expect("time").timestamp();
+    let end =
+        chrono::DateTime::parse_from_rfc3339(&sub.str("/current_period_end")).expect("time").timestamp();
     let t = chrono::Utc::now().timestamp();
     let renewed = (end, end + 31 * 86_400);
     let newer = stripe_events::subscription_updated(&stripe_sub, "active", renewed, 5, t + 2);
-    let older =
-        stripe_events::subscription_updated(&stripe_sub, "past_due", (start, end), 5, t + 1);
+    let older = stripe_events::subscription_updated(&stripe_sub, "past_due", (start, end), 5, t + 1);
     assert_eq!(c.event(&newer).await.status, 200);
     let r = c.event(&older).await;
     assert_eq!((r.status, r.body["outcome"].clone()), (200, json!("stale")));
-    let sub = c
-        .api
-        .get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key))
-        .await;
+    let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
     assert_eq!(sub.body["status"], json!("active"));
     assert_eq!(
-        chrono::DateTime::parse_from_rfc3339(&sub.str("/current_period_start"))
-            .expect("time")
-            .timestamp(),
+        chrono::DateTime::parse_from_rfc3339(&sub.str("/current_period_start")).expect("time").timestamp(),
         renewed.0
     );
     let failed = stripe_events::invoice("invoice.payment_failed", &stripe_sub, t + 3);
     assert_eq!(c.event(&failed).await.status, 200);
-    let sub = c
-        .api
-        .get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key))
-        .await;
+    let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
     assert_eq!(sub.body["status"], json!("past_due"));
     let paid = stripe_events::invoice("invoice.paid", &stripe_sub, t + 4);
     assert_eq!(c.event(&paid).await.status, 200);
-    let sub = c
-        .api
-        .get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key))
-        .await;
+    let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
     assert_eq!(sub.body["status"], json!("active"));
 
     step("secrets are stored only as hashes");
     let dump = seats_tests::dump(&seats_tests::scan(&c.db, &c.stack.resources.table).await);
     for secret in [&acme.key, &globex.key, &boss, &other_boss, &late_boss] {
-        assert!(
-            !dump.contains(secret.as_str()),
-            "a secret is stored in plain text"
-        );
-        assert!(
-            dump.contains(&domain::secrets::hash(secret)),
-            "its hash is stored"
-        );
+        assert!(!dump.contains(secret.as_str()), "a secret is stored in plain text");
+        assert!(dump.contains(&domain::secrets::hash(secret)), "its hash is stored");
     }
     for mail in sent_emails(&c.stack.aws_endpoint).await.expect("emails") {
         if let Some(code) = link_param(&mail.body, "code") {
-            assert!(
-                !dump.contains(&code),
-                "a sign-in code is stored in plain text"
-            );
+            assert!(!dump.contains(&code), "a sign-in code is stored in plain text");
         }
     }
     let log = std::fs::read_to_string(target.join("purchase.log")).unwrap_or_default();

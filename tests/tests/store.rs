@@ -7,18 +7,11 @@ use domain::ports::*;
 use seats_tests::TestTable;
 
 fn now() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
-        .single()
-        .expect("date")
+    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single().expect("date")
 }
 
 fn org(slug: &str) -> Organization {
-    Organization {
-        id: domain::ids::new_id("org"),
-        name: "Acme".into(),
-        slug: slug.into(),
-        created_at: now(),
-    }
+    Organization { id: domain::ids::new_id("org"), name: "Acme".into(), slug: slug.into(), created_at: now() }
 }
 
 fn checkout(org_id: &str) -> Checkout {
@@ -92,26 +85,10 @@ async fn organization_slugs_are_unique_and_keys_resolve_by_hash() {
     let t = TestTable::new("store-org").await;
     let a = org("acme");
     assert_eq!(t.store.create_organization(&a, "hash-a").await, Ok(true));
-    assert_eq!(
-        t.store.create_organization(&org("acme"), "hash-b").await,
-        Ok(false)
-    );
-    assert_eq!(
-        t.store.organization_of_api_key("hash-a").await,
-        Ok(Some(a.id.clone()))
-    );
-    assert_eq!(
-        t.store.organization_of_api_key("hash-b").await,
-        Ok(None),
-        "the losing key was not written"
-    );
-    assert_eq!(
-        t.store
-            .organization_by_slug("acme")
-            .await
-            .map(|o| o.map(|o| o.id)),
-        Ok(Some(a.id))
-    );
+    assert_eq!(t.store.create_organization(&org("acme"), "hash-b").await, Ok(false));
+    assert_eq!(t.store.organization_of_api_key("hash-a").await, Ok(Some(a.id.clone())));
+    assert_eq!(t.store.organization_of_api_key("hash-b").await, Ok(None), "the losing key was not written");
+    assert_eq!(t.store.organization_by_slug("acme").await.map(|o| o.map(|o| o.id)), Ok(Some(a.id)));
     t.drop_table().await;
 }
 
@@ -125,9 +102,7 @@ async fn a_checkout_completes_once_even_when_events_race() {
     for i in 0..10 {
         let store = t.store.clone();
         let done = completion(&c, &format!("evt_{i}"), &format!("sub_stripe_{i}"));
-        tasks.push(tokio::spawn(
-            async move { store.complete_checkout(&done).await },
-        ));
+        tasks.push(tokio::spawn(async move { store.complete_checkout(&done).await }));
     }
     let mut applied = 0;
     for task in tasks {
@@ -141,20 +116,10 @@ async fn a_checkout_completes_once_even_when_events_race() {
         .scan()
         .await
         .into_iter()
-        .filter(|i| {
-            i.get("entity")
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-                == Some("subscription")
-        })
+        .filter(|i| i.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("subscription"))
         .count();
     assert_eq!(subs, 1, "exactly one subscription");
-    let stored = t
-        .store
-        .checkout(&c.id)
-        .await
-        .expect("get")
-        .expect("checkout");
+    let stored = t.store.checkout(&c.id).await.expect("get").expect("checkout");
     assert_eq!(stored.status, CheckoutStatus::Completed);
     // The same event again is recognised as a duplicate.
     let replay = completion(&c, "evt_0", "sub_stripe_0");
@@ -182,53 +147,28 @@ async fn billing_updates_apply_in_order_and_once() {
         audit: None,
     };
     assert_eq!(
-        t.store
-            .apply_billing_update(&update("evt_1", 200, 1, SubscriptionStatus::PastDue))
-            .await,
+        t.store.apply_billing_update(&update("evt_1", 200, 1, SubscriptionStatus::PastDue)).await,
         Ok(Applied::Applied)
     );
     assert_eq!(
-        t.store
-            .apply_billing_update(&update("evt_1", 200, 2, SubscriptionStatus::PastDue))
-            .await,
+        t.store.apply_billing_update(&update("evt_1", 200, 2, SubscriptionStatus::PastDue)).await,
         Ok(Applied::Duplicate)
     );
     // Older than the last applied event: refused by the condition.
     assert_eq!(
-        t.store
-            .apply_billing_update(&update("evt_0", 150, 2, SubscriptionStatus::Active))
-            .await,
+        t.store.apply_billing_update(&update("evt_0", 150, 2, SubscriptionStatus::Active)).await,
         Ok(Applied::Stale)
     );
     // A stale version (a concurrent writer won): refused too.
     assert_eq!(
-        t.store
-            .apply_billing_update(&update("evt_2", 300, 1, SubscriptionStatus::Active))
-            .await,
+        t.store.apply_billing_update(&update("evt_2", 300, 1, SubscriptionStatus::Active)).await,
         Ok(Applied::Stale)
     );
-    let sub = t
-        .store
-        .subscription(&sub_id)
-        .await
-        .expect("get")
-        .expect("sub");
-    assert_eq!(
-        (sub.status, sub.version, sub.last_event_at),
-        (SubscriptionStatus::PastDue, 2, 200)
-    );
-    let found = t
-        .store
-        .subscription_by_provider_id("sub_stripe_1")
-        .await
-        .expect("get")
-        .map(|s| s.id);
+    let sub = t.store.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!((sub.status, sub.version, sub.last_event_at), (SubscriptionStatus::PastDue, 2, 200));
+    let found = t.store.subscription_by_provider_id("sub_stripe_1").await.expect("get").map(|s| s.id);
     assert_eq!(found, Some(sub_id.clone()));
-    let managed = t
-        .store
-        .subscriptions_of_billing_manager(&sub.customer_id)
-        .await
-        .expect("query");
+    let managed = t.store.subscriptions_of_billing_manager(&sub.customer_id).await.expect("query");
     assert_eq!(managed.len(), 1);
     t.drop_table().await;
 }
@@ -242,23 +182,12 @@ async fn sign_in_codes_are_single_use_and_expire() {
         organization_id: "org_1".into(),
         expires_at: expires,
     };
-    t.store
-        .put_sign_in_code(&code("h1", now() + Duration::minutes(15)))
-        .await
-        .expect("put");
+    t.store.put_sign_in_code(&code("h1", now() + Duration::minutes(15))).await.expect("put");
     let first = t.store.take_sign_in_code("h1", now()).await.expect("take");
     assert_eq!(first.map(|c| c.customer_id), Some("cus_1".into()));
     assert_eq!(t.store.take_sign_in_code("h1", now()).await, Ok(None));
-    t.store
-        .put_sign_in_code(&code("h2", now() + Duration::minutes(15)))
-        .await
-        .expect("put");
-    assert_eq!(
-        t.store
-            .take_sign_in_code("h2", now() + Duration::minutes(16))
-            .await,
-        Ok(None)
-    );
+    t.store.put_sign_in_code(&code("h2", now() + Duration::minutes(15))).await.expect("put");
+    assert_eq!(t.store.take_sign_in_code("h2", now() + Duration::minutes(16)).await, Ok(None));
     assert_eq!(t.store.take_sign_in_code("never", now()).await, Ok(None));
     t.drop_table().await;
 }
@@ -267,48 +196,25 @@ async fn sign_in_codes_are_single_use_and_expire() {
 async fn idempotency_records_replay_detect_mismatch_and_release() {
     let t = TestTable::new("store-idem").await;
     let s = &t.store;
-    assert_eq!(
-        s.begin_idempotent("org:1#k", "h", now()).await,
-        Ok(IdempotencyStart::Started)
-    );
-    assert_eq!(
-        s.begin_idempotent("org:1#k", "h", now()).await,
-        Ok(IdempotencyStart::InProgress)
-    );
-    assert_eq!(
-        s.begin_idempotent("org:1#k", "other", now()).await,
-        Ok(IdempotencyStart::Mismatch)
-    );
-    let resp = StoredResponse {
-        status: 201,
-        body: "{\"id\":1}".into(),
-    };
+    assert_eq!(s.begin_idempotent("org:1#k", "h", now()).await, Ok(IdempotencyStart::Started));
+    assert_eq!(s.begin_idempotent("org:1#k", "h", now()).await, Ok(IdempotencyStart::InProgress));
+    assert_eq!(s.begin_idempotent("org:1#k", "other", now()).await, Ok(IdempotencyStart::Mismatch));
+    let resp = StoredResponse { status: 201, body: "{\"id\":1}".into() };
     s.finish_idempotent("org:1#k", &resp).await.expect("finish");
-    assert_eq!(
-        s.begin_idempotent("org:1#k", "h", now()).await,
-        Ok(IdempotencyStart::Replay(resp))
-    );
+    assert_eq!(s.begin_idempotent("org:1#k", "h", now()).await, Ok(IdempotencyStart::Replay(resp)));
     // Another caller's scope is separate.
-    assert_eq!(
-        s.begin_idempotent("org:2#k", "other", now()).await,
-        Ok(IdempotencyStart::Started)
-    );
+    assert_eq!(s.begin_idempotent("org:2#k", "other", now()).await, Ok(IdempotencyStart::Started));
     // A failed first attempt releases the key.
     s.abandon_idempotent("org:2#k").await.expect("abandon");
-    assert_eq!(
-        s.begin_idempotent("org:2#k", "h", now()).await,
-        Ok(IdempotencyStart::Started)
-    );
+    assert_eq!(s.begin_idempotent("org:2#k", "h", now()).await, Ok(IdempotencyStart::Started));
     // A holder that died is taken over after a minute.
     assert_eq!(
-        s.begin_idempotent("org:2#k", "h", now() + Duration::seconds(61))
-            .await,
+        s.begin_idempotent("org:2#k", "h", now() + Duration::seconds(61)).await,
         Ok(IdempotencyStart::Started)
     );
     // After 24 h the key is free again.
     assert_eq!(
-        s.begin_idempotent("org:1#k", "new", now() + Duration::hours(25))
-            .await,
+        s.begin_idempotent("org:1#k", "new", now() + Duration::hours(25)).await,
         Ok(IdempotencyStart::Started)
     );
     t.drop_table().await;

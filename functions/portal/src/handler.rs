@@ -1,6 +1,6 @@
 //! Portal sign-in and sessions, and the reads of billing managers (and merchants).
 
-use domain::services::{portal, App};
+use domain::services::{audit, benefits, portal, App};
 use domain::views::{Accepted, List};
 use http_kit::response::{created, json, ok};
 use http_kit::router::Access::{Bearer, Open};
@@ -14,32 +14,20 @@ enum R {
     CreateSession,
     MySubscriptions,
     GetSubscription,
+    AuditTrail,
+    MyBenefits,
+    Download,
 }
 
-fn routes() -> [Route<R>; 4] {
+fn routes() -> [Route<R>; 7] {
     [
         Route::new(Method::POST, "/v1/portal/sign-in", R::SignIn, Open, false),
-        Route::new(
-            Method::POST,
-            "/v1/portal/sessions",
-            R::CreateSession,
-            Open,
-            false,
-        ),
-        Route::new(
-            Method::GET,
-            "/v1/portal/subscriptions",
-            R::MySubscriptions,
-            Bearer,
-            false,
-        ),
-        Route::new(
-            Method::GET,
-            "/v1/subscriptions/{id}",
-            R::GetSubscription,
-            Bearer,
-            false,
-        ),
+        Route::new(Method::POST, "/v1/portal/sessions", R::CreateSession, Open, false),
+        Route::new(Method::GET, "/v1/portal/subscriptions", R::MySubscriptions, Bearer, false),
+        Route::new(Method::GET, "/v1/subscriptions/{id}", R::GetSubscription, Bearer, false),
+        Route::new(Method::GET, "/v1/subscriptions/{id}/events", R::AuditTrail, Bearer, false),
+        Route::new(Method::GET, "/v1/portal/benefits", R::MyBenefits, Bearer, false),
+        Route::new(Method::GET, "/v1/portal/benefits/{grant_id}/download", R::Download, Bearer, false),
     ]
 }
 
@@ -54,6 +42,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
             R::CreateSession => created(&portal::create_session(app, ctx.json()?).await?),
             R::MySubscriptions => ok(&List::of(portal::my_subscriptions(app, who).await?)),
             R::GetSubscription => ok(&portal::get_subscription(app, who, ctx.param(0)).await?),
+            R::AuditTrail => ok(&List::of(audit::trail(app, who, ctx.param(0)).await?)),
+            R::MyBenefits => ok(&List::of(benefits::my_benefits(app, who).await?)),
+            R::Download => ok(&benefits::download(app, who, ctx.param(0)).await?),
         }
     })
     .await

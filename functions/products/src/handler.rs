@@ -21,13 +21,7 @@ enum R {
 
 fn routes() -> [Route<R>; 6] {
     [
-        Route::new(
-            Method::POST,
-            "/v1/organizations",
-            R::CreateOrganization,
-            Bearer,
-            true,
-        ),
+        Route::new(Method::POST, "/v1/organizations", R::CreateOrganization, Bearer, true),
         Route::new(Method::POST, "/v1/benefits", R::CreateBenefit, Bearer, true),
         Route::new(Method::GET, "/v1/benefits", R::ListBenefits, Bearer, false),
         Route::new(Method::POST, "/v1/products", R::CreateProduct, Bearer, true),
@@ -40,9 +34,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
     serve(app, req, &routes(), |route, ctx| async move {
         let who = &ctx.principal;
         match route {
-            R::CreateOrganization => {
-                created(&catalogue::create_organization(app, who, ctx.json()?).await?)
-            }
+            R::CreateOrganization => created(&catalogue::create_organization(app, who, ctx.json()?).await?),
             R::CreateBenefit => created(&catalogue::create_benefit(app, who, ctx.json()?).await?),
             R::ListBenefits => ok(&List::of(catalogue::list_benefits(app, who).await?)),
             R::CreateProduct => created(&catalogue::create_product(app, who, ctx.json()?).await?),

@@ -23,9 +23,7 @@ fn routes() -> [Route<R>; 2] {
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
     serve(app, req, &routes(), |route, ctx| async move {
         match route {
-            R::Create => {
-                created(&purchase::create_checkout(app, &ctx.principal, ctx.json()?).await?)
-            }
+            R::Create => created(&purchase::create_checkout(app, &ctx.principal, ctx.json()?).await?),
             R::Get => ok(&purchase::get_checkout(app, ctx.param(0)).await?),
         }
     })

@@ -30,13 +30,7 @@ fn kind_name(k: &PaymentEventKind) -> &str {
 
 pub async fn handle(state: &Webhook, req: Request) -> Result<Response<Body>, Error> {
     let app = &state.app;
-    let routes = [Route::new(
-        Method::POST,
-        "/v1/webhooks/stripe",
-        (),
-        Open,
-        false,
-    )];
+    let routes = [Route::new(Method::POST, "/v1/webhooks/stripe", (), Open, false)];
     serve(app, req, &routes, |_, ctx| async move {
         let header = ctx.header("stripe-signature").unwrap_or_default();
         if let Err(reason) = verify(&ctx.body, header, &state.secret, app.clock.now().timestamp(), TOLERANCE_S) {

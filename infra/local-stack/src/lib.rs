@@ -2,6 +2,7 @@
 //! loopback port, the AWS resources from one definition, `cargo lambda watch` serving every
 //! function, and signed Stripe-format events.
 
+pub mod bridge;
 pub mod moto;
 pub mod process;
 pub mod resources;

@@ -72,11 +72,7 @@ fn stack_env() -> Result<HashMap<String, String>, BoxError> {
     let path = state_dir().join("stack.env");
     let text = std::fs::read_to_string(&path)
         .map_err(|_| format!("{} not found: is `make dev` running?", path.display()))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
+    Ok(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }
 
 fn num(s: Option<&String>, what: &str) -> Result<i64, BoxError> {
@@ -88,35 +84,26 @@ fn num(s: Option<&String>, what: &str) -> Result<i64, BoxError> {
 async fn stripe_event(args: &[String]) -> Result<(), BoxError> {
     let env = stack_env()?;
     let api = env.get("API_URL").ok_or("API_URL missing in stack.env")?;
-    let secret = env
-        .get("STRIPE_WEBHOOK_SECRET")
-        .ok_or("STRIPE_WEBHOOK_SECRET missing in stack.env")?;
+    let secret = env.get("STRIPE_WEBHOOK_SECRET").ok_or("STRIPE_WEBHOOK_SECRET missing in stack.env")?;
     let now = chrono::Utc::now().timestamp();
     let arg = |i: usize| args.get(i).ok_or_else(|| BoxError::from(USAGE));
     let event = match args.first().map(String::as_str) {
         Some("checkout.session.completed") => {
-            let stripe_sub = args.get(2).cloned().unwrap_or_else(|| {
-                format!(
-                    "sub_test_{}",
-                    &uuid::Uuid::new_v4().simple().to_string()[..14]
-                )
-            });
+            let stripe_sub = args
+                .get(2)
+                .cloned()
+                .unwrap_or_else(|| format!("sub_test_{}", &uuid::Uuid::new_v4().simple().to_string()[..14]));
             stripe_events::checkout_completed(arg(1)?, &stripe_sub, now)
         }
         Some("customer.subscription.updated") => stripe_events::subscription_updated(
             arg(1)?,
             arg(2)?,
-            (
-                num(args.get(3), "PERIOD_START")?,
-                num(args.get(4), "PERIOD_END")?,
-            ),
+            (num(args.get(3), "PERIOD_START")?, num(args.get(4), "PERIOD_END")?),
             args.get(5).map(|q| q.parse().unwrap_or(1)).unwrap_or(1),
             now,
         ),
         Some("customer.subscription.deleted") => stripe_events::subscription_deleted(arg(1)?, now),
-        Some(t @ ("invoice.paid" | "invoice.payment_failed")) => {
-            stripe_events::invoice(t, arg(1)?, now)
-        }
+        Some(t @ ("invoice.paid" | "invoice.payment_failed")) => stripe_events::invoice(t, arg(1)?, now),
         _ => return Err(USAGE.into()),
     };
     let (status, body) = stripe_events::post_signed(api, secret, &event, now).await?;
@@ -130,16 +117,9 @@ async fn stripe_event(args: &[String]) -> Result<(), BoxError> {
 
 async fn emails() -> Result<(), BoxError> {
     let env = stack_env()?;
-    let endpoint = env
-        .get("AWS_ENDPOINT_URL")
-        .ok_or("AWS_ENDPOINT_URL missing")?;
+    let endpoint = env.get("AWS_ENDPOINT_URL").ok_or("AWS_ENDPOINT_URL missing")?;
     for m in local_stack::moto::sent_emails(endpoint).await? {
-        println!(
-            "To: {}\nSubject: {}\n\n{}\n----",
-            m.to.join(", "),
-            m.subject,
-            m.body
-        );
+        println!("To: {}\nSubject: {}\n\n{}\n----", m.to.join(", "), m.subject, m.body);
     }
     Ok(())
 }

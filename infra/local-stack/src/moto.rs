@@ -26,10 +26,7 @@ impl Moto {
         let process = Supervised::spawn("moto_server", cmd)?;
         let endpoint = format!("http://127.0.0.1:{port}");
         wait_until_up(&format!("{endpoint}/moto-api/"), Duration::from_secs(60)).await?;
-        Ok(Moto {
-            endpoint,
-            _process: process,
-        })
+        Ok(Moto { endpoint, _process: process })
     }
 }
 
@@ -58,37 +55,18 @@ pub struct SentEmail {
 
 /// Every email the emulator's SES accepted, oldest first (`ses.Message` of moto's data).
 pub async fn sent_emails(endpoint: &str) -> Result<Vec<SentEmail>, BoxError> {
-    let data: serde_json::Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await?
-        .json()
-        .await?;
+    let data: serde_json::Value =
+        reqwest::get(format!("{endpoint}/moto-api/data.json")).await?.json().await?;
     let mut out = Vec::new();
-    let messages = data
-        .pointer("/ses/Message")
-        .and_then(|m| m.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let messages = data.pointer("/ses/Message").and_then(|m| m.as_array()).cloned().unwrap_or_default();
     for m in messages {
-        let text = |k: &str| {
-            m.get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
+        let text = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let to = m
             .pointer("/destinations/ToAddresses")
             .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
-        out.push(SentEmail {
-            to,
-            subject: text("subject"),
-            body: text("body"),
-        });
+        out.push(SentEmail { to, subject: text("subject"), body: text("body") });
     }
     Ok(out)
 }
@@ -98,9 +76,7 @@ pub fn link_param(body: &str, name: &str) -> Option<String> {
     let needle = format!("{name}=");
     let start = body.find(&needle)? + needle.len();
     let rest = &body[start..];
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == '&' || c == '"')
-        .unwrap_or(rest.len());
+    let end = rest.find(|c: char| c.is_whitespace() || c == '&' || c == '"').unwrap_or(rest.len());
     Some(rest[..end].to_string())
 }
 
@@ -129,9 +105,8 @@ pub fn shared_for_tests() -> Result<&'static str, String> {
                             Ok(())
                         });
                     }
-                    let child = cmd
-                        .spawn()
-                        .map_err(|e| format!("{}: {e} (run `make venv`)", bin.display()))?;
+                    let child =
+                        cmd.spawn().map_err(|e| format!("{}: {e} (run `make venv`)", bin.display()))?;
                     let deadline = Instant::now() + Duration::from_secs(60);
                     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                         if Instant::now() > deadline {

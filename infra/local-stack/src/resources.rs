@@ -12,12 +12,15 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 /// How many receives before a job goes to the dead-letter queue.
 pub const MAX_RECEIVES: u32 = 3;
+/// Locally a failed job is retried after a few seconds (30 s or more in AWS).
+pub const LOCAL_VISIBILITY_TIMEOUT_S: u32 = 3;
 pub const REGION: &str = "us-east-1";
 
 #[derive(Debug, Clone)]
 pub struct Resources {
     pub table: String,
     pub queue_url: String,
+    pub queue_arn: String,
     pub dlq_url: String,
     pub bucket: String,
     pub mail_from: String,
@@ -40,17 +43,11 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
 }
 
 fn attr(name: &str) -> Result<AttributeDefinition, BoxError> {
-    Ok(AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()?)
+    Ok(AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()?)
 }
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, BoxError> {
-    Ok(KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()?)
+    Ok(KeySchemaElement::builder().attribute_name(name).key_type(kind).build()?)
 }
 
 pub async fn create_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BoxError> {
@@ -68,11 +65,7 @@ pub async fn create_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<
                 .index_name(keys::GSI1)
                 .key_schema(key(keys::GSI1PK, KeyType::Hash)?)
                 .key_schema(key(keys::GSI1SK, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()?,
         )
         .send()
@@ -80,14 +73,23 @@ pub async fn create_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<
     db.update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(keys::TTL)
-                .enabled(true)
-                .build()?,
+            TimeToLiveSpecification::builder().attribute_name(keys::TTL).enabled(true).build()?,
         )
         .send()
         .await?;
     Ok(())
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, BoxError> {
+    Ok(sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or("no queue arn")?)
 }
 
 /// Creates every resource of a stack named `prefix`.
@@ -103,15 +105,7 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> Result<Reso
         .await?
         .queue_url
         .ok_or("no dead-letter queue url")?;
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or("no dead-letter queue arn")?;
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": MAX_RECEIVES.to_string(),
@@ -121,33 +115,20 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> Result<Reso
         .create_queue()
         .queue_name(format!("{prefix}-jobs"))
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
+        .attributes(QueueAttributeName::VisibilityTimeout, LOCAL_VISIBILITY_TIMEOUT_S.to_string())
         .send()
         .await?
         .queue_url
         .ok_or("no queue url")?;
+    let queue_arn = queue_arn(&sqs, &queue_url).await?;
 
     let bucket = format!("{prefix}-files");
-    aws_sdk_s3::Client::new(sdk)
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await?;
+    aws_sdk_s3::Client::new(sdk).create_bucket().bucket(&bucket).send().await?;
 
     let mail_from = "billing@seats.example.com".to_string();
-    aws_sdk_sesv2::Client::new(sdk)
-        .create_email_identity()
-        .email_identity(&mail_from)
-        .send()
-        .await?;
+    aws_sdk_sesv2::Client::new(sdk).create_email_identity().email_identity(&mail_from).send().await?;
 
-    Ok(Resources {
-        table,
-        queue_url,
-        dlq_url,
-        bucket,
-        mail_from,
-    })
+    Ok(Resources { table, queue_url, queue_arn, dlq_url, bucket, mail_from })
 }
 
 /// A short unique prefix for a stack (names stay within AWS limits).

@@ -1,6 +1,7 @@
 //! `cargo lambda watch` serving every function at its API path (the router table is
 //! `[workspace.metadata.lambda.watch.router]` in Cargo.toml), and the whole stack around it.
 
+use crate::bridge::{Bridge, BridgeConfig};
 use crate::moto::{wait_until_up, Moto};
 use crate::process::Supervised;
 use crate::resources::{self, Resources};
@@ -19,6 +20,8 @@ pub struct Stack {
     /// The environment every function runs with.
     pub function_env: Vec<(String, String)>,
     pub env_file: PathBuf,
+    /// Declared before `watch` so the bridge stops first.
+    _bridge: Bridge,
     watch: Supervised,
     _moto: Moto,
 }
@@ -72,28 +75,16 @@ impl Stack {
             function_env.retain(|(x, _)| x != k);
             function_env.push((k.clone(), v.clone()));
         }
-        let env_file = opts
-            .state_dir
-            .join(format!("{}.functions.env", opts.prefix));
+        let env_file = opts.state_dir.join(format!("{}.functions.env", opts.prefix));
         write_env_file(&env_file, &function_env)?;
 
         let root = crate::root();
         let venv_bin = root.join(".venv/bin");
-        let path = format!(
-            "{}:{}",
-            venv_bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
         let mut cmd = Command::new("cargo");
         cmd.current_dir(&root)
             .env("PATH", path)
-            .args([
-                "lambda",
-                "watch",
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-            ])
+            .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port"])
             .arg(port.to_string())
             .arg("--env-file")
             .arg(&env_file)
@@ -103,10 +94,7 @@ impl Stack {
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy();
             if k.starts_with("CARGO_")
-                && !matches!(
-                    k.as_ref(),
-                    "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_TERM_COLOR"
-                )
+                && !matches!(k.as_ref(), "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_TERM_COLOR")
             {
                 cmd.env_remove(k.as_ref());
             }
@@ -125,7 +113,17 @@ impl Stack {
         }
         let watch = Supervised::spawn("cargo lambda watch", cmd)?;
         wait_until_up(&format!("{api_url}/"), Duration::from_secs(120)).await?;
+        let bridge = Bridge::spawn(
+            aws_sdk_sqs::Client::new(&sdk),
+            BridgeConfig {
+                queue_url: resources.queue_url.clone(),
+                queue_arn: resources.queue_arn.clone(),
+                invoke_url: format!("{api_url}/2015-03-31/functions/benefit-worker/invocations"),
+                batch_size: 10,
+            },
+        );
         Ok(Stack {
+            _bridge: bridge,
             api_url,
             aws_endpoint: moto.endpoint.clone(),
             admin_token,
@@ -138,6 +136,11 @@ impl Stack {
         })
     }
 
+    /// cargo lambda's Invoke API for a function (what `cargo lambda invoke` calls).
+    pub fn invoke_url(&self, function: &str) -> String {
+        format!("{}/2015-03-31/functions/{function}/invocations", self.api_url)
+    }
+
     pub fn watch_pid(&self) -> u32 {
         self.watch.pid()
     }
@@ -145,13 +148,16 @@ impl Stack {
     /// Sends one request to each function so that cargo lambda builds and starts them all
     /// before anything is measured or raced.
     pub async fn warm_up(&self, probes: &[&str]) -> Result<(), BoxError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(900))
-            .build()?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(900)).build()?;
         for p in probes {
             let (method, path) = p.split_once(' ').unwrap_or(("GET", p));
             let req = match method {
                 "POST" => http.post(format!("{}{path}", self.api_url)).body("{}"),
+                "DELETE" => http.delete(format!("{}{path}", self.api_url)),
+                "INVOKE" => {
+                    let (function, payload) = path.split_once(' ').unwrap_or((path, "{}"));
+                    http.post(self.invoke_url(function)).body(payload.to_string())
+                }
                 _ => http.get(format!("{}{path}", self.api_url)),
             };
             let status = req.send().await?.status();
@@ -187,4 +193,9 @@ pub const WARM_UP_PROBES: &[&str] = &[
     "GET /v1/checkouts/chk_0",
     "POST /v1/webhooks/stripe",
     "GET /v1/portal/subscriptions",
+    "GET /v1/claims/ct_0000000000",
+    "GET /v1/subscriptions/sub_0/seats",
+    "DELETE /v1/subscriptions/sub_0/seats/seat_0",
+    "INVOKE benefit-worker {\"Records\": []}",
+    "INVOKE sweeper {}",
 ];

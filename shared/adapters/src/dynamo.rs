@@ -5,7 +5,7 @@ use crate::keys::{self, Key};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use domain::model::*;
@@ -89,10 +89,7 @@ pub fn row<T: Serialize>(entity: &str, key: &Key, value: &T) -> Result<Item, Sto
 
 /// A bare item with only keys and a few attributes (guards, links, markers).
 pub fn marker(entity: &str, key: &Key, attrs: &[(&str, AttributeValue)]) -> Item {
-    let mut item: Item = attrs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
+    let mut item: Item = attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     item.insert(keys::PK.into(), s(&key.pk));
     item.insert(keys::SK.into(), s(&key.sk));
     item.insert(keys::ENTITY.into(), s(entity));
@@ -111,10 +108,7 @@ fn with_ttl(mut item: Item, at: DateTime<Utc>) -> Item {
 }
 
 fn key_map(key: &Key) -> Item {
-    HashMap::from([
-        (keys::PK.to_string(), s(&key.pk)),
-        (keys::SK.to_string(), s(&key.sk)),
-    ])
+    HashMap::from([(keys::PK.to_string(), s(&key.pk)), (keys::SK.to_string(), s(&key.sk))])
 }
 
 fn date(t: DateTime<Utc>) -> Result<AttributeValue, StoreError> {
@@ -132,10 +126,7 @@ fn cancellation_codes(
     match e {
         SdkError::ServiceError(se) => match se.err() {
             TransactWriteItemsError::TransactionCanceledException(c) => Some(
-                c.cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None").to_string())
-                    .collect(),
+                c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect(),
             ),
             _ => None,
         },
@@ -152,10 +143,7 @@ enum Txn {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore {
-            client,
-            table: table.into(),
-        }
+        DynamoStore { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -166,11 +154,7 @@ impl DynamoStore {
         &self.table
     }
 
-    pub fn put(
-        &self,
-        item: Item,
-        condition: Option<&str>,
-    ) -> Result<TransactWriteItem, StoreError> {
+    pub fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
         let put = build(
             Put::builder()
                 .table_name(&self.table)
@@ -204,37 +188,30 @@ impl DynamoStore {
         for (k, v) in values {
             b = b.expression_attribute_values(k, v);
         }
-        Ok(TransactWriteItem::builder()
-            .update(build(b.build())?)
-            .build())
+        Ok(TransactWriteItem::builder().update(build(b.build())?).build())
     }
 
     pub fn delete(
         &self,
         key: &Key,
         condition: Option<&str>,
+        values: Vec<(&str, AttributeValue)>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let d = build(
-            Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(key_map(key)))
-                .set_condition_expression(condition.map(str::to_string))
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().delete(d).build())
+        let mut b = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .set_condition_expression(condition.map(str::to_string));
+        for (k, v) in values {
+            b = b.expression_attribute_values(k, v);
+        }
+        Ok(TransactWriteItem::builder().delete(build(b.build())?).build())
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Txn, StoreError> {
         // A TransactionConflict (another transaction on the same items) is retried a few times
         // before the caller is told the store is busy.
         for attempt in 0..4 {
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await
-            {
+            match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
                 Ok(_) => return Ok(Txn::Committed),
                 Err(e) => match cancellation_codes(&e) {
                     Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {
@@ -247,9 +224,7 @@ impl DynamoStore {
                                 .collect(),
                         ))
                     }
-                    Some(codes)
-                        if codes.iter().any(|c| c == "TransactionConflict") && attempt < 3 =>
-                    {
+                    Some(codes) if codes.iter().any(|c| c == "TransactionConflict") && attempt < 3 => {
                         tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                         continue;
                     }
@@ -257,9 +232,7 @@ impl DynamoStore {
                 },
             }
         }
-        Err(StoreError::Unavailable(
-            "transaction conflicts persisted".into(),
-        ))
+        Err(StoreError::Unavailable("transaction conflicts persisted".into()))
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -343,28 +316,51 @@ impl DynamoStore {
         Ok(out)
     }
 
-    fn event_marker(
+    pub fn check(
         &self,
-        event_id: &str,
-        now: DateTime<Utc>,
+        key: &Key,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
     ) -> Result<TransactWriteItem, StoreError> {
+        let mut b = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .condition_expression(condition);
+        for (k, v) in names {
+            b = b.expression_attribute_names(*k, *v);
+        }
+        for (k, v) in values {
+            b = b.expression_attribute_values(k, v);
+        }
+        Ok(TransactWriteItem::builder().condition_check(build(b.build())?).build())
+    }
+
+    fn outbox_item(&self, job: &Job, now: i64) -> Result<TransactWriteItem, StoreError> {
+        let mut item = row("outbox", &keys::outbox(job.kind.as_str(), &job.seat_id), job)?;
+        item.insert("attempts".into(), n(0));
+        item.insert("enqueued_at".into(), n(now));
+        self.put(item, None)
+    }
+
+    fn seat_row(&self, seat: &Seat) -> Result<Item, StoreError> {
+        let item = row("seat", &keys::seat(&seat.subscription_id, &seat.id), seat)?;
+        Ok(match &seat.customer_id {
+            Some(holder) => with_gsi(item, keys::customer_index(holder), keys::seat_index_sk(&seat.id)),
+            None => item,
+        })
+    }
+
+    fn event_marker(&self, event_id: &str, now: DateTime<Utc>) -> Result<TransactWriteItem, StoreError> {
         let item = with_ttl(
-            marker(
-                "stripe_event",
-                &keys::stripe_event(event_id),
-                &[("received_at", date(now)?)],
-            ),
+            marker("stripe_event", &keys::stripe_event(event_id), &[("received_at", date(now)?)]),
             now + Duration::days(EVENT_MEMORY_DAYS),
         );
         self.put_new(item)
     }
 
     fn audit_item(&self, a: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
-        self.put_new(row(
-            "audit_event",
-            &keys::audit_event(&a.subscription_id, &a.id),
-            a,
-        )?)
+        self.put_new(row("audit_event", &keys::audit_event(&a.subscription_id, &a.id), a)?)
     }
 
     fn subscription_row(&self, sub: &Subscription) -> Result<Item, StoreError> {
@@ -378,11 +374,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl Store for DynamoStore {
-    async fn create_organization(
-        &self,
-        org: &Organization,
-        api_key_hash: &str,
-    ) -> Result<bool, StoreError> {
+    async fn create_organization(&self, org: &Organization, api_key_hash: &str) -> Result<bool, StoreError> {
         let items = vec![
             self.put_new(row("organization", &keys::organization(&org.id), org)?)?,
             self.put_new(marker(
@@ -393,10 +385,7 @@ impl Store for DynamoStore {
             self.put_new(marker(
                 "api_key",
                 &keys::api_key(api_key_hash),
-                &[
-                    ("organization_id", s(&org.id)),
-                    ("created_at", date(org.created_at)?),
-                ],
+                &[("organization_id", s(&org.id)), ("created_at", date(org.created_at)?)],
             ))?,
         ];
         Ok(matches!(self.transact(items).await?, Txn::Committed))
@@ -417,13 +406,10 @@ impl Store for DynamoStore {
     }
 
     async fn organization_of_api_key(&self, key_hash: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .get(&keys::api_key(key_hash))
-            .await?
-            .and_then(|i| match i.get("organization_id") {
-                Some(AttributeValue::S(id)) => Some(id.clone()),
-                _ => None,
-            }))
+        Ok(self.get(&keys::api_key(key_hash)).await?.and_then(|i| match i.get("organization_id") {
+            Some(AttributeValue::S(id)) => Some(id.clone()),
+            _ => None,
+        }))
     }
 
     async fn put_benefit(&self, b: &Benefit) -> Result<(), StoreError> {
@@ -448,8 +434,7 @@ impl Store for DynamoStore {
     }
 
     async fn benefits(&self, org: &str) -> Result<Vec<Benefit>, StoreError> {
-        self.query_index(&keys::organization_index(org), keys::BENEFIT_PREFIX)
-            .await
+        self.query_index(&keys::organization_index(org), keys::BENEFIT_PREFIX).await
     }
 
     async fn put_product(&self, p: &Product) -> Result<(), StoreError> {
@@ -474,8 +459,7 @@ impl Store for DynamoStore {
     }
 
     async fn products(&self, org: &str) -> Result<Vec<Product>, StoreError> {
-        self.query_index(&keys::organization_index(org), keys::PRODUCT_PREFIX)
-            .await
+        self.query_index(&keys::organization_index(org), keys::PRODUCT_PREFIX).await
     }
 
     async fn put_checkout(&self, c: &Checkout) -> Result<(), StoreError> {
@@ -504,11 +488,7 @@ impl Store for DynamoStore {
                 "SET #status = :completed, subscription_id = :sub",
                 Some("#status = :open"),
                 &[("#status", "status")],
-                vec![
-                    (":completed", s("completed")),
-                    (":open", s("open")),
-                    (":sub", s(&sub.id)),
-                ],
+                vec![(":completed", s("completed")), (":open", s("open")), (":sub", s(&sub.id))],
             )?,
             self.put_new(self.subscription_row(sub)?)?,
             self.put_new(marker(
@@ -537,11 +517,7 @@ impl Store for DynamoStore {
         self.get_as(&keys::customer(id)).await
     }
 
-    async fn customer_by_email(
-        &self,
-        org: &str,
-        email: &str,
-    ) -> Result<Option<Customer>, StoreError> {
+    async fn customer_by_email(&self, org: &str, email: &str) -> Result<Option<Customer>, StoreError> {
         let Some(guard) = self.get(&keys::customer_email(org, email)).await? else {
             return Ok(None);
         };
@@ -555,10 +531,7 @@ impl Store for DynamoStore {
         self.get_as(&keys::subscription(id)).await
     }
 
-    async fn subscription_by_provider_id(
-        &self,
-        pid: &str,
-    ) -> Result<Option<Subscription>, StoreError> {
+    async fn subscription_by_provider_id(&self, pid: &str) -> Result<Option<Subscription>, StoreError> {
         let Some(link) = self.get(&keys::provider_subscription(pid)).await? else {
             return Ok(None);
         };
@@ -568,12 +541,8 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn subscriptions_of_billing_manager(
-        &self,
-        cid: &str,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        self.query_index(&keys::customer_index(cid), keys::SUBSCRIPTION_PREFIX)
-            .await
+    async fn subscriptions_of_billing_manager(&self, cid: &str) -> Result<Vec<Subscription>, StoreError> {
+        self.query_index(&keys::customer_index(cid), keys::SUBSCRIPTION_PREFIX).await
     }
 
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError> {
@@ -611,23 +580,331 @@ impl Store for DynamoStore {
         Ok(matches!(self.transact(vec![item]).await?, Txn::Committed))
     }
 
-    async fn audit_events(&self, sub: &str) -> Result<Vec<AuditEvent>, StoreError> {
-        self.query_partition(&keys::subscription(sub).pk, keys::AUDIT_PREFIX)
-            .await
+    async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError> {
+        self.transact(vec![self.audit_item(a)?]).await?;
+        Ok(())
     }
 
-    async fn put_sign_in_code(&self, code: &SignInCode) -> Result<(), StoreError> {
-        let item = with_ttl(
-            row("sign_in_code", &keys::sign_in_code(&code.code_hash), code)?,
-            code.expires_at,
-        );
-        self.client
-            .put_item()
+    async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
+        let seat = &a.seat;
+        let items = vec![
+            // 0: the counter moves only while there is room and the subscription takes seats.
+            self.update(
+                &keys::subscription(&seat.subscription_id),
+                "SET seats_assigned = seats_assigned + :one",
+                Some("seats_assigned < assign_cap AND seats_assigned < seats AND #status IN (:active, :past_due, :trialing)"),
+                &[("#status", "status")],
+                vec![
+                    (":one", n(1)),
+                    (":active", s("active")),
+                    (":past_due", s("past_due")),
+                    (":trialing", s("trialing")),
+                ],
+            )?,
+            self.put_new(self.seat_row(seat)?)?,
+            // 2: one live seat per email.
+            self.put_new(marker(
+                "seat_email",
+                &keys::seat_email(&seat.subscription_id, &seat.email),
+                &[("seat_id", s(&seat.id))],
+            ))?,
+            self.put_new(with_ttl(
+                row("claim_token", &keys::claim_token(&a.token.token_hash), &a.token)?,
+                a.token.expires_at,
+            ))?,
+            self.audit_item(&a.audit)?,
+        ];
+        Ok(match self.transact(items).await? {
+            Txn::Committed => AssignOutcome::Assigned,
+            Txn::ConditionFailed(f) if f.contains(&2) => AssignOutcome::AlreadyAssigned,
+            Txn::ConditionFailed(_) => AssignOutcome::NoSeats,
+        })
+    }
+
+    async fn seat(&self, sub: &str, seat: &str) -> Result<Option<Seat>, StoreError> {
+        self.get_as(&keys::seat(sub, seat)).await
+    }
+
+    async fn seats_page(
+        &self,
+        sub: &str,
+        status: Option<SeatStatus>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> Result<SeatPage, StoreError> {
+        let pk = keys::subscription(sub).pk;
+        let mut q = self
+            .client
+            .query()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(keys::SEAT_PREFIX))
+            .consistent_read(true)
+            .limit(limit);
+        if let Some(st) = status {
+            q = q
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(st.as_str()));
+        }
+        if let Some(c) = cursor {
+            q = q.set_exclusive_start_key(Some(key_map(&keys::seat(sub, c))));
+        }
+        let page = q.send().await.map_err(fault)?;
+        let seats =
+            page.items.unwrap_or_default().into_iter().map(parse).collect::<Result<Vec<Seat>, _>>()?;
+        let next_cursor = page
+            .last_evaluated_key
+            .and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).cloned())
+            .and_then(|sk| sk.strip_prefix(keys::SEAT_PREFIX).map(str::to_string));
+        Ok(SeatPage { seats, next_cursor })
+    }
+
+    async fn replace_claim_token(
+        &self,
+        seat: &Seat,
+        new: &ClaimToken,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let Some(old) = &seat.claim_token_hash else {
+            return Ok(false);
+        };
+        let items = vec![
+            self.update(
+                &keys::seat(&seat.subscription_id, &seat.id),
+                "SET claim_token_hash = :new, invitation_expires_at = :exp",
+                Some("#status = :pending AND claim_token_hash = :old"),
+                &[("#status", "status")],
+                vec![
+                    (":new", s(&new.token_hash)),
+                    (":exp", date(new.expires_at)?),
+                    (":pending", s("pending")),
+                    (":old", s(old)),
+                ],
+            )?,
+            self.delete(&keys::claim_token(old), None, vec![])?,
+            self.put_new(with_ttl(
+                row("claim_token", &keys::claim_token(&new.token_hash), new)?,
+                new.expires_at,
+            ))?,
+            self.audit_item(audit)?,
+        ];
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
+    }
+
+    async fn claim_token(&self, hash: &str) -> Result<Option<ClaimToken>, StoreError> {
+        self.get_as(&keys::claim_token(hash)).await
+    }
+
+    async fn claim_seat(&self, c: &SeatClaim, now: DateTime<Utc>) -> Result<ClaimOutcome, StoreError> {
+        let t = &c.token;
+        let mut items = vec![
+            // 0: the token is live and is consumed: it works once.
+            self.delete(&keys::claim_token(&t.token_hash), Some("attribute_exists(PK)"), vec![])?,
+            self.update(
+                &keys::seat(&t.subscription_id, &t.seat_id),
+                "SET #status = :claimed, customer_id = :holder, claimed_at = :at, GSI1PK = :gpk, GSI1SK = :gsk \
+                 REMOVE claim_token_hash, invitation_expires_at",
+                Some("#status = :pending AND claim_token_hash = :h AND invitation_expires_at > :now"),
+                &[("#status", "status")],
+                vec![
+                    (":claimed", s("claimed")),
+                    (":pending", s("pending")),
+                    (":holder", s(&c.holder.id)),
+                    (":at", date(c.claimed_at)?),
+                    (":gpk", s(keys::customer_index(&c.holder.id))),
+                    (":gsk", s(keys::seat_index_sk(&t.seat_id))),
+                    (":h", s(&t.token_hash)),
+                    (":now", date(now)?),
+                ],
+            )?,
+            self.check(
+                &keys::subscription(&t.subscription_id),
+                "#status IN (:active, :past_due, :trialing)",
+                &[("#status", "status")],
+                vec![(":active", s("active")), (":past_due", s("past_due")), (":trialing", s("trialing"))],
+            )?,
+            self.outbox_item(&c.job, now.timestamp())?,
+            self.audit_item(&c.audit)?,
+        ];
+        if let Some(cus) = &c.new_customer {
+            items.push(self.put_new(row("customer", &keys::customer(&cus.id), cus)?)?);
+            items.push(self.put_new(marker(
+                "customer_email",
+                &keys::customer_email(&cus.organization_id, &cus.email),
+                &[("customer_id", s(&cus.id))],
+            ))?);
+        }
+        Ok(match self.transact(items).await? {
+            Txn::Committed => ClaimOutcome::Claimed,
+            Txn::ConditionFailed(f) if f.iter().all(|i| *i >= 5) => ClaimOutcome::CustomerRace,
+            Txn::ConditionFailed(_) => ClaimOutcome::Gone,
+        })
+    }
+
+    async fn revoke_seat(&self, r: &SeatRevocation) -> Result<bool, StoreError> {
+        let seat = &r.seat;
+        let (token_condition, mut values) = match &seat.claim_token_hash {
+            Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
+            None => ("attribute_not_exists(claim_token_hash)", vec![]),
+        };
+        values.push((":revoked", s("revoked")));
+        values.push((":was", s(seat.status.as_str())));
+        values.push((":at", date(r.revoked_at)?));
+        let mut items = vec![
+            self.update(
+                &keys::seat(&seat.subscription_id, &seat.id),
+                "SET #status = :revoked, revoked_at = :at REMOVE claim_token_hash, invitation_expires_at",
+                Some(&format!("#status = :was AND {token_condition}")),
+                &[("#status", "status")],
+                values,
+            )?,
+            self.update(
+                &keys::subscription(&seat.subscription_id),
+                "SET seats_assigned = seats_assigned - :one",
+                Some("seats_assigned > :zero"),
+                &[],
+                vec![(":one", n(1)), (":zero", n(0))],
+            )?,
+            self.delete(
+                &keys::seat_email(&seat.subscription_id, &seat.email),
+                Some("seat_id = :seat"),
+                vec![(":seat", s(&seat.id))],
+            )?,
+            self.audit_item(&r.audit)?,
+        ];
+        if let Some(h) = &seat.claim_token_hash {
+            items.push(self.delete(&keys::claim_token(h), None, vec![])?);
+        }
+        if let Some(job) = &r.job {
+            items.push(self.outbox_item(job, r.revoked_at.timestamp())?);
+        }
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
+    }
+
+    async fn put_grant(&self, g: &Grant, audit: &AuditEvent) -> Result<GrantOutcome, StoreError> {
+        let mut items = vec![
+            // 0: only while the seat is still claimed by this holder.
+            self.check(
+                &keys::seat(&g.subscription_id, &g.seat_id),
+                "#status = :claimed AND customer_id = :holder",
+                &[("#status", "status")],
+                vec![(":claimed", s("claimed")), (":holder", s(&g.customer_id))],
+            )?,
+            // 1: one grant per (seat, benefit).
+            self.put_new(row("grant", &keys::grant(&g.customer_id, &g.seat_id, &g.benefit_id), g)?)?,
+            self.audit_item(audit)?,
+        ];
+        if let Some(k) = &g.license_key {
+            // 3: license keys are unique.
+            items.push(self.put_new(marker(
+                "license_key",
+                &keys::license_key(k),
+                &[("grant_id", s(&g.id))],
+            ))?);
+        }
+        Ok(match self.transact(items).await? {
+            Txn::Committed => GrantOutcome::Granted,
+            Txn::ConditionFailed(f) if f.contains(&0) => GrantOutcome::SeatNotClaimed,
+            Txn::ConditionFailed(f) if f.contains(&1) => GrantOutcome::Exists,
+            Txn::ConditionFailed(_) => GrantOutcome::KeyTaken,
+        })
+    }
+
+    async fn grants_of_customer(&self, customer_id: &str) -> Result<Vec<Grant>, StoreError> {
+        self.query_partition(&keys::customer(customer_id).pk, keys::GRANT_PREFIX).await
+    }
+
+    async fn revoke_grant(
+        &self,
+        g: &Grant,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let items = vec![
+            self.update(
+                &keys::grant(&g.customer_id, &g.seat_id, &g.benefit_id),
+                "SET #status = :revoked, revoked_at = :at",
+                Some("attribute_exists(PK) AND #status <> :revoked"),
+                &[("#status", "status")],
+                vec![(":revoked", s("revoked")), (":at", date(at)?)],
+            )?,
+            self.audit_item(audit)?,
+        ];
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
+    }
+
+    async fn finish_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::outbox(job.kind.as_str(), &job.seat_id))))
             .send()
             .await
             .map_err(fault)?;
+        Ok(())
+    }
+
+    async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut out = Vec::new();
+        for shard in 0..keys::OUTBOX_SHARDS {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .filter_expression("enqueued_at < :cutoff")
+                .expression_attribute_values(":pk", s(keys::outbox_partition(shard)))
+                .expression_attribute_values(":cutoff", n(cutoff))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(fault)?;
+            for item in page.items.unwrap_or_default() {
+                let num = |k: &str| {
+                    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+                };
+                let (attempts, enqueued_at) = (num("attempts"), num("enqueued_at"));
+                out.push(OutboxEntry { job: parse(item)?, attempts, enqueued_at });
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn touch_job(&self, job: &Job, now: i64) -> Result<(), StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::outbox(job.kind.as_str(), &job.seat_id))))
+            .update_expression("SET enqueued_at = :now ADD attempts :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            // Done meanwhile: nothing to touch.
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
+                Ok(())
+            }
+            Err(e) => Err(fault(e)),
+        }
+    }
+
+    async fn audit_events(&self, sub: &str) -> Result<Vec<AuditEvent>, StoreError> {
+        self.query_partition(&keys::subscription(sub).pk, keys::AUDIT_PREFIX).await
+    }
+
+    async fn put_sign_in_code(&self, code: &SignInCode) -> Result<(), StoreError> {
+        let item =
+            with_ttl(row("sign_in_code", &keys::sign_in_code(&code.code_hash), code)?, code.expires_at);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(fault)?;
         Ok(())
     }
 
@@ -650,10 +927,7 @@ impl Store for DynamoStore {
             .await;
         match out {
             Ok(o) => o.attributes.map(parse).transpose(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
                 Ok(None)
             }
             Err(e) => Err(fault(e)),
@@ -661,17 +935,9 @@ impl Store for DynamoStore {
     }
 
     async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
-        let item = with_ttl(
-            row("session", &keys::session(&session.token_hash), session)?,
-            session.expires_at,
-        );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(fault)?;
+        let item =
+            with_ttl(row("session", &keys::session(&session.token_hash), session)?, session.expires_at);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(fault)?;
         Ok(())
     }
 
@@ -716,10 +982,7 @@ impl Store for DynamoStore {
             .await;
         match put {
             Ok(_) => Ok(IdempotencyStart::Started),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
                 let Some(existing) = self.get(&key).await? else {
                     return Ok(IdempotencyStart::InProgress);
                 };
@@ -744,11 +1007,7 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn finish_idempotent(
-        &self,
-        scope: &str,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
+    async fn finish_idempotent(&self, scope: &str, response: &StoredResponse) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)

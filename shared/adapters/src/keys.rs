@@ -14,6 +14,12 @@
 //! | Stripe event seen | `STRIPEEVT#{id}` | `EVENT` (+ ttl) | |
 //! | sign-in code / session | `SIGNIN#{sha256}` / `SESSION#{sha256}` | `SIGNIN` / `SESSION` (+ ttl) | |
 //! | idempotency record | `IDEMP#{scope}#{key}` | `IDEMP` (+ ttl) | |
+//! | seat | `SUB#{id}` | `SEAT#{seat id}` | `CUSTOMER#{holder}` / `SEAT#{seat id}` (once claimed) |
+//! | one live seat per email | `SUB#{id}` | `SEATEMAIL#{email}` | |
+//! | claim token | `CLAIM#{sha256}` | `CLAIM` (+ ttl) | |
+//! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
+//! | license key guard | `LICENSE#{key}` | `LICENSE` | |
+//! | outbox entry (job not yet done) | `OUTBOX#{shard 0..3}` | `JOB#{kind}#{seat id}` | |
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -31,10 +37,7 @@ pub struct Key {
 }
 
 fn key(pk: String, sk: &str) -> Key {
-    Key {
-        pk,
-        sk: sk.to_string(),
-    }
+    Key { pk, sk: sk.to_string() }
 }
 
 pub fn organization(id: &str) -> Key {
@@ -98,6 +101,36 @@ pub fn idempotency(scope: &str) -> Key {
     key(format!("IDEMP#{scope}"), "IDEMP")
 }
 
+pub fn seat(sub: &str, seat: &str) -> Key {
+    key(format!("SUB#{sub}"), &format!("SEAT#{seat}"))
+}
+pub const SEAT_PREFIX: &str = "SEAT#";
+pub fn seat_index_sk(seat: &str) -> String {
+    format!("SEAT#{seat}")
+}
+pub fn seat_email(sub: &str, email: &str) -> Key {
+    key(format!("SUB#{sub}"), &format!("SEATEMAIL#{email}"))
+}
+pub fn claim_token(hash: &str) -> Key {
+    key(format!("CLAIM#{hash}"), "CLAIM")
+}
+pub fn grant(customer: &str, seat: &str, benefit: &str) -> Key {
+    key(format!("CUSTOMER#{customer}"), &format!("GRANT#{seat}#{benefit}"))
+}
+pub const GRANT_PREFIX: &str = "GRANT#";
+pub fn license_key(license: &str) -> Key {
+    key(format!("LICENSE#{license}"), "LICENSE")
+}
+/// Outbox entries spread over a few partitions so that no single one is hot.
+pub const OUTBOX_SHARDS: u32 = 4;
+pub fn outbox_partition(shard: u32) -> String {
+    format!("OUTBOX#{shard}")
+}
+pub fn outbox(kind: &str, seat: &str) -> Key {
+    let shard = seat.bytes().map(u32::from).sum::<u32>() % OUTBOX_SHARDS;
+    key(outbox_partition(shard), &format!("JOB#{kind}#{seat}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +151,9 @@ mod tests {
             sign_in_code("x").pk,
             session("x").pk,
             idempotency("x").pk,
+            claim_token("x").pk,
+            license_key("x").pk,
+            outbox("grant", "x").pk,
         ];
         let unique: std::collections::HashSet<_> = all.iter().collect();
         assert_eq!(unique.len(), all.len());

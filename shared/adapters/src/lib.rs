@@ -8,4 +8,5 @@ pub mod keys;
 pub mod offline;
 pub mod s3;
 pub mod ses;
+pub mod sqs;
 pub mod stripe;

@@ -14,9 +14,7 @@ pub struct OfflineGateway {
 
 impl OfflineGateway {
     pub fn new(public_base_url: &str) -> Self {
-        OfflineGateway {
-            public_base_url: public_base_url.trim_end_matches('/').to_string(),
-        }
+        OfflineGateway { public_base_url: public_base_url.trim_end_matches('/').to_string() }
     }
 }
 
@@ -28,10 +26,7 @@ impl PaymentGateway for OfflineGateway {
     ) -> Result<CheckoutSession, PortError> {
         Ok(CheckoutSession {
             id: format!("cs_offline_{}", req.checkout_id),
-            url: format!(
-                "{}/checkout/test-payment?checkout_id={}",
-                self.public_base_url, req.checkout_id
-            ),
+            url: format!("{}/checkout/test-payment?checkout_id={}", self.public_base_url, req.checkout_id),
         })
     }
 }

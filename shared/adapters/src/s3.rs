@@ -15,18 +15,13 @@ pub struct S3Files {
 
 impl S3Files {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        S3Files {
-            client,
-            bucket: bucket.into(),
-        }
+        S3Files { client, bucket: bucket.into() }
     }
 
     /// An S3 client from the shared config; `force_path_style` puts the bucket in the path
     /// (what emulators and some networks need), chosen by configuration.
     pub fn client(sdk: &aws_config::SdkConfig, force_path_style: bool) -> Client {
-        let conf = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(force_path_style)
-            .build();
+        let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(force_path_style).build();
         Client::from_conf(conf)
     }
 }

@@ -14,10 +14,7 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(client: Client, from: impl Into<String>) -> Self {
-        SesMailer {
-            client,
-            from: from.into(),
-        }
+        SesMailer { client, from: from.into() }
     }
 }
 
@@ -45,10 +42,7 @@ impl Mailer for SesMailer {
             .await
             .map_err(|e| {
                 // Never log the body: it carries one-time links.
-                PortError::Unavailable(
-                    "ses",
-                    format!("{}", aws_sdk_sesv2::error::DisplayErrorContext(&e)),
-                )
+                PortError::Unavailable("ses", format!("{}", aws_sdk_sesv2::error::DisplayErrorContext(&e)))
             })?;
         Ok(())
     }

@@ -33,11 +33,8 @@ struct ExactForm(Vec<(&'static str, &'static str)>);
 impl wiremock::Match for ExactForm {
     fn matches(&self, req: &Request) -> bool {
         let got = form(req);
-        let want: Vec<(String, String)> = self
-            .0
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let want: Vec<(String, String)> =
+            self.0.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         got == want
     }
 }
@@ -73,10 +70,7 @@ async fn creates_a_subscription_checkout_session_with_quantity_equal_to_seats() 
         .await;
 
     let gw = StripeGateway::new(&stripe.uri(), "sk_test_123").expect("client");
-    let session = gw
-        .create_checkout_session(&request())
-        .await
-        .expect("session");
+    let session = gw.create_checkout_session(&request()).await.expect("session");
     assert_eq!(session.id, "cs_test_abc");
     assert_eq!(session.url, "https://checkout.stripe.com/c/pay/cs_test_abc");
 }
@@ -96,37 +90,19 @@ async fn stripe_failures_map_to_retryable_or_rejected() {
         .await;
     Mock::given(method("POST"))
         .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_json(serde_json::json!({"error": {"message": "bad"}})),
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {"message": "bad"}})),
         )
         .mount(&stripe)
         .await;
     let gw = StripeGateway::new(&stripe.uri(), "sk_test_123").expect("client");
-    assert!(matches!(
-        gw.create_checkout_session(&request()).await,
-        Err(PortError::Unavailable(..))
-    ));
-    assert!(matches!(
-        gw.create_checkout_session(&request()).await,
-        Err(PortError::Unavailable(..))
-    ));
-    assert!(matches!(
-        gw.create_checkout_session(&request()).await,
-        Err(PortError::Rejected(..))
-    ));
+    assert!(matches!(gw.create_checkout_session(&request()).await, Err(PortError::Unavailable(..))));
+    assert!(matches!(gw.create_checkout_session(&request()).await, Err(PortError::Unavailable(..))));
+    assert!(matches!(gw.create_checkout_session(&request()).await, Err(PortError::Rejected(..))));
 }
 
 #[tokio::test]
 async fn an_unreachable_stripe_is_unavailable() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let gw =
-        StripeGateway::new(&format!("http://127.0.0.1:{port}"), "sk_test_123").expect("client");
-    assert!(matches!(
-        gw.create_checkout_session(&request()).await,
-        Err(PortError::Unavailable(..))
-    ));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let gw = StripeGateway::new(&format!("http://127.0.0.1:{port}"), "sk_test_123").expect("client");
+    assert!(matches!(gw.create_checkout_session(&request()).await, Err(PortError::Unavailable(..))));
 }

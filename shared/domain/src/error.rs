@@ -6,10 +6,7 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq)]
 pub enum DomainError {
     #[error("{message}")]
-    InvalidRequest {
-        message: String,
-        field: Option<String>,
-    },
+    InvalidRequest { message: String, field: Option<String> },
     #[error("missing or invalid credentials")]
     Unauthorized,
     #[error("{0} not found")]
@@ -33,10 +30,7 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        DomainError::InvalidRequest {
-            message: message.into(),
-            field: Some(field.to_string()),
-        }
+        DomainError::InvalidRequest { message: message.into(), field: Some(field.to_string()) }
     }
 }
 

@@ -26,6 +26,13 @@ struct State {
     sign_in_codes: HashMap<String, SignInCode>,
     sessions: HashMap<String, Session>,
     idempotency: HashMap<String, (String, Option<StoredResponse>)>,
+    /// (subscription, seat) → seat, in creation order by id.
+    seats: std::collections::BTreeMap<(String, String), Seat>,
+    seat_emails: HashMap<(String, String), String>,
+    claim_tokens: HashMap<String, ClaimToken>,
+    grants: HashMap<(String, String, String), Grant>,
+    license_keys: HashSet<String>,
+    outbox: HashMap<(JobKind, String), OutboxEntry>,
 }
 
 /// The single table, in memory. One mutex makes each method atomic, like a transaction.
@@ -40,10 +47,7 @@ impl MemoryStore {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, StoreError> {
-        let mut guard = self
-            .state
-            .lock()
-            .map_err(|_| StoreError::Internal("poisoned".into()))?;
+        let mut guard = self.state.lock().map_err(|_| StoreError::Internal("poisoned".into()))?;
         Ok(f(&mut guard))
     }
 }
@@ -80,12 +84,8 @@ impl Store for MemoryStore {
     }
     async fn benefits(&self, org: &str) -> Result<Vec<Benefit>, StoreError> {
         self.with(|s| {
-            let mut v: Vec<Benefit> = s
-                .benefits
-                .values()
-                .filter(|b| b.organization_id == org)
-                .cloned()
-                .collect();
+            let mut v: Vec<Benefit> =
+                s.benefits.values().filter(|b| b.organization_id == org).cloned().collect();
             v.sort_by(|a, b| a.id.cmp(&b.id));
             v
         })
@@ -100,12 +100,8 @@ impl Store for MemoryStore {
     }
     async fn products(&self, org: &str) -> Result<Vec<Product>, StoreError> {
         self.with(|s| {
-            let mut v: Vec<Product> = s
-                .products
-                .values()
-                .filter(|p| p.organization_id == org)
-                .cloned()
-                .collect();
+            let mut v: Vec<Product> =
+                s.products.values().filter(|p| p.organization_id == org).cloned().collect();
             v.sort_by(|a, b| a.id.cmp(&b.id));
             v
         })
@@ -123,13 +119,9 @@ impl Store for MemoryStore {
             if s.events_seen.contains(&c.event_id) {
                 return Applied::Duplicate;
             }
-            let open = s
-                .checkouts
-                .get(&c.checkout_id)
-                .is_some_and(|k| k.status == CheckoutStatus::Open);
+            let open = s.checkouts.get(&c.checkout_id).is_some_and(|k| k.status == CheckoutStatus::Open);
             let email_taken = c.new_customer.as_ref().is_some_and(|n| {
-                s.customer_emails
-                    .contains_key(&(n.organization_id.clone(), n.email.clone()))
+                s.customer_emails.contains_key(&(n.organization_id.clone(), n.email.clone()))
             });
             if !open || email_taken {
                 return Applied::Stale;
@@ -140,16 +132,12 @@ impl Store for MemoryStore {
                 k.subscription_id = Some(c.subscription.id.clone());
             }
             if let Some(n) = &c.new_customer {
-                s.customer_emails
-                    .insert((n.organization_id.clone(), n.email.clone()), n.id.clone());
+                s.customer_emails.insert((n.organization_id.clone(), n.email.clone()), n.id.clone());
                 s.customers.insert(n.id.clone(), n.clone());
             }
-            s.provider_links.insert(
-                c.subscription.provider_subscription_id.clone(),
-                c.subscription.id.clone(),
-            );
-            s.subscriptions
-                .insert(c.subscription.id.clone(), c.subscription.clone());
+            s.provider_links
+                .insert(c.subscription.provider_subscription_id.clone(), c.subscription.id.clone());
+            s.subscriptions.insert(c.subscription.id.clone(), c.subscription.clone());
             s.audit.push(c.audit.clone());
             Applied::Applied
         })
@@ -157,11 +145,7 @@ impl Store for MemoryStore {
     async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
         self.with(|s| s.customers.get(id).cloned())
     }
-    async fn customer_by_email(
-        &self,
-        org: &str,
-        email: &str,
-    ) -> Result<Option<Customer>, StoreError> {
+    async fn customer_by_email(&self, org: &str, email: &str) -> Result<Option<Customer>, StoreError> {
         self.with(|s| {
             s.customer_emails
                 .get(&(org.to_string(), email.to_string()))
@@ -172,28 +156,13 @@ impl Store for MemoryStore {
     async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
         self.with(|s| s.subscriptions.get(id).cloned())
     }
-    async fn subscription_by_provider_id(
-        &self,
-        pid: &str,
-    ) -> Result<Option<Subscription>, StoreError> {
-        self.with(|s| {
-            s.provider_links
-                .get(pid)
-                .and_then(|id| s.subscriptions.get(id))
-                .cloned()
-        })
+    async fn subscription_by_provider_id(&self, pid: &str) -> Result<Option<Subscription>, StoreError> {
+        self.with(|s| s.provider_links.get(pid).and_then(|id| s.subscriptions.get(id)).cloned())
     }
-    async fn subscriptions_of_billing_manager(
-        &self,
-        cid: &str,
-    ) -> Result<Vec<Subscription>, StoreError> {
+    async fn subscriptions_of_billing_manager(&self, cid: &str) -> Result<Vec<Subscription>, StoreError> {
         self.with(|s| {
-            let mut v: Vec<Subscription> = s
-                .subscriptions
-                .values()
-                .filter(|x| x.customer_id == cid)
-                .cloned()
-                .collect();
+            let mut v: Vec<Subscription> =
+                s.subscriptions.values().filter(|x| x.customer_id == cid).cloned().collect();
             v.sort_by(|a, b| a.id.cmp(&b.id));
             v
         })
@@ -224,14 +193,13 @@ impl Store for MemoryStore {
     async fn record_event(&self, event_id: &str, _now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.with(|s| s.events_seen.insert(event_id.to_string()))
     }
+    async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError> {
+        self.with(|s| s.audit.push(a.clone()))
+    }
     async fn audit_events(&self, sub: &str) -> Result<Vec<AuditEvent>, StoreError> {
         self.with(|s| {
-            let mut v: Vec<AuditEvent> = s
-                .audit
-                .iter()
-                .filter(|a| a.subscription_id == sub)
-                .cloned()
-                .collect();
+            let mut v: Vec<AuditEvent> =
+                s.audit.iter().filter(|a| a.subscription_id == sub).cloned().collect();
             v.sort_by(|a, b| a.id.cmp(&b.id));
             v
         })
@@ -250,12 +218,218 @@ impl Store for MemoryStore {
     }
     async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
         self.with(|s| {
-            s.sessions
-                .insert(session.token_hash.clone(), session.clone());
+            s.sessions.insert(session.token_hash.clone(), session.clone());
         })
     }
     async fn session(&self, hash: &str) -> Result<Option<Session>, StoreError> {
         self.with(|s| s.sessions.get(hash).cloned())
+    }
+    async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
+        self.with(|s| {
+            let sub_id = a.seat.subscription_id.clone();
+            if s.seat_emails.contains_key(&(sub_id.clone(), a.seat.email.clone())) {
+                return AssignOutcome::AlreadyAssigned;
+            }
+            let Some(sub) = s.subscriptions.get_mut(&sub_id) else {
+                return AssignOutcome::NoSeats;
+            };
+            if !sub.status.allows_seat_changes() || sub.seats_assigned >= sub.assign_cap.min(sub.seats) {
+                return AssignOutcome::NoSeats;
+            }
+            sub.seats_assigned += 1;
+            s.seat_emails.insert((sub_id.clone(), a.seat.email.clone()), a.seat.id.clone());
+            s.claim_tokens.insert(a.token.token_hash.clone(), a.token.clone());
+            s.seats.insert((sub_id, a.seat.id.clone()), a.seat.clone());
+            s.audit.push(a.audit.clone());
+            AssignOutcome::Assigned
+        })
+    }
+    async fn seat(&self, sub: &str, seat: &str) -> Result<Option<Seat>, StoreError> {
+        self.with(|s| s.seats.get(&(sub.to_string(), seat.to_string())).cloned())
+    }
+    async fn seats_page(
+        &self,
+        sub: &str,
+        status: Option<SeatStatus>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> Result<SeatPage, StoreError> {
+        self.with(|s| {
+            let all: Vec<&Seat> = s
+                .seats
+                .range((sub.to_string(), String::new())..)
+                .take_while(|((x, _), _)| x == sub)
+                .map(|(_, v)| v)
+                .filter(|v| cursor.is_none_or(|c| v.id.as_str() > c))
+                .collect();
+            let window: Vec<&Seat> = all.iter().take(limit as usize).copied().collect();
+            let next_cursor =
+                (all.len() > window.len()).then(|| window.last().map(|v| v.id.clone())).flatten();
+            SeatPage {
+                seats: window
+                    .into_iter()
+                    .filter(|v| status.is_none_or(|st| v.status == st))
+                    .cloned()
+                    .collect(),
+                next_cursor,
+            }
+        })
+    }
+    async fn replace_claim_token(
+        &self,
+        seat: &Seat,
+        new: &ClaimToken,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let key = (seat.subscription_id.clone(), seat.id.clone());
+            let Some(current) = s.seats.get_mut(&key) else { return false };
+            if current.status != SeatStatus::Pending || current.claim_token_hash != seat.claim_token_hash {
+                return false;
+            }
+            if let Some(old) = current.claim_token_hash.take() {
+                s.claim_tokens.remove(&old);
+            }
+            current.claim_token_hash = Some(new.token_hash.clone());
+            current.invitation_expires_at = Some(new.expires_at);
+            s.claim_tokens.insert(new.token_hash.clone(), new.clone());
+            s.audit.push(audit.clone());
+            true
+        })
+    }
+    async fn claim_token(&self, hash: &str) -> Result<Option<ClaimToken>, StoreError> {
+        self.with(|s| s.claim_tokens.get(hash).cloned())
+    }
+    async fn claim_seat(&self, c: &SeatClaim, now: DateTime<Utc>) -> Result<ClaimOutcome, StoreError> {
+        self.with(|s| {
+            let live = s.claim_tokens.get(&c.token.token_hash).is_some_and(|t| t.expires_at > now);
+            let key = (c.token.subscription_id.clone(), c.token.seat_id.clone());
+            let seat_ok = s.seats.get(&key).is_some_and(|x| {
+                x.status == SeatStatus::Pending
+                    && x.claim_token_hash.as_deref() == Some(c.token.token_hash.as_str())
+            });
+            let sub_ok =
+                s.subscriptions.get(&c.token.subscription_id).is_some_and(|x| x.status.allows_seat_changes());
+            if !live || !seat_ok || !sub_ok {
+                return ClaimOutcome::Gone;
+            }
+            if let Some(n) = &c.new_customer {
+                if s.customer_emails.contains_key(&(n.organization_id.clone(), n.email.clone())) {
+                    return ClaimOutcome::CustomerRace;
+                }
+                s.customer_emails.insert((n.organization_id.clone(), n.email.clone()), n.id.clone());
+                s.customers.insert(n.id.clone(), n.clone());
+            }
+            s.claim_tokens.remove(&c.token.token_hash);
+            if let Some(seat) = s.seats.get_mut(&key) {
+                seat.status = SeatStatus::Claimed;
+                seat.customer_id = Some(c.holder.id.clone());
+                seat.claimed_at = Some(c.claimed_at);
+                seat.claim_token_hash = None;
+                seat.invitation_expires_at = None;
+            }
+            s.outbox.insert(
+                (c.job.kind, c.job.seat_id.clone()),
+                OutboxEntry { job: c.job.clone(), attempts: 0, enqueued_at: now.timestamp() },
+            );
+            s.audit.push(c.audit.clone());
+            ClaimOutcome::Claimed
+        })
+    }
+    async fn revoke_seat(&self, r: &SeatRevocation) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let key = (r.seat.subscription_id.clone(), r.seat.id.clone());
+            let Some(current) = s.seats.get_mut(&key) else { return false };
+            if current.status == SeatStatus::Revoked
+                || current.status != r.seat.status
+                || current.claim_token_hash != r.seat.claim_token_hash
+            {
+                return false;
+            }
+            current.status = SeatStatus::Revoked;
+            current.revoked_at = Some(r.revoked_at);
+            if let Some(h) = current.claim_token_hash.take() {
+                s.claim_tokens.remove(&h);
+            }
+            current.invitation_expires_at = None;
+            s.seat_emails.remove(&(r.seat.subscription_id.clone(), r.seat.email.clone()));
+            if let Some(sub) = s.subscriptions.get_mut(&r.seat.subscription_id) {
+                sub.seats_assigned -= 1;
+            }
+            if let Some(job) = &r.job {
+                s.outbox.insert(
+                    (job.kind, job.seat_id.clone()),
+                    OutboxEntry { job: job.clone(), attempts: 0, enqueued_at: r.revoked_at.timestamp() },
+                );
+            }
+            s.audit.push(r.audit.clone());
+            true
+        })
+    }
+    async fn put_grant(&self, g: &Grant, audit: &AuditEvent) -> Result<GrantOutcome, StoreError> {
+        self.with(|s| {
+            let held = s.seats.get(&(g.subscription_id.clone(), g.seat_id.clone())).is_some_and(|x| {
+                x.status == SeatStatus::Claimed && x.customer_id.as_deref() == Some(g.customer_id.as_str())
+            });
+            if !held {
+                return GrantOutcome::SeatNotClaimed;
+            }
+            let key = (g.customer_id.clone(), g.seat_id.clone(), g.benefit_id.clone());
+            if s.grants.contains_key(&key) {
+                return GrantOutcome::Exists;
+            }
+            if let Some(k) = &g.license_key {
+                if !s.license_keys.insert(k.clone()) {
+                    return GrantOutcome::KeyTaken;
+                }
+            }
+            s.grants.insert(key, g.clone());
+            s.audit.push(audit.clone());
+            GrantOutcome::Granted
+        })
+    }
+    async fn grants_of_customer(&self, customer_id: &str) -> Result<Vec<Grant>, StoreError> {
+        self.with(|s| {
+            let mut v: Vec<Grant> =
+                s.grants.values().filter(|g| g.customer_id == customer_id).cloned().collect();
+            v.sort_by(|a, b| (&a.seat_id, &a.benefit_id).cmp(&(&b.seat_id, &b.benefit_id)));
+            v
+        })
+    }
+    async fn revoke_grant(
+        &self,
+        g: &Grant,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let key = (g.customer_id.clone(), g.seat_id.clone(), g.benefit_id.clone());
+            match s.grants.get_mut(&key) {
+                Some(x) if x.status != GrantStatus::Revoked => {
+                    x.status = GrantStatus::Revoked;
+                    x.revoked_at = Some(at);
+                    s.audit.push(audit.clone());
+                    true
+                }
+                _ => false,
+            }
+        })
+    }
+    async fn finish_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.outbox.remove(&(job.kind, job.seat_id.clone()));
+        })
+    }
+    async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.with(|s| s.outbox.values().filter(|e| e.enqueued_at < cutoff).take(limit).cloned().collect())
+    }
+    async fn touch_job(&self, job: &Job, now: i64) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(e) = s.outbox.get_mut(&(job.kind, job.seat_id.clone())) {
+                e.attempts += 1;
+                e.enqueued_at = now;
+            }
+        })
     }
     async fn begin_idempotent(
         &self,
@@ -265,8 +439,7 @@ impl Store for MemoryStore {
     ) -> Result<IdempotencyStart, StoreError> {
         self.with(|s| match s.idempotency.get(scope) {
             None => {
-                s.idempotency
-                    .insert(scope.to_string(), (request_hash.to_string(), None));
+                s.idempotency.insert(scope.to_string(), (request_hash.to_string(), None));
                 IdempotencyStart::Started
             }
             Some((h, _)) if h != request_hash => IdempotencyStart::Mismatch,
@@ -274,11 +447,7 @@ impl Store for MemoryStore {
             Some((_, None)) => IdempotencyStart::InProgress,
         })
     }
-    async fn finish_idempotent(
-        &self,
-        scope: &str,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
+    async fn finish_idempotent(&self, scope: &str, response: &StoredResponse) -> Result<(), StoreError> {
         self.with(|s| {
             if let Some(entry) = s.idempotency.get_mut(scope) {
                 entry.1 = Some(response.clone());
@@ -337,6 +506,33 @@ impl PaymentGateway for MemoryPayments {
     }
 }
 
+/// Keeps jobs in memory; can be told to fail, like an SQS outage.
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub sent: Mutex<Vec<Job>>,
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryQueue {
+    pub fn take(&self) -> Vec<Job> {
+        self.sent.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl JobQueue for MemoryQueue {
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), PortError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PortError::Unavailable("queue", "failing on purpose".into()));
+        }
+        self.sent
+            .lock()
+            .map_err(|_| PortError::Unavailable("queue", "poisoned".into()))?
+            .extend_from_slice(jobs);
+        Ok(())
+    }
+}
+
 /// Presigns nothing: returns recognizable fake URLs.
 pub struct MemoryFiles;
 
@@ -367,5 +563,38 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0.lock().map(|t| *t).unwrap_or_else(|_| Utc::now())
+    }
+}
+
+/// Every fake wired into an [`crate::services::App`], with handles to inspect them.
+pub struct Fakes {
+    pub app: crate::services::App,
+    pub store: std::sync::Arc<MemoryStore>,
+    pub mailer: std::sync::Arc<MemoryMailer>,
+    pub queue: std::sync::Arc<MemoryQueue>,
+    pub clock: std::sync::Arc<FixedClock>,
+}
+
+impl Fakes {
+    /// An app at `now` whose operator token is `admin`.
+    pub fn at(now: DateTime<Utc>) -> Fakes {
+        use std::sync::Arc;
+        let store = Arc::new(MemoryStore::new());
+        let mailer = Arc::new(MemoryMailer::default());
+        let queue = Arc::new(MemoryQueue::default());
+        let clock = Arc::new(FixedClock::at(now));
+        let app = crate::services::App {
+            store: store.clone(),
+            mailer: mailer.clone(),
+            payments: Arc::new(MemoryPayments::default()),
+            files: Arc::new(MemoryFiles),
+            jobs: queue.clone(),
+            clock: clock.clone(),
+            settings: crate::services::Settings::with_defaults(
+                "https://portal.example",
+                &crate::secrets::hash("admin"),
+            ),
+        };
+        Fakes { app, store, mailer, queue, clock }
     }
 }

@@ -170,15 +170,8 @@ impl SubscriptionStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ScheduledChange {
-    SeatDecrease {
-        seats: i64,
-        effective_at: DateTime<Utc>,
-    },
-    IntervalChange {
-        interval: Interval,
-        unit_amount: MinorUnits,
-        effective_at: DateTime<Utc>,
-    },
+    SeatDecrease { seats: i64, effective_at: DateTime<Utc> },
+    IntervalChange { interval: Interval, unit_amount: MinorUnits, effective_at: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -246,4 +239,113 @@ pub struct AuditEvent {
     pub actor: String,
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatStatus {
+    Pending,
+    Claimed,
+    Revoked,
+}
+
+impl SeatStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeatStatus::Pending => "pending",
+            SeatStatus::Claimed => "claimed",
+            SeatStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// A seat of a subscription, assigned to an email and claimed by a customer (the holder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seat {
+    pub id: String,
+    pub subscription_id: String,
+    pub organization_id: String,
+    pub status: SeatStatus,
+    pub email: String,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub invited_at: DateTime<Utc>,
+    #[serde(default)]
+    pub invitation_expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub claimed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the live claim token (pending seats only).
+    #[serde(default)]
+    pub claim_token_hash: Option<String>,
+}
+
+/// The stored side of a claim link: only the token's hash is the key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimToken {
+    pub token_hash: String,
+    pub seat_id: String,
+    pub subscription_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    Pending,
+    Granted,
+    Revoked,
+}
+
+/// A benefit given to a seat holder: one per (seat, benefit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub customer_id: String,
+    pub seat_id: String,
+    pub subscription_id: String,
+    pub benefit_id: String,
+    pub benefit_type: String,
+    pub benefit_name: String,
+    pub status: GrantStatus,
+    #[serde(default)]
+    pub granted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub license_key: Option<String>,
+    /// The file's object key (file_download grants).
+    #[serde(default)]
+    pub object_key: Option<String>,
+    #[serde(default)]
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Grant,
+    Revoke,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Grant => "grant",
+            JobKind::Revoke => "revoke",
+        }
+    }
+}
+
+/// A benefit job for one seat, carried by SQS and kept in the outbox until done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    pub kind: JobKind,
+    pub seat_id: String,
+    pub subscription_id: String,
+    pub customer_id: String,
 }

@@ -5,20 +5,14 @@ use crate::model::Interval;
 use chrono::{DateTime, Datelike, Months, Utc};
 
 /// The end of a period that starts at `start` and lasts one `interval`, keeping `anchor`'s day.
-pub fn add_interval_anchored(
-    anchor: DateTime<Utc>,
-    periods: u32,
-    interval: Interval,
-) -> DateTime<Utc> {
+pub fn add_interval_anchored(anchor: DateTime<Utc>, periods: u32, interval: Interval) -> DateTime<Utc> {
     let months = match interval {
         Interval::Month => periods,
         Interval::Year => periods * 12,
     };
     // checked_add_months clamps the day to the target month's last day, which is exactly
     // Stripe's rule; it only fails beyond year 262143.
-    anchor
-        .checked_add_months(Months::new(months))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    anchor.checked_add_months(Months::new(months)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The first period's end for a subscription starting at `start`.
@@ -38,41 +32,21 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
-            .single()
-            .expect("valid date")
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().expect("valid date")
     }
 
     #[test]
     fn monthly_anchor_clamps_to_month_end() {
-        assert_eq!(
-            first_period_end(at(2025, 1, 31), Interval::Month),
-            at(2025, 2, 28)
-        );
-        assert_eq!(
-            first_period_end(at(2024, 1, 31), Interval::Month),
-            at(2024, 2, 29)
-        );
-        assert_eq!(
-            add_interval_anchored(at(2025, 1, 31), 2, Interval::Month),
-            at(2025, 3, 31)
-        );
-        assert_eq!(
-            first_period_end(at(2025, 3, 1), Interval::Month),
-            at(2025, 4, 1)
-        );
+        assert_eq!(first_period_end(at(2025, 1, 31), Interval::Month), at(2025, 2, 28));
+        assert_eq!(first_period_end(at(2024, 1, 31), Interval::Month), at(2024, 2, 29));
+        assert_eq!(add_interval_anchored(at(2025, 1, 31), 2, Interval::Month), at(2025, 3, 31));
+        assert_eq!(first_period_end(at(2025, 3, 1), Interval::Month), at(2025, 4, 1));
     }
 
     #[test]
     fn yearly_anchor_handles_leap_day() {
-        assert_eq!(
-            first_period_end(at(2024, 2, 29), Interval::Year),
-            at(2025, 2, 28)
-        );
-        assert_eq!(
-            first_period_end(at(2025, 3, 11), Interval::Year),
-            at(2026, 3, 11)
-        );
+        assert_eq!(first_period_end(at(2024, 2, 29), Interval::Year), at(2025, 2, 28));
+        assert_eq!(first_period_end(at(2025, 3, 11), Interval::Year), at(2026, 3, 11));
     }
 
     #[test]

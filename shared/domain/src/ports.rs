@@ -79,6 +79,89 @@ pub trait FileStore: Send + Sync {
     ) -> Result<String, PortError>;
 }
 
+/// The queue that carries benefit jobs to the worker (SQS).
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Sends the jobs (in batches as the queue allows). A failure leaves them in the outbox,
+    /// from where the sweeper sends them again.
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), PortError>;
+}
+
+/// Assigning a seat: counter + seat + email guard + claim token + audit, all or nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeatAssignment {
+    pub seat: Seat,
+    pub token: ClaimToken,
+    pub audit: AuditEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignOutcome {
+    Assigned,
+    /// `seats_assigned` reached the cap (or the subscription cannot take seats).
+    NoSeats,
+    /// The email holds a live seat on this subscription.
+    AlreadyAssigned,
+}
+
+/// Claiming a seat: the token is consumed, the seat becomes the holder's, the grant job goes
+/// to the outbox — one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeatClaim {
+    pub token: ClaimToken,
+    pub holder: Customer,
+    /// Set when the holder is new to the organization.
+    pub new_customer: Option<Customer>,
+    pub claimed_at: DateTime<Utc>,
+    pub job: Job,
+    pub audit: AuditEvent,
+}
+
+/// Revoking a seat as it was read: seat → revoked, counter − 1, guard and token gone, and
+/// for a claimed seat the revoke job in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeatRevocation {
+    pub seat: Seat,
+    pub revoked_at: DateTime<Utc>,
+    pub job: Option<Job>,
+    pub audit: AuditEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed,
+    /// The token was used, expired or revoked meanwhile, or the subscription lapsed.
+    Gone,
+    /// The holder's customer was created concurrently: read it and try again.
+    CustomerRace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantOutcome {
+    Granted,
+    /// This (seat, benefit) already has a grant: a duplicate delivery.
+    Exists,
+    /// The seat is no longer claimed by this holder: nothing was granted.
+    SeatNotClaimed,
+    /// The generated license key exists already: generate another.
+    KeyTaken,
+}
+
+/// An outbox entry: a job committed with its cause and not yet done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub job: Job,
+    pub attempts: i64,
+    pub enqueued_at: i64,
+}
+
+/// A page of seats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeatPage {
+    pub seats: Vec<Seat>,
+    pub next_cursor: Option<String>,
+}
+
 /// What completing a checkout writes, all or nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckoutCompletion {
@@ -135,11 +218,7 @@ pub enum IdempotencyStart {
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Organization + slug guard + API key hash in one transaction. `Ok(false)`: slug taken.
-    async fn create_organization(
-        &self,
-        org: &Organization,
-        api_key_hash: &str,
-    ) -> Result<bool, StoreError>;
+    async fn create_organization(&self, org: &Organization, api_key_hash: &str) -> Result<bool, StoreError>;
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError>;
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
     async fn organization_of_api_key(&self, key_hash: &str) -> Result<Option<String>, StoreError>;
@@ -178,6 +257,7 @@ pub trait Store: Send + Sync {
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError>;
     /// Records an event id as handled. `false`: seen before.
     async fn record_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError>;
     async fn audit_events(&self, subscription_id: &str) -> Result<Vec<AuditEvent>, StoreError>;
 
     async fn put_sign_in_code(&self, code: &SignInCode) -> Result<(), StoreError>;
@@ -190,16 +270,53 @@ pub trait Store: Send + Sync {
     async fn put_session(&self, s: &Session) -> Result<(), StoreError>;
     async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
 
+    async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError>;
+    async fn seat(&self, subscription_id: &str, seat_id: &str) -> Result<Option<Seat>, StoreError>;
+    /// Seats in creation order, `limit` at a time, optionally of one status.
+    async fn seats_page(
+        &self,
+        subscription_id: &str,
+        status: Option<SeatStatus>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> Result<SeatPage, StoreError>;
+    /// Swaps a pending seat's claim token. `false`: the seat is no longer pending with `old_hash`.
+    async fn replace_claim_token(
+        &self,
+        seat: &Seat,
+        new: &ClaimToken,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+    async fn claim_token(&self, token_hash: &str) -> Result<Option<ClaimToken>, StoreError>;
+    async fn claim_seat(&self, c: &SeatClaim, now: DateTime<Utc>) -> Result<ClaimOutcome, StoreError>;
+    /// `false`: the seat changed since it was read (claimed, revoked, re-sent): read again.
+    async fn revoke_seat(&self, r: &SeatRevocation) -> Result<bool, StoreError>;
+
+    /// Puts a grant if the seat is still claimed by its holder and no grant exists for
+    /// (seat, benefit); a license key also takes its uniqueness guard.
+    async fn put_grant(&self, g: &Grant, audit: &AuditEvent) -> Result<GrantOutcome, StoreError>;
+    async fn grants_of_customer(&self, customer_id: &str) -> Result<Vec<Grant>, StoreError>;
+    /// Marks a grant revoked. `false`: it already was.
+    async fn revoke_grant(
+        &self,
+        g: &Grant,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes a done job from the outbox.
+    async fn finish_job(&self, job: &Job) -> Result<(), StoreError>;
+    /// Outbox entries last sent before `cutoff` (Unix seconds), at most `limit`.
+    async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Records that an outbox entry was sent again at `now`.
+    async fn touch_job(&self, job: &Job, now: i64) -> Result<(), StoreError>;
+
     async fn begin_idempotent(
         &self,
         scope: &str,
         request_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<IdempotencyStart, StoreError>;
-    async fn finish_idempotent(
-        &self,
-        scope: &str,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError>;
+    async fn finish_idempotent(&self, scope: &str, response: &StoredResponse) -> Result<(), StoreError>;
     async fn abandon_idempotent(&self, scope: &str) -> Result<(), StoreError>;
 }

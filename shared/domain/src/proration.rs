@@ -50,12 +50,7 @@ pub struct BillingState<'a> {
 }
 
 /// `round_half_even(unit_amount × quantity × remaining_s / period_s)`, exactly.
-pub fn prorate(
-    unit_amount: MinorUnits,
-    quantity: i64,
-    remaining_s: i64,
-    period_s: i64,
-) -> MinorUnits {
+pub fn prorate(unit_amount: MinorUnits, quantity: i64, remaining_s: i64, period_s: i64) -> MinorUnits {
     if period_s <= 0 || remaining_s <= 0 || quantity == 0 || unit_amount == 0 {
         return 0;
     }
@@ -207,10 +202,7 @@ pub fn quote_interval_change(
         }),
         _ => Err(DomainError::invalid(
             "interval",
-            format!(
-                "the subscription is already billed per {}",
-                new_interval.as_str()
-            ),
+            format!("the subscription is already billed per {}", new_interval.as_str()),
         )),
     }
 }
@@ -221,9 +213,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
-            .single()
-            .expect("valid date")
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().expect("valid date")
     }
 
     fn march(seats: i64) -> BillingState<'static> {
@@ -249,8 +239,7 @@ mod tests {
 
     #[test]
     fn worked_example_eight_seats_to_annual() {
-        let q = quote_interval_change(&march(8), Interval::Year, 10000, at(2025, 3, 11))
-            .expect("quote");
+        let q = quote_interval_change(&march(8), Interval::Year, 10000, at(2025, 3, 11)).expect("quote");
         let amounts: Vec<i64> = q.lines.iter().map(|l| l.amount).collect();
         assert_eq!(amounts, vec![-5419, 80000]);
         assert_eq!(q.amount_due_now, 74581);

@@ -14,9 +14,8 @@ pub fn email(field: &str, raw: &str) -> Result<String, DomainError> {
     if e.is_empty() || e.len() > MAX_EMAIL_LEN {
         return Err(bad());
     }
-    if e.chars().any(|c| {
-        c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == '"' || c == ','
-    }) {
+    if e.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == '"' || c == ',')
+    {
         return Err(bad());
     }
     let (local, domain) = e.split_once('@').ok_or_else(bad)?;
@@ -24,11 +23,7 @@ pub fn email(field: &str, raw: &str) -> Result<String, DomainError> {
         return Err(bad());
     }
     let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2
-        || labels
-            .iter()
-            .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
-    {
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-')) {
         return Err(bad());
     }
     Ok(e)
@@ -51,9 +46,7 @@ pub fn name(field: &str, raw: &str) -> Result<String, DomainError> {
 /// Slugs: 3–48 of `a-z`, `0-9`, `-`, not starting or ending with `-`.
 pub fn slug(field: &str, raw: &str) -> Result<String, DomainError> {
     let ok = (3..=48).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !raw.starts_with('-')
         && !raw.ends_with('-');
     if ok {
@@ -70,10 +63,7 @@ pub fn currency(field: &str, raw: &str) -> Result<String, DomainError> {
     if raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_lowercase()) {
         Ok(raw.to_string())
     } else {
-        Err(DomainError::invalid(
-            field,
-            "must be a lower-case ISO 4217 code such as \"usd\"",
-        ))
+        Err(DomainError::invalid(field, "must be a lower-case ISO 4217 code such as \"usd\""))
     }
 }
 
@@ -93,10 +83,7 @@ pub fn id(field: &str, prefix: &str, raw: &str) -> Result<String, DomainError> {
     if crate::ids::is_valid(prefix, raw) {
         Ok(raw.to_string())
     } else {
-        Err(DomainError::invalid(
-            field,
-            format!("must be a {prefix}_ id"),
-        ))
+        Err(DomainError::invalid(field, format!("must be a {prefix}_ id")))
     }
 }
 
@@ -106,13 +93,8 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            email("e", " Ann@Example.COM ").as_deref(),
-            Ok("ann@example.com")
-        );
-        for bad in [
-            "", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b..c", "a@@b.c", "a@-b.c",
-        ] {
+        assert_eq!(email("e", " Ann@Example.COM ").as_deref(), Ok("ann@example.com"));
+        for bad in ["", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b..c", "a@@b.c", "a@-b.c"] {
             assert!(email("e", bad).is_err(), "{bad}");
         }
     }

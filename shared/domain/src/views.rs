@@ -15,11 +15,7 @@ pub struct List<T> {
 
 impl<T> List<T> {
     pub fn of(data: Vec<T>) -> Self {
-        List {
-            object: "list",
-            data,
-            has_more: false,
-        }
+        List { object: "list", data, has_more: false }
     }
 }
 
@@ -49,16 +45,9 @@ pub struct BenefitView {
 impl From<&Benefit> for BenefitView {
     fn from(b: &Benefit) -> Self {
         let (kind, filename, content_type, prefix) = match &b.kind {
-            BenefitKind::FileDownload {
-                filename,
-                content_type,
-                ..
-            } => (
-                "file_download",
-                Some(filename.clone()),
-                Some(content_type.clone()),
-                None,
-            ),
+            BenefitKind::FileDownload { filename, content_type, .. } => {
+                ("file_download", Some(filename.clone()), Some(content_type.clone()), None)
+            }
             BenefitKind::LicenseKey { prefix } => ("license_key", None, None, prefix.clone()),
         };
         BenefitView {
@@ -188,4 +177,116 @@ pub struct SessionView {
 #[derive(Debug, Clone, Serialize)]
 pub struct Accepted {
     pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeatView {
+    pub id: String,
+    pub subscription_id: String,
+    pub status: SeatStatus,
+    pub email: String,
+    pub customer_id: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub invited_at: DateTime<Utc>,
+    pub invitation_expires_at: Option<DateTime<Utc>>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Seat> for SeatView {
+    fn from(s: &Seat) -> Self {
+        SeatView {
+            id: s.id.clone(),
+            subscription_id: s.subscription_id.clone(),
+            status: s.status,
+            email: s.email.clone(),
+            customer_id: s.customer_id.clone(),
+            metadata: s.metadata.clone(),
+            invited_at: s.invited_at,
+            invitation_expires_at: match s.status {
+                SeatStatus::Pending => s.invitation_expires_at,
+                _ => None,
+            },
+            claimed_at: s.claimed_at,
+            revoked_at: s.revoked_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeatList {
+    pub seats: Vec<SeatView>,
+    pub seats_assigned: i64,
+    pub seats_available: i64,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenefitRef {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantView {
+    pub id: String,
+    pub benefit: BenefitRef,
+    pub seat_id: String,
+    pub subscription_id: String,
+    pub status: GrantStatus,
+    pub granted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_key: Option<String>,
+}
+
+impl From<&Grant> for GrantView {
+    fn from(g: &Grant) -> Self {
+        GrantView {
+            id: g.id.clone(),
+            benefit: BenefitRef {
+                id: g.benefit_id.clone(),
+                kind: g.benefit_type.clone(),
+                name: g.benefit_name.clone(),
+            },
+            seat_id: g.seat_id.clone(),
+            subscription_id: g.subscription_id.clone(),
+            status: g.status,
+            granted_at: g.granted_at,
+            revoked_at: g.revoked_at,
+            // A revoked key is not shown again.
+            license_key: match g.status {
+                GrantStatus::Granted => g.license_key.clone(),
+                _ => None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DownloadView {
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimPreview {
+    pub organization_name: String,
+    pub product_name: String,
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimResult {
+    pub seat: SeatView,
+    pub session: SessionToken,
 }

@@ -8,58 +8,26 @@ use domain::memory::*;
 use domain::model::*;
 use domain::ports::Store;
 use domain::services::billing_events::{self, Outcome};
-use domain::services::catalogue::{
-    self, NewBenefit, NewOrganization, NewPrice, NewPrices, NewProduct,
-};
+use domain::services::catalogue::{self, NewBenefit, NewOrganization, NewPrice, NewPrices, NewProduct};
 use domain::services::portal::{self, NewSession, SignInRequest};
 use domain::services::purchase::{self, NewCheckout};
-use domain::services::{App, Principal, Settings};
-use std::sync::Arc;
+use domain::services::Principal;
 
-struct World {
-    app: App,
-    store: Arc<MemoryStore>,
-    mailer: Arc<MemoryMailer>,
-    clock: Arc<FixedClock>,
-}
+type World = Fakes;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 31, 12, 0, 0)
-        .single()
-        .expect("date")
+    Utc.with_ymd_and_hms(2025, 1, 31, 12, 0, 0).single().expect("date")
 }
 
 fn world() -> World {
-    let store = Arc::new(MemoryStore::new());
-    let mailer = Arc::new(MemoryMailer::default());
-    let clock = Arc::new(FixedClock::at(t0()));
-    let app = App {
-        store: store.clone(),
-        mailer: mailer.clone(),
-        payments: Arc::new(MemoryPayments::default()),
-        files: Arc::new(MemoryFiles),
-        clock: clock.clone(),
-        settings: Settings::with_defaults(
-            "https://portal.example",
-            &domain::secrets::hash("admin"),
-        ),
-    };
-    World {
-        app,
-        store,
-        mailer,
-        clock,
-    }
+    Fakes::at(t0())
 }
 
 async fn merchant(w: &World, slug: &str) -> (Principal, Product) {
     let created = catalogue::create_organization(
         &w.app,
         &Principal::Operator,
-        NewOrganization {
-            name: "Acme".into(),
-            slug: slug.into(),
-        },
+        NewOrganization { name: "Acme".into(), slug: slug.into() },
     )
     .await
     .expect("organization");
@@ -86,10 +54,7 @@ async fn merchant(w: &World, slug: &str) -> (Principal, Product) {
             name: "Pro".into(),
             description: None,
             currency: "usd".into(),
-            prices: NewPrices {
-                month: Some(NewPrice { unit_amount: 1000 }),
-                year: None,
-            },
+            prices: NewPrices { month: Some(NewPrice { unit_amount: 1000 }), year: None },
             min_seats: Some(2),
             max_seats: Some(50),
             benefit_ids: vec![benefit.benefit.id.clone()],
@@ -139,32 +104,20 @@ fn updated(id: &str, created: i64, status: &str, period: (i64, i64)) -> PaymentE
 async fn a_completed_checkout_creates_one_active_subscription_and_mails_a_sign_in_link() {
     let w = world();
     let (_, product) = merchant(&w, "acme").await;
-    let checkout =
-        purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 5))
-            .await
-            .expect("checkout");
+    let checkout = purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 5))
+        .await
+        .expect("checkout");
     assert_eq!(checkout.amount_due, 5000);
     assert_eq!(checkout.customer_email, "boss@corp.example");
 
     let e = completed("evt_1", &checkout.id, t0().timestamp());
-    assert_eq!(
-        billing_events::handle(&w.app, &e).await,
-        Ok(Outcome::Applied)
-    );
+    assert_eq!(billing_events::handle(&w.app, &e).await, Ok(Outcome::Applied));
     // The same event again, and a different event for the same checkout: nothing new.
-    assert_eq!(
-        billing_events::handle(&w.app, &e).await,
-        Ok(Outcome::Duplicate)
-    );
+    assert_eq!(billing_events::handle(&w.app, &e).await, Ok(Outcome::Duplicate));
     let again = completed("evt_2", &checkout.id, t0().timestamp());
-    assert_eq!(
-        billing_events::handle(&w.app, &again).await,
-        Ok(Outcome::Stale)
-    );
+    assert_eq!(billing_events::handle(&w.app, &again).await, Ok(Outcome::Stale));
 
-    let done = purchase::get_checkout(&w.app, &checkout.id)
-        .await
-        .expect("checkout");
+    let done = purchase::get_checkout(&w.app, &checkout.id).await.expect("checkout");
     assert_eq!(done.status, CheckoutStatus::Completed);
     let sub = w
         .store
@@ -172,17 +125,9 @@ async fn a_completed_checkout_creates_one_active_subscription_and_mails_a_sign_i
         .await
         .expect("store")
         .expect("subscription");
-    assert_eq!(
-        (sub.status, sub.seats, sub.seats_assigned),
-        (SubscriptionStatus::Active, 5, 0)
-    );
+    assert_eq!((sub.status, sub.seats, sub.seats_assigned), (SubscriptionStatus::Active, 5, 0));
     // Jan 31 + one month is clamped to Feb 28, as Stripe anchors.
-    assert_eq!(
-        sub.current_period_end,
-        Utc.with_ymd_and_hms(2025, 2, 28, 12, 0, 0)
-            .single()
-            .expect("date")
-    );
+    assert_eq!(sub.current_period_end, Utc.with_ymd_and_hms(2025, 2, 28, 12, 0, 0).single().expect("date"));
 
     let mails = w.mailer.sent();
     assert_eq!(mails.len(), 1, "one sign-in email");
@@ -200,17 +145,11 @@ async fn checkout_input_is_checked_against_the_product() {
         other => panic!("expected invalid_request, got {other:?}"),
     };
     assert_eq!(
-        field(
-            purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 1))
-                .await
-        ),
+        field(purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 1)).await),
         Some("seats".into())
     );
     assert_eq!(
-        field(
-            purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 51))
-                .await
-        ),
+        field(purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 51)).await),
         Some("seats".into())
     );
     let mut yearly = checkout_input(&product, 5);
@@ -232,54 +171,31 @@ async fn checkout_input_is_checked_against_the_product() {
         Some("customer_email".into())
     );
     // The bounds themselves are fine.
-    assert!(
-        purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 2))
-            .await
-            .is_ok()
-    );
-    assert!(
-        purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 50))
-            .await
-            .is_ok()
-    );
+    assert!(purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 2)).await.is_ok());
+    assert!(purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 50))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn older_or_repeated_subscription_events_never_roll_state_back() {
     let w = world();
     let (_, product) = merchant(&w, "acme").await;
-    let checkout =
-        purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 3))
-            .await
-            .expect("checkout");
-    let start = t0().timestamp();
-    billing_events::handle(&w.app, &completed("evt_c", &checkout.id, start))
+    let checkout = purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 3))
         .await
-        .expect("completed");
+        .expect("checkout");
+    let start = t0().timestamp();
+    billing_events::handle(&w.app, &completed("evt_c", &checkout.id, start)).await.expect("completed");
 
     let next = (start + 100, start + 2_678_400);
     let newer = updated("evt_new", start + 50, "past_due", next);
-    assert_eq!(
-        billing_events::handle(&w.app, &newer).await,
-        Ok(Outcome::Applied)
-    );
+    assert_eq!(billing_events::handle(&w.app, &newer).await, Ok(Outcome::Applied));
     // An older event (earlier `created`) arriving late is recorded but changes nothing.
     let older = updated("evt_old", start + 10, "active", (start, start + 100));
-    assert_eq!(
-        billing_events::handle(&w.app, &older).await,
-        Ok(Outcome::Stale)
-    );
-    assert_eq!(
-        billing_events::handle(&w.app, &newer).await,
-        Ok(Outcome::Duplicate)
-    );
+    assert_eq!(billing_events::handle(&w.app, &older).await, Ok(Outcome::Stale));
+    assert_eq!(billing_events::handle(&w.app, &newer).await, Ok(Outcome::Duplicate));
 
-    let sub = w
-        .store
-        .subscription_by_provider_id("sub_stripe_1")
-        .await
-        .expect("store")
-        .expect("sub");
+    let sub = w.store.subscription_by_provider_id("sub_stripe_1").await.expect("store").expect("sub");
     assert_eq!(sub.status, SubscriptionStatus::PastDue);
     assert_eq!(sub.current_period_start.timestamp(), next.0);
 
@@ -287,20 +203,10 @@ async fn older_or_repeated_subscription_events_never_roll_state_back() {
     let paid = PaymentEvent {
         id: "evt_paid".into(),
         created: start + 60,
-        kind: PaymentEventKind::InvoicePaid {
-            provider_subscription_id: "sub_stripe_1".into(),
-        },
+        kind: PaymentEventKind::InvoicePaid { provider_subscription_id: "sub_stripe_1".into() },
     };
-    assert_eq!(
-        billing_events::handle(&w.app, &paid).await,
-        Ok(Outcome::Applied)
-    );
-    let sub = w
-        .store
-        .subscription_by_provider_id("sub_stripe_1")
-        .await
-        .expect("store")
-        .expect("sub");
+    assert_eq!(billing_events::handle(&w.app, &paid).await, Ok(Outcome::Applied));
+    let sub = w.store.subscription_by_provider_id("sub_stripe_1").await.expect("store").expect("sub");
     assert_eq!(sub.status, SubscriptionStatus::Active);
 }
 
@@ -308,26 +214,18 @@ async fn older_or_repeated_subscription_events_never_roll_state_back() {
 async fn an_update_for_an_unknown_subscription_asks_for_redelivery() {
     let w = world();
     let e = updated("evt_early", t0().timestamp(), "active", (1, 2));
-    assert!(matches!(
-        billing_events::handle(&w.app, &e).await,
-        Err(DomainError::Conflict(_))
-    ));
+    assert!(matches!(billing_events::handle(&w.app, &e).await, Err(DomainError::Conflict(_))));
     // Not recorded as seen: the redelivery can still apply.
-    assert!(w
-        .store
-        .record_event("evt_early", t0())
-        .await
-        .expect("store"));
+    assert!(w.store.record_event("evt_early", t0()).await.expect("store"));
 }
 
 #[tokio::test]
 async fn sign_in_codes_work_once_and_expire() {
     let w = world();
     let (_, product) = merchant(&w, "acme").await;
-    let checkout =
-        purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 3))
-            .await
-            .expect("checkout");
+    let checkout = purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 3))
+        .await
+        .expect("checkout");
     billing_events::handle(&w.app, &completed("evt_c", &checkout.id, t0().timestamp()))
         .await
         .expect("completed");
@@ -339,34 +237,21 @@ async fn sign_in_codes_work_once_and_expire() {
     };
 
     let code = code_of(&w.mailer.sent()[0].text);
-    let session = portal::create_session(&w.app, NewSession { code: code.clone() })
-        .await
-        .expect("session");
+    let session = portal::create_session(&w.app, NewSession { code: code.clone() }).await.expect("session");
     assert!(session.token.starts_with("cs_"));
-    assert!(
-        portal::create_session(&w.app, NewSession { code })
-            .await
-            .is_err(),
-        "a code works once"
-    );
+    assert!(portal::create_session(&w.app, NewSession { code }).await.is_err(), "a code works once");
 
     // Unknown people and organizations get the same quiet answer and no mail.
     let before = w.mailer.sent().len();
     portal::sign_in(
         &w.app,
-        SignInRequest {
-            organization_slug: "acme".into(),
-            email: "nobody@corp.example".into(),
-        },
+        SignInRequest { organization_slug: "acme".into(), email: "nobody@corp.example".into() },
     )
     .await
     .expect("quiet");
     portal::sign_in(
         &w.app,
-        SignInRequest {
-            organization_slug: "nope".into(),
-            email: "boss@corp.example".into(),
-        },
+        SignInRequest { organization_slug: "nope".into(), email: "boss@corp.example".into() },
     )
     .await
     .expect("quiet");
@@ -374,21 +259,13 @@ async fn sign_in_codes_work_once_and_expire() {
 
     portal::sign_in(
         &w.app,
-        SignInRequest {
-            organization_slug: "acme".into(),
-            email: "boss@corp.example".into(),
-        },
+        SignInRequest { organization_slug: "acme".into(), email: "boss@corp.example".into() },
     )
     .await
     .expect("mailed");
     let code = code_of(&w.mailer.sent().last().expect("mail").text);
     w.clock.advance(chrono::Duration::minutes(16));
-    assert!(
-        portal::create_session(&w.app, NewSession { code })
-            .await
-            .is_err(),
-        "codes expire"
-    );
+    assert!(portal::create_session(&w.app, NewSession { code }).await.is_err(), "codes expire");
 }
 
 #[tokio::test]
@@ -396,40 +273,26 @@ async fn another_organization_sees_nothing() {
     let w = world();
     let (acme, product) = merchant(&w, "acme").await;
     let (globex, _) = merchant(&w, "globex").await;
-    let checkout =
-        purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 3))
-            .await
-            .expect("checkout");
+    let checkout = purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 3))
+        .await
+        .expect("checkout");
     billing_events::handle(&w.app, &completed("evt_c", &checkout.id, t0().timestamp()))
         .await
         .expect("completed");
-    let sub_id = purchase::get_checkout(&w.app, &checkout.id)
-        .await
-        .expect("checkout")
-        .subscription_id
-        .expect("sub");
+    let sub_id =
+        purchase::get_checkout(&w.app, &checkout.id).await.expect("checkout").subscription_id.expect("sub");
 
-    assert!(portal::get_subscription(&w.app, &acme, &sub_id)
-        .await
-        .is_ok());
+    assert!(portal::get_subscription(&w.app, &acme, &sub_id).await.is_ok());
     assert_eq!(
-        portal::get_subscription(&w.app, &globex, &sub_id)
-            .await
-            .err(),
+        portal::get_subscription(&w.app, &globex, &sub_id).await.err(),
         Some(DomainError::NotFound("subscription"))
     );
     assert_eq!(
-        catalogue::list_products(&w.app, &globex)
-            .await
-            .map(|v| v.len()),
+        catalogue::list_products(&w.app, &globex).await.map(|v| v.len()),
         Ok(1),
         "only its own product"
     );
-    assert!(catalogue::list_products(&w.app, &acme)
-        .await
-        .expect("list")
-        .iter()
-        .any(|p| p.id == product.id));
+    assert!(catalogue::list_products(&w.app, &acme).await.expect("list").iter().any(|p| p.id == product.id));
     assert!(catalogue::list_benefits(&w.app, &globex)
         .await
         .expect("list")
@@ -445,47 +308,30 @@ async fn another_organization_sees_nothing() {
             name: "Steal".into(),
             description: None,
             currency: "usd".into(),
-            prices: NewPrices {
-                month: Some(NewPrice { unit_amount: 1 }),
-                year: None,
-            },
+            prices: NewPrices { month: Some(NewPrice { unit_amount: 1 }), year: None },
             min_seats: None,
             max_seats: None,
             benefit_ids: vec![acme_benefit],
         },
     )
     .await;
-    assert!(
-        matches!(r, Err(DomainError::InvalidRequest { field: Some(f), .. }) if f == "benefit_ids[0]")
-    );
+    assert!(matches!(r, Err(DomainError::InvalidRequest { field: Some(f), .. }) if f == "benefit_ids[0]"));
 }
 
 #[tokio::test]
 async fn only_the_operator_creates_organizations_and_slugs_are_unique() {
     let w = world();
-    let input = || NewOrganization {
-        name: "Acme".into(),
-        slug: "acme".into(),
-    };
+    let input = || NewOrganization { name: "Acme".into(), slug: "acme".into() };
     assert_eq!(
-        catalogue::create_organization(&w.app, &Principal::Public, input())
-            .await
-            .err(),
+        catalogue::create_organization(&w.app, &Principal::Public, input()).await.err(),
         Some(DomainError::Unauthorized)
     );
-    assert!(
-        catalogue::create_organization(&w.app, &Principal::Operator, input())
-            .await
-            .is_ok()
-    );
+    assert!(catalogue::create_organization(&w.app, &Principal::Operator, input()).await.is_ok());
     assert!(matches!(
         catalogue::create_organization(&w.app, &Principal::Operator, input()).await,
         Err(DomainError::InvalidRequest { field: Some(f), .. }) if f == "slug"
     ));
-    assert_eq!(
-        domain::services::auth::authenticate(&w.app, Some("admin")).await,
-        Ok(Principal::Operator)
-    );
+    assert_eq!(domain::services::auth::authenticate(&w.app, Some("admin")).await, Ok(Principal::Operator));
     assert_eq!(
         domain::services::auth::authenticate(&w.app, Some("sk_wrong")).await,
         Err(DomainError::Unauthorized)

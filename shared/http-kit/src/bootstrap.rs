@@ -1,9 +1,9 @@
 //! Cold start: configuration, then every client once, shared by all invocations.
 
 use crate::config::{Config, ConfigError, GatewayConfig};
+use adapters::sqs::SqsJobs;
 use adapters::{
-    dynamo::DynamoStore, offline::OfflineGateway, s3::S3Files, ses::SesMailer,
-    stripe::StripeGateway,
+    dynamo::DynamoStore, offline::OfflineGateway, s3::S3Files, ses::SesMailer, stripe::StripeGateway,
 };
 use domain::ports::{PaymentGateway, SystemClock};
 use domain::services::{App, Settings};
@@ -13,10 +13,7 @@ pub async fn app_from_env() -> Result<(App, Config), ConfigError> {
     let config = Config::from_env()?;
     let sdk = adapters::aws::sdk_config().await;
     let payments: Arc<dyn PaymentGateway> = match &config.gateway {
-        GatewayConfig::Stripe {
-            api_base,
-            secret_key,
-        } => Arc::new(
+        GatewayConfig::Stripe { api_base, secret_key } => Arc::new(
             StripeGateway::new(api_base, secret_key)
                 .map_err(|e| ConfigError::Invalid("STRIPE_API_BASE", e.to_string()))?,
         ),
@@ -26,19 +23,14 @@ pub async fn app_from_env() -> Result<(App, Config), ConfigError> {
     settings.claim_ttl_s = config.claim_ttl_hours * 3600;
     settings.session_ttl_s = config.session_ttl_hours * 3600;
     let app = App {
-        store: Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            &config.table_name,
-        )),
-        mailer: Arc::new(SesMailer::new(
-            aws_sdk_sesv2::Client::new(&sdk),
-            &config.mail_from,
-        )),
+        store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)),
+        mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &config.mail_from)),
         payments,
         files: Arc::new(S3Files::new(
             S3Files::client(&sdk, config.s3_force_path_style),
             &config.files_bucket,
         )),
+        jobs: Arc::new(SqsJobs::new(aws_sdk_sqs::Client::new(&sdk), &config.queue_url)),
         clock: Arc::new(SystemClock),
         settings,
     };

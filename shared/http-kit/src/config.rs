@@ -29,9 +29,7 @@ where
 {
     match optional(name) {
         None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|e: T::Err| ConfigError::Invalid(name, e.to_string())),
+        Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid(name, e.to_string())),
     }
 }
 
@@ -53,6 +51,7 @@ pub struct Config {
     pub admin_token_hash: String,
     pub mail_from: String,
     pub files_bucket: String,
+    pub queue_url: String,
     pub s3_force_path_style: bool,
     pub gateway: GatewayConfig,
     pub stripe_webhook_secret: Option<String>,
@@ -69,18 +68,14 @@ impl Config {
                 h.to_ascii_lowercase()
             }
             (Some(_), _) => {
-                return Err(ConfigError::Invalid(
-                    "ADMIN_TOKEN_SHA256",
-                    "must be 64 hex digits".into(),
-                ))
+                return Err(ConfigError::Invalid("ADMIN_TOKEN_SHA256", "must be 64 hex digits".into()))
             }
             (None, Some(t)) => hex::encode(Sha256::digest(t.as_bytes())),
             (None, None) => return Err(ConfigError::Missing("ADMIN_TOKEN_SHA256")),
         };
         let gateway = match optional("PAYMENT_GATEWAY").as_deref().unwrap_or("stripe") {
             "stripe" => GatewayConfig::Stripe {
-                api_base: optional("STRIPE_API_BASE")
-                    .unwrap_or_else(|| "https://api.stripe.com".into()),
+                api_base: optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into()),
                 secret_key: required("STRIPE_SECRET_KEY")?,
             },
             "offline" => GatewayConfig::Offline,
@@ -93,10 +88,7 @@ impl Config {
         };
         let public_base_url = required("PUBLIC_BASE_URL")?;
         if url::Url::parse(&public_base_url).is_err() {
-            return Err(ConfigError::Invalid(
-                "PUBLIC_BASE_URL",
-                "must be an absolute URL".into(),
-            ));
+            return Err(ConfigError::Invalid("PUBLIC_BASE_URL", "must be an absolute URL".into()));
         }
         Ok(Config {
             table_name: required("TABLE_NAME")?,
@@ -104,6 +96,7 @@ impl Config {
             admin_token_hash,
             mail_from: required("MAIL_FROM")?,
             files_bucket: required("FILES_BUCKET")?,
+            queue_url: required("QUEUE_URL")?,
             s3_force_path_style: parsed("S3_FORCE_PATH_STYLE", false)?,
             gateway,
             stripe_webhook_secret: optional("STRIPE_WEBHOOK_SECRET"),

@@ -33,51 +33,33 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (413, "payload_too_large", self.to_string(), None),
             ApiError::NoRoute(_) => (404, "not_found", "No such route.".into(), None),
             ApiError::MethodNotAllowed(_) => (405, "method_not_allowed", self.to_string(), None),
-            ApiError::IdempotencyMismatch => (
-                422,
-                "idempotency_mismatch",
-                self.to_string(),
-                Some("Idempotency-Key".into()),
-            ),
+            ApiError::IdempotencyMismatch => {
+                (422, "idempotency_mismatch", self.to_string(), Some("Idempotency-Key".into()))
+            }
             ApiError::Domain(d) => match d {
                 DomainError::InvalidRequest { message, field } => {
                     (400, "invalid_request", message.clone(), field.clone())
                 }
-                DomainError::Unauthorized => (
-                    401,
-                    "unauthorized",
-                    "Missing or invalid credentials for this route.".into(),
-                    None,
-                ),
+                DomainError::Unauthorized => {
+                    (401, "unauthorized", "Missing or invalid credentials for this route.".into(), None)
+                }
                 DomainError::NotFound(what) => (404, "not_found", format!("No such {what}."), None),
                 DomainError::NoSeatsAvailable => (409, "no_seats_available", d.to_string(), None),
-                DomainError::SeatAlreadyAssigned => (
-                    409,
-                    "seat_already_assigned",
-                    d.to_string(),
-                    Some("email".into()),
-                ),
-                DomainError::SeatsBelowAssigned { .. } => (
-                    409,
-                    "seats_below_assigned",
-                    d.to_string(),
-                    Some("seats".into()),
-                ),
+                DomainError::SeatAlreadyAssigned => {
+                    (409, "seat_already_assigned", d.to_string(), Some("email".into()))
+                }
+                DomainError::SeatsBelowAssigned { .. } => {
+                    (409, "seats_below_assigned", d.to_string(), Some("seats".into()))
+                }
                 DomainError::InvalidState(m) | DomainError::Conflict(m) => {
                     (409, "invalid_state", m.clone(), None)
                 }
-                DomainError::Unavailable => (
-                    503,
-                    "unavailable",
-                    "The service is briefly unavailable; retry later.".into(),
-                    None,
-                ),
-                DomainError::Internal(_) => (
-                    500,
-                    "internal_error",
-                    "Something went wrong on our side.".into(),
-                    None,
-                ),
+                DomainError::Unavailable => {
+                    (503, "unavailable", "The service is briefly unavailable; retry later.".into(), None)
+                }
+                DomainError::Internal(_) => {
+                    (500, "internal_error", "Something went wrong on our side.".into(), None)
+                }
             },
         }
     }
@@ -94,10 +76,7 @@ impl ApiError {
         }
         let mut resp = crate::response::json(status, &json!({ "error": error }));
         if status == 503 {
-            resp.headers_mut().insert(
-                "retry-after",
-                lambda_http::http::HeaderValue::from_static("1"),
-            );
+            resp.headers_mut().insert("retry-after", lambda_http::http::HeaderValue::from_static("1"));
         }
         resp
     }
@@ -122,16 +101,8 @@ mod tests {
             (DomainError::Unauthorized, 401, "unauthorized"),
             (DomainError::NotFound("seat"), 404, "not_found"),
             (DomainError::NoSeatsAvailable, 409, "no_seats_available"),
-            (
-                DomainError::SeatAlreadyAssigned,
-                409,
-                "seat_already_assigned",
-            ),
-            (
-                DomainError::SeatsBelowAssigned { assigned: 3 },
-                409,
-                "seats_below_assigned",
-            ),
+            (DomainError::SeatAlreadyAssigned, 409, "seat_already_assigned"),
+            (DomainError::SeatsBelowAssigned { assigned: 3 }, 409, "seats_below_assigned"),
             (DomainError::InvalidState("x".into()), 409, "invalid_state"),
             (DomainError::Unavailable, 503, "unavailable"),
         ];

@@ -46,15 +46,13 @@ where
             *resp.status_mut() = lambda_http::http::StatusCode::from_u16(r.status)
                 .unwrap_or(lambda_http::http::StatusCode::OK);
             *resp.body_mut() = Body::Text(r.body);
-            resp.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
             return Ok(resp);
         }
         IdempotencyStart::Mismatch => return Err(ApiError::IdempotencyMismatch),
         IdempotencyStart::InProgress => {
             return Err(ApiError::Domain(domain::DomainError::Conflict(
-                "a request with this Idempotency-Key is still being processed; retry shortly"
-                    .into(),
+                "a request with this Idempotency-Key is still being processed; retry shortly".into(),
             )))
         }
     }
@@ -67,10 +65,7 @@ where
                 Body::Empty => String::new(),
                 _ => String::new(),
             };
-            let stored = StoredResponse {
-                status: resp.status().as_u16(),
-                body,
-            };
+            let stored = StoredResponse { status: resp.status().as_u16(), body };
             if let Err(e) = app.store.finish_idempotent(&scope, &stored).await {
                 // The work is done; a retry will see "in progress" until the record goes stale.
                 tracing::warn!(error = %e, "could not store the idempotent response");

@@ -25,15 +25,9 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn from_request(req: Request) -> Result<Self, ApiError> {
-        let query = req
-            .query_string_parameters()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let request_id = req
-            .lambda_context_ref()
-            .map(|c| c.request_id.clone())
-            .unwrap_or_default();
+        let query =
+            req.query_string_parameters().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
         let (parts, body) = req.into_parts();
         let body: &[u8] = body.as_ref();
         if body.len() > MAX_BODY_BYTES {
@@ -60,13 +54,9 @@ impl Ctx {
         match self.headers.get("authorization") {
             None => Ok(None),
             Some(v) => {
-                let v = v
-                    .to_str()
-                    .map_err(|_| ApiError::Domain(domain::DomainError::Unauthorized))?;
+                let v = v.to_str().map_err(|_| ApiError::Domain(domain::DomainError::Unauthorized))?;
                 match v.split_once(' ') {
-                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                        Ok(Some(token.trim()))
-                    }
+                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim())),
                     _ => Err(ApiError::Domain(domain::DomainError::Unauthorized)),
                 }
             }
@@ -103,10 +93,9 @@ impl Ctx {
             None => Ok(None),
             Some(v) => match v.to_str() {
                 Ok(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY => Ok(Some(k)),
-                _ => Err(ApiError::invalid(
-                    Some("Idempotency-Key"),
-                    "must be 1-255 visible ASCII characters",
-                )),
+                _ => {
+                    Err(ApiError::invalid(Some("Idempotency-Key"), "must be 1-255 visible ASCII characters"))
+                }
             },
         }
     }

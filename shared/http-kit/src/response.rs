@@ -14,15 +14,9 @@ pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response<Body> {
     *resp.status_mut() = lambda_http::http::StatusCode::from_u16(status)
         .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     resp
 }
 

@@ -27,20 +27,8 @@ pub struct Route<R> {
 }
 
 impl<R> Route<R> {
-    pub const fn new(
-        method: Method,
-        pattern: &'static str,
-        id: R,
-        access: Access,
-        idempotent: bool,
-    ) -> Self {
-        Route {
-            method,
-            pattern,
-            id,
-            access,
-            idempotent,
-        }
+    pub const fn new(method: Method, pattern: &'static str, id: R, access: Access, idempotent: bool) -> Self {
+        Route { method, pattern, id, access, idempotent }
     }
 }
 
@@ -137,10 +125,7 @@ mod tests {
     #[test]
     fn paths_match_patterns() {
         assert_eq!(
-            match_path(
-                "/v1/subscriptions/{id}/seats",
-                "/v1/subscriptions/sub_1/seats"
-            ),
+            match_path("/v1/subscriptions/{id}/seats", "/v1/subscriptions/sub_1/seats"),
             Some(vec!["sub_1".to_string()])
         );
         assert_eq!(match_path("/v1/products", "/v1/products/"), Some(vec![]));

@@ -47,8 +47,8 @@ impl StripeGateway {
         form: &Form,
         idempotency_key: &str,
     ) -> Result<T, PortError> {
-        let body = serde_urlencoded::to_string(form)
-            .map_err(|e| PortError::Rejected("stripe", e.to_string()))?;
+        let body =
+            serde_urlencoded::to_string(form).map_err(|e| PortError::Rejected("stripe", e.to_string()))?;
         let resp = self
             .http
             .post(format!("{}{path}", self.base_url))
@@ -61,18 +61,13 @@ impl StripeGateway {
             .await
             .map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
+        let text =
+            resp.text().await.map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
         if status.is_server_error() || status.as_u16() == 429 {
             return Err(PortError::Unavailable("stripe", format!("HTTP {status}")));
         }
         if !status.is_success() {
-            return Err(PortError::Rejected(
-                "stripe",
-                format!("HTTP {status}: {text}"),
-            ));
+            return Err(PortError::Rejected("stripe", format!("HTTP {status}: {text}")));
         }
         serde_json::from_str(&text)
             .map_err(|e| PortError::Rejected("stripe", format!("unexpected response: {e}")))
@@ -91,23 +86,11 @@ pub fn checkout_session_form(req: &CheckoutSessionRequest) -> Form {
         f("cancel_url", req.cancel_url.clone()),
         f("line_items[0][quantity]", req.seats.to_string()),
         f("line_items[0][price_data][currency]", req.currency.clone()),
-        f(
-            "line_items[0][price_data][unit_amount]",
-            req.unit_amount.to_string(),
-        ),
-        f(
-            "line_items[0][price_data][recurring][interval]",
-            req.interval.as_str().into(),
-        ),
-        f(
-            "line_items[0][price_data][product_data][name]",
-            req.product_name.clone(),
-        ),
+        f("line_items[0][price_data][unit_amount]", req.unit_amount.to_string()),
+        f("line_items[0][price_data][recurring][interval]", req.interval.as_str().into()),
+        f("line_items[0][price_data][product_data][name]", req.product_name.clone()),
         f("metadata[checkout_id]", req.checkout_id.clone()),
-        f(
-            "subscription_data[metadata][checkout_id]",
-            req.checkout_id.clone(),
-        ),
+        f("subscription_data[metadata][checkout_id]", req.checkout_id.clone()),
     ]
 }
 
@@ -125,9 +108,7 @@ impl PaymentGateway for StripeGateway {
             )
             .await?;
         Ok(CheckoutSession {
-            url: created
-                .url
-                .ok_or_else(|| PortError::Rejected("stripe", "session without url".into()))?,
+            url: created.url.ok_or_else(|| PortError::Rejected("stripe", "session without url".into()))?,
             id: created.id,
         })
     }

@@ -45,10 +45,7 @@ pub fn verify(
     let mut timestamp: Option<&str> = None;
     let mut signatures: Vec<Vec<u8>> = Vec::new();
     for part in header.split(',') {
-        let (k, v) = part
-            .trim()
-            .split_once('=')
-            .ok_or(WebhookError::MalformedHeader)?;
+        let (k, v) = part.trim().split_once('=').ok_or(WebhookError::MalformedHeader)?;
         match k {
             "t" if timestamp.is_none() => timestamp = Some(v),
             "t" => return Err(WebhookError::MalformedHeader),
@@ -69,9 +66,7 @@ pub fn verify(
         return Err(WebhookError::Stale);
     }
     let expected = mac(secret, t_raw, payload).finalize().into_bytes();
-    let any = signatures.iter().fold(subtle::Choice::from(0u8), |acc, s| {
-        acc | expected.as_slice().ct_eq(s)
-    });
+    let any = signatures.iter().fold(subtle::Choice::from(0u8), |acc, s| acc | expected.as_slice().ct_eq(s));
     if bool::from(any) {
         Ok(())
     } else {
@@ -81,9 +76,7 @@ pub fn verify(
 
 /// The header Stripe would send for `payload` at `timestamp` (for the local tools and tests).
 pub fn sign(payload: &[u8], secret: &str, timestamp: i64) -> String {
-    let sig = mac(secret, &timestamp.to_string(), payload)
-        .finalize()
-        .into_bytes();
+    let sig = mac(secret, &timestamp.to_string(), payload).finalize().into_bytes();
     format!("t={timestamp},v1={}", hex::encode(sig))
 }
 
@@ -94,9 +87,7 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 /// An id field that may be a plain id or an expanded object.
 fn id_at(v: &Value, path: &[&str]) -> Option<String> {
     let x = path.iter().try_fold(v, |v, k| v.get(k))?;
-    x.as_str()
-        .or_else(|| x.get("id").and_then(Value::as_str))
-        .map(str::to_string)
+    x.as_str().or_else(|| x.get("id").and_then(Value::as_str)).map(str::to_string)
 }
 
 fn int_at(v: &Value, path: &[&str]) -> Option<i64> {
@@ -106,56 +97,41 @@ fn int_at(v: &Value, path: &[&str]) -> Option<i64> {
 /// The period of a subscription object: top-level in older API versions, on the first item
 /// since 2025-03-31.
 fn period(obj: &Value) -> Option<(i64, i64)> {
-    let top = (
-        int_at(obj, &["current_period_start"]),
-        int_at(obj, &["current_period_end"]),
-    );
+    let top = (int_at(obj, &["current_period_start"]), int_at(obj, &["current_period_end"]));
     if let (Some(s), Some(e)) = top {
         return Some((s, e));
     }
     let item = obj.get("items")?.get("data")?.get(0)?;
-    Some((
-        int_at(item, &["current_period_start"])?,
-        int_at(item, &["current_period_end"])?,
-    ))
+    Some((int_at(item, &["current_period_start"])?, int_at(item, &["current_period_end"])?))
 }
 
 /// The subscription an invoice belongs to, in old and new API shapes.
 fn invoice_subscription(obj: &Value) -> Option<String> {
-    id_at(obj, &["subscription"])
-        .or_else(|| id_at(obj, &["parent", "subscription_details", "subscription"]))
+    id_at(obj, &["subscription"]).or_else(|| id_at(obj, &["parent", "subscription_details", "subscription"]))
 }
 
 pub fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> {
     let bad = |m: &str| WebhookError::BadEvent(m.to_string());
-    let v: Value =
-        serde_json::from_slice(payload).map_err(|e| WebhookError::BadEvent(e.to_string()))?;
+    let v: Value = serde_json::from_slice(payload).map_err(|e| WebhookError::BadEvent(e.to_string()))?;
     let id = str_at(&v, &["id"]).ok_or_else(|| bad("no id"))?.to_string();
     if id.is_empty() || id.len() > 255 {
         return Err(bad("id length"));
     }
     let created = int_at(&v, &["created"]).ok_or_else(|| bad("no created"))?;
     let event_type = str_at(&v, &["type"]).ok_or_else(|| bad("no type"))?;
-    let obj = v
-        .get("data")
-        .and_then(|d| d.get("object"))
-        .ok_or_else(|| bad("no data.object"))?;
-    let ignored = || PaymentEventKind::Ignored {
-        event_type: event_type.to_string(),
-    };
+    let obj = v.get("data").and_then(|d| d.get("object")).ok_or_else(|| bad("no data.object"))?;
+    let ignored = || PaymentEventKind::Ignored { event_type: event_type.to_string() };
     let kind = match event_type {
         "checkout.session.completed" => {
             let checkout_id = str_at(obj, &["metadata", "checkout_id"])
                 .or_else(|| str_at(obj, &["client_reference_id"]))
                 .map(str::to_string);
             match (checkout_id, id_at(obj, &["subscription"])) {
-                (Some(checkout_id), Some(provider_subscription_id)) => {
-                    PaymentEventKind::CheckoutCompleted {
-                        checkout_id,
-                        provider_subscription_id,
-                        provider_customer_id: id_at(obj, &["customer"]),
-                    }
-                }
+                (Some(checkout_id), Some(provider_subscription_id)) => PaymentEventKind::CheckoutCompleted {
+                    checkout_id,
+                    provider_subscription_id,
+                    provider_customer_id: id_at(obj, &["customer"]),
+                },
                 _ => ignored(),
             }
         }
@@ -168,21 +144,15 @@ pub fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> {
             _ => return Err(bad("subscription without id or status")),
         },
         "customer.subscription.deleted" => match str_at(obj, &["id"]) {
-            Some(sid) => PaymentEventKind::SubscriptionDeleted {
-                provider_subscription_id: sid.to_string(),
-            },
+            Some(sid) => PaymentEventKind::SubscriptionDeleted { provider_subscription_id: sid.to_string() },
             None => return Err(bad("subscription without id")),
         },
         "invoice.paid" => match invoice_subscription(obj) {
-            Some(sid) => PaymentEventKind::InvoicePaid {
-                provider_subscription_id: sid,
-            },
+            Some(sid) => PaymentEventKind::InvoicePaid { provider_subscription_id: sid },
             None => ignored(),
         },
         "invoice.payment_failed" => match invoice_subscription(obj) {
-            Some(sid) => PaymentEventKind::InvoicePaymentFailed {
-                provider_subscription_id: sid,
-            },
+            Some(sid) => PaymentEventKind::InvoicePaymentFailed { provider_subscription_id: sid },
             None => ignored(),
         },
         _ => ignored(),
@@ -216,34 +186,16 @@ mod tests {
     fn wrong_secret_tampered_body_and_stale_time_fail() {
         let body = br#"{"id":"evt_1"}"#;
         let header = sign(body, SECRET, 1_000);
-        assert_eq!(
-            verify(body, &header, "whsec_other", 1_000, TOLERANCE_S),
-            Err(WebhookError::Mismatch)
-        );
+        assert_eq!(verify(body, &header, "whsec_other", 1_000, TOLERANCE_S), Err(WebhookError::Mismatch));
         assert_eq!(
             verify(br#"{"id":"evt_2"}"#, &header, SECRET, 1_000, TOLERANCE_S),
             Err(WebhookError::Mismatch)
         );
-        assert_eq!(
-            verify(body, &header, SECRET, 1_000 + 360, TOLERANCE_S),
-            Err(WebhookError::Stale)
-        );
-        assert_eq!(
-            verify(body, &header, SECRET, 1_000 - 360, TOLERANCE_S),
-            Err(WebhookError::Stale)
-        );
-        assert_eq!(
-            verify(body, "garbage", SECRET, 1_000, TOLERANCE_S),
-            Err(WebhookError::MalformedHeader)
-        );
-        assert_eq!(
-            verify(body, "t=1000", SECRET, 1_000, TOLERANCE_S),
-            Err(WebhookError::MalformedHeader)
-        );
-        assert_eq!(
-            verify(body, "t=x,v1=00", SECRET, 1_000, TOLERANCE_S),
-            Err(WebhookError::MalformedHeader)
-        );
+        assert_eq!(verify(body, &header, SECRET, 1_000 + 360, TOLERANCE_S), Err(WebhookError::Stale));
+        assert_eq!(verify(body, &header, SECRET, 1_000 - 360, TOLERANCE_S), Err(WebhookError::Stale));
+        assert_eq!(verify(body, "garbage", SECRET, 1_000, TOLERANCE_S), Err(WebhookError::MalformedHeader));
+        assert_eq!(verify(body, "t=1000", SECRET, 1_000, TOLERANCE_S), Err(WebhookError::MalformedHeader));
+        assert_eq!(verify(body, "t=x,v1=00", SECRET, 1_000, TOLERANCE_S), Err(WebhookError::MalformedHeader));
     }
 
     #[test]
@@ -286,15 +238,10 @@ mod tests {
             "data":{"object":{"parent":{"subscription_details":{"subscription":"sub_9"}}}}}"#;
         assert_eq!(
             parse_event(paid).map(|e| e.kind),
-            Ok(PaymentEventKind::InvoicePaid {
-                provider_subscription_id: "sub_9".into()
-            })
+            Ok(PaymentEventKind::InvoicePaid { provider_subscription_id: "sub_9".into() })
         );
         let other = br#"{"id":"evt_5","created":5,"type":"charge.refunded","data":{"object":{}}}"#;
-        assert!(matches!(
-            parse_event(other).map(|e| e.kind),
-            Ok(PaymentEventKind::Ignored { .. })
-        ));
+        assert!(matches!(parse_event(other).map(|e| e.kind), Ok(PaymentEventKind::Ignored { .. })));
         assert!(parse_event(b"not json").is_err());
     }
 }

@@ -31,6 +31,16 @@ impl Principal {
         }
     }
 
+    /// Who did it, for the audit trail.
+    pub fn actor(&self) -> String {
+        match self {
+            Principal::Public => "public".into(),
+            Principal::Operator => "operator".into(),
+            Principal::Merchant { organization_id } => format!("organization:{organization_id}"),
+            Principal::Customer { customer_id, .. } => format!("customer:{customer_id}"),
+        }
+    }
+
     pub fn require_operator(&self) -> Result<(), DomainError> {
         match self {
             Principal::Operator => Ok(()),
@@ -47,10 +57,7 @@ impl Principal {
 
     pub fn require_customer(&self) -> Result<(&str, &str), DomainError> {
         match self {
-            Principal::Customer {
-                customer_id,
-                organization_id,
-            } => Ok((customer_id, organization_id)),
+            Principal::Customer { customer_id, organization_id } => Ok((customer_id, organization_id)),
             _ => Err(DomainError::Unauthorized),
         }
     }
@@ -81,10 +88,9 @@ pub async fn authenticate(app: &App, bearer: Option<&str>) -> Result<Principal, 
     }
     if token.starts_with(secrets::SESSION_PREFIX) {
         return match app.store.session(&hashed).await? {
-            Some(s) if s.expires_at > app.clock.now() => Ok(Principal::Customer {
-                customer_id: s.customer_id,
-                organization_id: s.organization_id,
-            }),
+            Some(s) if s.expires_at > app.clock.now() => {
+                Ok(Principal::Customer { customer_id: s.customer_id, organization_id: s.organization_id })
+            }
             _ => Err(DomainError::Unauthorized),
         };
     }

@@ -63,31 +63,20 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             )
             .await
         }
-        PaymentEventKind::SubscriptionUpdated {
-            provider_subscription_id,
-            status,
-            period,
-        } => {
+        PaymentEventKind::SubscriptionUpdated { provider_subscription_id, status, period } => {
             let Some(status) = SubscriptionStatus::from_provider(status) else {
                 tracing::warn!(event_id = %event.id, "unknown subscription status; ignored");
                 return ignore(app, event).await;
             };
-            update_billing(app, event, provider_subscription_id, |_| {
-                (Some(status), *period)
-            })
-            .await
+            update_billing(app, event, provider_subscription_id, |_| (Some(status), *period)).await
         }
-        PaymentEventKind::SubscriptionDeleted {
-            provider_subscription_id,
-        } => {
+        PaymentEventKind::SubscriptionDeleted { provider_subscription_id } => {
             update_billing(app, event, provider_subscription_id, |_| {
                 (Some(SubscriptionStatus::Canceled), None)
             })
             .await
         }
-        PaymentEventKind::InvoicePaymentFailed {
-            provider_subscription_id,
-        } => {
+        PaymentEventKind::InvoicePaymentFailed { provider_subscription_id } => {
             update_billing(app, event, provider_subscription_id, |s| {
                 let next = match s.status {
                     SubscriptionStatus::Active | SubscriptionStatus::Trialing => {
@@ -99,9 +88,7 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             })
             .await
         }
-        PaymentEventKind::InvoicePaid {
-            provider_subscription_id,
-        } => {
+        PaymentEventKind::InvoicePaid { provider_subscription_id } => {
             update_billing(app, event, provider_subscription_id, |s| {
                 let next = match s.status {
                     SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid => {
@@ -123,8 +110,7 @@ async fn ignore(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainError>
 }
 
 fn at_unix(s: i64) -> Result<DateTime<Utc>, DomainError> {
-    DateTime::from_timestamp(s, 0)
-        .ok_or_else(|| DomainError::invalid("created", "is not a valid Unix time"))
+    DateTime::from_timestamp(s, 0).ok_or_else(|| DomainError::invalid("created", "is not a valid Unix time"))
 }
 
 async fn complete_checkout(
@@ -134,40 +120,31 @@ async fn complete_checkout(
     provider_subscription_id: &str,
     provider_customer_id: Option<&str>,
 ) -> Result<Outcome, DomainError> {
-    let checkout = if ids::is_valid(ids::CHECKOUT, checkout_id) {
-        app.store.checkout(checkout_id).await?
-    } else {
-        None
-    };
+    let checkout =
+        if ids::is_valid(ids::CHECKOUT, checkout_id) { app.store.checkout(checkout_id).await? } else { None };
     let Some(checkout) = checkout else {
         // Not ours (another integration on the same Stripe account): acknowledge.
         tracing::warn!(event_id = %event.id, "checkout.session.completed for an unknown checkout");
         return ignore(app, event).await;
     };
     if checkout.status != CheckoutStatus::Open {
-        return Ok(
-            if app.store.record_event(&event.id, app.clock.now()).await? {
-                Outcome::Stale
-            } else {
-                Outcome::Duplicate
-            },
-        );
+        return Ok(if app.store.record_event(&event.id, app.clock.now()).await? {
+            Outcome::Stale
+        } else {
+            Outcome::Duplicate
+        });
     }
     let org = app
         .store
         .organization(&checkout.organization_id)
         .await?
-        .ok_or(DomainError::Internal(
-            "checkout without organization".into(),
-        ))?;
+        .ok_or(DomainError::Internal("checkout without organization".into()))?;
     // The first period starts when the payment completed at the provider, so a retried
     // event computes the very same period.
     let start = at_unix(event.created)?;
     for _ in 0..MAX_ATTEMPTS {
-        let existing = app
-            .store
-            .customer_by_email(&checkout.organization_id, &checkout.customer_email)
-            .await?;
+        let existing =
+            app.store.customer_by_email(&checkout.organization_id, &checkout.customer_email).await?;
         let (customer, new_customer) = match existing {
             Some(c) => (c, None),
             None => {
@@ -261,11 +238,7 @@ where
     F: Fn(&Subscription) -> (Option<SubscriptionStatus>, Option<(i64, i64)>),
 {
     for _ in 0..MAX_ATTEMPTS {
-        let Some(sub) = app
-            .store
-            .subscription_by_provider_id(provider_subscription_id)
-            .await?
-        else {
+        let Some(sub) = app.store.subscription_by_provider_id(provider_subscription_id).await? else {
             // Stripe does not order events: an update can overtake the checkout's completion.
             // Answering non-2xx makes Stripe deliver it again later, when it can apply.
             return Err(DomainError::Conflict(
@@ -273,25 +246,20 @@ where
             ));
         };
         if event.created < sub.last_event_at {
-            return Ok(
-                if app.store.record_event(&event.id, app.clock.now()).await? {
-                    Outcome::Stale
-                } else {
-                    Outcome::Duplicate
-                },
-            );
+            return Ok(if app.store.record_event(&event.id, app.clock.now()).await? {
+                Outcome::Stale
+            } else {
+                Outcome::Duplicate
+            });
         }
         let (status, period) = next(&sub);
         let status = status.unwrap_or(sub.status);
         let (start, end) = match period {
-            Some((s, e)) if s >= sub.current_period_start.timestamp() && e > s => {
-                (at_unix(s)?, at_unix(e)?)
-            }
+            Some((s, e)) if s >= sub.current_period_start.timestamp() && e > s => (at_unix(s)?, at_unix(e)?),
             _ => (sub.current_period_start, sub.current_period_end),
         };
-        let changed = status != sub.status
-            || start != sub.current_period_start
-            || end != sub.current_period_end;
+        let changed =
+            status != sub.status || start != sub.current_period_start || end != sub.current_period_end;
         let audit = changed.then(|| AuditEvent {
             id: ids::new_id(ids::EVENT),
             subscription_id: sub.id.clone(),

@@ -32,17 +32,10 @@ pub async fn create_organization(
         created_at: app.clock.now(),
     };
     let api_key = secrets::new_secret(secrets::API_KEY_PREFIX);
-    if !app
-        .store
-        .create_organization(&org, &secrets::hash(&api_key))
-        .await?
-    {
+    if !app.store.create_organization(&org, &secrets::hash(&api_key)).await? {
         return Err(DomainError::invalid("slug", "is already taken"));
     }
-    Ok(CreatedOrganization {
-        organization: org,
-        api_key,
-    })
+    Ok(CreatedOrganization { organization: org, api_key })
 }
 
 /// One flat shape for every benefit type, so unknown fields are refused and each type's
@@ -66,9 +59,7 @@ fn filename(raw: &str) -> Result<String, DomainError> {
         && raw.len() <= 200
         && raw != "."
         && raw != ".."
-        && !raw
-            .chars()
-            .any(|c| c.is_control() || c == '/' || c == '\\' || c == '"');
+        && !raw.chars().any(|c| c.is_control() || c == '/' || c == '\\' || c == '"');
     if ok {
         Ok(raw.to_string())
     } else {
@@ -84,32 +75,22 @@ fn content_type(raw: &str) -> Result<String, DomainError> {
         && raw.split_once('/').is_some_and(|(t, s)| {
             !t.is_empty()
                 && !s.is_empty()
-                && raw
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"/.+-_".contains(&b))
+                && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"/.+-_".contains(&b))
         });
     if ok {
         Ok(raw.to_ascii_lowercase())
     } else {
-        Err(DomainError::invalid(
-            "content_type",
-            "must be a media type such as \"application/zip\"",
-        ))
+        Err(DomainError::invalid("content_type", "must be a media type such as \"application/zip\""))
     }
 }
 
 fn license_prefix(raw: &str) -> Result<String, DomainError> {
     let ok = (1..=16).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+        && raw.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(raw.to_string())
     } else {
-        Err(DomainError::invalid(
-            "prefix",
-            "must be 1-16 characters of A-Z, 0-9 and '-'",
-        ))
+        Err(DomainError::invalid("prefix", "must be 1-16 characters of A-Z, 0-9 and '-'"))
     }
 }
 
@@ -124,65 +105,39 @@ pub async fn create_benefit(
     let kind = match input.kind.as_str() {
         "file_download" => {
             if input.prefix.is_some() {
-                return Err(DomainError::invalid(
-                    "prefix",
-                    "only license_key benefits take a prefix",
-                ));
+                return Err(DomainError::invalid("prefix", "only license_key benefits take a prefix"));
             }
-            let filename = filename(input.filename.as_deref().ok_or_else(|| {
-                DomainError::invalid("filename", "is required for file_download")
-            })?)?;
-            let content_type = content_type(input.content_type.as_deref().ok_or_else(|| {
-                DomainError::invalid("content_type", "is required for file_download")
-            })?)?;
-            BenefitKind::FileDownload {
-                object_key: format!("benefits/{org}/{id}"),
-                filename,
-                content_type,
-            }
+            let filename = filename(
+                input
+                    .filename
+                    .as_deref()
+                    .ok_or_else(|| DomainError::invalid("filename", "is required for file_download"))?,
+            )?;
+            let content_type = content_type(
+                input
+                    .content_type
+                    .as_deref()
+                    .ok_or_else(|| DomainError::invalid("content_type", "is required for file_download"))?,
+            )?;
+            BenefitKind::FileDownload { object_key: format!("benefits/{org}/{id}"), filename, content_type }
         }
         "license_key" => {
             if input.filename.is_some() || input.content_type.is_some() {
-                return Err(DomainError::invalid(
-                    "filename",
-                    "only file_download benefits take a file",
-                ));
+                return Err(DomainError::invalid("filename", "only file_download benefits take a file"));
             }
-            BenefitKind::LicenseKey {
-                prefix: input.prefix.as_deref().map(license_prefix).transpose()?,
-            }
+            BenefitKind::LicenseKey { prefix: input.prefix.as_deref().map(license_prefix).transpose()? }
         }
-        _ => {
-            return Err(DomainError::invalid(
-                "type",
-                "must be \"file_download\" or \"license_key\"",
-            ))
-        }
+        _ => return Err(DomainError::invalid("type", "must be \"file_download\" or \"license_key\"")),
     };
-    let benefit = Benefit {
-        id,
-        organization_id: org.to_string(),
-        name,
-        kind,
-        created_at: app.clock.now(),
-    };
+    let benefit = Benefit { id, organization_id: org.to_string(), name, kind, created_at: app.clock.now() };
     let upload_url = match &benefit.kind {
-        BenefitKind::FileDownload {
-            object_key,
-            content_type,
-            ..
-        } => Some(
-            app.files
-                .presign_upload(object_key, content_type, app.settings.upload_url_ttl_s)
-                .await?,
-        ),
+        BenefitKind::FileDownload { object_key, content_type, .. } => {
+            Some(app.files.presign_upload(object_key, content_type, app.settings.upload_url_ttl_s).await?)
+        }
         BenefitKind::LicenseKey { .. } => None,
     };
     app.store.put_benefit(&benefit).await?;
-    Ok(CreatedBenefit {
-        benefit: BenefitView::from(&benefit),
-        upload_url,
-    })
+    Ok(CreatedBenefit { benefit: BenefitView::from(&benefit), upload_url })
 }
 
 pub async fn list_benefits(app: &App, who: &Principal) -> Result<Vec<BenefitView>, DomainError> {
@@ -235,19 +190,12 @@ fn price(field: &str, p: Option<NewPrice>) -> Result<Option<Price>, DomainError>
     }
 }
 
-pub async fn create_product(
-    app: &App,
-    who: &Principal,
-    input: NewProduct,
-) -> Result<Product, DomainError> {
+pub async fn create_product(app: &App, who: &Principal, input: NewProduct) -> Result<Product, DomainError> {
     let org = who.require_merchant()?;
     let name = validate::name("name", &input.name)?;
     let description = match input.description {
         Some(d) if d.chars().count() > 2000 => {
-            return Err(DomainError::invalid(
-                "description",
-                "must be at most 2000 characters",
-            ))
+            return Err(DomainError::invalid("description", "must be at most 2000 characters"))
         }
         d => d,
     };
@@ -257,18 +205,12 @@ pub async fn create_product(
         year: price("prices.year.unit_amount", input.prices.year)?,
     };
     if prices.month.is_none() && prices.year.is_none() {
-        return Err(DomainError::invalid(
-            "prices",
-            "needs a month or a year price (or both)",
-        ));
+        return Err(DomainError::invalid("prices", "needs a month or a year price (or both)"));
     }
     let min_seats = input.min_seats.unwrap_or(1);
     let max_seats = input.max_seats.unwrap_or(MAX_SEATS);
     if !(1..=MAX_SEATS).contains(&min_seats) {
-        return Err(DomainError::invalid(
-            "min_seats",
-            format!("must be from 1 to {MAX_SEATS}"),
-        ));
+        return Err(DomainError::invalid("min_seats", format!("must be from 1 to {MAX_SEATS}")));
     }
     if !(min_seats..=MAX_SEATS).contains(&max_seats) {
         return Err(DomainError::invalid(
@@ -282,23 +224,14 @@ pub async fn create_product(
     let mut benefit_ids: Vec<String> = Vec::new();
     for (i, id) in input.benefit_ids.iter().enumerate() {
         let field = format!("benefit_ids[{i}]");
-        let found = if ids::is_valid(ids::BENEFIT, id) {
-            app.store.benefit(id).await?
-        } else {
-            None
-        };
+        let found = if ids::is_valid(ids::BENEFIT, id) { app.store.benefit(id).await? } else { None };
         match found {
             Some(b) if b.organization_id == org => {
                 if !benefit_ids.contains(id) {
                     benefit_ids.push(id.clone())
                 }
             }
-            _ => {
-                return Err(DomainError::invalid(
-                    &field,
-                    "is not a benefit of this organization",
-                ))
-            }
+            _ => return Err(DomainError::invalid(&field, "is not a benefit of this organization")),
         }
     }
     let product = Product {
@@ -327,8 +260,5 @@ pub async fn public_product(app: &App, id: &str) -> Result<Product, DomainError>
     if !ids::is_valid(ids::PRODUCT, id) {
         return Err(DomainError::NotFound("product"));
     }
-    app.store
-        .product(id)
-        .await?
-        .ok_or(DomainError::NotFound("product"))
+    app.store.product(id).await?.ok_or(DomainError::NotFound("product"))
 }

@@ -1,13 +1,18 @@
 //! The use cases. Each takes the [`App`] (ports + settings), the authenticated [`Principal`]
 //! and a validated input, and returns a view or a [`DomainError`].
 
+pub mod audit;
 pub mod auth;
+pub mod benefits;
 pub mod billing_events;
 pub mod catalogue;
+pub mod claims;
 pub mod portal;
 pub mod purchase;
+pub mod seats;
+pub mod sweeper;
 
-use crate::ports::{Clock, FileStore, Mailer, PaymentGateway, Store};
+use crate::ports::{Clock, FileStore, JobQueue, Mailer, PaymentGateway, Store};
 use std::sync::Arc;
 
 pub use auth::Principal;
@@ -49,6 +54,7 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     pub payments: Arc<dyn PaymentGateway>,
     pub files: Arc<dyn FileStore>,
+    pub jobs: Arc<dyn JobQueue>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
 }

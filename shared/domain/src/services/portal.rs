@@ -47,10 +47,7 @@ pub async fn send_sign_in_link(
             expires_at: app.clock.now() + Duration::seconds(app.settings.sign_in_code_ttl_s),
         })
         .await?;
-    let link = format!(
-        "{}/portal/sign-in?code={code}",
-        app.settings.public_base_url
-    );
+    let link = format!("{}/portal/sign-in?code={code}", app.settings.public_base_url);
     app.mailer
         .send(&OutgoingEmail {
             to: customer.email.clone(),
@@ -78,16 +75,8 @@ pub async fn create_session(app: &App, input: NewSession) -> Result<SessionView,
         return Err(invalid());
     }
     let now = app.clock.now();
-    let code = app
-        .store
-        .take_sign_in_code(&secrets::hash(&input.code), now)
-        .await?
-        .ok_or_else(invalid)?;
-    let customer = app
-        .store
-        .customer(&code.customer_id)
-        .await?
-        .ok_or_else(invalid)?;
+    let code = app.store.take_sign_in_code(&secrets::hash(&input.code), now).await?.ok_or_else(invalid)?;
+    let customer = app.store.customer(&code.customer_id).await?.ok_or_else(invalid)?;
     new_session(app, &customer).await
 }
 
@@ -106,32 +95,19 @@ pub async fn new_session(app: &App, customer: &Customer) -> Result<SessionView, 
     Ok(SessionView {
         token,
         expires_at,
-        customer: CustomerView {
-            id: customer.id.clone(),
-            email: customer.email.clone(),
-        },
+        customer: CustomerView { id: customer.id.clone(), email: customer.email.clone() },
     })
 }
 
-pub async fn my_subscriptions(
-    app: &App,
-    who: &Principal,
-) -> Result<Vec<SubscriptionView>, DomainError> {
+pub async fn my_subscriptions(app: &App, who: &Principal) -> Result<Vec<SubscriptionView>, DomainError> {
     let (customer_id, _) = who.require_customer()?;
-    let subs = app
-        .store
-        .subscriptions_of_billing_manager(customer_id)
-        .await?;
+    let subs = app.store.subscriptions_of_billing_manager(customer_id).await?;
     Ok(subs.iter().map(SubscriptionView::from).collect())
 }
 
 /// A subscription as its billing manager or its organization's key may see it. Anyone else,
 /// and any malformed id, gets `not_found`: no existence leaks.
-pub async fn managed_subscription(
-    app: &App,
-    who: &Principal,
-    id: &str,
-) -> Result<Subscription, DomainError> {
+pub async fn managed_subscription(app: &App, who: &Principal, id: &str) -> Result<Subscription, DomainError> {
     let not_found = DomainError::NotFound("subscription");
     let allowed = |s: &Subscription| match who {
         Principal::Merchant { organization_id } => &s.organization_id == organization_id,
@@ -150,12 +126,6 @@ pub async fn managed_subscription(
     }
 }
 
-pub async fn get_subscription(
-    app: &App,
-    who: &Principal,
-    id: &str,
-) -> Result<SubscriptionView, DomainError> {
-    Ok(SubscriptionView::from(
-        &managed_subscription(app, who, id).await?,
-    ))
+pub async fn get_subscription(app: &App, who: &Principal, id: &str) -> Result<SubscriptionView, DomainError> {
+    Ok(SubscriptionView::from(&managed_subscription(app, who, id).await?))
 }

@@ -33,24 +33,14 @@ pub async fn create_checkout(
     let customer_email = validate::email("customer_email", &input.customer_email)?;
     let success_url = validate::http_url("success_url", &input.success_url)?;
     let cancel_url = validate::http_url("cancel_url", &input.cancel_url)?;
-    let product = app
-        .store
-        .product(&input.product_id)
-        .await?
-        .ok_or_else(unknown)?;
+    let product = app.store.product(&input.product_id).await?.ok_or_else(unknown)?;
     let price = product.prices.for_interval(input.interval).ok_or_else(|| {
-        DomainError::invalid(
-            "interval",
-            format!("the product has no {} price", input.interval.as_str()),
-        )
+        DomainError::invalid("interval", format!("the product has no {} price", input.interval.as_str()))
     })?;
     if input.seats < product.min_seats || input.seats > product.max_seats {
         return Err(DomainError::invalid(
             "seats",
-            format!(
-                "must be from {} to {}",
-                product.min_seats, product.max_seats
-            ),
+            format!("must be from {} to {}", product.min_seats, product.max_seats),
         ));
     }
     let now = app.clock.now();
@@ -97,10 +87,6 @@ pub async fn get_checkout(app: &App, id: &str) -> Result<CheckoutView, DomainErr
     if !ids::is_valid(ids::CHECKOUT, id) {
         return Err(DomainError::NotFound("checkout"));
     }
-    let c = app
-        .store
-        .checkout(id)
-        .await?
-        .ok_or(DomainError::NotFound("checkout"))?;
+    let c = app.store.checkout(id).await?.ok_or(DomainError::NotFound("checkout"))?;
     Ok(CheckoutView::at(&c, app.clock.now()))
 }

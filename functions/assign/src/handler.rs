@@ -1,0 +1,43 @@
+//! `POST|GET /v1/subscriptions/{id}/seats` and `POST …/seats/{seat_id}/resend`.
+
+use domain::services::{seats, App};
+use http_kit::response::{created, ok};
+use http_kit::router::Access::Bearer;
+use http_kit::{serve, Route};
+use lambda_http::http::Method;
+use lambda_http::{Body, Error, Request, Response};
+
+#[derive(Debug, Clone, Copy)]
+enum R {
+    Assign,
+    List,
+    Resend,
+}
+
+fn routes() -> [Route<R>; 3] {
+    [
+        Route::new(Method::POST, "/v1/subscriptions/{id}/seats", R::Assign, Bearer, true),
+        Route::new(Method::GET, "/v1/subscriptions/{id}/seats", R::List, Bearer, false),
+        Route::new(Method::POST, "/v1/subscriptions/{id}/seats/{seat_id}/resend", R::Resend, Bearer, false),
+    ]
+}
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
+    serve(app, req, &routes(), |route, ctx| async move {
+        let who = &ctx.principal;
+        match route {
+            R::Assign => created(&seats::assign(app, who, ctx.param(0), ctx.json()?).await?),
+            R::List => ok(&seats::list(
+                app,
+                who,
+                ctx.param(0),
+                ctx.query_param("status"),
+                ctx.query_param("cursor"),
+                ctx.query_param("limit"),
+            )
+            .await?),
+            R::Resend => ok(&seats::resend(app, who, ctx.param(0), ctx.param(1)).await?),
+        }
+    })
+    .await
+}

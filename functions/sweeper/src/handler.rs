@@ -1,0 +1,11 @@
+//! The schedule's tick: send outbox entries again (see `domain::services::sweeper`).
+
+use domain::services::{sweeper, App};
+use lambda_runtime::Error;
+use serde_json::{json, Value};
+
+pub async fn handle(app: &App, stale_after_s: i64) -> Result<Value, Error> {
+    let done = sweeper::sweep(app, stale_after_s).await?;
+    tracing::info!(resent = done.resent, given_up = done.given_up, "sweep");
+    Ok(json!({ "resent": done.resent, "given_up": done.given_up }))
+}

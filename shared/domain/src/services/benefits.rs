@@ -1,0 +1,158 @@
+//! Benefits follow claimed seats: the worker grants and revokes them from jobs (at least
+//! once, in any order), and seat holders list and download theirs.
+
+use super::audit::event;
+use super::{App, Principal};
+use crate::error::DomainError;
+use crate::ids;
+use crate::model::*;
+use crate::ports::GrantOutcome;
+use crate::views::{DownloadView, GrantView};
+use chrono::Duration;
+use rand::Rng;
+use serde_json::json;
+
+/// Crockford's base32 without I, L, O, U: easy to read aloud and type.
+const KEY_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+pub fn new_license_key(prefix: Option<&str>) -> String {
+    let mut rng = rand::rngs::OsRng;
+    let groups: Vec<String> = (0..4)
+        .map(|_| (0..5).map(|_| KEY_ALPHABET[rng.gen_range(0..KEY_ALPHABET.len())] as char).collect())
+        .collect();
+    match prefix {
+        Some(p) => format!("{p}-{}", groups.join("-")),
+        None => groups.join("-"),
+    }
+}
+
+/// Does one job. Safe to repeat: a second delivery finds the grants made and changes nothing.
+pub async fn process(app: &App, job: &Job) -> Result<(), DomainError> {
+    match job.kind {
+        JobKind::Grant => grant(app, job).await?,
+        JobKind::Revoke => revoke(app, job).await?,
+    }
+    app.store.finish_job(job).await?;
+    Ok(())
+}
+
+async fn grant(app: &App, job: &Job) -> Result<(), DomainError> {
+    let seat = app.store.seat(&job.subscription_id, &job.seat_id).await?;
+    let held = seat.as_ref().is_some_and(|s| {
+        s.status == SeatStatus::Claimed && s.customer_id.as_deref() == Some(job.customer_id.as_str())
+    });
+    if !held {
+        // Revoked (or never claimed by this holder) before the job ran: grant nothing.
+        tracing::info!(seat_id = %job.seat_id, "grant job for a seat that is no longer claimed; nothing granted");
+        return Ok(());
+    }
+    let Some(sub) = app.store.subscription(&job.subscription_id).await? else {
+        return Ok(());
+    };
+    let Some(product) = app.store.product(&sub.product_id).await? else {
+        return Ok(());
+    };
+    for benefit_id in &product.benefit_ids {
+        let Some(benefit) = app.store.benefit(benefit_id).await? else {
+            continue;
+        };
+        for _ in 0..3 {
+            let now = app.clock.now();
+            let (kind, license_key, object_key, filename) = match &benefit.kind {
+                BenefitKind::LicenseKey { prefix } => {
+                    ("license_key", Some(new_license_key(prefix.as_deref())), None, None)
+                }
+                BenefitKind::FileDownload { object_key, filename, .. } => {
+                    ("file_download", None, Some(object_key.clone()), Some(filename.clone()))
+                }
+            };
+            let g = Grant {
+                id: ids::new_id(ids::GRANT),
+                customer_id: job.customer_id.clone(),
+                seat_id: job.seat_id.clone(),
+                subscription_id: job.subscription_id.clone(),
+                benefit_id: benefit.id.clone(),
+                benefit_type: kind.into(),
+                benefit_name: benefit.name.clone(),
+                status: GrantStatus::Granted,
+                granted_at: Some(now),
+                revoked_at: None,
+                license_key,
+                object_key,
+                filename,
+            };
+            let audit = event(
+                app,
+                &job.subscription_id,
+                "benefit.granted",
+                "system".into(),
+                json!({"seat_id": job.seat_id, "customer_id": job.customer_id, "benefit_id": benefit.id, "grant_id": g.id}),
+            );
+            match app.store.put_grant(&g, &audit).await? {
+                GrantOutcome::Granted => {
+                    tracing::info!(seat_id = %job.seat_id, grant_id = %g.id, metric = "grants_done", "benefit granted");
+                    break;
+                }
+                GrantOutcome::Exists => break,
+                GrantOutcome::SeatNotClaimed => return Ok(()),
+                GrantOutcome::KeyTaken => continue,
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn revoke(app: &App, job: &Job) -> Result<(), DomainError> {
+    let grants = app.store.grants_of_customer(&job.customer_id).await?;
+    for g in grants.iter().filter(|g| g.seat_id == job.seat_id && g.status != GrantStatus::Revoked) {
+        let audit = event(
+            app,
+            &job.subscription_id,
+            "benefit.revoked",
+            "system".into(),
+            json!({"seat_id": job.seat_id, "customer_id": job.customer_id, "benefit_id": g.benefit_id, "grant_id": g.id}),
+        );
+        if app.store.revoke_grant(g, app.clock.now(), &audit).await? {
+            tracing::info!(seat_id = %job.seat_id, grant_id = %g.id, "benefit revoked");
+        }
+    }
+    Ok(())
+}
+
+pub async fn my_benefits(app: &App, who: &Principal) -> Result<Vec<GrantView>, DomainError> {
+    let (customer_id, _) = who.require_customer()?;
+    let grants = app.store.grants_of_customer(customer_id).await?;
+    Ok(grants.iter().map(GrantView::from).collect())
+}
+
+/// A short-lived download URL for one of the caller's granted files; anything else is 404.
+pub async fn download(app: &App, who: &Principal, grant_id: &str) -> Result<DownloadView, DomainError> {
+    let (customer_id, _) = who.require_customer()?;
+    const NOT_FOUND: DomainError = DomainError::NotFound("grant");
+    if !ids::is_valid(ids::GRANT, grant_id) {
+        return Err(NOT_FOUND);
+    }
+    let grants = app.store.grants_of_customer(customer_id).await?;
+    let g = grants.into_iter().find(|g| g.id == grant_id).ok_or(NOT_FOUND)?;
+    let (Some(key), Some(filename), GrantStatus::Granted) = (&g.object_key, &g.filename, g.status) else {
+        return Err(NOT_FOUND);
+    };
+    let ttl = app.settings.download_url_ttl_s;
+    let url = app.files.presign_download(key, filename, ttl).await?;
+    Ok(DownloadView { url, expires_at: app.clock.now() + Duration::seconds(ttl as i64) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn license_keys_have_the_prefix_and_differ() {
+        let a = new_license_key(Some("ACME"));
+        let b = new_license_key(Some("ACME"));
+        assert!(a.starts_with("ACME-"));
+        assert_eq!(a.len(), 4 + 1 + 4 * 5 + 3);
+        assert_ne!(a, b);
+        assert!(!new_license_key(None).contains("ACME"));
+    }
+}

@@ -1,0 +1,297 @@
+//! Seats: the billing manager (or the merchant) assigns them by email, re-sends invitations,
+//! lists and revokes them. Every invariant is the store's condition, not a read here.
+
+use super::audit::event;
+use super::{portal, App, Principal};
+use crate::error::DomainError;
+use crate::ids;
+use crate::model::*;
+use crate::ports::{AssignOutcome, OutgoingEmail, SeatAssignment, SeatRevocation};
+use crate::secrets;
+use crate::validate;
+use crate::views::{SeatList, SeatView};
+use chrono::Duration;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+pub const DEFAULT_PAGE: i32 = 25;
+pub const MAX_PAGE: i32 = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignSeat {
+    pub email: String,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Stripe's metadata rules: at most 50 keys of ≤ 40 characters, string values of ≤ 500.
+pub fn metadata(m: Option<Map<String, Value>>) -> Result<Map<String, Value>, DomainError> {
+    let m = m.unwrap_or_default();
+    if m.len() > 50 {
+        return Err(DomainError::invalid("metadata", "at most 50 keys"));
+    }
+    for (k, v) in &m {
+        if k.is_empty() || k.chars().count() > 40 {
+            return Err(DomainError::invalid(&format!("metadata.{k}"), "keys are 1-40 characters"));
+        }
+        match v {
+            Value::String(s) if s.chars().count() <= 500 => {}
+            _ => {
+                return Err(DomainError::invalid(
+                    &format!("metadata.{k}"),
+                    "values are strings of at most 500 characters",
+                ))
+            }
+        }
+    }
+    Ok(m)
+}
+
+fn claim_link(app: &App, token: &str) -> String {
+    format!("{}/portal/claim?token={token}", app.settings.public_base_url)
+}
+
+/// Mails the claim link. A failure leaves the seat pending; resend works later.
+async fn invite(app: &App, sub: &Subscription, seat: &Seat, token: &str, actor: String) {
+    let names = async {
+        let org = app.store.organization(&sub.organization_id).await.ok().flatten();
+        let product = app.store.product(&sub.product_id).await.ok().flatten();
+        (
+            org.map(|o| o.name).unwrap_or_else(|| "Your team".into()),
+            product.map(|p| p.name).unwrap_or_else(|| "the product".into()),
+        )
+    };
+    let (org_name, product_name) = names.await;
+    let hours = app.settings.claim_ttl_s / 3600;
+    let mail = OutgoingEmail {
+        to: seat.email.clone(),
+        subject: format!("{org_name} invited you to {product_name}"),
+        text: format!(
+            "Hello,\n\n{org_name} has a seat of {product_name} for you.\n\nClaim it here:\n\n{}\n\n\
+             The link works once and expires in {hours} hours.\n",
+            claim_link(app, token)
+        ),
+    };
+    match app.mailer.send(&mail).await {
+        Ok(()) => {
+            let audit = event(
+                app,
+                &sub.id,
+                "seat.invitation_sent",
+                actor,
+                json!({"seat_id": seat.id, "email": seat.email}),
+            );
+            if let Err(e) = app.store.put_audit_event(&audit).await {
+                tracing::warn!(error = %e, "audit event not written");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(subscription_id = %sub.id, seat_id = %seat.id, error = %e, "invitation email failed; the seat stays pending");
+        }
+    }
+}
+
+pub async fn assign(
+    app: &App,
+    who: &Principal,
+    subscription_id: &str,
+    input: AssignSeat,
+) -> Result<SeatView, DomainError> {
+    let sub = portal::managed_subscription(app, who, subscription_id).await?;
+    let email = validate::email("email", &input.email)?;
+    let metadata = metadata(input.metadata)?;
+    if !sub.status.allows_seat_changes() {
+        return Err(DomainError::InvalidState(format!(
+            "seats can be assigned only while the subscription is active or past due (it is {:?})",
+            sub.status
+        )));
+    }
+    let now = app.clock.now();
+    let token = secrets::new_secret(secrets::CLAIM_TOKEN_PREFIX);
+    let expires_at = now + Duration::seconds(app.settings.claim_ttl_s);
+    let seat = Seat {
+        id: ids::new_id(ids::SEAT),
+        subscription_id: sub.id.clone(),
+        organization_id: sub.organization_id.clone(),
+        status: SeatStatus::Pending,
+        email,
+        customer_id: None,
+        metadata,
+        invited_at: now,
+        invitation_expires_at: Some(expires_at),
+        claimed_at: None,
+        revoked_at: None,
+        claim_token_hash: Some(secrets::hash(&token)),
+    };
+    let assignment = SeatAssignment {
+        token: ClaimToken {
+            token_hash: secrets::hash(&token),
+            seat_id: seat.id.clone(),
+            subscription_id: sub.id.clone(),
+            expires_at,
+        },
+        audit: event(
+            app,
+            &sub.id,
+            "seat.assigned",
+            who.actor(),
+            json!({"seat_id": seat.id, "email": seat.email}),
+        ),
+        seat,
+    };
+    match app.store.assign_seat(&assignment).await? {
+        AssignOutcome::Assigned => {}
+        AssignOutcome::NoSeats => return Err(DomainError::NoSeatsAvailable),
+        AssignOutcome::AlreadyAssigned => return Err(DomainError::SeatAlreadyAssigned),
+    }
+    tracing::info!(subscription_id = %sub.id, seat_id = %assignment.seat.id, metric = "seats_assigned", "seat assigned");
+    invite(app, &sub, &assignment.seat, &token, who.actor()).await;
+    Ok(SeatView::from(&assignment.seat))
+}
+
+fn seat_id(raw: &str) -> Result<&str, DomainError> {
+    if ids::is_valid(ids::SEAT, raw) {
+        Ok(raw)
+    } else {
+        Err(DomainError::NotFound("seat"))
+    }
+}
+
+pub async fn resend(
+    app: &App,
+    who: &Principal,
+    subscription_id: &str,
+    raw_seat_id: &str,
+) -> Result<SeatView, DomainError> {
+    let sub = portal::managed_subscription(app, who, subscription_id).await?;
+    let mut seat =
+        app.store.seat(&sub.id, seat_id(raw_seat_id)?).await?.ok_or(DomainError::NotFound("seat"))?;
+    if seat.status != SeatStatus::Pending {
+        return Err(DomainError::InvalidState(format!(
+            "only pending seats can be re-invited (this one is {})",
+            seat.status.as_str()
+        )));
+    }
+    let token = secrets::new_secret(secrets::CLAIM_TOKEN_PREFIX);
+    let expires_at = app.clock.now() + Duration::seconds(app.settings.claim_ttl_s);
+    let new = ClaimToken {
+        token_hash: secrets::hash(&token),
+        seat_id: seat.id.clone(),
+        subscription_id: sub.id.clone(),
+        expires_at,
+    };
+    let audit = event(app, &sub.id, "seat.invitation_renewed", who.actor(), json!({"seat_id": seat.id}));
+    if !app.store.replace_claim_token(&seat, &new, &audit).await? {
+        return Err(DomainError::InvalidState(
+            "the seat changed meanwhile (claimed, revoked or re-sent); read it again".into(),
+        ));
+    }
+    seat.claim_token_hash = Some(new.token_hash);
+    seat.invitation_expires_at = Some(expires_at);
+    invite(app, &sub, &seat, &token, who.actor()).await;
+    Ok(SeatView::from(&seat))
+}
+
+pub async fn list(
+    app: &App,
+    who: &Principal,
+    subscription_id: &str,
+    status: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<&str>,
+) -> Result<SeatList, DomainError> {
+    let sub = portal::managed_subscription(app, who, subscription_id).await?;
+    let status = match status {
+        None | Some("") => None,
+        Some("pending") => Some(SeatStatus::Pending),
+        Some("claimed") => Some(SeatStatus::Claimed),
+        Some("revoked") => Some(SeatStatus::Revoked),
+        Some(_) => return Err(DomainError::invalid("status", "must be pending, claimed or revoked")),
+    };
+    let limit = match limit {
+        None | Some("") => DEFAULT_PAGE,
+        Some(l) => match l.parse::<i32>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return Err(DomainError::invalid("limit", format!("must be an integer from 1 to {MAX_PAGE}")))
+            }
+        },
+    };
+    if let Some(c) = cursor {
+        if !ids::is_valid(ids::SEAT, c) {
+            return Err(DomainError::invalid("cursor", "is not a cursor of this list"));
+        }
+    }
+    let page = app.store.seats_page(&sub.id, status, cursor.filter(|c| !c.is_empty()), limit).await?;
+    Ok(SeatList {
+        seats: page.seats.iter().map(SeatView::from).collect(),
+        seats_assigned: sub.seats_assigned,
+        seats_available: sub.seats_available(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Revokes a seat: idempotent, frees it, and queues the revoke job for a claimed seat.
+pub async fn revoke(
+    app: &App,
+    who: &Principal,
+    subscription_id: &str,
+    raw_seat_id: &str,
+) -> Result<SeatView, DomainError> {
+    let sub = portal::managed_subscription(app, who, subscription_id).await?;
+    let id = seat_id(raw_seat_id)?;
+    for _ in 0..5 {
+        let seat = app.store.seat(&sub.id, id).await?.ok_or(DomainError::NotFound("seat"))?;
+        if seat.status == SeatStatus::Revoked {
+            // Revoking twice changes nothing and records nothing.
+            return Ok(SeatView::from(&seat));
+        }
+        let outcome = revoke_one(app, &seat, who.actor()).await?;
+        if let Some(revoked) = outcome {
+            return Ok(SeatView::from(&revoked));
+        }
+    }
+    Err(DomainError::Unavailable)
+}
+
+/// One revocation attempt of a seat as read. `None`: it changed meanwhile.
+pub async fn revoke_one(app: &App, seat: &Seat, actor: String) -> Result<Option<Seat>, DomainError> {
+    let now = app.clock.now();
+    let job = match (seat.status, &seat.customer_id) {
+        (SeatStatus::Claimed, Some(holder)) => Some(Job {
+            kind: JobKind::Revoke,
+            seat_id: seat.id.clone(),
+            subscription_id: seat.subscription_id.clone(),
+            customer_id: holder.clone(),
+        }),
+        _ => None,
+    };
+    let revocation = SeatRevocation {
+        seat: seat.clone(),
+        revoked_at: now,
+        job: job.clone(),
+        audit: event(
+            app,
+            &seat.subscription_id,
+            "seat.revoked",
+            actor,
+            json!({"seat_id": seat.id, "email": seat.email, "was": seat.status}),
+        ),
+    };
+    if !app.store.revoke_seat(&revocation).await? {
+        return Ok(None);
+    }
+    tracing::info!(subscription_id = %seat.subscription_id, seat_id = %seat.id, metric = "seats_revoked", "seat revoked");
+    if let Some(job) = job {
+        if let Err(e) = app.jobs.enqueue(&[job]).await {
+            tracing::warn!(seat_id = %seat.id, error = %e, "revoke job not sent; the sweeper will send it");
+        }
+    }
+    let mut revoked = seat.clone();
+    revoked.status = SeatStatus::Revoked;
+    revoked.revoked_at = Some(now);
+    revoked.claim_token_hash = None;
+    revoked.invitation_expires_at = None;
+    Ok(Some(revoked))
+}

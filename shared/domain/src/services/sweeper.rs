@@ -1,0 +1,33 @@
+//! The sweeper: jobs committed to the outbox whose SQS send failed (or whose worker died)
+//! are sent again. Runs on a schedule; the worker's idempotence makes a resend harmless.
+
+use super::App;
+use crate::error::DomainError;
+
+/// An outbox entry is re-sent when it has not been sent for this long.
+pub const STALE_AFTER_S: i64 = 60;
+/// After this many re-sends the entry is left alone and logged for a person.
+pub const MAX_ATTEMPTS: i64 = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sweep {
+    pub resent: usize,
+    pub given_up: usize,
+}
+
+pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> {
+    let now = app.clock.now().timestamp();
+    let entries = app.store.stale_jobs(now - stale_after_s, 500).await?;
+    let mut out = Sweep::default();
+    for e in entries {
+        if e.attempts >= MAX_ATTEMPTS {
+            tracing::error!(seat_id = %e.job.seat_id, kind = e.job.kind.as_str(), "benefit job keeps failing; left in the outbox");
+            out.given_up += 1;
+            continue;
+        }
+        app.jobs.enqueue(std::slice::from_ref(&e.job)).await?;
+        app.store.touch_job(&e.job, now).await?;
+        out.resent += 1;
+    }
+    Ok(out)
+}
