@@ -14,20 +14,26 @@ impl Moto {
     /// Starts `.venv/bin/moto_server` on a free port and waits until it answers.
     pub async fn start() -> Result<Moto, BoxError> {
         let port = crate::free_port()?;
-        let bin = crate::root().join(".venv/bin/moto_server");
-        if !bin.exists() {
-            return Err(format!("{} is missing: run `make venv` first", bin.display()).into());
-        }
-        let mut cmd = Command::new(bin);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        let mut cmd = moto_command(port)?;
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let process = Supervised::spawn("moto_server", cmd)?;
         let endpoint = format!("http://127.0.0.1:{port}");
         wait_until_up(&format!("{endpoint}/moto-api/"), Duration::from_secs(60)).await?;
         Ok(Moto { endpoint, _process: process })
     }
+}
+
+/// `.venv/bin/python infra/moto_server.py -H 127.0.0.1 -p PORT`: moto with DynamoDB requests
+/// serialized (see that file for why).
+fn moto_command(port: u16) -> Result<Command, BoxError> {
+    let root = crate::root();
+    let python = root.join(".venv/bin/python");
+    if !python.exists() {
+        return Err(format!("{} is missing: run `make venv` first", python.display()).into());
+    }
+    let mut cmd = Command::new(python);
+    cmd.arg(root.join("infra/moto_server.py")).args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    Ok(cmd)
 }
 
 /// Polls `url` until it answers any HTTP status.
@@ -91,12 +97,8 @@ pub fn shared_for_tests() -> Result<&'static str, String> {
             std::thread::spawn(move || {
                 let started = (|| -> Result<(std::process::Child, String), String> {
                     let port = crate::free_port().map_err(|e| e.to_string())?;
-                    let bin = crate::root().join(".venv/bin/moto_server");
-                    let mut cmd = Command::new(&bin);
-                    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null());
+                    let mut cmd = moto_command(port).map_err(|e| e.to_string())?;
+                    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
                     use std::os::unix::process::CommandExt;
                     // SAFETY: prctl is async-signal-safe; it only sets this child's death signal.
                     unsafe {
@@ -105,8 +107,7 @@ pub fn shared_for_tests() -> Result<&'static str, String> {
                             Ok(())
                         });
                     }
-                    let child =
-                        cmd.spawn().map_err(|e| format!("{}: {e} (run `make venv`)", bin.display()))?;
+                    let child = cmd.spawn().map_err(|e| format!("moto: {e} (run `make venv`)"))?;
                     let deadline = Instant::now() + Duration::from_secs(60);
                     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                         if Instant::now() > deadline {

@@ -342,7 +342,6 @@ impl JobKind {
 
 /// A benefit job for one seat, carried by SQS and kept in the outbox until done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Job {
     pub kind: JobKind,
     pub seat_id: String,

@@ -1,0 +1,244 @@
+//! The seat flows with the real DynamoDB store and SQS on moto: no oversell under 200
+//! concurrent assigns, and a job whose SQS send failed still arrives through the sweeper,
+//! the real queue and the worker's batch handler.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use chrono::{DateTime, TimeZone, Utc};
+use domain::error::DomainError;
+use domain::memory::{FixedClock, MemoryFiles, MemoryMailer, MemoryPayments};
+use domain::model::*;
+use domain::ports::{JobQueue, Store};
+use domain::services::claims::{self, ClaimRequest};
+use domain::services::seats::{self, AssignSeat};
+use domain::services::{benefits, sweeper, App, Principal, Settings};
+use local_stack::resources::{self, Resources};
+use std::sync::Arc;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 11, 0, 0, 0).single().expect("date")
+}
+
+struct World {
+    app: App,
+    mailer: Arc<MemoryMailer>,
+    clock: Arc<FixedClock>,
+    res: Resources,
+    sqs: aws_sdk_sqs::Client,
+    db: aws_sdk_dynamodb::Client,
+    sdk: aws_config::SdkConfig,
+}
+
+async fn world(name: &str) -> World {
+    let endpoint = local_stack::moto::shared_for_tests().expect("moto");
+    let sdk = resources::sdk_config(endpoint).await;
+    let res = resources::provision(&sdk, &resources::unique_prefix(name)).await.expect("resources");
+    let db = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let mailer = Arc::new(MemoryMailer::default());
+    let clock = Arc::new(FixedClock::at(t0()));
+    let app = App {
+        store: Arc::new(adapters::dynamo::DynamoStore::new(db.clone(), &res.table)),
+        mailer: mailer.clone(),
+        payments: Arc::new(MemoryPayments::default()),
+        files: Arc::new(MemoryFiles),
+        jobs: Arc::new(adapters::sqs::SqsJobs::new(sqs.clone(), &res.queue_url)),
+        clock: clock.clone(),
+        settings: Settings::with_defaults("https://portal.example", &domain::secrets::hash("admin")),
+    };
+    World { app, mailer, clock, res, sqs, db, sdk }
+}
+
+/// An organization with one product (a license key benefit) and an active subscription.
+async fn subscription(w: &World, seats: i64) -> (Principal, Subscription) {
+    use domain::services::catalogue::*;
+    let org = create_organization(
+        &w.app,
+        &Principal::Operator,
+        NewOrganization { name: "Acme".into(), slug: "acme".into() },
+    )
+    .await
+    .expect("org");
+    let merchant = domain::services::auth::authenticate(&w.app, Some(&org.api_key)).await.expect("key");
+    let key = create_benefit(
+        &w.app,
+        &merchant,
+        NewBenefit {
+            kind: "license_key".into(),
+            name: "Key".into(),
+            filename: None,
+            content_type: None,
+            prefix: Some("ACME".into()),
+        },
+    )
+    .await
+    .expect("benefit");
+    let product = create_product(
+        &w.app,
+        &merchant,
+        NewProduct {
+            name: "Pro".into(),
+            description: None,
+            currency: "usd".into(),
+            prices: NewPrices { month: Some(NewPrice { unit_amount: 1000 }), year: None },
+            min_seats: None,
+            max_seats: None,
+            benefit_ids: vec![key.benefit.id],
+        },
+    )
+    .await
+    .expect("product");
+    let chk = domain::services::purchase::create_checkout(
+        &w.app,
+        &Principal::Public,
+        domain::services::purchase::NewCheckout {
+            product_id: product.id,
+            interval: Interval::Month,
+            seats,
+            customer_email: "boss@corp.example".into(),
+            success_url: "https://corp.example/ok".into(),
+            cancel_url: "https://corp.example/no".into(),
+        },
+    )
+    .await
+    .expect("checkout");
+    let e = domain::events::PaymentEvent {
+        id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        created: t0().timestamp(),
+        kind: domain::events::PaymentEventKind::CheckoutCompleted {
+            checkout_id: chk.id.clone(),
+            provider_subscription_id: "sub_s".into(),
+            provider_customer_id: None,
+        },
+    };
+    domain::services::billing_events::handle(&w.app, &e).await.expect("completed");
+    let sub = w.app.store.subscription_by_provider_id("sub_s").await.expect("store").expect("sub");
+    (merchant, sub)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_assigns_on_ten_seats_sell_exactly_ten() {
+    let w = world("oversell").await;
+    let (merchant, sub) = subscription(&w, 10).await;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let app = w.app.clone();
+        let merchant = merchant.clone();
+        let sub_id = sub.id.clone();
+        tasks.push(tokio::spawn(async move {
+            seats::assign(
+                &app,
+                &merchant,
+                &sub_id,
+                AssignSeat { email: format!("person{i}@corp.example"), metadata: None },
+            )
+            .await
+        }));
+    }
+    let (mut ok, mut full, mut other) = (0, 0, Vec::new());
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(_) => ok += 1,
+            Err(DomainError::NoSeatsAvailable) => full += 1,
+            Err(e) => other.push(e),
+        }
+    }
+    assert_eq!((ok, full), (10, 190), "unexpected errors: {other:?}");
+    let sub = w.app.store.subscription(&sub.id).await.expect("get").expect("sub");
+    let live = seats::list(&w.app, &merchant, &sub.id, None, None, Some("100")).await.expect("list");
+    assert_eq!(sub.seats_assigned, 10);
+    // Nothing of the 190 refused transactions was left behind.
+    let items = seats_tests::scan(&w.db, &w.res.table).await;
+    let count = |entity: &str| {
+        items
+            .iter()
+            .filter(|i| i.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(entity))
+            .count()
+    };
+    assert_eq!((count("seat"), count("seat_email"), count("claim_token")), (10, 10, 10));
+    assert_eq!(
+        live.seats.iter().filter(|s| s.status != SeatStatus::Revoked).count(),
+        10,
+        "counter = live seats"
+    );
+    let _ = w.db.delete_table().table_name(&w.res.table).send().await;
+}
+
+fn sqs_event(messages: Vec<aws_sdk_sqs::types::Message>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for m in messages {
+        let mut r = SqsMessage::default();
+        r.message_id = m.message_id;
+        r.receipt_handle = m.receipt_handle;
+        r.body = m.body;
+        event.records.push(r);
+    }
+    event
+}
+
+#[tokio::test]
+async fn a_grant_survives_a_failed_sqs_send_through_outbox_sweeper_and_worker() {
+    let w = world("outbox").await;
+    let (merchant, sub) = subscription(&w, 2).await;
+    seats::assign(
+        &w.app,
+        &merchant,
+        &sub.id,
+        AssignSeat { email: "ann@corp.example".into(), metadata: None },
+    )
+    .await
+    .expect("assign");
+    let mail = w.mailer.sent().into_iter().last().expect("invitation");
+    let token = local_stack::moto::link_param(&mail.text, "token").expect("token");
+
+    // The claim runs with a queue that does not exist: the send fails after the commit.
+    let mut broken = w.app.clone();
+    broken.jobs =
+        Arc::new(adapters::sqs::SqsJobs::new(w.sqs.clone(), format!("{}-missing", w.res.queue_url)));
+    let claimed = claims::claim(&broken, ClaimRequest { token }).await.expect("the claim commits");
+    assert_eq!(claimed.seat.status, SeatStatus::Claimed);
+    let nothing = w
+        .sqs
+        .receive_message()
+        .queue_url(&w.res.queue_url)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .expect("receive");
+    assert!(nothing.messages.unwrap_or_default().is_empty(), "nothing reached the queue");
+
+    // A minute later the sweeper finds the job in the outbox and sends it.
+    w.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(sweeper::sweep(&w.app, 60).await.expect("sweep").resent, 1);
+    let received = w
+        .sqs
+        .receive_message()
+        .queue_url(&w.res.queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1);
+
+    // The worker's batch handler, with a poison message beside the job: only the poison fails.
+    let mut poison = aws_sdk_sqs::types::Message::builder().message_id("poison-1").body("{not a job").build();
+    poison.receipt_handle = Some("x".into());
+    let mut messages = received.clone();
+    messages.push(poison);
+    let reply = benefit_worker::handler::handle(&w.app, sqs_event(messages)).await.expect("batch");
+    let failed: Vec<String> = reply.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    assert_eq!(failed, vec!["poison-1".to_string()]);
+
+    let holder = claimed.seat.customer_id.expect("holder");
+    let grants = w.app.store.grants_of_customer(&holder).await.expect("grants");
+    assert_eq!(grants.len(), 1);
+    assert!(grants[0].license_key.as_deref().is_some_and(|k| k.starts_with("ACME-")));
+    // A second delivery of the same job grants nothing new.
+    benefit_worker::handler::handle(&w.app, sqs_event(received)).await.expect("again");
+    assert_eq!(w.app.store.grants_of_customer(&holder).await.expect("grants").len(), 1);
+    assert!(w.app.store.stale_jobs(i64::MAX, 10).await.expect("outbox").is_empty());
+    let _ = (&w.sdk, w.app.jobs.enqueue(&[]).await);
+    let _ = w.db.delete_table().table_name(&w.res.table).send().await;
+}
