@@ -7,10 +7,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use domain::error::DomainError;
 use domain::memory::{FixedClock, MemoryFiles, MemoryMailer, MemoryPayments};
 use domain::model::*;
-use domain::ports::{JobQueue, Store};
 use domain::services::claims::{self, ClaimRequest};
 use domain::services::seats::{self, AssignSeat};
-use domain::services::{benefits, sweeper, App, Principal, Settings};
+use domain::services::{sweeper, App, Principal, Settings};
 use local_stack::resources::{self, Resources};
 use std::sync::Arc;
 
@@ -25,7 +24,6 @@ struct World {
     res: Resources,
     sqs: aws_sdk_sqs::Client,
     db: aws_sdk_dynamodb::Client,
-    sdk: aws_config::SdkConfig,
 }
 
 async fn world(name: &str) -> World {
@@ -45,7 +43,7 @@ async fn world(name: &str) -> World {
         clock: clock.clone(),
         settings: Settings::with_defaults("https://portal.example", &domain::secrets::hash("admin")),
     };
-    World { app, mailer, clock, res, sqs, db, sdk }
+    World { app, mailer, clock, res, sqs, db }
 }
 
 /// An organization with one product (a license key benefit) and an active subscription.
@@ -239,6 +237,5 @@ async fn a_grant_survives_a_failed_sqs_send_through_outbox_sweeper_and_worker() 
     benefit_worker::handler::handle(&w.app, sqs_event(received)).await.expect("again");
     assert_eq!(w.app.store.grants_of_customer(&holder).await.expect("grants").len(), 1);
     assert!(w.app.store.stale_jobs(i64::MAX, 10).await.expect("outbox").is_empty());
-    let _ = (&w.sdk, w.app.jobs.enqueue(&[]).await);
     let _ = w.db.delete_table().table_name(&w.res.table).send().await;
 }
