@@ -1,6 +1,7 @@
 //! Shared fixtures of the integration and end-to-end tests.
 
 pub mod api;
+pub mod e2e;
 
 use adapters::dynamo::DynamoStore;
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -4,147 +4,12 @@
 
 use local_stack::moto::{link_param, sent_emails};
 use local_stack::stripe_events;
-use local_stack::watch::{Options, Stack, WARM_UP_PROBES};
-use seats_tests::api::{Api, Reply};
+use seats_tests::e2e::{buy, checkout_body, merchant, session, Ctx};
 use serde_json::{json, Value};
-
-struct Ctx {
-    stack: Stack,
-    api: Api,
-    db: aws_sdk_dynamodb::Client,
-}
-
-impl Ctx {
-    async fn items(&self) -> usize {
-        seats_tests::scan(&self.db, &self.stack.resources.table).await.len()
-    }
-
-    async fn sign_in_code_for(&self, email: &str) -> String {
-        let mails = sent_emails(&self.stack.aws_endpoint).await.expect("emails");
-        let body = mails
-            .iter()
-            .rev()
-            .find(|m| m.to.iter().any(|t| t == email) && m.body.contains("code="))
-            .map(|m| m.body.clone())
-            .unwrap_or_else(|| panic!("no sign-in email for {email}"));
-        link_param(&body, "code").expect("code in link")
-    }
-
-    async fn event(&self, event: &Value) -> Reply {
-        let now = chrono::Utc::now().timestamp();
-        let (status, body) =
-            stripe_events::post_signed(&self.stack.api_url, &self.stack.webhook_secret, event, now)
-                .await
-                .expect("post event");
-        Reply {
-            status,
-            body: serde_json::from_str(&body).unwrap_or(Value::String(body)),
-            headers: Default::default(),
-        }
-    }
-}
-
-struct Merchant {
-    key: String,
-    product_id: String,
-    file_benefit_id: String,
-}
-
-async fn merchant(c: &Ctx, slug: &str) -> Merchant {
-    let admin = c.stack.admin_token.as_str();
-    let org = c.api.post("/v1/organizations", Some(admin), json!({"name": "Acme Inc", "slug": slug})).await;
-    assert_eq!(org.status, 201, "{:?}", org.body);
-    let key = org.str("/api_key");
-    assert!(key.starts_with("sk_"));
-
-    let file = c
-        .api
-        .post("/v1/benefits", Some(&key), json!({"type": "file_download", "name": "Installer", "filename": "setup.zip", "content_type": "application/zip"}))
-        .await;
-    assert_eq!(file.status, 201, "{:?}", file.body);
-    // The presigned PUT really uploads to the bucket.
-    let upload = reqwest::Client::new()
-        .put(file.str("/upload_url"))
-        .header("content-type", "application/zip")
-        .body(b"PK\x03\x04 the installer".to_vec())
-        .send()
-        .await
-        .expect("upload");
-    assert!(upload.status().is_success(), "upload answered {}", upload.status());
-
-    let license = c
-        .api
-        .post("/v1/benefits", Some(&key), json!({"type": "license_key", "name": "License", "prefix": "ACME"}))
-        .await;
-    assert_eq!(license.status, 201, "{:?}", license.body);
-    let product = c
-        .api
-        .post(
-            "/v1/products",
-            Some(&key),
-            json!({
-                "name": "Acme Pro", "description": "Per-seat plan", "currency": "usd",
-                "prices": {"month": {"unit_amount": 1000}, "year": {"unit_amount": 10000}},
-                "min_seats": 1, "max_seats": 100,
-                "benefit_ids": [file.str("/id"), license.str("/id")]
-            }),
-        )
-        .await;
-    assert_eq!(product.status, 201, "{:?}", product.body);
-    Merchant { key, product_id: product.str("/id"), file_benefit_id: file.str("/id") }
-}
-
-fn checkout_body(product_id: &str, seats: i64, email: &str) -> Value {
-    json!({
-        "product_id": product_id, "interval": "month", "seats": seats, "customer_email": email,
-        "success_url": "https://corp.example/welcome", "cancel_url": "https://corp.example/pricing"
-    })
-}
-
-/// Buys seats and completes the checkout with a signed event; returns (subscription id, Stripe sub id).
-async fn buy(c: &Ctx, m: &Merchant, seats: i64, email: &str) -> (String, String) {
-    let chk = c.api.post("/v1/checkouts", None, checkout_body(&m.product_id, seats, email)).await;
-    assert_eq!(chk.status, 201, "{:?}", chk.body);
-    assert_eq!(chk.body["amount_due"], json!(1000 * seats));
-    let stripe_sub = format!("sub_test_{}", uuid::Uuid::new_v4().simple());
-    let done = c
-        .event(&stripe_events::checkout_completed(
-            &chk.str("/id"),
-            &stripe_sub,
-            chrono::Utc::now().timestamp(),
-        ))
-        .await;
-    assert_eq!(done.status, 200, "{:?}", done.body);
-    let read = c.api.get(&format!("/v1/checkouts/{}", chk.str("/id")), None).await;
-    assert_eq!(read.str("/status"), "completed");
-    (read.str("/subscription_id"), stripe_sub)
-}
-
-async fn session(c: &Ctx, slug: &str, email: &str) -> String {
-    let r = c.api.post("/v1/portal/sign-in", None, json!({"organization_slug": slug, "email": email})).await;
-    assert_eq!(r.status, 202);
-    let code = c.sign_in_code_for(email).await;
-    let s = c.api.post("/v1/portal/sessions", None, json!({"code": code})).await;
-    assert_eq!(s.status, 201, "{:?}", s.body);
-    s.str("/token")
-}
 
 #[tokio::test]
 async fn purchase_flow_end_to_end() {
-    let target = local_stack::root().join("target/e2e");
-    let stack = Stack::start(Options {
-        prefix: local_stack::resources::unique_prefix("e2e-purchase"),
-        state_dir: target.clone(),
-        log_file: Some(target.join("purchase.log")),
-        extra_env: vec![],
-    })
-    .await
-    .expect("stack");
-    let started = std::time::Instant::now();
-    stack.warm_up(WARM_UP_PROBES).await.expect("warm up");
-    println!("stack up and warm in {:.1}s", started.elapsed().as_secs_f64());
-    let sdk = local_stack::resources::sdk_config(&stack.aws_endpoint).await;
-    let c = Ctx { api: Api::new(&stack.api_url), db: aws_sdk_dynamodb::Client::new(&sdk), stack };
+    let c = Ctx::start("purchase").await;
 
     let clock = std::time::Instant::now();
     let step = |name: &str| println!("[{:>6.1}s] scenario: {name}", clock.elapsed().as_secs_f64());
@@ -341,6 +206,5 @@ async fn purchase_flow_end_to_end() {
             assert!(!dump.contains(&code), "a sign-in code is stored in plain text");
         }
     }
-    let log = std::fs::read_to_string(target.join("purchase.log")).unwrap_or_default();
-    assert!(!log.contains("\"status\":5"), "no request answered 5xx");
+    c.assert_no_5xx_logged();
 }

@@ -1,0 +1,297 @@
+//! The seat lifecycle end to end through `cargo lambda watch` and the local SQS bridge: buy,
+//! assign, invite, claim, grant, download, revoke, reassign — plus 200 concurrent assigns,
+//! cross-tenant access on every seat route, bad input, a poison job and the sample events.
+
+use local_stack::moto::{link_param, sent_emails};
+use seats_tests::api::Reply;
+use seats_tests::e2e::{buy, merchant, session, Ctx, FILE_BYTES};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+async fn invitation_token(c: &Ctx, email: &str) -> String {
+    let mails = sent_emails(&c.stack.aws_endpoint).await.expect("emails");
+    let body = mails
+        .iter()
+        .rev()
+        .find(|m| m.to.iter().any(|t| t == email) && m.body.contains("token="))
+        .map(|m| m.body.clone())
+        .unwrap_or_else(|| panic!("no invitation for {email}"));
+    link_param(&body, "token").expect("token in link")
+}
+
+/// Polls `GET /v1/portal/benefits` until `done` holds (the worker runs behind the bridge).
+async fn benefits_until(c: &Ctx, token: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = c.api.get("/v1/portal/benefits", Some(token)).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let list = r.body["data"].as_array().cloned().unwrap_or_default();
+        if done(&list) {
+            return list;
+        }
+        assert!(Instant::now() < deadline, "benefits never reached the expected state: {list:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn assign(email: &str) -> Value {
+    json!({ "email": email, "metadata": { "team": "design" } })
+}
+
+#[tokio::test]
+async fn seat_lifecycle_end_to_end() {
+    let c = Ctx::start("seats").await;
+    let clock = Instant::now();
+    let step = |name: &str| println!("[{:>6.1}s] scenario: {name}", clock.elapsed().as_secs_f64());
+
+    step("buy 3 seats, assign 3, the fourth is refused");
+    let acme = merchant(&c, "acme").await;
+    let (sub_id, _) = buy(&c, &acme, 3, "boss@corp.example").await;
+    let boss = session(&c, "acme", "boss@corp.example").await;
+    let seats_path = format!("/v1/subscriptions/{sub_id}/seats");
+    let mut seat_ids = Vec::new();
+    for (i, who) in [&boss, &boss, &acme.key].iter().enumerate() {
+        let r = c.api.post(&seats_path, Some(who.as_str()), assign(&format!("member{i}@corp.example"))).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert_eq!(r.body["status"], json!("pending"));
+        assert_eq!(r.body["metadata"]["team"], json!("design"));
+        seat_ids.push(r.str("/id"));
+    }
+    let fourth = c.api.post(&seats_path, Some(&boss), assign("member9@corp.example")).await;
+    assert_eq!((fourth.status, fourth.error_code().as_str()), (409, "no_seats_available"));
+    let twice = c.api.post(&seats_path, Some(&boss), assign("MEMBER0@corp.example")).await;
+    assert_eq!((twice.status, twice.error_code().as_str()), (409, "seat_already_assigned"));
+    let list = c.api.get(&seats_path, Some(&boss)).await;
+    assert_eq!(
+        (list.body["seats_assigned"].clone(), list.body["seats_available"].clone()),
+        (json!(3), json!(0))
+    );
+    let page = c.api.get(&format!("{seats_path}?limit=2"), Some(&boss)).await;
+    assert_eq!(page.body["seats"].as_array().map(Vec::len), Some(2));
+    let rest =
+        c.api.get(&format!("{seats_path}?limit=2&cursor={}", page.str("/next_cursor")), Some(&boss)).await;
+    assert_eq!(rest.body["seats"].as_array().map(Vec::len), Some(1));
+
+    step("the invitation is read from SES, previewed and claimed");
+    let token = invitation_token(&c, "member0@corp.example").await;
+    for _ in 0..2 {
+        let p = c.api.get(&format!("/v1/claims/{token}"), None).await;
+        assert_eq!(p.status, 200, "{:?}", p.body);
+        assert_eq!(
+            (p.str("/organization_name"), p.str("/product_name"), p.str("/email")),
+            ("Acme Inc".into(), "Acme Pro".into(), "member0@corp.example".into())
+        );
+    }
+    let claimed = c.api.post("/v1/claims", None, json!({ "token": token })).await;
+    assert_eq!(claimed.status, 200, "{:?}", claimed.body);
+    assert_eq!(claimed.body["seat"]["status"], json!("claimed"));
+    let holder = claimed.str("/session/token");
+    let again = c.api.post("/v1/claims", None, json!({ "token": token })).await;
+    assert_eq!((again.status, again.error_code().as_str()), (404, "not_found"));
+
+    step("both benefits are granted; the file downloads through the presigned URL");
+    let grants =
+        benefits_until(&c, &holder, |l| l.len() == 2 && l.iter().all(|g| g["status"] == json!("granted")))
+            .await;
+    let key = grants.iter().find_map(|g| g["license_key"].as_str()).expect("license key");
+    assert!(key.starts_with("ACME-"), "{key}");
+    let file = grants.iter().find(|g| g["benefit"]["type"] == json!("file_download")).expect("file grant");
+    let file_grant = file["id"].as_str().expect("id").to_string();
+    let dl = c.api.get(&format!("/v1/portal/benefits/{file_grant}/download"), Some(&holder)).await;
+    assert_eq!(dl.status, 200, "{:?}", dl.body);
+    let bytes = reqwest::get(dl.str("/url")).await.expect("download").bytes().await.expect("bytes");
+    assert_eq!(&bytes[..], FILE_BYTES);
+
+    step("other organizations, seat holders and other billing managers see nothing");
+    let globex = merchant(&c, "globex").await;
+    buy(&c, &globex, 1, "boss@globex.example").await;
+    let other_boss = session(&c, "globex", "boss@globex.example").await;
+    let seat0 = &seat_ids[0];
+    let seat1 = &seat_ids[1];
+    for token in [globex.key.as_str(), holder.as_str(), other_boss.as_str()] {
+        let routes: Vec<(&str, String, Option<Value>)> = vec![
+            ("POST", seats_path.clone(), Some(assign("intruder@evil.example"))),
+            ("GET", seats_path.clone(), None),
+            ("POST", format!("{seats_path}/{seat1}/resend"), Some(json!({}))),
+            ("DELETE", format!("{seats_path}/{seat1}"), None),
+            ("GET", format!("/v1/subscriptions/{sub_id}/events"), None),
+            ("GET", format!("/v1/subscriptions/{sub_id}"), None),
+        ];
+        for (method, path, body) in routes {
+            let r =
+                c.api.raw(method, &path, Some(token), body.map(|b| b.to_string().into_bytes()), &[]).await;
+            assert_eq!((r.status, r.error_code().as_str()), (404, "not_found"), "{method} {path}");
+        }
+    }
+    let r = c.api.get(&format!("/v1/portal/benefits/{file_grant}/download"), Some(&boss)).await;
+    assert_eq!(r.status, 404, "a billing manager without a claimed seat cannot download");
+
+    step("resend replaces a pending seat's link; claimed seats cannot be re-invited");
+    let old = invitation_token(&c, "member1@corp.example").await;
+    let resent = c.api.post(&format!("{seats_path}/{seat1}/resend"), Some(&boss), json!({})).await;
+    assert_eq!(resent.status, 200, "{:?}", resent.body);
+    let new = invitation_token(&c, "member1@corp.example").await;
+    assert_ne!(old, new);
+    assert_eq!(c.api.get(&format!("/v1/claims/{old}"), None).await.status, 404);
+    assert_eq!(c.api.get(&format!("/v1/claims/{new}"), None).await.status, 200);
+    let r = c.api.post(&format!("{seats_path}/{seat0}/resend"), Some(&boss), json!({})).await;
+    assert_eq!((r.status, r.error_code().as_str()), (409, "invalid_state"));
+
+    step("revoke: idempotent, benefits revoked, download refused, the seat reassignable");
+    let revoked = c.api.delete(&format!("{seats_path}/{seat0}"), Some(&boss)).await;
+    assert_eq!((revoked.status, revoked.body["status"].clone()), (200, json!("revoked")));
+    let again = c.api.delete(&format!("{seats_path}/{seat0}"), Some(&boss)).await;
+    assert_eq!((again.status, again.body["status"].clone()), (200, json!("revoked")));
+    let grants = benefits_until(&c, &holder, |l| l.iter().all(|g| g["status"] == json!("revoked"))).await;
+    assert!(grants.iter().all(|g| g.get("license_key").is_none()), "a revoked key is not shown");
+    let r = c.api.get(&format!("/v1/portal/benefits/{file_grant}/download"), Some(&holder)).await;
+    assert_eq!(r.status, 404);
+    let reassigned = c.api.post(&seats_path, Some(&boss), assign("member0@corp.example")).await;
+    assert_eq!(reassigned.status, 201, "{:?}", reassigned.body);
+    let trail = c.api.get(&format!("/v1/subscriptions/{sub_id}/events"), Some(&boss)).await;
+    let kinds: Vec<&str> =
+        trail.body["data"].as_array().expect("events").iter().filter_map(|e| e["type"].as_str()).collect();
+    for k in [
+        "subscription.created",
+        "seat.assigned",
+        "seat.invitation_sent",
+        "seat.claimed",
+        "benefit.granted",
+        "seat.invitation_renewed",
+        "seat.revoked",
+        "benefit.revoked",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    assert_eq!(kinds.iter().filter(|k| **k == "seat.revoked").count(), 1, "revoking twice records once");
+
+    step("bad input on seat routes: 4xx in the error shape, nothing written");
+    let before = c.items().await;
+    let long_token = "x".repeat(600);
+    let bad: Vec<(&str, String, Option<Value>, u16)> = vec![
+        ("POST", seats_path.clone(), Some(json!({"email": "not-an-email"})), 400),
+        ("POST", seats_path.clone(), Some(json!({"email": ""})), 400),
+        ("POST", seats_path.clone(), Some(json!({"email": "a@b.example", "metadata": {"n": 5}})), 400),
+        ("POST", seats_path.clone(), Some(json!({"email": "a@b.example", "role": "admin"})), 400),
+        ("POST", seats_path.clone(), Some(json!({"mail": "a@b.example"})), 400),
+        ("GET", format!("{seats_path}?status=lost"), None, 400),
+        ("GET", format!("{seats_path}?limit=0"), None, 400),
+        ("GET", format!("{seats_path}?cursor=../../x"), None, 400),
+        (
+            "POST",
+            "/v1/subscriptions/sub_00000000000000000000000000000000/seats".into(),
+            Some(assign("a@b.example")),
+            404,
+        ),
+        ("POST", "/v1/subscriptions/nonsense/seats".into(), Some(assign("a@b.example")), 404),
+        ("DELETE", format!("{seats_path}/seat_00000000000000000000000000000000"), None, 404),
+        ("DELETE", format!("{seats_path}/nonsense"), None, 404),
+        ("POST", format!("{seats_path}/seat_00000000000000000000000000000000/resend"), Some(json!({})), 404),
+        ("GET", "/v1/claims/ct_unknown_token_value".into(), None, 404),
+        ("GET", format!("/v1/claims/{long_token}"), None, 404),
+        ("POST", "/v1/claims".into(), Some(json!({"token": ""})), 404),
+        ("POST", "/v1/claims".into(), Some(json!({"token": long_token})), 404),
+        ("POST", "/v1/claims".into(), Some(json!({"token": 42})), 400),
+        ("POST", "/v1/claims".into(), Some(json!({})), 400),
+        ("GET", "/v1/portal/benefits/grant_00000000000000000000000000000000/download".into(), None, 404),
+        ("GET", "/v1/portal/benefits/nonsense/download".into(), None, 404),
+    ];
+    for (method, path, body, want) in bad {
+        let r: Reply =
+            c.api.raw(method, &path, Some(&boss), body.map(|b| b.to_string().into_bytes()), &[]).await;
+        assert_eq!(r.status, want, "{method} {path}: {:?}", r.body);
+        r.error_code();
+    }
+    assert_eq!(c.items().await, before, "bad input wrote nothing");
+
+    // cargo lambda watch (1.9.2) stalls for good when one function has more than about 120
+    // requests waiting (seen here: 100 in flight pass, 130 hang), so the HTTP run keeps 100
+    // in flight. The 200-at-once race on the store itself is `seats_store.rs`.
+    step("200 concurrent assigns (100 in flight) on a 10-seat subscription");
+    let (big, _) = buy(&c, &acme, 10, "big@corp.example").await;
+    let big_path = format!("/v1/subscriptions/{big}/seats");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
+    for i in 0..200 {
+        let permit = in_flight.clone().acquire_owned().await.expect("semaphore");
+        let api = c.api.clone();
+        let path = big_path.clone();
+        let key = acme.key.clone();
+        tasks.push(tokio::spawn(async move {
+            let reply = api.post(&path, Some(&key), assign(&format!("crowd{i}@corp.example"))).await;
+            drop(permit);
+            reply
+        }));
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for t in tasks {
+        let r = t.await.expect("join");
+        let code = if r.status == 201 { "created".to_string() } else { r.error_code() };
+        *statuses.entry((r.status, code)).or_insert(0) += 1;
+    }
+    println!("  200 assigns in {:.2}s: {statuses:?}", started.elapsed().as_secs_f64());
+    let want = std::collections::BTreeMap::from([
+        ((201, "created".to_string()), 10),
+        ((409, "no_seats_available".to_string()), 190),
+    ]);
+    assert_eq!(statuses, want);
+    let sub = c.api.get(&format!("/v1/subscriptions/{big}"), Some(&acme.key)).await;
+    let live = c.api.get(&format!("{big_path}?limit=100"), Some(&acme.key)).await;
+    assert_eq!(sub.body["seats_assigned"], json!(10));
+    assert_eq!(live.body["seats"].as_array().map(Vec::len), Some(10), "counter = live seats");
+
+    step("a poison message goes to the dead-letter queue after 3 receives");
+    c.sqs
+        .send_message()
+        .queue_url(&c.stack.resources.queue_url)
+        .message_body("{this is not a job")
+        .send()
+        .await
+        .expect("send");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dead = c
+            .sqs
+            .receive_message()
+            .queue_url(&c.stack.resources.dlq_url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        if dead.iter().any(|m| m.body.as_deref() == Some("{this is not a job")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the poison message never reached the dead-letter queue");
+    }
+
+    step("every sample event in events/ invokes its function");
+    let dir = local_stack::root().join("events");
+    let mut names: Vec<_> =
+        std::fs::read_dir(&dir).expect("events/").filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    names.sort();
+    for path in names {
+        let function = path.file_stem().and_then(|s| s.to_str()).expect("name").to_string();
+        let payload = std::fs::read(&path).expect("read");
+        let r = reqwest::Client::new()
+            .post(c.stack.invoke_url(&function))
+            .body(payload)
+            .send()
+            .await
+            .expect("invoke");
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "{function}: {body}");
+        assert!(body.get("errorType").is_none(), "{function} failed: {body}");
+        if let Some(code) = body.get("statusCode").and_then(Value::as_u64) {
+            assert!(code < 500, "{function} answered {code}: {body}");
+        }
+        println!(
+            "  events/{function}.json → {}",
+            body.get("statusCode").map(|s| s.to_string()).unwrap_or_else(|| body.to_string())
+        );
+    }
+    c.assert_no_5xx_logged();
+}
