@@ -47,6 +47,10 @@ fmt:
 release: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --workspace --bins
 
+## DynamoDB requests, handler overhead and contention per flow, on moto (release build).
+bench: venv
+	cargo bench -p seats-tests --bench flows
+
 clean:
 	cargo clean
 	rm -rf .local

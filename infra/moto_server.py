@@ -9,6 +9,8 @@ handler gives the emulator the same guarantee. SQS, SES and S3 stay concurrent.
 Usage: python infra/moto_server.py -H 127.0.0.1 -p PORT   (the same arguments as moto_server)
 """
 
+import os
+import signal
 import sys
 import threading
 
@@ -27,4 +29,6 @@ def _serialized_call_action(self):
 DynamoHandler.call_action = _serialized_call_action
 
 if __name__ == "__main__":
+    # Stop at once on SIGTERM (the local stack's owner sends it); nothing here needs flushing.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     sys.exit(main(sys.argv[1:]))

@@ -47,6 +47,8 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         id: domain::ids::new_id("sub"),
         organization_id: c.organization_id.clone(),
         product_id: c.product_id.clone(),
+        product_name: "Pro".into(),
+        organization_name: "Acme".into(),
         customer_id: customer.id.clone(),
         status: SubscriptionStatus::Active,
         interval: c.interval,

@@ -581,7 +581,14 @@ impl Store for DynamoStore {
     }
 
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError> {
-        self.transact(vec![self.audit_item(a)?]).await?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(row("audit_event", &keys::audit_event(&a.subscription_id, &a.id), a)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(fault)?;
         Ok(())
     }
 

@@ -179,6 +179,11 @@ pub struct Subscription {
     pub id: String,
     pub organization_id: String,
     pub product_id: String,
+    /// Copied at purchase so that invitations and claim previews need no extra reads.
+    #[serde(default)]
+    pub product_name: String,
+    #[serde(default)]
+    pub organization_name: String,
     /// The billing manager.
     pub customer_id: String,
     pub status: SubscriptionStatus,

@@ -139,6 +139,7 @@ async fn complete_checkout(
         .organization(&checkout.organization_id)
         .await?
         .ok_or(DomainError::Internal("checkout without organization".into()))?;
+    let product_name = app.store.product(&checkout.product_id).await?.map(|p| p.name).unwrap_or_default();
     // The first period starts when the payment completed at the provider, so a retried
     // event computes the very same period.
     let start = at_unix(event.created)?;
@@ -161,6 +162,8 @@ async fn complete_checkout(
             id: ids::new_id(ids::SUBSCRIPTION),
             organization_id: checkout.organization_id.clone(),
             product_id: checkout.product_id.clone(),
+            product_name: product_name.clone(),
+            organization_name: org.name.clone(),
             customer_id: customer.id.clone(),
             status: SubscriptionStatus::Active,
             interval: checkout.interval,

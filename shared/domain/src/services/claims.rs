@@ -40,14 +40,8 @@ async fn live_claim(app: &App, token: &str) -> Result<(ClaimToken, Seat, Subscri
 
 pub async fn preview(app: &App, token: &str) -> Result<ClaimPreview, DomainError> {
     let (claim, seat, sub) = live_claim(app, token).await?;
-    let org = app.store.organization(&sub.organization_id).await?.ok_or(NOT_FOUND)?;
-    let product = app.store.product(&sub.product_id).await?.ok_or(NOT_FOUND)?;
-    Ok(ClaimPreview {
-        organization_name: org.name,
-        product_name: product.name,
-        email: seat.email,
-        expires_at: claim.expires_at,
-    })
+    let (organization_name, product_name) = super::seats::names(app, &sub).await;
+    Ok(ClaimPreview { organization_name, product_name, email: seat.email, expires_at: claim.expires_at })
 }
 
 #[derive(Debug, Deserialize)]

@@ -52,17 +52,22 @@ fn claim_link(app: &App, token: &str) -> String {
     format!("{}/portal/claim?token={token}", app.settings.public_base_url)
 }
 
+/// The organization's and product's names (copied on the subscription at purchase).
+pub async fn names(app: &App, sub: &Subscription) -> (String, String) {
+    let org = match sub.organization_name.as_str() {
+        "" => app.store.organization(&sub.organization_id).await.ok().flatten().map(|o| o.name),
+        n => Some(n.to_string()),
+    };
+    let product = match sub.product_name.as_str() {
+        "" => app.store.product(&sub.product_id).await.ok().flatten().map(|p| p.name),
+        n => Some(n.to_string()),
+    };
+    (org.unwrap_or_else(|| "Your team".into()), product.unwrap_or_else(|| "the product".into()))
+}
+
 /// Mails the claim link. A failure leaves the seat pending; resend works later.
 async fn invite(app: &App, sub: &Subscription, seat: &Seat, token: &str, actor: String) {
-    let names = async {
-        let org = app.store.organization(&sub.organization_id).await.ok().flatten();
-        let product = app.store.product(&sub.product_id).await.ok().flatten();
-        (
-            org.map(|o| o.name).unwrap_or_else(|| "Your team".into()),
-            product.map(|p| p.name).unwrap_or_else(|| "the product".into()),
-        )
-    };
-    let (org_name, product_name) = names.await;
+    let (org_name, product_name) = names(app, sub).await;
     let hours = app.settings.claim_ttl_s / 3600;
     let mail = OutgoingEmail {
         to: seat.email.clone(),
