@@ -146,6 +146,8 @@ async fn billing_updates_apply_in_order_and_once() {
         status,
         current_period_start: now(),
         current_period_end: now() + Duration::days(31),
+        renewal: None,
+        revoke_all: None,
         audit: None,
     };
     assert_eq!(

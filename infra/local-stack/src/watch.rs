@@ -196,6 +196,8 @@ pub const WARM_UP_PROBES: &[&str] = &[
     "GET /v1/claims/ct_0000000000",
     "GET /v1/subscriptions/sub_0/seats",
     "DELETE /v1/subscriptions/sub_0/seats/seat_0",
+    "POST /v1/subscriptions/sub_0/seat-changes/preview",
+    "POST /v1/subscriptions/sub_0/interval-change/preview",
     "INVOKE benefit-worker {\"Records\": []}",
     "INVOKE sweeper {}",
 ];

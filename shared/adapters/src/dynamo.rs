@@ -547,32 +547,131 @@ impl Store for DynamoStore {
 
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError> {
         let status = serde_dynamo::to_attribute_value(u.status).map_err(codec)?;
+        let mut expression = String::from(
+            "SET #status = :status, current_period_start = :ps, current_period_end = :pe, \
+             last_event_at = :t, version = version + :one",
+        );
+        let mut names = vec![("#status", "status")];
+        let mut values = vec![
+            (":status", status),
+            (":ps", date(u.current_period_start)?),
+            (":pe", date(u.current_period_end)?),
+            (":t", n(u.event_created)),
+            (":one", n(1)),
+            (":v", n(u.expected_version)),
+        ];
+        if let Some(r) = &u.renewal {
+            // The scheduled change takes effect with the new period.
+            expression.push_str(", seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit REMOVE scheduled_change");
+            names.push(("#interval", "interval"));
+            values.push((":seats", n(r.seats)));
+            values.push((":cap", n(r.assign_cap)));
+            values.push((":interval", s(r.interval.as_str())));
+            values.push((":unit", n(r.unit_amount)));
+        }
         let mut items = vec![
             self.event_marker(&u.event_id, Utc::now())?,
             self.update(
                 &keys::subscription(&u.subscription_id),
-                "SET #status = :status, current_period_start = :ps, current_period_end = :pe, \
-                 last_event_at = :t, version = version + :one",
+                &expression,
                 Some("version = :v AND last_event_at <= :t"),
-                &[("#status", "status")],
-                vec![
-                    (":status", status),
-                    (":ps", date(u.current_period_start)?),
-                    (":pe", date(u.current_period_end)?),
-                    (":t", n(u.event_created)),
-                    (":one", n(1)),
-                    (":v", n(u.expected_version)),
-                ],
+                &names,
+                values,
             )?,
         ];
         if let Some(a) = &u.audit {
             items.push(self.audit_item(a)?);
+        }
+        if let Some(job) = &u.revoke_all {
+            items.push(self.outbox_item(job, u.event_created)?);
         }
         Ok(match self.transact(items).await? {
             Txn::Committed => Applied::Applied,
             Txn::ConditionFailed(failed) if failed.contains(&0) => Applied::Duplicate,
             Txn::ConditionFailed(_) => Applied::Stale,
         })
+    }
+
+    async fn lock_subscription(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::subscription(id))))
+            .update_expression("SET change_lock = :until")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(change_lock) OR change_lock < :now)",
+            )
+            .expression_attribute_values(":until", n(until.timestamp()))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(e) => Err(fault(e)),
+        }
+    }
+
+    async fn unlock_subscription(&self, id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::subscription(id))))
+            .update_expression("REMOVE change_lock")
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await
+            .map_err(fault)?;
+        Ok(())
+    }
+
+    async fn change_subscription(&self, c: &SubscriptionChange) -> Result<bool, StoreError> {
+        let mut values = vec![
+            (":seats", n(c.seats)),
+            (":cap", n(c.assign_cap)),
+            (":interval", s(c.interval.as_str())),
+            (":unit", n(c.unit_amount)),
+            (":ps", date(c.current_period_start)?),
+            (":pe", date(c.current_period_end)?),
+            (":one", n(1)),
+            (":v", n(c.expected_version)),
+        ];
+        let mut expression = String::from(
+            "SET seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit, \
+             current_period_start = :ps, current_period_end = :pe, version = version + :one",
+        );
+        match &c.scheduled_change {
+            Some(sc) => {
+                expression.push_str(", scheduled_change = :sc REMOVE change_lock");
+                values.push((":sc", serde_dynamo::to_attribute_value(sc).map_err(codec)?));
+            }
+            None => expression.push_str(" REMOVE change_lock, scheduled_change"),
+        }
+        let mut condition = String::from("version = :v");
+        if let Some(max) = c.max_assigned {
+            // A decrease holds only while no more seats are assigned than it leaves.
+            condition.push_str(" AND seats_assigned <= :max");
+            values.push((":max", n(max)));
+        }
+        let items = vec![
+            self.update(
+                &keys::subscription(&c.subscription_id),
+                &expression,
+                Some(&condition),
+                &[("#interval", "interval")],
+                values,
+            )?,
+            self.audit_item(&c.audit)?,
+        ];
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
     }
 
     async fn record_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -5,7 +5,9 @@
 
 use async_trait::async_trait;
 use domain::error::PortError;
-use domain::ports::{CheckoutSession, CheckoutSessionRequest, PaymentGateway};
+use domain::ports::{
+    CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderChange, ProviderInvoice,
+};
 
 #[derive(Clone)]
 pub struct OfflineGateway {
@@ -28,5 +30,32 @@ impl PaymentGateway for OfflineGateway {
             id: format!("cs_offline_{}", req.checkout_id),
             url: format!("{}/checkout/test-payment?checkout_id={}", self.public_base_url, req.checkout_id),
         })
+    }
+
+    /// The amount Stripe would invoice, from the same proration code as the preview.
+    async fn invoice_seat_increase(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
+        Ok(ProviderInvoice {
+            id: format!("in_offline_{}", c.idempotency_key),
+            amount_due: domain::proration::provider_amount_due(c),
+        })
+    }
+
+    async fn set_renewal_quantity(&self, _c: &ProviderChange) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    async fn switch_interval_now(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
+        Ok(ProviderInvoice {
+            id: format!("in_offline_{}", c.idempotency_key),
+            amount_due: domain::proration::provider_amount_due(c),
+        })
+    }
+
+    async fn schedule_interval_change(&self, c: &ProviderChange) -> Result<String, PortError> {
+        Ok(format!("sub_sched_offline_{}", c.provider_subscription_id))
+    }
+
+    async fn cancel_scheduled_change(&self, _sub: &str, _schedule: &str) -> Result<(), PortError> {
+        Ok(())
     }
 }

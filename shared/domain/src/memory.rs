@@ -26,6 +26,7 @@ struct State {
     sign_in_codes: HashMap<String, SignInCode>,
     sessions: HashMap<String, Session>,
     idempotency: HashMap<String, (String, Option<StoredResponse>)>,
+    locks: HashMap<String, DateTime<Utc>>,
     /// (subscription, seat) → seat, in creation order by id.
     seats: std::collections::BTreeMap<(String, String), Seat>,
     seat_emails: HashMap<(String, String), String>,
@@ -183,6 +184,19 @@ impl Store for MemoryStore {
             sub.current_period_end = u.current_period_end;
             sub.last_event_at = u.event_created;
             sub.version += 1;
+            if let Some(r) = &u.renewal {
+                sub.seats = r.seats;
+                sub.assign_cap = r.assign_cap;
+                sub.interval = r.interval;
+                sub.unit_amount = r.unit_amount;
+                sub.scheduled_change = None;
+            }
+            if let Some(job) = &u.revoke_all {
+                s.outbox.insert(
+                    (job.kind, job.seat_id.clone()),
+                    OutboxEntry { job: job.clone(), attempts: 0, enqueued_at: u.event_created },
+                );
+            }
             s.events_seen.insert(u.event_id.clone());
             if let Some(a) = &u.audit {
                 s.audit.push(a.clone());
@@ -192,6 +206,44 @@ impl Store for MemoryStore {
     }
     async fn record_event(&self, event_id: &str, _now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.with(|s| s.events_seen.insert(event_id.to_string()))
+    }
+    async fn lock_subscription(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| match s.locks.get(id) {
+            Some(held) if *held >= now => false,
+            _ => {
+                s.locks.insert(id.to_string(), until);
+                true
+            }
+        })
+    }
+    async fn unlock_subscription(&self, id: &str) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.locks.remove(id);
+        })
+    }
+    async fn change_subscription(&self, c: &SubscriptionChange) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let Some(sub) = s.subscriptions.get_mut(&c.subscription_id) else { return false };
+            if sub.version != c.expected_version || c.max_assigned.is_some_and(|m| sub.seats_assigned > m) {
+                return false;
+            }
+            sub.seats = c.seats;
+            sub.assign_cap = c.assign_cap;
+            sub.interval = c.interval;
+            sub.unit_amount = c.unit_amount;
+            sub.current_period_start = c.current_period_start;
+            sub.current_period_end = c.current_period_end;
+            sub.scheduled_change = c.scheduled_change.clone();
+            sub.version += 1;
+            s.locks.remove(&c.subscription_id);
+            s.audit.push(c.audit.clone());
+            true
+        })
     }
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError> {
         self.with(|s| s.audit.push(a.clone()))
@@ -488,6 +540,7 @@ impl Mailer for MemoryMailer {
 #[derive(Default)]
 pub struct MemoryPayments {
     pub sessions: Mutex<Vec<CheckoutSessionRequest>>,
+    pub changes: Mutex<Vec<ProviderChange>>,
 }
 
 #[async_trait]
@@ -503,6 +556,39 @@ impl PaymentGateway for MemoryPayments {
             id: format!("cs_test_{}", req.checkout_id),
             url: format!("https://pay.example/{}", req.checkout_id),
         })
+    }
+    async fn invoice_seat_increase(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
+        self.record(c);
+        Ok(ProviderInvoice {
+            id: format!("in_{}", c.idempotency_key),
+            amount_due: crate::proration::provider_amount_due(c),
+        })
+    }
+    async fn set_renewal_quantity(&self, c: &ProviderChange) -> Result<(), PortError> {
+        self.record(c);
+        Ok(())
+    }
+    async fn switch_interval_now(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
+        self.record(c);
+        Ok(ProviderInvoice {
+            id: format!("in_{}", c.idempotency_key),
+            amount_due: crate::proration::provider_amount_due(c),
+        })
+    }
+    async fn schedule_interval_change(&self, c: &ProviderChange) -> Result<String, PortError> {
+        self.record(c);
+        Ok(format!("sub_sched_{}", c.idempotency_key))
+    }
+    async fn cancel_scheduled_change(&self, _sub: &str, _schedule: &str) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+impl MemoryPayments {
+    fn record(&self, c: &ProviderChange) {
+        if let Ok(mut v) = self.changes.lock() {
+            v.push(c.clone());
+        }
     }
 }
 
@@ -572,6 +658,7 @@ pub struct Fakes {
     pub store: std::sync::Arc<MemoryStore>,
     pub mailer: std::sync::Arc<MemoryMailer>,
     pub queue: std::sync::Arc<MemoryQueue>,
+    pub payments: std::sync::Arc<MemoryPayments>,
     pub clock: std::sync::Arc<FixedClock>,
 }
 
@@ -583,10 +670,11 @@ impl Fakes {
         let mailer = Arc::new(MemoryMailer::default());
         let queue = Arc::new(MemoryQueue::default());
         let clock = Arc::new(FixedClock::at(now));
+        let payments = Arc::new(MemoryPayments::default());
         let app = crate::services::App {
             store: store.clone(),
             mailer: mailer.clone(),
-            payments: Arc::new(MemoryPayments::default()),
+            payments: payments.clone(),
             files: Arc::new(MemoryFiles),
             jobs: queue.clone(),
             clock: clock.clone(),
@@ -595,6 +683,6 @@ impl Fakes {
                 &crate::secrets::hash("admin"),
             ),
         };
-        Fakes { app, store, mailer, queue, clock }
+        Fakes { app, store, mailer, queue, payments, clock }
     }
 }

@@ -170,8 +170,18 @@ impl SubscriptionStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ScheduledChange {
-    SeatDecrease { seats: i64, effective_at: DateTime<Utc> },
-    IntervalChange { interval: Interval, unit_amount: MinorUnits, effective_at: DateTime<Utc> },
+    SeatDecrease {
+        seats: i64,
+        effective_at: DateTime<Utc>,
+    },
+    IntervalChange {
+        interval: Interval,
+        unit_amount: MinorUnits,
+        effective_at: DateTime<Utc>,
+        /// The provider's schedule that carries it (a Stripe subscription schedule id).
+        #[serde(default)]
+        provider_schedule_id: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,6 +221,18 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// The facts proration needs.
+    pub fn billing_state(&self) -> crate::proration::BillingState<'_> {
+        crate::proration::BillingState {
+            product_name: &self.product_name,
+            interval: self.interval,
+            unit_amount: self.unit_amount,
+            seats: self.seats,
+            period_start: self.current_period_start,
+            period_end: self.current_period_end,
+        }
+    }
+
     pub fn seats_available(&self) -> i64 {
         (self.assign_cap.min(self.seats) - self.seats_assigned).max(0)
     }
@@ -334,6 +356,8 @@ pub struct Grant {
 pub enum JobKind {
     Grant,
     Revoke,
+    /// Revoke every live seat of a lapsed subscription, a page per message.
+    RevokeAll,
 }
 
 impl JobKind {
@@ -341,6 +365,7 @@ impl JobKind {
         match self {
             JobKind::Grant => "grant",
             JobKind::Revoke => "revoke",
+            JobKind::RevokeAll => "revoke_all",
         }
     }
 }
@@ -349,7 +374,24 @@ impl JobKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub kind: JobKind,
+    /// The seat; for `revoke_all`, the subscription's id (one such job per subscription).
     pub seat_id: String,
     pub subscription_id: String,
+    /// The holder; empty for `revoke_all`.
     pub customer_id: String,
+    /// `revoke_all`: the last seat id done (the next page starts after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl Job {
+    pub fn revoke_all(subscription_id: &str, cursor: Option<String>) -> Job {
+        Job {
+            kind: JobKind::RevokeAll,
+            seat_id: subscription_id.to_string(),
+            subscription_id: subscription_id.to_string(),
+            customer_id: String::new(),
+            cursor,
+        }
+    }
 }

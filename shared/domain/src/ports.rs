@@ -52,6 +52,36 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
+/// A change invoiced now at the provider, with the same `proration_date` as our quote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderChange {
+    pub provider_subscription_id: String,
+    pub product_name: String,
+    pub currency: String,
+    /// The seat count after the change.
+    pub quantity: i64,
+    /// The quantity and price before the change (the offline gateway prorates from them).
+    pub previous_quantity: i64,
+    pub previous_unit_amount: MinorUnits,
+    pub previous_interval: Interval,
+    /// The price after the change (equal to the previous one for a seat change).
+    pub unit_amount: MinorUnits,
+    pub interval: Interval,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    /// Unix seconds, passed to the provider so its proration equals ours.
+    pub proration_date: i64,
+    /// Makes a retried call charge once.
+    pub idempotency_key: String,
+}
+
+/// What the provider invoiced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderInvoice {
+    pub id: String,
+    pub amount_due: MinorUnits,
+}
+
 /// The payment provider (Stripe). Seats are the subscription item's quantity.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
@@ -59,6 +89,20 @@ pub trait PaymentGateway: Send + Sync {
         &self,
         req: &CheckoutSessionRequest,
     ) -> Result<CheckoutSession, PortError>;
+    /// More seats now: quantity with `proration_behavior=always_invoice`.
+    async fn invoice_seat_increase(&self, change: &ProviderChange) -> Result<ProviderInvoice, PortError>;
+    /// The quantity the next renewal bills, nothing now (`proration_behavior=none`).
+    async fn set_renewal_quantity(&self, change: &ProviderChange) -> Result<(), PortError>;
+    /// Monthly → annual now: price swap, `billing_cycle_anchor=now`, invoiced at once.
+    async fn switch_interval_now(&self, change: &ProviderChange) -> Result<ProviderInvoice, PortError>;
+    /// Annual → monthly at the period's end (a subscription schedule at Stripe); returns its id.
+    async fn schedule_interval_change(&self, change: &ProviderChange) -> Result<String, PortError>;
+    /// Drops a scheduled interval change (releases the schedule).
+    async fn cancel_scheduled_change(
+        &self,
+        provider_subscription_id: &str,
+        schedule_id: &str,
+    ) -> Result<(), PortError>;
 }
 
 #[async_trait]
@@ -182,6 +226,23 @@ pub enum Applied {
     Stale,
 }
 
+/// A seat-count or interval change written under the version read (and the change lock).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionChange {
+    pub subscription_id: String,
+    pub expected_version: i64,
+    pub seats: i64,
+    pub assign_cap: i64,
+    /// The change holds only while `seats_assigned` is at most this (a decrease).
+    pub max_assigned: Option<i64>,
+    pub interval: Interval,
+    pub unit_amount: MinorUnits,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub scheduled_change: Option<ScheduledChange>,
+    pub audit: AuditEvent,
+}
+
 /// The billing state written by a payment-provider event, guarded by the version read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BillingUpdate {
@@ -192,7 +253,20 @@ pub struct BillingUpdate {
     pub status: SubscriptionStatus,
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
+    /// A renewal that applies the scheduled change: the new seats, cap and price.
+    pub renewal: Option<RenewalTerms>,
+    /// A lapse: the job that revokes every seat, committed with the status.
+    pub revoke_all: Option<Job>,
     pub audit: Option<AuditEvent>,
+}
+
+/// What a renewal bills from now on, when a scheduled change took effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalTerms {
+    pub seats: i64,
+    pub assign_cap: i64,
+    pub interval: Interval,
+    pub unit_amount: MinorUnits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +331,18 @@ pub trait Store: Send + Sync {
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError>;
     /// Records an event id as handled. `false`: seen before.
     async fn record_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Takes the subscription's change lock until `until` (one money change at a time).
+    /// `false`: another change holds it.
+    async fn lock_subscription(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn unlock_subscription(&self, id: &str) -> Result<(), StoreError>;
+    /// Writes the change and releases the lock. `false`: the version moved or, for a
+    /// decrease, more seats are assigned than it allows.
+    async fn change_subscription(&self, c: &SubscriptionChange) -> Result<bool, StoreError>;
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError>;
     async fn audit_events(&self, subscription_id: &str) -> Result<Vec<AuditEvent>, StoreError>;
 

@@ -132,10 +132,35 @@ pub struct SubscriptionView {
     pub seats: i64,
     pub seats_assigned: i64,
     pub seats_available: i64,
-    pub scheduled_change: Option<ScheduledChange>,
+    pub scheduled_change: Option<ScheduledChangeView>,
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A change waiting for the period's end, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ScheduledChangeView {
+    SeatDecrease { seats: i64, effective_at: DateTime<Utc> },
+    IntervalChange { interval: Interval, unit_amount: MinorUnits, effective_at: DateTime<Utc> },
+}
+
+impl From<&ScheduledChange> for ScheduledChangeView {
+    fn from(c: &ScheduledChange) -> Self {
+        match c {
+            ScheduledChange::SeatDecrease { seats, effective_at } => {
+                ScheduledChangeView::SeatDecrease { seats: *seats, effective_at: *effective_at }
+            }
+            ScheduledChange::IntervalChange { interval, unit_amount, effective_at, .. } => {
+                ScheduledChangeView::IntervalChange {
+                    interval: *interval,
+                    unit_amount: *unit_amount,
+                    effective_at: *effective_at,
+                }
+            }
+        }
+    }
 }
 
 impl From<&Subscription> for SubscriptionView {
@@ -152,7 +177,7 @@ impl From<&Subscription> for SubscriptionView {
             seats: s.seats,
             seats_assigned: s.seats_assigned,
             seats_available: s.seats_available(),
-            scheduled_change: s.scheduled_change.clone(),
+            scheduled_change: s.scheduled_change.as_ref().map(ScheduledChangeView::from),
             current_period_start: s.current_period_start,
             current_period_end: s.current_period_end,
             created_at: s.created_at,
@@ -289,4 +314,15 @@ pub struct SessionToken {
 pub struct ClaimResult {
     pub seat: SeatView,
     pub session: SessionToken,
+}
+
+/// The answer of a seat-count or interval change, preview and apply alike.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeView {
+    pub effective: crate::proration::Effective,
+    pub effective_at: DateTime<Utc>,
+    pub lines: Vec<crate::proration::ProrationLine>,
+    pub amount_due_now: MinorUnits,
+    pub next_renewal_amount: MinorUnits,
+    pub subscription: SubscriptionView,
 }

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use domain::error::PortError;
-use domain::ports::{CheckoutSession, CheckoutSessionRequest, PaymentGateway};
+use domain::ports::{
+    CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderChange, ProviderInvoice,
+};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -94,8 +96,204 @@ pub fn checkout_session_form(req: &CheckoutSessionRequest) -> Form {
     ]
 }
 
+/// What the changes need to know of the Stripe subscription: its one item and price.
+#[derive(Debug, Deserialize)]
+pub struct StripeSubscription {
+    pub items: StripeList<StripeItem>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StripeList<T> {
+    pub data: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StripeItem {
+    pub id: String,
+    pub price: StripePrice,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StripePrice {
+    pub id: String,
+    pub product: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct UpdatedSubscription {
+    latest_invoice: Option<StripeInvoice>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StripeInvoice {
+    id: String,
+    amount_due: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Created {
+    id: String,
+}
+
+impl StripeGateway {
+    pub async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, PortError> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.secret_key)
+            .header("Stripe-Version", STRIPE_VERSION)
+            .send()
+            .await
+            .map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
+        let status = resp.status();
+        let text =
+            resp.text().await.map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
+        if status.is_server_error() || status.as_u16() == 429 {
+            return Err(PortError::Unavailable("stripe", format!("HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(PortError::Rejected("stripe", format!("HTTP {status}: {text}")));
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| PortError::Rejected("stripe", format!("unexpected response: {e}")))
+    }
+
+    async fn item(&self, provider_subscription_id: &str) -> Result<StripeItem, PortError> {
+        let sub: StripeSubscription =
+            self.get(&format!("/v1/subscriptions/{provider_subscription_id}")).await?;
+        sub.items
+            .data
+            .into_iter()
+            .next()
+            .ok_or_else(|| PortError::Rejected("stripe", "subscription without items".into()))
+    }
+
+    async fn update_subscription(
+        &self,
+        c: &ProviderChange,
+        form: Form,
+    ) -> Result<ProviderInvoice, PortError> {
+        let updated: UpdatedSubscription = self
+            .post(&format!("/v1/subscriptions/{}", c.provider_subscription_id), &form, &c.idempotency_key)
+            .await?;
+        let invoice = updated
+            .latest_invoice
+            .ok_or_else(|| PortError::Rejected("stripe", "no invoice for the change".into()))?;
+        Ok(ProviderInvoice { id: invoice.id, amount_due: invoice.amount_due })
+    }
+}
+
+fn f(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// More seats now, prorated exactly as our preview and invoiced at once.
+pub fn seat_increase_form(item_id: &str, c: &ProviderChange) -> Form {
+    vec![
+        f("items[0][id]", item_id),
+        f("items[0][quantity]", c.quantity),
+        f("proration_behavior", "always_invoice"),
+        f("proration_date", c.proration_date),
+        f("payment_behavior", "pending_if_incomplete"),
+        f("expand[0]", "latest_invoice"),
+    ]
+}
+
+/// The quantity the next renewal bills; nothing is credited or charged now.
+pub fn renewal_quantity_form(item_id: &str, c: &ProviderChange) -> Form {
+    vec![f("items[0][id]", item_id), f("items[0][quantity]", c.quantity), f("proration_behavior", "none")]
+}
+
+/// Monthly → annual now: the new price, a new period from now, unused time credited.
+pub fn interval_switch_form(item: &StripeItem, c: &ProviderChange) -> Form {
+    vec![
+        f("items[0][id]", &item.id),
+        f("items[0][quantity]", c.quantity),
+        f("items[0][price_data][currency]", &c.currency),
+        f("items[0][price_data][product]", &item.price.product),
+        f("items[0][price_data][unit_amount]", c.unit_amount),
+        f("items[0][price_data][recurring][interval]", c.interval.as_str()),
+        f("billing_cycle_anchor", "now"),
+        f("proration_behavior", "always_invoice"),
+        f("proration_date", c.proration_date),
+        f("payment_behavior", "pending_if_incomplete"),
+        f("expand[0]", "latest_invoice"),
+    ]
+}
+
+/// Annual → monthly at the period's end: the schedule's current phase keeps the annual price
+/// to the end, the next phase bills the monthly price; then the schedule releases.
+pub fn schedule_phases_form(item: &StripeItem, c: &ProviderChange) -> Form {
+    vec![
+        f("end_behavior", "release"),
+        f("proration_behavior", "none"),
+        f("phases[0][items][0][price]", &item.price.id),
+        f("phases[0][items][0][quantity]", c.quantity),
+        f("phases[0][start_date]", c.period_start.timestamp()),
+        f("phases[0][end_date]", c.period_end.timestamp()),
+        f("phases[1][items][0][price_data][currency]", &c.currency),
+        f("phases[1][items][0][price_data][product]", &item.price.product),
+        f("phases[1][items][0][price_data][unit_amount]", c.unit_amount),
+        f("phases[1][items][0][price_data][recurring][interval]", c.interval.as_str()),
+        f("phases[1][items][0][quantity]", c.quantity),
+        f("phases[1][iterations]", 1),
+    ]
+}
+
 #[async_trait]
 impl PaymentGateway for StripeGateway {
+    async fn invoice_seat_increase(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
+        let item = self.item(&c.provider_subscription_id).await?;
+        self.update_subscription(c, seat_increase_form(&item.id, c)).await
+    }
+
+    async fn set_renewal_quantity(&self, c: &ProviderChange) -> Result<(), PortError> {
+        let item = self.item(&c.provider_subscription_id).await?;
+        let _: serde_json::Value = self
+            .post(
+                &format!("/v1/subscriptions/{}", c.provider_subscription_id),
+                &renewal_quantity_form(&item.id, c),
+                &c.idempotency_key,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn switch_interval_now(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
+        let item = self.item(&c.provider_subscription_id).await?;
+        self.update_subscription(c, interval_switch_form(&item, c)).await
+    }
+
+    async fn schedule_interval_change(&self, c: &ProviderChange) -> Result<String, PortError> {
+        let item = self.item(&c.provider_subscription_id).await?;
+        let schedule: Created = self
+            .post(
+                "/v1/subscription_schedules",
+                &vec![f("from_subscription", &c.provider_subscription_id)],
+                &format!("{}-schedule", c.idempotency_key),
+            )
+            .await?;
+        let _: serde_json::Value = self
+            .post(
+                &format!("/v1/subscription_schedules/{}", schedule.id),
+                &schedule_phases_form(&item, c),
+                &format!("{}-phases", c.idempotency_key),
+            )
+            .await?;
+        Ok(schedule.id)
+    }
+
+    async fn cancel_scheduled_change(&self, _sub: &str, schedule_id: &str) -> Result<(), PortError> {
+        let _: serde_json::Value = self
+            .post(
+                &format!("/v1/subscription_schedules/{schedule_id}/release"),
+                &vec![],
+                &format!("release-{schedule_id}"),
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn create_checkout_session(
         &self,
         req: &CheckoutSessionRequest,

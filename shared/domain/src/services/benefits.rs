@@ -31,6 +31,7 @@ pub async fn process(app: &App, job: &Job) -> Result<(), DomainError> {
     match job.kind {
         JobKind::Grant => grant(app, job).await?,
         JobKind::Revoke => revoke(app, job).await?,
+        JobKind::RevokeAll => revoke_all(app, job).await?,
     }
     app.store.finish_job(job).await?;
     Ok(())
@@ -115,6 +116,45 @@ async fn revoke(app: &App, job: &Job) -> Result<(), DomainError> {
         if app.store.revoke_grant(g, app.clock.now(), &audit).await? {
             tracing::info!(seat_id = %job.seat_id, grant_id = %g.id, "benefit revoked");
         }
+    }
+    Ok(())
+}
+
+/// Seats revoked per `revoke_all` message: 100 transactions take about a second, so even a
+/// 10,000-seat subscription is 100 short invocations, never one long one.
+pub const REVOKE_ALL_PAGE: i32 = 100;
+
+/// One page of a lapsed subscription's seats: revoke the live ones, send their benefit
+/// revoke jobs, and chain the next page (the outbox entry stays until the last page).
+async fn revoke_all(app: &App, job: &Job) -> Result<(), DomainError> {
+    let page =
+        app.store.seats_page(&job.subscription_id, None, job.cursor.as_deref(), REVOKE_ALL_PAGE).await?;
+    let mut benefit_jobs = Vec::new();
+    for seat in page.seats.iter().filter(|s| s.status != SeatStatus::Revoked) {
+        let mut current = seat.clone();
+        for _ in 0..3 {
+            match super::seats::revoke_record(app, &current, "system:lapse".into()).await? {
+                Some((_, j)) => {
+                    benefit_jobs.extend(j);
+                    break;
+                }
+                None => match app.store.seat(&seat.subscription_id, &seat.id).await? {
+                    Some(s) if s.status != SeatStatus::Revoked => current = s,
+                    _ => break,
+                },
+            }
+        }
+    }
+    if !benefit_jobs.is_empty() {
+        // Sent in batches of ten by the queue; on failure they stay in the outbox.
+        if let Err(e) = app.jobs.enqueue(&benefit_jobs).await {
+            tracing::warn!(subscription_id = %job.subscription_id, error = %e, "benefit revoke jobs not sent; the sweeper will send them");
+        }
+    }
+    if let Some(next) = page.next_cursor {
+        // The next page as its own message. Once SQS holds it the outbox entry may go; if the
+        // send fails this message fails and SQS retries it (every step above is idempotent).
+        app.jobs.enqueue(&[Job::revoke_all(&job.subscription_id, Some(next))]).await?;
     }
     Ok(())
 }

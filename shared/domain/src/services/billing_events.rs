@@ -10,7 +10,7 @@ use crate::events::{PaymentEvent, PaymentEventKind};
 use crate::ids;
 use crate::model::*;
 use crate::period::first_period_end;
-use crate::ports::{Applied, BillingUpdate, CheckoutCompletion};
+use crate::ports::{Applied, BillingUpdate, CheckoutCompletion, RenewalTerms};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -230,6 +230,30 @@ async fn complete_checkout(
     Err(DomainError::Unavailable)
 }
 
+fn scheduled_at(c: &ScheduledChange) -> DateTime<Utc> {
+    match c {
+        ScheduledChange::SeatDecrease { effective_at, .. }
+        | ScheduledChange::IntervalChange { effective_at, .. } => *effective_at,
+    }
+}
+
+fn renewal_terms(sub: &Subscription, c: &ScheduledChange) -> RenewalTerms {
+    match c {
+        ScheduledChange::SeatDecrease { seats, .. } => RenewalTerms {
+            seats: *seats,
+            assign_cap: *seats,
+            interval: sub.interval,
+            unit_amount: sub.unit_amount,
+        },
+        ScheduledChange::IntervalChange { interval, unit_amount, .. } => RenewalTerms {
+            seats: sub.seats,
+            assign_cap: sub.seats,
+            interval: *interval,
+            unit_amount: *unit_amount,
+        },
+    }
+}
+
 /// Applies `next(subscription)` = (new status, new period) under optimistic concurrency.
 async fn update_billing<F>(
     app: &App,
@@ -261,17 +285,40 @@ where
             Some((s, e)) if s >= sub.current_period_start.timestamp() && e > s => (at_unix(s)?, at_unix(e)?),
             _ => (sub.current_period_start, sub.current_period_end),
         };
-        let changed =
-            status != sub.status || start != sub.current_period_start || end != sub.current_period_end;
+        // A new period that reaches a scheduled change's date applies it: the renewal bills
+        // the new terms from now on.
+        let renewal = match &sub.scheduled_change {
+            Some(c) if start > sub.current_period_start && scheduled_at(c) <= start => {
+                Some(renewal_terms(&sub, c))
+            }
+            _ => None,
+        };
+        // A lapse revokes every seat, fanned out over the queue from the outbox.
+        let lapsed = matches!(status, SubscriptionStatus::Canceled | SubscriptionStatus::Unpaid)
+            && !matches!(sub.status, SubscriptionStatus::Canceled | SubscriptionStatus::Unpaid);
+        let revoke_all = lapsed.then(|| Job::revoke_all(&sub.id, None));
+        let changed = status != sub.status
+            || start != sub.current_period_start
+            || end != sub.current_period_end
+            || renewal.is_some();
+        let kind = match (&renewal, lapsed) {
+            (_, true) => "subscription.lapsed",
+            (Some(_), _) => "subscription.renewed",
+            _ => "subscription.updated",
+        };
         let audit = changed.then(|| AuditEvent {
             id: ids::new_id(ids::EVENT),
             subscription_id: sub.id.clone(),
-            kind: "subscription.updated".into(),
+            kind: kind.into(),
             actor: format!("stripe:{}", event.id),
             data: json!({
                 "status": {"from": sub.status, "to": status},
                 "current_period_start": start,
                 "current_period_end": end,
+                "renewal": renewal.as_ref().map(|r| json!({
+                    "seats": r.seats, "interval": r.interval, "unit_amount": r.unit_amount,
+                    "amount": r.seats * r.unit_amount,
+                })),
             }),
             created_at: app.clock.now(),
         });
@@ -285,11 +332,21 @@ where
                 status,
                 current_period_start: start,
                 current_period_end: end,
+                renewal,
+                revoke_all: revoke_all.clone(),
                 audit,
             })
             .await?;
         match applied {
             Applied::Stale => continue, // someone else wrote first: read again
+            Applied::Applied => {
+                if let Some(job) = revoke_all {
+                    if let Err(e) = app.jobs.enqueue(&[job]).await {
+                        tracing::warn!(subscription_id = %sub.id, error = %e, "revoke-all job not sent; the sweeper will send it");
+                    }
+                }
+                return Ok(Outcome::Applied);
+            }
             other => return Ok(other.into()),
         }
     }

@@ -72,6 +72,7 @@ pub async fn claim(app: &App, input: ClaimRequest) -> Result<ClaimResult, Domain
             seat_id: seat.id.clone(),
             subscription_id: sub.id.clone(),
             customer_id: holder.id.clone(),
+            cursor: None,
         };
         let claim = SeatClaim {
             token,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod benefits;
 pub mod billing_events;
 pub mod catalogue;
+pub mod changes;
 pub mod claims;
 pub mod portal;
 pub mod purchase;

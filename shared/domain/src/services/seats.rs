@@ -260,8 +260,26 @@ pub async fn revoke(
     Err(DomainError::Unavailable)
 }
 
-/// One revocation attempt of a seat as read. `None`: it changed meanwhile.
+/// One revocation attempt of a seat as read, sending its revoke job. `None`: it changed meanwhile.
 pub async fn revoke_one(app: &App, seat: &Seat, actor: String) -> Result<Option<Seat>, DomainError> {
+    let Some((revoked, job)) = revoke_record(app, seat, actor).await? else {
+        return Ok(None);
+    };
+    if let Some(job) = job {
+        if let Err(e) = app.jobs.enqueue(&[job]).await {
+            tracing::warn!(seat_id = %seat.id, error = %e, "revoke job not sent; the sweeper will send it");
+        }
+    }
+    Ok(Some(revoked))
+}
+
+/// Commits one revocation (the revoke job goes to the outbox with it) and returns the job
+/// for the caller to send. `None`: the seat changed meanwhile.
+pub async fn revoke_record(
+    app: &App,
+    seat: &Seat,
+    actor: String,
+) -> Result<Option<(Seat, Option<Job>)>, DomainError> {
     let now = app.clock.now();
     let job = match (seat.status, &seat.customer_id) {
         (SeatStatus::Claimed, Some(holder)) => Some(Job {
@@ -269,6 +287,7 @@ pub async fn revoke_one(app: &App, seat: &Seat, actor: String) -> Result<Option<
             seat_id: seat.id.clone(),
             subscription_id: seat.subscription_id.clone(),
             customer_id: holder.clone(),
+            cursor: None,
         }),
         _ => None,
     };
@@ -288,15 +307,10 @@ pub async fn revoke_one(app: &App, seat: &Seat, actor: String) -> Result<Option<
         return Ok(None);
     }
     tracing::info!(subscription_id = %seat.subscription_id, seat_id = %seat.id, metric = "seats_revoked", "seat revoked");
-    if let Some(job) = job {
-        if let Err(e) = app.jobs.enqueue(&[job]).await {
-            tracing::warn!(seat_id = %seat.id, error = %e, "revoke job not sent; the sweeper will send it");
-        }
-    }
     let mut revoked = seat.clone();
     revoked.status = SeatStatus::Revoked;
     revoked.revoked_at = Some(now);
     revoked.claim_token_hash = None;
     revoked.invitation_expires_at = None;
-    Ok(Some(revoked))
+    Ok(Some((revoked, job)))
 }

@@ -1,0 +1,452 @@
+//! Seat-count and interval changes through the use cases: API.md's worked examples to the
+//! cent, preview == apply, decreases at period end with the assign cap, renewals that apply
+//! the schedule, and a lapse that revokes every seat.
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::error::DomainError;
+use domain::events::{PaymentEvent, PaymentEventKind};
+use domain::memory::Fakes;
+use domain::model::*;
+use domain::ports::Store;
+use domain::proration::Effective;
+use domain::services::catalogue::{self, NewBenefit, NewOrganization, NewPrice, NewPrices, NewProduct};
+use domain::services::changes::{self, IntervalChangeRequest, SeatChangeRequest};
+use domain::services::seats::{self, AssignSeat};
+use domain::services::{auth, benefits, billing_events, purchase, Principal};
+use proptest::prelude::*;
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().expect("date")
+}
+
+struct Setup {
+    f: Fakes,
+    merchant: Principal,
+    sub: Subscription,
+}
+
+/// A subscription bought at 2025-03-01T00:00Z (period to 2025-04-01), 1000/seat/month and
+/// 10000/seat/year, with the clock at 2025-03-11T00:00Z.
+async fn setup(seats: i64) -> Setup {
+    let f = Fakes::at(at(2025, 3, 1));
+    let app = &f.app;
+    let org = catalogue::create_organization(
+        app,
+        &Principal::Operator,
+        NewOrganization { name: "Acme".into(), slug: "acme".into() },
+    )
+    .await
+    .expect("org");
+    let merchant = auth::authenticate(app, Some(&org.api_key)).await.expect("key");
+    let key = catalogue::create_benefit(
+        app,
+        &merchant,
+        NewBenefit {
+            kind: "license_key".into(),
+            name: "Key".into(),
+            filename: None,
+            content_type: None,
+            prefix: None,
+        },
+    )
+    .await
+    .expect("benefit");
+    let product = catalogue::create_product(
+        app,
+        &merchant,
+        NewProduct {
+            name: "Pro".into(),
+            description: None,
+            currency: "usd".into(),
+            prices: NewPrices {
+                month: Some(NewPrice { unit_amount: 1000 }),
+                year: Some(NewPrice { unit_amount: 10000 }),
+            },
+            min_seats: Some(2),
+            max_seats: Some(20),
+            benefit_ids: vec![key.benefit.id],
+        },
+    )
+    .await
+    .expect("product");
+    let chk = purchase::create_checkout(
+        app,
+        &Principal::Public,
+        purchase::NewCheckout {
+            product_id: product.id,
+            interval: Interval::Month,
+            seats,
+            customer_email: "boss@corp.example".into(),
+            success_url: "https://corp.example/ok".into(),
+            cancel_url: "https://corp.example/no".into(),
+        },
+    )
+    .await
+    .expect("checkout");
+    let e = PaymentEvent {
+        id: "evt_buy".into(),
+        created: at(2025, 3, 1).timestamp(),
+        kind: PaymentEventKind::CheckoutCompleted {
+            checkout_id: chk.id,
+            provider_subscription_id: "sub_s".into(),
+            provider_customer_id: None,
+        },
+    };
+    billing_events::handle(app, &e).await.expect("completed");
+    f.clock.advance(at(2025, 3, 11) - at(2025, 3, 1));
+    let sub = f.store.subscription_by_provider_id("sub_s").await.expect("store").expect("sub");
+    assert_eq!((sub.current_period_start, sub.current_period_end), (at(2025, 3, 1), at(2025, 4, 1)));
+    Setup { f, merchant, sub }
+}
+
+fn amounts(v: &domain::views::ChangeView) -> Vec<i64> {
+    v.lines.iter().map(|l| l.amount).collect()
+}
+
+async fn current(s: &Setup) -> Subscription {
+    s.f.store.subscription(&s.sub.id).await.expect("store").expect("sub")
+}
+
+#[tokio::test]
+async fn the_worked_examples_to_the_cent() {
+    let s = setup(5).await;
+    let app = &s.f.app;
+    let pd = Some(at(2025, 3, 11).timestamp());
+    let preview = changes::preview_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 8, proration_date: pd },
+    )
+    .await
+    .expect("preview");
+    assert_eq!(amounts(&preview), vec![-3387, 5419]);
+    assert_eq!(preview.amount_due_now, 2032);
+    assert_eq!(current(&s).await.seats, 5, "a preview persists nothing");
+
+    let applied =
+        changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 8, proration_date: pd })
+            .await
+            .expect("apply");
+    assert_eq!(
+        (amounts(&applied), applied.amount_due_now),
+        (amounts(&preview), preview.amount_due_now),
+        "preview == apply"
+    );
+    assert_eq!((applied.subscription.seats, applied.subscription.seats_available), (8, 8));
+    let asked = s.f.payments.changes.lock().map(|v| v.clone()).unwrap_or_default();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        (asked[0].quantity, asked[0].proration_date),
+        (8, at(2025, 3, 11).timestamp()),
+        "the gateway prorates at the same instant"
+    );
+
+    let annual = changes::preview_interval(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        IntervalChangeRequest { interval: Interval::Year, proration_date: pd },
+    )
+    .await
+    .expect("preview");
+    assert_eq!(amounts(&annual), vec![-5419, 80000]);
+    assert_eq!(annual.amount_due_now, 74581);
+    let switched = changes::apply_interval(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        IntervalChangeRequest { interval: Interval::Year, proration_date: pd },
+    )
+    .await
+    .expect("apply");
+    assert_eq!(switched.amount_due_now, 74581);
+    let sub = current(&s).await;
+    assert_eq!((sub.interval, sub.unit_amount, sub.seats), (Interval::Year, 10000, 8));
+    assert_eq!((sub.current_period_start, sub.current_period_end), (at(2025, 3, 11), at(2026, 3, 11)));
+    let kinds: Vec<String> =
+        s.f.store.audit_events(&s.sub.id).await.expect("audit").into_iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&"subscription.seats_increased".to_string())
+            && kinds.contains(&"subscription.interval_changed".to_string())
+    );
+}
+
+#[tokio::test]
+async fn decreases_wait_for_the_period_end_and_cap_assigning() {
+    let s = setup(5).await;
+    let app = &s.f.app;
+    for i in 0..2 {
+        seats::assign(
+            app,
+            &s.merchant,
+            &s.sub.id,
+            AssignSeat { email: format!("p{i}@corp.example"), metadata: None },
+        )
+        .await
+        .expect("assign");
+    }
+    let below = changes::apply_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 1, proration_date: None },
+    )
+    .await;
+    assert!(matches!(below, Err(DomainError::InvalidRequest { .. })), "below min_seats is 400: {below:?}");
+    let r = changes::apply_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 21, proration_date: None },
+    )
+    .await;
+    assert!(matches!(r, Err(DomainError::InvalidRequest { .. })));
+    let r = changes::preview_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 6, proration_date: Some(at(2025, 4, 2).timestamp()) },
+    )
+    .await;
+    assert!(
+        matches!(r, Err(DomainError::InvalidRequest { field: Some(ref f), .. }) if f == "proration_date")
+    );
+
+    let d = changes::apply_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 3, proration_date: None },
+    )
+    .await
+    .expect("decrease");
+    assert_eq!((d.effective, d.amount_due_now, d.effective_at), (Effective::PeriodEnd, 0, at(2025, 4, 1)));
+    assert_eq!(
+        (d.subscription.seats, d.subscription.seats_available),
+        (5, 1),
+        "paid seats stay; assigning is capped at 3"
+    );
+    seats::assign(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        AssignSeat { email: "p2@corp.example".into(), metadata: None },
+    )
+    .await
+    .expect("up to the cap");
+    let r = seats::assign(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        AssignSeat { email: "p3@corp.example".into(), metadata: None },
+    )
+    .await;
+    assert_eq!(r.err(), Some(DomainError::NoSeatsAvailable));
+    let r = changes::apply_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 2, proration_date: None },
+    )
+    .await;
+    assert_eq!(r.err(), Some(DomainError::SeatsBelowAssigned { assigned: 3 }));
+
+    // Renewal: the new period applies the decrease.
+    let renew = PaymentEvent {
+        id: "evt_renew".into(),
+        created: at(2025, 4, 1).timestamp(),
+        kind: PaymentEventKind::SubscriptionUpdated {
+            provider_subscription_id: "sub_s".into(),
+            status: "active".into(),
+            period: Some((at(2025, 4, 1).timestamp(), at(2025, 5, 1).timestamp())),
+        },
+    };
+    billing_events::handle(app, &renew).await.expect("renewal");
+    let sub = current(&s).await;
+    assert_eq!(
+        (sub.seats, sub.seats_assigned, sub.assign_cap, sub.scheduled_change.is_none()),
+        (3, 3, 3, true)
+    );
+    // The same event again changes nothing.
+    assert_eq!(billing_events::handle(app, &renew).await, Ok(billing_events::Outcome::Duplicate));
+}
+
+#[tokio::test]
+async fn the_same_count_cancels_a_scheduled_decrease() {
+    let s = setup(5).await;
+    let app = &s.f.app;
+    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 3, proration_date: None })
+        .await
+        .expect("decrease");
+    assert!(current(&s).await.scheduled_change.is_some());
+    let same = changes::apply_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 5, proration_date: None },
+    )
+    .await
+    .expect("same");
+    assert_eq!((same.amount_due_now, same.subscription.seats_available), (0, 5));
+    assert!(current(&s).await.scheduled_change.is_none());
+    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 4, proration_date: None })
+        .await
+        .expect("decrease");
+    let sub = changes::cancel_scheduled(app, &s.merchant, &s.sub.id).await.expect("cancel");
+    assert!(sub.scheduled_change.is_none());
+    assert_eq!(
+        changes::cancel_scheduled(app, &s.merchant, &s.sub.id).await.err(),
+        Some(DomainError::NotFound("scheduled change"))
+    );
+}
+
+#[tokio::test]
+async fn annual_to_monthly_waits_for_the_renewal() {
+    let s = setup(4).await;
+    let app = &s.f.app;
+    let pd = Some(at(2025, 3, 11).timestamp());
+    changes::apply_interval(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        IntervalChangeRequest { interval: Interval::Year, proration_date: pd },
+    )
+    .await
+    .expect("to annual");
+    let back = changes::apply_interval(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        IntervalChangeRequest { interval: Interval::Month, proration_date: None },
+    )
+    .await
+    .expect("to monthly");
+    assert_eq!(
+        (back.effective, back.amount_due_now, back.next_renewal_amount),
+        (Effective::PeriodEnd, 0, 4000)
+    );
+    assert_eq!(current(&s).await.interval, Interval::Year, "still annual until the period ends");
+    let same = changes::apply_interval(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        IntervalChangeRequest { interval: Interval::Month, proration_date: None },
+    )
+    .await;
+    assert!(same.is_err() || current(&s).await.scheduled_change.is_some());
+    let renew = PaymentEvent {
+        id: "evt_renew".into(),
+        created: at(2026, 3, 11).timestamp(),
+        kind: PaymentEventKind::SubscriptionUpdated {
+            provider_subscription_id: "sub_s".into(),
+            status: "active".into(),
+            period: Some((at(2026, 3, 11).timestamp(), at(2026, 4, 11).timestamp())),
+        },
+    };
+    billing_events::handle(app, &renew).await.expect("renewal");
+    let sub = current(&s).await;
+    assert_eq!(
+        (sub.interval, sub.unit_amount, sub.scheduled_change.is_none()),
+        (Interval::Month, 1000, true)
+    );
+}
+
+#[tokio::test]
+async fn a_lapse_revokes_every_seat_and_its_benefits() {
+    let s = setup(20).await;
+    let app = &s.f.app;
+    for i in 0..12 {
+        seats::assign(
+            app,
+            &s.merchant,
+            &s.sub.id,
+            AssignSeat { email: format!("p{i}@corp.example"), metadata: None },
+        )
+        .await
+        .expect("assign");
+    }
+    // Claim three of them so that their grants exist.
+    let tokens: Vec<String> =
+        s.f.mailer
+            .sent()
+            .iter()
+            .filter_map(|m| {
+                m.text.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).map(str::to_string)
+            })
+            .take(3)
+            .collect();
+    for t in tokens {
+        domain::services::claims::claim(app, domain::services::claims::ClaimRequest { token: t })
+            .await
+            .expect("claim");
+    }
+    for job in s.f.queue.take() {
+        benefits::process(app, &job).await.expect("grant");
+    }
+    let deleted = PaymentEvent {
+        id: "evt_del".into(),
+        created: at(2025, 3, 12).timestamp(),
+        kind: PaymentEventKind::SubscriptionDeleted { provider_subscription_id: "sub_s".into() },
+    };
+    billing_events::handle(app, &deleted).await.expect("deleted");
+    assert_eq!(current(&s).await.status, SubscriptionStatus::Canceled);
+    // An older update arriving afterwards does not bring it back.
+    let late = PaymentEvent {
+        id: "evt_late".into(),
+        created: at(2025, 3, 11).timestamp(),
+        kind: PaymentEventKind::SubscriptionUpdated {
+            provider_subscription_id: "sub_s".into(),
+            status: "active".into(),
+            period: None,
+        },
+    };
+    assert_eq!(billing_events::handle(app, &late).await, Ok(billing_events::Outcome::Stale));
+    // Drain the queue: revoke_all pages, then the benefit revoke jobs.
+    for _ in 0..10 {
+        let jobs = s.f.queue.take();
+        if jobs.is_empty() {
+            break;
+        }
+        for job in jobs {
+            benefits::process(app, &job).await.expect("job");
+        }
+    }
+    let sub = current(&s).await;
+    assert_eq!((sub.status, sub.seats_assigned), (SubscriptionStatus::Canceled, 0));
+    let list = seats::list(app, &s.merchant, &s.sub.id, None, None, Some("100")).await.expect("list");
+    assert!(list.seats.iter().all(|x| x.status == SeatStatus::Revoked));
+    for seat in list.seats.iter().filter_map(|x| x.customer_id.clone()) {
+        let grants = s.f.store.grants_of_customer(&seat).await.expect("grants");
+        assert!(grants.iter().all(|g| g.status == GrantStatus::Revoked));
+    }
+    let r = seats::assign(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        AssignSeat { email: "late@corp.example".into(), metadata: None },
+    )
+    .await;
+    assert!(matches!(r, Err(DomainError::InvalidState(_))));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// For any instant of the period and any target count, the applied change charges exactly
+    /// what the preview showed, and the gateway was asked with the same proration_date.
+    #[test]
+    fn preview_equals_apply(second in 0i64..=2_678_400, target in 2i64..=20) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let s = setup(5).await;
+            let app = &s.f.app;
+            let pd = Some(at(2025, 3, 1).timestamp() + second);
+            let preview = changes::preview_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: target, proration_date: pd }).await.expect("preview");
+            let applied = changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: target, proration_date: pd }).await.expect("apply");
+            assert_eq!(amounts(&preview), amounts(&applied));
+            assert_eq!(preview.amount_due_now, applied.amount_due_now);
+            assert_eq!(preview.next_renewal_amount, applied.next_renewal_amount);
+        });
+    }
+}
