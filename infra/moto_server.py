@@ -30,5 +30,8 @@ DynamoHandler.call_action = _serialized_call_action
 
 if __name__ == "__main__":
     # Stop at once on SIGTERM (the local stack's owner sends it); nothing here needs flushing.
+    # moto's main() installs its own handler, which waits for open long-polls: keep ours.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    _install = signal.signal
+    signal.signal = lambda sig, handler: None if sig == signal.SIGTERM else _install(sig, handler)
     sys.exit(main(sys.argv[1:]))

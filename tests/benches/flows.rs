@@ -8,11 +8,11 @@
 //!   latency grows with the table, so only the ratio at the same size means anything.
 //! - The 200-way contention run: 200 concurrent assigns on 10 seats.
 
-use adapters::dynamo::{marker, row, DynamoStore};
+use adapters::dynamo::{marker, DynamoStore};
 use adapters::keys;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use domain::error::PortError;
 use domain::memory::{MemoryFiles, MemoryPayments};
@@ -178,61 +178,8 @@ async fn subscription(w: &World, seats: i64) -> Subscription {
     w.app.store.subscription_by_provider_id(&provider).await.expect("store").expect("sub")
 }
 
-/// Fills `count` claimed seats (seat items and email guards) with BatchWriteItem and moves
-/// the counter, so the subscription looks like a big one without 10,000 transactions.
 async fn seed(w: &World, db: &aws_sdk_dynamodb::Client, sub: &Subscription, count: usize) {
-    let now = Utc::now();
-    let mut requests = Vec::new();
-    for i in 0..count {
-        let seat = Seat {
-            id: domain::ids::new_id("seat"),
-            subscription_id: sub.id.clone(),
-            organization_id: sub.organization_id.clone(),
-            status: SeatStatus::Claimed,
-            email: format!("seeded{i}@corp.example"),
-            customer_id: Some(domain::ids::new_id("cus")),
-            metadata: Default::default(),
-            invited_at: now,
-            invitation_expires_at: None,
-            claimed_at: Some(now),
-            revoked_at: None,
-            claim_token_hash: None,
-        };
-        let item = row("seat", &keys::seat(&sub.id, &seat.id), &seat).expect("row");
-        let guard = marker(
-            "seat_email",
-            &keys::seat_email(&sub.id, &seat.email),
-            &[("seat_id", AttributeValue::S(seat.id.clone()))],
-        );
-        for it in [item, guard] {
-            requests.push(
-                WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(it)).build().expect("put"))
-                    .build(),
-            );
-        }
-    }
-    for chunk in requests.chunks(25) {
-        let mut pending = chunk.to_vec();
-        while !pending.is_empty() {
-            let out = db
-                .batch_write_item()
-                .request_items(&w.res.table, pending.clone())
-                .send()
-                .await
-                .expect("batch write");
-            pending = out.unprocessed_items.and_then(|mut u| u.remove(&w.res.table)).unwrap_or_default();
-        }
-    }
-    db.update_item()
-        .table_name(&w.res.table)
-        .key("PK", AttributeValue::S(keys::subscription(&sub.id).pk))
-        .key("SK", AttributeValue::S(keys::subscription(&sub.id).sk))
-        .update_expression("SET seats_assigned = seats_assigned + :n")
-        .expression_attribute_values(":n", AttributeValue::N(count.to_string()))
-        .send()
-        .await
-        .expect("counter");
+    seats_tests::seed_seats(db, &w.res.table, &sub.id, &sub.organization_id, count, true).await;
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

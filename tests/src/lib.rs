@@ -52,3 +52,77 @@ pub async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<HashMap
 pub fn dump(items: &[HashMap<String, AttributeValue>]) -> String {
     format!("{items:?}")
 }
+
+/// Writes `count` seats of `sub` straight into the table with BatchWriteItem (seat items and
+/// their email guards) and moves the counter: a big subscription without thousands of
+/// transactions. `claimed` seats get a made-up holder.
+pub async fn seed_seats(
+    db: &aws_sdk_dynamodb::Client,
+    table: &str,
+    subscription_id: &str,
+    organization_id: &str,
+    count: usize,
+    claimed: bool,
+) {
+    use adapters::dynamo::{marker, row};
+    use adapters::keys;
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use domain::model::{Seat, SeatStatus};
+    let now = chrono::Utc::now();
+    let mut requests = Vec::new();
+    for i in 0..count {
+        let seat = Seat {
+            id: domain::ids::new_id("seat"),
+            subscription_id: subscription_id.to_string(),
+            organization_id: organization_id.to_string(),
+            status: if claimed { SeatStatus::Claimed } else { SeatStatus::Pending },
+            email: format!("seeded{i}@corp.example"),
+            customer_id: claimed.then(|| domain::ids::new_id("cus")),
+            metadata: Default::default(),
+            invited_at: now,
+            invitation_expires_at: (!claimed).then_some(now + chrono::Duration::days(3)),
+            claimed_at: claimed.then_some(now),
+            revoked_at: None,
+            claim_token_hash: (!claimed).then(|| domain::secrets::hash(&format!("seeded-{}", seat_token(i)))),
+        };
+        let item = row("seat", &keys::seat(subscription_id, &seat.id), &seat).expect("row");
+        let guard = marker(
+            "seat_email",
+            &keys::seat_email(subscription_id, &seat.email),
+            &[("seat_id", AttributeValue::S(seat.id.clone()))],
+        );
+        for it in [item, guard] {
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(it)).build().expect("put"))
+                    .build(),
+            );
+        }
+    }
+    for chunk in requests.chunks(25) {
+        let mut pending = chunk.to_vec();
+        while !pending.is_empty() {
+            let out = db
+                .batch_write_item()
+                .request_items(table, pending.clone())
+                .send()
+                .await
+                .expect("batch write");
+            pending = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+        }
+    }
+    let key = keys::subscription(subscription_id);
+    db.update_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S(key.pk))
+        .key("SK", AttributeValue::S(key.sk))
+        .update_expression("SET seats_assigned = seats_assigned + :n")
+        .expression_attribute_values(":n", AttributeValue::N(count.to_string()))
+        .send()
+        .await
+        .expect("counter");
+}
+
+fn seat_token(i: usize) -> String {
+    format!("{i:08}")
+}
