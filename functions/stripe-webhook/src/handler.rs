@@ -46,6 +46,7 @@ pub async fn handle(state: &Webhook, req: Request) -> Result<Response<Body>, Err
             event_id = %event.id,
             event_type = kind_name(&event.kind),
             outcome = outcome.as_str(),
+            metric = "webhook_events",
             "webhook event"
         );
         ok(&json!({ "received": true, "outcome": outcome.as_str() }))
