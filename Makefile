@@ -6,7 +6,7 @@ VENV := .venv
 PY ?= python3
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: dev test venv build unit integration e2e lint fmt release bench clean
+.PHONY: dev test venv build unit integration e2e lint fmt release bench demo clean
 
 venv: $(VENV)/.installed
 
@@ -44,8 +44,15 @@ test: venv
 fmt:
 	cargo fmt --all
 
+## Every function as a Lambda bootstrap (x86_64 here; add --arm64 where that target is installed), and its size.
 release: venv
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --workspace --bins
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(addprefix --bin ,$(notdir $(wildcard functions/*)))
+	@for f in target/lambda/*/bootstrap; do printf '%-16s %6d KiB\n' "$$(basename $$(dirname $$f))" $$(( $$(stat -c %s $$f) / 1024 )); done
+
+## The whole story, step by step, against the running `make dev` stack.
+demo:
+	cargo build --bin local-stack
+	./target/debug/local-stack demo
 
 ## DynamoDB requests, handler overhead and contention per flow, on moto (release build).
 bench: venv

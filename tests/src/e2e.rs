@@ -27,6 +27,7 @@ impl Ctx {
             state_dir: target,
             log_file: Some(log.clone()),
             extra_env: vec![],
+            reload_on_change: false,
         })
         .await
         .expect("stack");
@@ -41,6 +42,25 @@ impl Ctx {
             stack,
             log,
         }
+    }
+
+    /// None of `secrets` (keys, session tokens, claim tokens, sign-in codes) reached the log.
+    pub fn assert_log_free_of(&self, secrets: &[&str]) {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(!log.is_empty(), "the functions' log is captured");
+        for secret in secrets {
+            assert!(!log.contains(secret), "a secret reached the log; see {}", self.log.display());
+        }
+    }
+
+    /// Every one-time code and claim token mailed so far.
+    pub async fn mailed_secrets(&self) -> Vec<String> {
+        let mails = sent_emails(&self.stack.aws_endpoint).await.expect("emails");
+        mails
+            .iter()
+            .flat_map(|m| [link_param(&m.body, "code"), link_param(&m.body, "token")])
+            .flatten()
+            .collect()
     }
 
     /// No request of the run was answered with a 5xx (the functions log every status).

@@ -294,4 +294,11 @@ async fn seat_lifecycle_end_to_end() {
         );
     }
     c.assert_no_5xx_logged();
+
+    step("no key, token, code or claim link reached the functions' logs");
+    let mailed = c.mailed_secrets().await;
+    assert!(mailed.len() >= 8);
+    let mut secrets: Vec<&str> = vec![&acme.key, &globex.key, &boss, &other_boss, &holder];
+    secrets.extend(mailed.iter().map(String::as_str));
+    c.assert_log_free_of(&secrets);
 }

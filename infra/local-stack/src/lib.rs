@@ -3,6 +3,7 @@
 //! function, and signed Stripe-format events.
 
 pub mod bridge;
+pub mod demo;
 pub mod moto;
 pub mod process;
 pub mod resources;

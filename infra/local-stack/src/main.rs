@@ -14,7 +14,8 @@ const USAGE: &str = "usage:
   local-stack stripe-event customer.subscription.updated STRIPE_SUBSCRIPTION_ID STATUS PERIOD_START PERIOD_END [QUANTITY]
   local-stack stripe-event customer.subscription.deleted STRIPE_SUBSCRIPTION_ID
   local-stack stripe-event invoice.paid|invoice.payment_failed STRIPE_SUBSCRIPTION_ID
-  local-stack emails";
+  local-stack emails
+  local-stack demo                        walk the whole story against the running stack";
 
 #[tokio::main]
 async fn main() {
@@ -23,6 +24,10 @@ async fn main() {
         Some("dev") => dev().await,
         Some("stripe-event") => stripe_event(&args[1..]).await,
         Some("emails") => emails().await,
+        Some("demo") => match stack_env() {
+            Ok(env) => local_stack::demo::run(&env).await,
+            Err(e) => Err(e),
+        },
         _ => Err(USAGE.into()),
     };
     if let Err(e) = result {
@@ -43,6 +48,7 @@ async fn dev() -> Result<(), BoxError> {
         state_dir: dir.clone(),
         log_file: None,
         extra_env: vec![],
+        reload_on_change: true,
     })
     .await?;
     let env_path = dir.join("stack.env");

@@ -35,6 +35,9 @@ pub struct Options {
     pub log_file: Option<PathBuf>,
     /// Extra function environment (tests use it to inject faults or settings).
     pub extra_env: Vec<(String, String)>,
+    /// Rebuild and restart functions when sources change (`make dev`); tests keep them
+    /// running whatever files appear under the workspace.
+    pub reload_on_change: bool,
 }
 
 fn write_env_file(path: &Path, env: &[(String, String)]) -> std::io::Result<()> {

@@ -517,6 +517,8 @@ impl Store for MemoryStore {
 #[derive(Default)]
 pub struct MemoryMailer {
     pub sent: Mutex<Vec<OutgoingEmail>>,
+    /// Makes every send fail, like an SES outage.
+    pub failing: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryMailer {
@@ -528,6 +530,9 @@ impl MemoryMailer {
 #[async_trait]
 impl Mailer for MemoryMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), PortError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PortError::Unavailable("mailer", "failing on purpose".into()));
+        }
         self.sent
             .lock()
             .map_err(|_| PortError::Unavailable("mailer", "poisoned".into()))?

@@ -346,3 +346,21 @@ async fn seat_pages_follow_the_cursor() {
         Err(DomainError::InvalidRequest { .. })
     ));
 }
+
+#[tokio::test]
+async fn an_invitation_that_ses_refused_leaves_the_seat_pending_and_resend_works() {
+    let s = setup(2).await;
+    let app = &s.f.app;
+    s.f.mailer.failing.store(true, Ordering::SeqCst);
+    let seat = seats::assign(app, &s.merchant, &s.sub.id, assign_input("eve@corp.example"))
+        .await
+        .expect("the seat is assigned");
+    assert_eq!(seat.status, SeatStatus::Pending);
+    let kinds: Vec<String> =
+        s.f.store.audit_events(&s.sub.id).await.expect("audit").into_iter().map(|e| e.kind).collect();
+    assert!(!kinds.contains(&"seat.invitation_sent".to_string()), "no mail, no 'sent' record");
+    s.f.mailer.failing.store(false, Ordering::SeqCst);
+    seats::resend(app, &s.merchant, &s.sub.id, &seat.id).await.expect("resend");
+    let token = token_in(&s.f.mailer.sent().last().expect("the re-sent invitation").text);
+    claims::claim(app, ClaimRequest { token }).await.expect("the re-sent link claims the seat");
+}
