@@ -235,6 +235,19 @@ impl DynamoStore {
         Err(StoreError::Unavailable("transaction conflicts persisted".into()))
     }
 
+    /// Puts a new item; an existing key is a bug (ids are fresh), not a client error.
+    async fn insert(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(fault)?;
+        Ok(())
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -258,35 +271,24 @@ impl DynamoStore {
         partition: &str,
         prefix: &str,
     ) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI1)
-                .key_condition_expression("GSI1PK = :pk AND begins_with(GSI1SK, :prefix)")
-                .expression_attribute_values(":pk", s(partition))
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(fault)?;
-            for item in page.items.unwrap_or_default() {
-                out.push(parse(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
+        self.query_all(Some(keys::GSI1), "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)", partition, prefix)
+            .await
     }
 
     /// Every item of a table partition whose sort key starts with `prefix`, in order.
     async fn query_partition<T: DeserializeOwned>(
         &self,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        self.query_all(None, "PK = :pk AND begins_with(SK, :prefix)", pk, prefix).await
+    }
+
+    /// All pages of a query (GSI reads cannot be consistent; table reads are).
+    async fn query_all<T: DeserializeOwned>(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
         pk: &str,
         prefix: &str,
     ) -> Result<Vec<T>, StoreError> {
@@ -297,10 +299,11 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .set_index_name(index.map(str::to_string))
+                .key_condition_expression(key_condition)
                 .expression_attribute_values(":pk", s(pk))
                 .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
+                .consistent_read(index.is_none())
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -418,15 +421,7 @@ impl Store for DynamoStore {
             keys::organization_index(&b.organization_id),
             format!("{}{}", keys::BENEFIT_PREFIX, b.id),
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.insert(item).await
     }
 
     async fn benefit(&self, id: &str) -> Result<Option<Benefit>, StoreError> {
@@ -443,15 +438,7 @@ impl Store for DynamoStore {
             keys::organization_index(&p.organization_id),
             format!("{}{}", keys::PRODUCT_PREFIX, p.id),
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.insert(item).await
     }
 
     async fn product(&self, id: &str) -> Result<Option<Product>, StoreError> {
@@ -463,15 +450,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_checkout(&self, c: &Checkout) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(row("checkout", &keys::checkout(&c.id), c)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.insert(row("checkout", &keys::checkout(&c.id), c)?).await
     }
 
     async fn checkout(&self, id: &str) -> Result<Option<Checkout>, StoreError> {
@@ -680,15 +659,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(row("audit_event", &keys::audit_event(&a.subscription_id, &a.id), a)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.insert(row("audit_event", &keys::audit_event(&a.subscription_id, &a.id), a)?).await
     }
 
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {

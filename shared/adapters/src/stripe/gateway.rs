@@ -62,18 +62,23 @@ impl StripeGateway {
             .send()
             .await
             .map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
-        let status = resp.status();
-        let text =
-            resp.text().await.map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
-        if status.is_server_error() || status.as_u16() == 429 {
-            return Err(PortError::Unavailable("stripe", format!("HTTP {status}")));
-        }
-        if !status.is_success() {
-            return Err(PortError::Rejected("stripe", format!("HTTP {status}: {text}")));
-        }
-        serde_json::from_str(&text)
-            .map_err(|e| PortError::Rejected("stripe", format!("unexpected response: {e}")))
+        read(resp).await
     }
+}
+
+/// Stripe's answer: 429 and 5xx are retryable, other errors are refusals, success is JSON.
+async fn read<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T, PortError> {
+    let status = resp.status();
+    let text =
+        resp.text().await.map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
+    if status.is_server_error() || status.as_u16() == 429 {
+        return Err(PortError::Unavailable("stripe", format!("HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Err(PortError::Rejected("stripe", format!("HTTP {status}: {text}")));
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| PortError::Rejected("stripe", format!("unexpected response: {e}")))
 }
 
 /// The Checkout Session for a seat purchase: subscription mode, one line whose quantity is
@@ -145,17 +150,7 @@ impl StripeGateway {
             .send()
             .await
             .map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
-        let status = resp.status();
-        let text =
-            resp.text().await.map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
-        if status.is_server_error() || status.as_u16() == 429 {
-            return Err(PortError::Unavailable("stripe", format!("HTTP {status}")));
-        }
-        if !status.is_success() {
-            return Err(PortError::Rejected("stripe", format!("HTTP {status}: {text}")));
-        }
-        serde_json::from_str(&text)
-            .map_err(|e| PortError::Rejected("stripe", format!("unexpected response: {e}")))
+        read(resp).await
     }
 
     async fn item(&self, provider_subscription_id: &str) -> Result<StripeItem, PortError> {

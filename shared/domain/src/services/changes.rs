@@ -188,6 +188,23 @@ where
     result
 }
 
+/// The subscription as it is, with nothing scheduled: each change edits what it changes.
+fn unchanged(sub: &Subscription, audit: crate::model::AuditEvent) -> SubscriptionChange {
+    SubscriptionChange {
+        subscription_id: sub.id.clone(),
+        expected_version: sub.version,
+        seats: sub.seats,
+        assign_cap: sub.seats,
+        max_assigned: None,
+        interval: sub.interval,
+        unit_amount: sub.unit_amount,
+        current_period_start: sub.current_period_start,
+        current_period_end: sub.current_period_end,
+        scheduled_change: None,
+        audit,
+    }
+}
+
 async fn commit(app: &App, c: SubscriptionChange) -> Result<Subscription, DomainError> {
     if !app.store.change_subscription(&c).await? {
         let now = app.store.subscription(&c.subscription_id).await?;
@@ -221,19 +238,7 @@ pub async fn apply_seats(
     let actor = who.actor();
     locked(app, &sub.id, |sub| async move {
         let q = quote_seats(&sub, &product, req.seats, at)?;
-        let mut change = SubscriptionChange {
-            subscription_id: sub.id.clone(),
-            expected_version: sub.version,
-            seats: sub.seats,
-            assign_cap: sub.seats,
-            max_assigned: None,
-            interval: sub.interval,
-            unit_amount: sub.unit_amount,
-            current_period_start: sub.current_period_start,
-            current_period_end: sub.current_period_end,
-            scheduled_change: None,
-            audit: event(app, &sub.id, "", actor.clone(), json!({})),
-        };
+        let mut change = unchanged(&sub, event(app, &sub.id, "", actor.clone(), json!({})));
         let (kind, invoice) = if req.seats > sub.seats {
             let invoice = app
                 .payments
@@ -309,19 +314,7 @@ pub async fn apply_interval(
             .for_interval(req.interval)
             .ok_or_else(|| DomainError::invalid("interval", "the product has no such price"))?;
         let pc = provider_change(&sub, sub.seats, req.interval, price.unit_amount, at, "interval");
-        let mut change = SubscriptionChange {
-            subscription_id: sub.id.clone(),
-            expected_version: sub.version,
-            seats: sub.seats,
-            assign_cap: sub.seats,
-            max_assigned: None,
-            interval: sub.interval,
-            unit_amount: sub.unit_amount,
-            current_period_start: sub.current_period_start,
-            current_period_end: sub.current_period_end,
-            scheduled_change: None,
-            audit: event(app, &sub.id, "", actor.clone(), json!({})),
-        };
+        let mut change = unchanged(&sub, event(app, &sub.id, "", actor.clone(), json!({})));
         let (kind, invoice) = match q.effective {
             Effective::Now => {
                 let invoice = app.payments.switch_interval_now(&pc).await?;
@@ -400,25 +393,13 @@ pub async fn cancel_scheduled(app: &App, who: &Principal, id: &str) -> Result<Su
         }
         let at = app.clock.now();
         cancel_at_provider(app, &sub, at).await?;
-        let change = SubscriptionChange {
-            subscription_id: sub.id.clone(),
-            expected_version: sub.version,
-            seats: sub.seats,
-            assign_cap: sub.seats,
-            max_assigned: None,
-            interval: sub.interval,
-            unit_amount: sub.unit_amount,
-            current_period_start: sub.current_period_start,
-            current_period_end: sub.current_period_end,
-            scheduled_change: None,
-            audit: event(
+        let change = unchanged(&sub, event(
                 app,
                 &sub.id,
                 "subscription.scheduled_change_canceled",
                 actor,
                 json!({ "canceled": sub.scheduled_change.as_ref().map(crate::views::ScheduledChangeView::from) }),
-            ),
-        };
+            ));
         let updated = commit(app, change).await?;
         Ok(view(
             Quote { effective: Effective::Now, effective_at: at, lines: vec![], amount_due_now: 0, next_renewal_amount: updated.unit_amount * updated.seats },
