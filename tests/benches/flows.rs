@@ -15,13 +15,13 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use domain::error::PortError;
-use domain::memory::{MemoryFiles, MemoryPayments};
+use domain::memory::{fixtures, MemoryFiles, MemoryPayments};
 use domain::model::*;
 use domain::ports::{Mailer, OutgoingEmail, SystemClock};
 use domain::services::catalogue::*;
 use domain::services::claims::{self, ClaimRequest};
 use domain::services::seats::{self, AssignSeat};
-use domain::services::{auth, billing_events, purchase, App, Principal, Settings};
+use domain::services::{auth, App, Principal, Settings};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -122,60 +122,24 @@ async fn world(sdk: &aws_config::SdkConfig, db: &aws_sdk_dynamodb::Client, name:
 }
 
 async fn subscription(w: &World, seats: i64) -> Subscription {
-    let key = create_benefit(
+    let product = fixtures::product(
         &w.app,
         &w.merchant,
-        NewBenefit {
-            kind: "license_key".into(),
-            name: "Key".into(),
-            filename: None,
-            content_type: None,
-            prefix: None,
-        },
-    )
-    .await
-    .expect("benefit");
-    let product = create_product(
-        &w.app,
-        &w.merchant,
-        NewProduct {
-            name: "Pro".into(),
-            description: None,
-            currency: "usd".into(),
-            prices: NewPrices { month: Some(NewPrice { unit_amount: 1000 }), year: None },
-            min_seats: None,
-            max_seats: None,
-            benefit_ids: vec![key.benefit.id],
-        },
+        &fixtures::Plan { license_prefix: None, ..Default::default() },
     )
     .await
     .expect("product");
-    let chk = purchase::create_checkout(
+    let provider = format!("sub_bench_{}", uuid::Uuid::new_v4().simple());
+    fixtures::buy(
         &w.app,
-        &Principal::Public,
-        purchase::NewCheckout {
-            product_id: product.id,
-            interval: Interval::Month,
-            seats,
-            customer_email: format!("boss{seats}@corp.example"),
-            success_url: "https://corp.example/ok".into(),
-            cancel_url: "https://corp.example/no".into(),
-        },
+        &product,
+        seats,
+        &format!("boss{seats}@corp.example"),
+        Utc::now().timestamp(),
+        &provider,
     )
     .await
-    .expect("checkout");
-    let provider = format!("sub_bench_{}", uuid::Uuid::new_v4().simple());
-    let e = domain::events::PaymentEvent {
-        id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
-        created: Utc::now().timestamp(),
-        kind: domain::events::PaymentEventKind::CheckoutCompleted {
-            checkout_id: chk.id,
-            provider_subscription_id: provider.clone(),
-            provider_customer_id: None,
-        },
-    };
-    billing_events::handle(&w.app, &e).await.expect("completed");
-    w.app.store.subscription_by_provider_id(&provider).await.expect("store").expect("sub")
+    .expect("bought")
 }
 
 async fn seed(w: &World, db: &aws_sdk_dynamodb::Client, sub: &Subscription, count: usize) {

@@ -5,7 +5,7 @@
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeZone, Utc};
 use domain::error::DomainError;
-use domain::memory::{FixedClock, MemoryFiles, MemoryMailer, MemoryPayments};
+use domain::memory::{fixtures, FixedClock, MemoryFiles, MemoryMailer, MemoryPayments};
 use domain::model::*;
 use domain::services::claims::{self, ClaimRequest};
 use domain::services::seats::{self, AssignSeat};
@@ -48,68 +48,11 @@ async fn world(name: &str) -> World {
 
 /// An organization with one product (a license key benefit) and an active subscription.
 async fn subscription(w: &World, seats: i64) -> (Principal, Subscription) {
-    use domain::services::catalogue::*;
-    let org = create_organization(
-        &w.app,
-        &Principal::Operator,
-        NewOrganization { name: "Acme".into(), slug: "acme".into() },
-    )
-    .await
-    .expect("org");
-    let merchant = domain::services::auth::authenticate(&w.app, Some(&org.api_key)).await.expect("key");
-    let key = create_benefit(
-        &w.app,
-        &merchant,
-        NewBenefit {
-            kind: "license_key".into(),
-            name: "Key".into(),
-            filename: None,
-            content_type: None,
-            prefix: Some("ACME".into()),
-        },
-    )
-    .await
-    .expect("benefit");
-    let product = create_product(
-        &w.app,
-        &merchant,
-        NewProduct {
-            name: "Pro".into(),
-            description: None,
-            currency: "usd".into(),
-            prices: NewPrices { month: Some(NewPrice { unit_amount: 1000 }), year: None },
-            min_seats: None,
-            max_seats: None,
-            benefit_ids: vec![key.benefit.id],
-        },
-    )
-    .await
-    .expect("product");
-    let chk = domain::services::purchase::create_checkout(
-        &w.app,
-        &Principal::Public,
-        domain::services::purchase::NewCheckout {
-            product_id: product.id,
-            interval: Interval::Month,
-            seats,
-            customer_email: "boss@corp.example".into(),
-            success_url: "https://corp.example/ok".into(),
-            cancel_url: "https://corp.example/no".into(),
-        },
-    )
-    .await
-    .expect("checkout");
-    let e = domain::events::PaymentEvent {
-        id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
-        created: t0().timestamp(),
-        kind: domain::events::PaymentEventKind::CheckoutCompleted {
-            checkout_id: chk.id.clone(),
-            provider_subscription_id: "sub_s".into(),
-            provider_customer_id: None,
-        },
-    };
-    domain::services::billing_events::handle(&w.app, &e).await.expect("completed");
-    let sub = w.app.store.subscription_by_provider_id("sub_s").await.expect("store").expect("sub");
+    let (merchant, _) = fixtures::merchant(&w.app, "acme").await.expect("merchant");
+    let product = fixtures::product(&w.app, &merchant, &fixtures::Plan::default()).await.expect("product");
+    let sub = fixtures::buy(&w.app, &product, seats, "boss@corp.example", t0().timestamp(), "sub_s")
+        .await
+        .expect("bought");
     (merchant, sub)
 }
 

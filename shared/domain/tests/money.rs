@@ -5,14 +5,13 @@
 use chrono::{DateTime, TimeZone, Utc};
 use domain::error::DomainError;
 use domain::events::{PaymentEvent, PaymentEventKind};
-use domain::memory::Fakes;
+use domain::memory::{fixtures, Fakes};
 use domain::model::*;
 use domain::ports::Store;
 use domain::proration::Effective;
-use domain::services::catalogue::{self, NewBenefit, NewOrganization, NewPrice, NewPrices, NewProduct};
 use domain::services::changes::{self, IntervalChangeRequest, SeatChangeRequest};
 use domain::services::seats::{self, AssignSeat};
-use domain::services::{auth, benefits, billing_events, purchase, Principal};
+use domain::services::{benefits, billing_events, Principal};
 use proptest::prelude::*;
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -29,70 +28,18 @@ struct Setup {
 /// 10000/seat/year, with the clock at 2025-03-11T00:00Z.
 async fn setup(seats: i64) -> Setup {
     let f = Fakes::at(at(2025, 3, 1));
-    let app = &f.app;
-    let org = catalogue::create_organization(
-        app,
-        &Principal::Operator,
-        NewOrganization { name: "Acme".into(), slug: "acme".into() },
-    )
-    .await
-    .expect("org");
-    let merchant = auth::authenticate(app, Some(&org.api_key)).await.expect("key");
-    let key = catalogue::create_benefit(
-        app,
-        &merchant,
-        NewBenefit {
-            kind: "license_key".into(),
-            name: "Key".into(),
-            filename: None,
-            content_type: None,
-            prefix: None,
-        },
-    )
-    .await
-    .expect("benefit");
-    let product = catalogue::create_product(
-        app,
-        &merchant,
-        NewProduct {
-            name: "Pro".into(),
-            description: None,
-            currency: "usd".into(),
-            prices: NewPrices {
-                month: Some(NewPrice { unit_amount: 1000 }),
-                year: Some(NewPrice { unit_amount: 10000 }),
-            },
-            min_seats: Some(2),
-            max_seats: Some(20),
-            benefit_ids: vec![key.benefit.id],
-        },
-    )
-    .await
-    .expect("product");
-    let chk = purchase::create_checkout(
-        app,
-        &Principal::Public,
-        purchase::NewCheckout {
-            product_id: product.id,
-            interval: Interval::Month,
-            seats,
-            customer_email: "boss@corp.example".into(),
-            success_url: "https://corp.example/ok".into(),
-            cancel_url: "https://corp.example/no".into(),
-        },
-    )
-    .await
-    .expect("checkout");
-    let e = PaymentEvent {
-        id: "evt_buy".into(),
-        created: at(2025, 3, 1).timestamp(),
-        kind: PaymentEventKind::CheckoutCompleted {
-            checkout_id: chk.id,
-            provider_subscription_id: "sub_s".into(),
-            provider_customer_id: None,
-        },
+    let (merchant, _) = fixtures::merchant(&f.app, "acme").await.expect("merchant");
+    let plan = fixtures::Plan {
+        year: Some(10000),
+        min_seats: Some(2),
+        max_seats: Some(20),
+        license_prefix: None,
+        ..Default::default()
     };
-    billing_events::handle(app, &e).await.expect("completed");
+    let product = fixtures::product(&f.app, &merchant, &plan).await.expect("product");
+    fixtures::buy(&f.app, &product, seats, "boss@corp.example", at(2025, 3, 1).timestamp(), "sub_s")
+        .await
+        .expect("bought");
     f.clock.advance(at(2025, 3, 11) - at(2025, 3, 1));
     let sub = f.store.subscription_by_provider_id("sub_s").await.expect("store").expect("sub");
     assert_eq!((sub.current_period_start, sub.current_period_end), (at(2025, 3, 1), at(2025, 4, 1)));

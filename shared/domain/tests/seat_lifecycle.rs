@@ -3,14 +3,12 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::error::DomainError;
-use domain::events::{PaymentEvent, PaymentEventKind};
-use domain::memory::Fakes;
+use domain::memory::{fixtures, Fakes};
 use domain::model::*;
 use domain::ports::Store;
-use domain::services::catalogue::{self, NewBenefit, NewOrganization, NewPrice, NewPrices, NewProduct};
 use domain::services::claims::{self, ClaimRequest};
 use domain::services::seats::{self, AssignSeat};
-use domain::services::{audit, auth, benefits, billing_events, purchase, sweeper, Principal};
+use domain::services::{audit, auth, benefits, sweeper, Principal};
 use std::sync::atomic::Ordering;
 
 fn t0() -> DateTime<Utc> {
@@ -25,81 +23,12 @@ struct Setup {
 
 async fn setup(seats: i64) -> Setup {
     let f = Fakes::at(t0());
-    let app = &f.app;
-    let org = catalogue::create_organization(
-        app,
-        &Principal::Operator,
-        NewOrganization { name: "Acme".into(), slug: "acme".into() },
-    )
-    .await
-    .expect("org");
-    let merchant = auth::authenticate(app, Some(&org.api_key)).await.expect("key");
-    let file = catalogue::create_benefit(
-        app,
-        &merchant,
-        NewBenefit {
-            kind: "file_download".into(),
-            name: "Installer".into(),
-            filename: Some("setup.zip".into()),
-            content_type: Some("application/zip".into()),
-            prefix: None,
-        },
-    )
-    .await
-    .expect("file");
-    let key = catalogue::create_benefit(
-        app,
-        &merchant,
-        NewBenefit {
-            kind: "license_key".into(),
-            name: "Key".into(),
-            filename: None,
-            content_type: None,
-            prefix: Some("ACME".into()),
-        },
-    )
-    .await
-    .expect("key");
-    let product = catalogue::create_product(
-        app,
-        &merchant,
-        NewProduct {
-            name: "Pro".into(),
-            description: None,
-            currency: "usd".into(),
-            prices: NewPrices { month: Some(NewPrice { unit_amount: 1000 }), year: None },
-            min_seats: None,
-            max_seats: None,
-            benefit_ids: vec![file.benefit.id, key.benefit.id],
-        },
-    )
-    .await
-    .expect("product");
-    let chk = purchase::create_checkout(
-        app,
-        &Principal::Public,
-        purchase::NewCheckout {
-            product_id: product.id,
-            interval: Interval::Month,
-            seats,
-            customer_email: "boss@corp.example".into(),
-            success_url: "https://corp.example/ok".into(),
-            cancel_url: "https://corp.example/no".into(),
-        },
-    )
-    .await
-    .expect("checkout");
-    let done = PaymentEvent {
-        id: "evt_1".into(),
-        created: t0().timestamp(),
-        kind: PaymentEventKind::CheckoutCompleted {
-            checkout_id: chk.id.clone(),
-            provider_subscription_id: "sub_s".into(),
-            provider_customer_id: None,
-        },
-    };
-    billing_events::handle(app, &done).await.expect("completed");
-    let sub = f.store.subscription_by_provider_id("sub_s").await.expect("store").expect("sub");
+    let (merchant, _) = fixtures::merchant(&f.app, "acme").await.expect("merchant");
+    let plan = fixtures::Plan { with_file: true, ..Default::default() };
+    let product = fixtures::product(&f.app, &merchant, &plan).await.expect("product");
+    let sub = fixtures::buy(&f.app, &product, seats, "boss@corp.example", t0().timestamp(), "sub_s")
+        .await
+        .expect("bought");
     Setup { f, merchant, sub }
 }
 
