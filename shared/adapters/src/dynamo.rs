@@ -70,6 +70,14 @@ where
     }
 }
 
+/// The statuses in which a subscription takes seats (`SubscriptionStatus::allows_seat_changes`),
+/// as a condition on `#status` and its values.
+const TAKES_SEATS: &str = "#status IN (:active, :past_due, :trialing)";
+
+fn takes_seats_values() -> Vec<(&'static str, AttributeValue)> {
+    vec![(":active", s("active")), (":past_due", s("past_due")), (":trialing", s("trialing"))]
+}
+
 fn codec(e: serde_dynamo::Error) -> StoreError {
     StoreError::Internal(format!("item codec: {e}"))
 }
@@ -354,6 +362,19 @@ impl DynamoStore {
         })
     }
 
+    /// A new customer and its one-per-email guard (the guard's condition makes a concurrent
+    /// creation of the same person fail the whole transaction).
+    fn new_customer_items(&self, cus: &Customer) -> Result<[TransactWriteItem; 2], StoreError> {
+        Ok([
+            self.put_new(row("customer", &keys::customer(&cus.id), cus)?)?,
+            self.put_new(marker(
+                "customer_email",
+                &keys::customer_email(&cus.organization_id, &cus.email),
+                &[("customer_id", s(&cus.id))],
+            ))?,
+        ])
+    }
+
     fn event_marker(&self, event_id: &str, now: DateTime<Utc>) -> Result<TransactWriteItem, StoreError> {
         let item = with_ttl(
             marker("stripe_event", &keys::stripe_event(event_id), &[("received_at", date(now)?)]),
@@ -478,12 +499,7 @@ impl Store for DynamoStore {
             self.audit_item(&c.audit)?,
         ];
         if let Some(cus) = &c.new_customer {
-            items.push(self.put_new(row("customer", &keys::customer(&cus.id), cus)?)?);
-            items.push(self.put_new(marker(
-                "customer_email",
-                &keys::customer_email(&cus.organization_id, &cus.email),
-                &[("customer_id", s(&cus.id))],
-            ))?);
+            items.extend(self.new_customer_items(cus)?);
         }
         Ok(match self.transact(items).await? {
             Txn::Committed => Applied::Applied,
@@ -669,14 +685,9 @@ impl Store for DynamoStore {
             self.update(
                 &keys::subscription(&seat.subscription_id),
                 "SET seats_assigned = seats_assigned + :one",
-                Some("seats_assigned < assign_cap AND seats_assigned < seats AND #status IN (:active, :past_due, :trialing)"),
+                Some(&format!("seats_assigned < assign_cap AND seats_assigned < seats AND {TAKES_SEATS}")),
                 &[("#status", "status")],
-                vec![
-                    (":one", n(1)),
-                    (":active", s("active")),
-                    (":past_due", s("past_due")),
-                    (":trialing", s("trialing")),
-                ],
+                [vec![(":one", n(1))], takes_seats_values()].concat(),
             )?,
             self.put_new(self.seat_row(seat)?)?,
             // 2: one live seat per email.
@@ -798,20 +809,15 @@ impl Store for DynamoStore {
             )?,
             self.check(
                 &keys::subscription(&t.subscription_id),
-                "#status IN (:active, :past_due, :trialing)",
+                TAKES_SEATS,
                 &[("#status", "status")],
-                vec![(":active", s("active")), (":past_due", s("past_due")), (":trialing", s("trialing"))],
+                takes_seats_values(),
             )?,
             self.outbox_item(&c.job, now.timestamp())?,
             self.audit_item(&c.audit)?,
         ];
         if let Some(cus) = &c.new_customer {
-            items.push(self.put_new(row("customer", &keys::customer(&cus.id), cus)?)?);
-            items.push(self.put_new(marker(
-                "customer_email",
-                &keys::customer_email(&cus.organization_id, &cus.email),
-                &[("customer_id", s(&cus.id))],
-            ))?);
+            items.extend(self.new_customer_items(cus)?);
         }
         Ok(match self.transact(items).await? {
             Txn::Committed => ClaimOutcome::Claimed,
