@@ -126,6 +126,16 @@ async fn purchase_flow_end_to_end() {
     assert_eq!(r.status, 404);
     let theirs = c.api.get("/v1/portal/subscriptions", Some(&other_boss)).await;
     assert!(theirs.body["data"].as_array().expect("list").iter().all(|s| s["id"] != json!(sub_id)));
+    // A merchant lists its own subscriptions only; a billing manager cannot list the merchant's.
+    let acme_subs = c.api.get("/v1/subscriptions", Some(&acme.key)).await;
+    assert_eq!(acme_subs.status, 200, "{:?}", acme_subs.body);
+    assert_eq!(acme_subs.body["data"][0]["id"], json!(sub_id));
+    let globex_subs = c.api.get("/v1/subscriptions", Some(&globex.key)).await;
+    let globex_ids: Vec<&Value> =
+        globex_subs.body["data"].as_array().expect("list").iter().map(|s| &s["id"]).collect();
+    assert_eq!(globex_ids.len(), 1);
+    assert!(!globex_ids.contains(&&json!(sub_id)));
+    assert_eq!(c.api.get("/v1/subscriptions", Some(&boss)).await.status, 401);
 
     step("forged, tampered and stale webhooks complete nothing");
     let chk =

@@ -174,6 +174,9 @@ async fn billing_updates_apply_in_order_and_once() {
     assert_eq!(found, Some(sub_id.clone()));
     let managed = t.store.subscriptions_of_billing_manager(&sub.customer_id).await.expect("query");
     assert_eq!(managed.len(), 1);
+    let sold = t.store.subscriptions_of_organization(&sub.organization_id).await.expect("query");
+    assert_eq!(sold.iter().map(|s| &s.id).collect::<Vec<_>>(), vec![&sub_id]);
+    assert!(t.store.subscriptions_of_organization("org_other").await.expect("query").is_empty());
     t.drop_table().await;
 }
 

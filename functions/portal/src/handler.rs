@@ -13,17 +13,19 @@ enum R {
     SignIn,
     CreateSession,
     MySubscriptions,
+    OrganizationSubscriptions,
     GetSubscription,
     AuditTrail,
     MyBenefits,
     Download,
 }
 
-fn routes() -> [Route<R>; 7] {
+fn routes() -> [Route<R>; 8] {
     [
         Route::new(Method::POST, "/v1/portal/sign-in", R::SignIn, Open, false),
         Route::new(Method::POST, "/v1/portal/sessions", R::CreateSession, Open, false),
         Route::new(Method::GET, "/v1/portal/subscriptions", R::MySubscriptions, Bearer, false),
+        Route::new(Method::GET, "/v1/subscriptions", R::OrganizationSubscriptions, Bearer, false),
         Route::new(Method::GET, "/v1/subscriptions/{id}", R::GetSubscription, Bearer, false),
         Route::new(Method::GET, "/v1/subscriptions/{id}/events", R::AuditTrail, Bearer, false),
         Route::new(Method::GET, "/v1/portal/benefits", R::MyBenefits, Bearer, false),
@@ -41,6 +43,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
             }
             R::CreateSession => created(&portal::create_session(app, ctx.json()?).await?),
             R::MySubscriptions => ok(&List::of(portal::my_subscriptions(app, who).await?)),
+            R::OrganizationSubscriptions => {
+                ok(&List::of(portal::organization_subscriptions(app, who).await?))
+            }
             R::GetSubscription => ok(&portal::get_subscription(app, who, ctx.param(0)).await?),
             R::AuditTrail => ok(&List::of(audit::trail(app, who, ctx.param(0)).await?)),
             R::MyBenefits => ok(&List::of(benefits::my_benefits(app, who).await?)),

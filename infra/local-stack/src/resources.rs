@@ -58,6 +58,8 @@ pub async fn create_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<
         .attribute_definitions(attr(keys::SK)?)
         .attribute_definitions(attr(keys::GSI1PK)?)
         .attribute_definitions(attr(keys::GSI1SK)?)
+        .attribute_definitions(attr(keys::GSI2PK)?)
+        .attribute_definitions(attr(keys::GSI2SK)?)
         .key_schema(key(keys::PK, KeyType::Hash)?)
         .key_schema(key(keys::SK, KeyType::Range)?)
         .global_secondary_indexes(
@@ -65,6 +67,14 @@ pub async fn create_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<
                 .index_name(keys::GSI1)
                 .key_schema(key(keys::GSI1PK, KeyType::Hash)?)
                 .key_schema(key(keys::GSI1SK, KeyType::Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()?,
+        )
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(keys::GSI2)
+                .key_schema(key(keys::GSI2PK, KeyType::Hash)?)
+                .key_schema(key(keys::GSI2SK, KeyType::Range)?)
                 .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()?,
         )

@@ -388,11 +388,14 @@ impl DynamoStore {
     }
 
     fn subscription_row(&self, sub: &Subscription) -> Result<Item, StoreError> {
-        Ok(with_gsi(
+        let mut item = with_gsi(
             row("subscription", &keys::subscription(&sub.id), sub)?,
             keys::customer_index(&sub.customer_id),
             keys::subscription_index_sk(&sub.id),
-        ))
+        );
+        item.insert(keys::GSI2PK.into(), s(keys::organization_index(&sub.organization_id)));
+        item.insert(keys::GSI2SK.into(), s(keys::subscription_index_sk(&sub.id)));
+        Ok(item)
     }
 }
 
@@ -538,6 +541,16 @@ impl Store for DynamoStore {
 
     async fn subscriptions_of_billing_manager(&self, cid: &str) -> Result<Vec<Subscription>, StoreError> {
         self.query_index(&keys::customer_index(cid), keys::SUBSCRIPTION_PREFIX).await
+    }
+
+    async fn subscriptions_of_organization(&self, org: &str) -> Result<Vec<Subscription>, StoreError> {
+        self.query_all(
+            Some(keys::GSI2),
+            "GSI2PK = :pk AND begins_with(GSI2SK, :prefix)",
+            &keys::organization_index(org),
+            keys::SUBSCRIPTION_PREFIX,
+        )
+        .await
     }
 
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError> {

@@ -8,7 +8,7 @@
 //! | product / benefit | `PRODUCT#{id}` / `BENEFIT#{id}` | `META` | `ORG#{org}` / `PRODUCT#{id}`, `BENEFIT#{id}` |
 //! | checkout | `CHECKOUT#{id}` | `META` | |
 //! | customer / email guard | `CUSTOMER#{id}` / `ORG#{org}#EMAIL#{email}` | `META` / `CUSTOMER` | |
-//! | subscription | `SUB#{id}` | `META` | `CUSTOMER#{billing manager}` / `SUB#{id}` |
+//! | subscription | `SUB#{id}` | `META` | `CUSTOMER#{billing manager}` / `SUB#{id}`; GSI2: `ORG#{org}` / `SUB#{id}` |
 //! | provider link | `STRIPESUB#{stripe sub id}` | `LINK` | |
 //! | audit event | `SUB#{id}` | `EVT#{evt id}` | |
 //! | Stripe event seen | `STRIPEEVT#{id}` | `EVENT` (+ ttl) | |
@@ -26,6 +26,10 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+/// The second index: a merchant's subscriptions (sparse, only subscriptions carry it).
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
 pub const ENTITY: &str = "entity";
 pub const TTL: &str = "ttl";
 

@@ -168,6 +168,14 @@ impl Store for MemoryStore {
             v
         })
     }
+    async fn subscriptions_of_organization(&self, org: &str) -> Result<Vec<Subscription>, StoreError> {
+        self.with(|s| {
+            let mut v: Vec<Subscription> =
+                s.subscriptions.values().filter(|x| x.organization_id == org).cloned().collect();
+            v.sort_by(|a, b| a.id.cmp(&b.id));
+            v
+        })
+    }
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError> {
         self.with(|s| {
             if s.events_seen.contains(&u.event_id) {

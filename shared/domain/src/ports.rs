@@ -326,6 +326,11 @@ pub trait Store: Send + Sync {
         &self,
         customer_id: &str,
     ) -> Result<Vec<Subscription>, StoreError>;
+    /// A merchant's subscriptions, oldest first.
+    async fn subscriptions_of_organization(
+        &self,
+        organization_id: &str,
+    ) -> Result<Vec<Subscription>, StoreError>;
     /// Applies a provider event's billing state if the event is new, not older than the last
     /// one applied, and the version still matches.
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError>;

@@ -4,6 +4,7 @@
 //! generated SDK: it needs four endpoints, and async-stripe's generated crates add minutes
 //! to every clean build of every function.
 
+pub mod events;
 pub mod gateway;
 pub mod webhook;
 

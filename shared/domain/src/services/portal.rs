@@ -105,6 +105,16 @@ pub async fn my_subscriptions(app: &App, who: &Principal) -> Result<Vec<Subscrip
     Ok(subs.iter().map(SubscriptionView::from).collect())
 }
 
+/// Every subscription of the caller's organization (the merchant dashboard).
+pub async fn organization_subscriptions(
+    app: &App,
+    who: &Principal,
+) -> Result<Vec<SubscriptionView>, DomainError> {
+    let organization_id = who.require_merchant()?;
+    let subs = app.store.subscriptions_of_organization(organization_id).await?;
+    Ok(subs.iter().map(SubscriptionView::from).collect())
+}
+
 /// A subscription as its billing manager or its organization's key may see it. Anyone else,
 /// and any malformed id, gets `not_found`: no existence leaks.
 pub async fn managed_subscription(app: &App, who: &Principal, id: &str) -> Result<Subscription, DomainError> {

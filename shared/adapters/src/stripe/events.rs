@@ -1,0 +1,84 @@
+//! Stripe-format events (what Stripe posts to the webhook), built here for the two places
+//! that play Stripe without a Stripe account: the offline gateway's test payment page and the
+//! local stack's tools and tests. Sign them with [`super::webhook::sign`].
+
+use serde_json::{json, Value};
+
+/// An event envelope as Stripe sends it.
+pub fn event(event_type: &str, created: i64, object: Value) -> Value {
+    json!({
+        "id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        "object": "event",
+        "api_version": super::gateway::STRIPE_VERSION,
+        "created": created,
+        "livemode": false,
+        "pending_webhooks": 1,
+        "type": event_type,
+        "data": { "object": object },
+    })
+}
+
+/// `checkout.session.completed` for one of our checkouts.
+pub fn checkout_completed(checkout_id: &str, stripe_subscription_id: &str, created: i64) -> Value {
+    event(
+        "checkout.session.completed",
+        created,
+        json!({
+            "id": format!("cs_test_{}", uuid::Uuid::new_v4().simple()),
+            "object": "checkout.session",
+            "mode": "subscription",
+            "status": "complete",
+            "payment_status": "paid",
+            "client_reference_id": checkout_id,
+            "metadata": { "checkout_id": checkout_id },
+            "customer": format!("cus_test_{}", &uuid::Uuid::new_v4().simple().to_string()[..14]),
+            "subscription": stripe_subscription_id,
+        }),
+    )
+}
+
+/// `customer.subscription.updated` with the period on the first item (API ≥ 2025-03-31).
+pub fn subscription_updated(
+    stripe_subscription_id: &str,
+    status: &str,
+    period: (i64, i64),
+    quantity: i64,
+    created: i64,
+) -> Value {
+    event(
+        "customer.subscription.updated",
+        created,
+        json!({
+            "id": stripe_subscription_id,
+            "object": "subscription",
+            "status": status,
+            "items": { "object": "list", "data": [{
+                "object": "subscription_item",
+                "quantity": quantity,
+                "current_period_start": period.0,
+                "current_period_end": period.1,
+            }]},
+        }),
+    )
+}
+
+pub fn subscription_deleted(stripe_subscription_id: &str, created: i64) -> Value {
+    event(
+        "customer.subscription.deleted",
+        created,
+        json!({ "id": stripe_subscription_id, "object": "subscription", "status": "canceled" }),
+    )
+}
+
+pub fn invoice(event_type: &str, stripe_subscription_id: &str, created: i64) -> Value {
+    event(
+        event_type,
+        created,
+        json!({
+            "id": format!("in_test_{}", uuid::Uuid::new_v4().simple()),
+            "object": "invoice",
+            "parent": { "type": "subscription_details",
+                        "subscription_details": { "subscription": stripe_subscription_id } },
+        }),
+    )
+}
