@@ -1,0 +1,75 @@
+// A seat holder's benefits: license keys to copy, files to download. Grants are made moments
+// after the claim (by the worker), so the page looks again while any is pending.
+import { $, api, day, el, handleAuth, pageError, requireSession, show } from './api.js';
+
+const me = requireSession();
+
+async function copy(input, out) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+  } catch {
+    // Without clipboard permission, fall back to selecting the text and the copy command.
+    input.select();
+    if (!document.execCommand('copy')) { out.textContent = 'Select the key and copy it with your keyboard.'; return; }
+  }
+  out.textContent = 'Copied to the clipboard.';
+}
+
+async function download(grant, out, link) {
+  out.textContent = '';
+  try {
+    const d = await api('GET', `/v1/portal/benefits/${encodeURIComponent(grant.id)}/download`, { token: me.token });
+    link.href = d.url;
+    show(link, true);
+    out.textContent = 'Your download is starting. If it does not, use the link.';
+    location.assign(d.url);
+  } catch (err) {
+    if (!handleAuth(err)) out.textContent = err.message;
+  }
+}
+
+function card(g) {
+  const box = el('section', { class: 'card grant', 'data-grant': g.id, 'data-type': g.benefit.type });
+  const title = el('h2', {}, g.benefit.name, ' ', el('span', { class: `badge ${g.status}` }, g.status));
+  box.append(title);
+  if (g.status === 'pending') { box.append(el('p', { class: 'muted' }, 'Being prepared…')); return box; }
+  if (g.status === 'revoked') { box.append(el('p', { class: 'muted' }, `Access ended ${day(g.revoked_at)}.`)); return box; }
+  const out = el('p', { class: 'status', role: 'status' });
+  if (g.benefit.type === 'license_key') {
+    const id = `key-${g.id}`;
+    const input = el('input', { id, class: 'key license-key', readonly: true, value: g.license_key || '' });
+    box.append(el('label', { for: id }, 'License key'), input,
+      el('div', { class: 'actions' }, el('button', { type: 'button', class: 'copy', onclick: () => copy(input, out) }, 'Copy license key')), out);
+  } else {
+    const link = el('a', { class: 'download-link hidden', href: '#', rel: 'noopener' }, `Download ${g.benefit.name}`);
+    box.append(el('p', { class: 'muted' }, 'A file for you to download. The link works for a few minutes.'),
+      el('div', { class: 'actions' }, el('button', { type: 'button', class: 'download', onclick: () => download(g, out, link) }, 'Download file'), link), out);
+  }
+  return box;
+}
+
+async function load(attempt = 0) {
+  let list;
+  try {
+    list = await api('GET', '/v1/portal/benefits', { token: me.token });
+  } catch (err) {
+    if (!handleAuth(err)) pageError(err);
+    return;
+  }
+  $('#grants').replaceChildren(...list.data.map(card));
+  const pending = list.data.some((g) => g.status === 'pending');
+  show($('#none'), list.data.length === 0 && attempt >= 10);
+  show($('#preparing'), pending || (list.data.length === 0 && attempt < 10 && new URLSearchParams(location.search).has('claimed')));
+  if ((pending || (list.data.length === 0 && new URLSearchParams(location.search).has('claimed'))) && attempt < 30) {
+    setTimeout(() => load(attempt + 1), 1000);
+  } else {
+    show($('#preparing'), false);
+    show($('#none'), list.data.length === 0);
+  }
+}
+
+if (me) {
+  $('#who').textContent = me.customer ? me.customer.email : '';
+  show($('#welcome'), new URLSearchParams(location.search).has('claimed'));
+  load();
+}

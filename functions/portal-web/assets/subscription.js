@@ -1,0 +1,247 @@
+// One subscription, for its billing manager: seats used and available, the people holding or
+// invited to seats (filter, resend, revoke with confirmation), invitations, seat-count and
+// interval changes that always show the server's preview before the confirm button, the
+// scheduled change with its cancel button, and the history.
+import {
+  $, ApiError, api, clearErrors, day, el, handleAuth, moment, money, newKey, onSubmit, pageError, per, plan,
+  requireSession, seatStatus, show, showError, status,
+} from './api.js';
+
+const id = new URLSearchParams(location.search).get('id') || '';
+const me = requireSession();
+const token = me && me.token;
+const base = `/v1/subscriptions/${encodeURIComponent(id)}`;
+let sub = null;
+let product = null;
+let cursor = null;
+
+const call = (method, path, opts = {}) => api(method, path, { token, ...opts });
+
+function renderSummary() {
+  $('#title').textContent = product ? product.name : 'Subscription';
+  document.title = `Manage seats — ${$('#title').textContent}`;
+  $('#used').textContent = String(sub.seats_assigned);
+  $('#available').textContent = String(sub.seats_available);
+  $('#total').textContent = String(sub.seats);
+  const renews = sub.status === 'canceled' ? `Ended ${day(sub.current_period_end)}` : `Renews on ${day(sub.current_period_end)}`;
+  $('#plan').textContent = `${plan[sub.interval]} · ${money(sub.unit_amount, sub.currency)} per seat per ${per[sub.interval]} · ${renews} · Status: ${sub.status.replace('_', ' ')}`;
+  const sc = sub.scheduled_change;
+  show($('#scheduled'), Boolean(sc));
+  if (sc) {
+    $('#scheduled-text').textContent = sc.type === 'seat_decrease'
+      ? `Scheduled: ${sc.seats} seats from ${day(sc.effective_at)} (the renewal bills ${sc.seats} seats).`
+      : `Scheduled: ${plan[sc.interval].toLowerCase()} billing from ${day(sc.effective_at)} at ${money(sc.unit_amount, sub.currency)} per seat per ${per[sc.interval]}.`;
+  }
+  if (!$('#new-seats').value) $('#new-seats').value = String(sub.seats);
+  if (product) {
+    $('#new-seats').min = String(product.min_seats);
+    $('#new-seats').max = String(product.max_seats);
+  }
+  // Offer the other interval when the product has a price for it.
+  const other = sub.interval === 'month' ? 'year' : 'month';
+  const canSwitch = product && product.prices[other] && !(sc && sc.type === 'interval_change');
+  show($('#interval-card'), Boolean(canSwitch));
+  if (canSwitch) {
+    $('#target-interval').value = other;
+    $('#interval-text').textContent = other === 'year'
+      ? `Switch to yearly billing at ${money(product.prices.year.unit_amount, sub.currency)} per seat per year. It starts now: unused monthly time is credited.`
+      : `Switch to monthly billing at ${money(product.prices.month.unit_amount, sub.currency)} per seat per month, from the next renewal.`;
+    $('#preview-interval').textContent = other === 'year' ? 'Preview the switch to annual billing' : 'Preview the switch to monthly billing';
+  }
+}
+
+function seatRow(seat) {
+  const actions = el('td', {});
+  if (seat.status === 'pending') {
+    actions.append(el('button', { type: 'button', class: 'link', 'data-action': 'resend', 'aria-label': `Resend the invitation to ${seat.email}`, onclick: () => resend(seat) }, 'Resend'));
+  }
+  if (seat.status !== 'revoked') {
+    actions.append(el('button', { type: 'button', class: 'link', 'data-action': 'revoke', 'aria-label': `Revoke the seat of ${seat.email}`, onclick: () => askRevoke(seat) }, 'Revoke'));
+  }
+  return el('tr', { 'data-seat': seat.id, 'data-email': seat.email },
+    el('td', {}, seat.email),
+    el('td', {}, el('span', { class: `badge ${seat.status}` }, seatStatus[seat.status])),
+    el('td', {}, day(seat.invited_at)),
+    el('td', {}, seat.claimed_at ? day(seat.claimed_at) : '—'),
+    actions);
+}
+
+async function loadSeats(more = false) {
+  const q = new URLSearchParams({ limit: '50' });
+  const filter = $('#status-filter').value;
+  if (filter) q.set('status', filter);
+  if (more && cursor) q.set('cursor', cursor);
+  const page = await call('GET', `${base}/seats?${q}`);
+  const body = $('#seats tbody');
+  if (!more) body.replaceChildren();
+  body.append(...page.seats.map(seatRow));
+  cursor = page.next_cursor || null;
+  show($('#more-seats'), Boolean(cursor));
+  show($('#no-seats'), body.children.length === 0);
+}
+
+const describe = {
+  'subscription.created': () => 'Subscription started',
+  'subscription.updated': (d) => `Billing updated${d.status ? ` (status ${d.status})` : ''}`,
+  'subscription.renewed': () => 'Renewed for a new period',
+  'subscription.lapsed': () => 'Subscription ended; every seat was revoked',
+  'seat.assigned': (d) => `Seat assigned to ${d.email}`,
+  'seat.invitation_sent': (d) => `Invitation sent${d.email ? ` to ${d.email}` : ''}`,
+  'seat.invitation_renewed': () => 'Invitation sent again (the old link stopped working)',
+  'seat.claimed': (d) => `Seat claimed${d.email ? ` by ${d.email}` : ''}`,
+  'seat.revoked': (d) => `Seat of ${d.email || 'a person'} revoked`,
+  'benefit.granted': () => 'Benefit granted to a seat holder',
+  'benefit.revoked': () => 'Benefit revoked from a former seat holder',
+  'subscription.seats_increased': (d) => `Seats increased from ${d.seats?.from} to ${d.seats?.to}`,
+  'subscription.seat_decrease_scheduled': (d) => `Seats to go from ${d.seats?.from} to ${d.seats?.to} at the renewal`,
+  'subscription.interval_changed': (d) => `Switched to ${d.interval?.to === 'year' ? 'yearly' : 'monthly'} billing`,
+  'subscription.interval_change_scheduled': (d) => `Switch to ${d.interval?.to === 'year' ? 'yearly' : 'monthly'} billing at the renewal`,
+  'subscription.scheduled_change_canceled': () => 'Scheduled change canceled',
+};
+
+function actorName(actor) {
+  if (!actor) return '';
+  if (actor === `customer:${me.customer.id}`) return 'you';
+  if (actor.startsWith('customer:')) return 'a seat holder';
+  if (actor.startsWith('organization:')) return 'the seller';
+  if (actor.startsWith('stripe:')) return 'the payment provider';
+  return 'the system';
+}
+
+async function loadTrail() {
+  const events = await call('GET', `${base}/events`);
+  $('#trail').replaceChildren(...events.data.slice().reverse().map((e) => {
+    const d = e.data || {};
+    const text = (describe[e.type] || (() => e.type))(d);
+    const charged = typeof d.amount_due_now === 'number' && d.amount_due_now !== 0
+      ? ` — ${money(d.amount_due_now, sub.currency)} charged` : '';
+    return el('li', { 'data-type': e.type }, el('span', { class: 'muted' }, moment(e.created_at)), ' ', `${text}${charged}`,
+      el('span', { class: 'muted' }, ` · by ${actorName(e.actor)}`));
+  }));
+}
+
+async function loadAll() {
+  sub = await call('GET', base);
+  if (!product) {
+    try { product = await api('GET', `/v1/products/${encodeURIComponent(sub.product_id)}`); } catch { product = null; }
+  }
+  renderSummary();
+  await Promise.all([loadSeats(), loadTrail()]);
+}
+
+async function refresh() {
+  try { await loadAll(); } catch (err) { if (!handleAuth(err)) pageError(err); }
+}
+
+async function resend(seat) {
+  const box = $('#seats-filter');
+  clearErrors(box);
+  try {
+    await call('POST', `${base}/seats/${encodeURIComponent(seat.id)}/resend`);
+    $('#seat-action-status').textContent = `Invitation sent again to ${seat.email}. The previous link no longer works.`;
+    await refresh();
+  } catch (err) { if (!handleAuth(err)) showError(box, err); }
+}
+
+function askRevoke(seat) {
+  const dialog = $('#revoke-dialog');
+  $('#revoke-text').textContent = seat.status === 'claimed'
+    ? `${seat.email} loses the seat and its benefits (license keys, downloads) now. The seat becomes free for someone else.`
+    : `The invitation to ${seat.email} stops working and the seat becomes free for someone else.`;
+  dialog.returnValue = '';
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== 'revoke') return;
+    const box = $('#seats-filter');
+    clearErrors(box);
+    try {
+      await call('DELETE', `${base}/seats/${encodeURIComponent(seat.id)}`);
+      $('#seat-action-status').textContent = `The seat of ${seat.email} is revoked.`;
+      await refresh();
+    } catch (err) { if (!handleAuth(err)) showError(box, err); }
+  };
+  dialog.showModal();
+  $('#keep-seat').focus();
+}
+
+/** The money of a change, as the server computed it, with the button that applies it. */
+function renderPreview(box, q, confirmLabel, apply) {
+  const cur = q.subscription.currency;
+  const when = q.effective === 'now' ? 'Takes effect now.' : `Takes effect on ${day(q.effective_at)}, at the renewal.`;
+  const rows = q.lines.map((l) => el('tr', {},
+    el('td', {}, l.description, el('span', { class: 'hint' }, `${day(l.period_start)} – ${day(l.period_end)}`)),
+    el('td', { class: 'num' }, String(l.quantity)),
+    el('td', { class: 'num' }, money(l.amount, cur))));
+  const form = el('form', { novalidate: true },
+    el('p', { class: 'form-error', role: 'alert' }),
+    el('p', { class: 'status', role: 'status' }),
+    el('div', { class: 'actions' },
+      el('button', { type: 'submit', class: 'confirm' }, confirmLabel),
+      el('button', { type: 'button', class: 'secondary', onclick: () => { box.replaceChildren(); show(box, false); } }, 'Not now')));
+  box.replaceChildren(
+    el('h3', {}, 'Preview'),
+    el('p', {}, when),
+    q.lines.length
+      ? el('div', { class: 'table-wrap' }, el('table', { class: 'lines' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Line'), el('th', { scope: 'col', class: 'num' }, 'Seats'), el('th', { scope: 'col', class: 'num' }, 'Amount'))),
+        el('tbody', {}, rows)))
+      : el('p', { class: 'muted' }, 'Nothing is charged now.'),
+    el('p', { class: 'total' }, 'Due now: ', el('span', { class: 'amount-due' }, money(q.amount_due_now, cur))),
+    el('p', {}, 'Next renewal: ', el('span', { class: 'next-renewal' }, money(q.next_renewal_amount, cur)), ` per ${per[q.subscription.interval]}`),
+    form);
+  show(box, true);
+  onSubmit(form, async () => {
+    await apply();
+    status(form, 'Done.');
+    box.replaceChildren(el('p', { class: 'status', role: 'status' }, 'The change is applied.'));
+    await refresh();
+  });
+  form.querySelector('button.confirm').focus();
+}
+
+onSubmit($('#invite-form'), async () => {
+  const email = $('#invite-email').value.trim();
+  await call('POST', `${base}/seats`, { body: { email } });
+  status($('#invite-form'), `Invitation sent to ${email}.`);
+  $('#invite-email').value = '';
+  await refresh();
+});
+
+onSubmit($('#cancel-form'), async () => {
+  await call('DELETE', `${base}/scheduled-change`);
+  await refresh();
+});
+
+onSubmit($('#resize-form'), async () => {
+  const raw = $('#new-seats').value.trim();
+  const seats = /^\d+$/.test(raw) ? Number(raw) : null;
+  if (seats === null) throw new ApiError(400, 'invalid_request', 'Enter a whole number of seats.', 'seats');
+  // Preview and apply price the same instant, so the charge is the amount shown.
+  const prorationDate = Math.floor(Date.now() / 1000);
+  const body = { seats, proration_date: prorationDate };
+  const q = await call('POST', `${base}/seat-changes/preview`, { body });
+  const key = newKey();
+  const label = seats > sub.seats ? `Confirm and pay ${money(q.amount_due_now, sub.currency)}` : seats < sub.seats ? 'Confirm the decrease' : 'Confirm';
+  renderPreview($('#resize-preview'), q, label, () => call('POST', `${base}/seat-changes`, { body, idempotencyKey: key }));
+});
+
+onSubmit($('#interval-form'), async () => {
+  const interval = $('#target-interval').value;
+  const body = { interval, proration_date: Math.floor(Date.now() / 1000) };
+  const q = await call('POST', `${base}/interval-change/preview`, { body });
+  const key = newKey();
+  const label = interval === 'year' ? `Switch to annual and pay ${money(q.amount_due_now, sub.currency)}` : 'Switch to monthly at the renewal';
+  renderPreview($('#interval-preview'), q, label, () => call('POST', `${base}/interval-change`, { body, idempotencyKey: key }));
+});
+
+$('#status-filter').addEventListener('change', () => loadSeats().catch((err) => { if (!handleAuth(err)) pageError(err); }));
+$('#more-seats').addEventListener('click', () => loadSeats(true).catch((err) => { if (!handleAuth(err)) pageError(err); }));
+
+if (me) {
+  if (!id) { $('#page-error').textContent = 'This link names no subscription. Pick one from the portal.'; } else {
+    loadAll().then(() => show($('#content'), true), (err) => {
+      if (handleAuth(err)) return;
+      if (err.status === 404) $('#page-error').textContent = 'There is no such subscription among the ones you manage.';
+      else pageError(err);
+    });
+  }
+}
