@@ -6,7 +6,7 @@ VENV := .venv
 PY ?= python3
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: dev test venv build unit integration e2e lint fmt release bench demo clean
+.PHONY: dev test venv browser build unit integration e2e lint fmt release bench seed emails demo clean
 
 venv: $(VENV)/.installed
 
@@ -14,6 +14,17 @@ $(VENV)/.installed: infra/requirements.txt
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
 	touch $@
+
+## Debian's Chromium and ChromeDriver for the browser test, installed when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+	  echo "chromium and chromedriver: present"; \
+	else \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q chromium chromium-driver \
+	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }; \
+	fi
 
 build:
 	cargo build --workspace --all-targets
@@ -32,7 +43,7 @@ unit: build
 	cargo test --workspace --exclude seats-tests
 
 ## Integration and end-to-end tests: the real adapters against moto, the functions behind cargo lambda watch.
-integration: venv build
+integration: venv browser build
 	cargo test -p seats-tests -- --test-threads 2
 
 ## Every test, then one closing line with the totals of every cargo test run.
@@ -48,6 +59,16 @@ fmt:
 release: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(addprefix --bin ,$(notdir $(wildcard functions/*)))
 	@for f in target/lambda/*/bootstrap; do printf '%-16s %6d KiB\n' "$$(basename $$(dirname $$f))" $$(( $$(stat -c %s $$f) / 1024 )); done
+
+## A merchant and a product on the running `make dev` stack, and the pages to click through.
+seed:
+	cargo build --bin local-stack
+	./target/debug/local-stack seed
+
+## The emails the running stack sent (sign-in codes, invitations).
+emails:
+	cargo build --bin local-stack
+	./target/debug/local-stack emails
 
 ## The whole story, step by step, against the running `make dev` stack.
 demo:

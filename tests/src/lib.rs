@@ -1,6 +1,7 @@
 //! Shared fixtures of the integration and end-to-end tests.
 
 pub mod api;
+pub mod browser;
 pub mod e2e;
 
 use adapters::dynamo::DynamoStore;

@@ -119,7 +119,8 @@ export function clearErrors(form) {
  * the control's `data-field`, or its name), else at the top of the form. The form keeps its input.
  */
 export function showError(form, err) {
-  const message = err instanceof ApiError ? err.message : 'Something went wrong. Please try again.';
+  const raw = err instanceof ApiError ? err.message : 'Something went wrong. Please try again.';
+  const message = raw.charAt(0).toUpperCase() + raw.slice(1);
   const field = err instanceof ApiError && err.field ? err.field.replace(/^\$\.?/, '').split(/[.[]/)[0] : null;
   const control = field
     && (form.querySelector(`[data-field="${CSS.escape(err.field)}"]`)
@@ -141,6 +142,15 @@ export function showError(form, err) {
 
 /** Runs `work` for a submitted form: one at a time, errors shown in the form. */
 export function onSubmit(form, work) {
+  // Editing a field the API complained about takes its complaint away.
+  form.addEventListener('input', (ev) => {
+    const control = ev.target;
+    if (!control.hasAttribute || !control.hasAttribute('aria-invalid')) return;
+    control.removeAttribute('aria-invalid');
+    const slotId = control.getAttribute('aria-describedby')?.split(' ').find((id) => id.endsWith('-error'));
+    const slot = slotId && document.getElementById(slotId);
+    if (slot) slot.textContent = '';
+  });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     if (form.dataset.busy) return;

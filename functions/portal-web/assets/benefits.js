@@ -48,6 +48,12 @@ function card(g) {
   return box;
 }
 
+const justClaimed = new URLSearchParams(location.search).has('claimed');
+let shown = '';
+let unchanged = 0;
+
+// Right after a claim the worker grants the product's benefits one by one within moments:
+// look again until none is pending and the list has stayed the same for two looks.
 async function load(attempt = 0) {
   let list;
   try {
@@ -56,20 +62,25 @@ async function load(attempt = 0) {
     if (!handleAuth(err)) pageError(err);
     return;
   }
-  $('#grants').replaceChildren(...list.data.map(card));
-  const pending = list.data.some((g) => g.status === 'pending');
-  show($('#none'), list.data.length === 0 && attempt >= 10);
-  show($('#preparing'), pending || (list.data.length === 0 && attempt < 10 && new URLSearchParams(location.search).has('claimed')));
-  if ((pending || (list.data.length === 0 && new URLSearchParams(location.search).has('claimed'))) && attempt < 30) {
-    setTimeout(() => load(attempt + 1), 1000);
+  const now = JSON.stringify(list.data);
+  // Re-render only on change, so a reader (or a click) never loses the element under it.
+  if (now !== shown) {
+    $('#grants').replaceChildren(...list.data.map(card));
+    shown = now;
+    unchanged = 0;
   } else {
-    show($('#preparing'), false);
-    show($('#none'), list.data.length === 0);
+    unchanged += 1;
   }
+  const pending = list.data.some((g) => g.status === 'pending');
+  const settling = justClaimed && (list.data.length === 0 || unchanged < 2);
+  const again = (pending || settling) && attempt < 30;
+  show($('#preparing'), again);
+  show($('#none'), !again && list.data.length === 0);
+  if (again) setTimeout(() => load(attempt + 1), 1000);
 }
 
 if (me) {
   $('#who').textContent = me.customer ? me.customer.email : '';
-  show($('#welcome'), new URLSearchParams(location.search).has('claimed'));
+  show($('#welcome'), justClaimed);
   load();
 }

@@ -164,7 +164,7 @@ function askRevoke(seat) {
 }
 
 /** The money of a change, as the server computed it, with the button that applies it. */
-function renderPreview(box, q, confirmLabel, apply) {
+function renderPreview(box, q, interval, confirmLabel, apply) {
   const cur = q.subscription.currency;
   const when = q.effective === 'now' ? 'Takes effect now.' : `Takes effect on ${day(q.effective_at)}, at the renewal.`;
   const rows = q.lines.map((l) => el('tr', {},
@@ -186,7 +186,7 @@ function renderPreview(box, q, confirmLabel, apply) {
         el('tbody', {}, rows)))
       : el('p', { class: 'muted' }, 'Nothing is charged now.'),
     el('p', { class: 'total' }, 'Due now: ', el('span', { class: 'amount-due' }, money(q.amount_due_now, cur))),
-    el('p', {}, 'Next renewal: ', el('span', { class: 'next-renewal' }, money(q.next_renewal_amount, cur)), ` per ${per[q.subscription.interval]}`),
+    el('p', {}, 'Next renewal: ', el('span', { class: 'next-renewal' }, money(q.next_renewal_amount, cur)), ` per ${per[interval]}`),
     form);
   show(box, true);
   onSubmit(form, async () => {
@@ -221,7 +221,7 @@ onSubmit($('#resize-form'), async () => {
   const q = await call('POST', `${base}/seat-changes/preview`, { body });
   const key = newKey();
   const label = seats > sub.seats ? `Confirm and pay ${money(q.amount_due_now, sub.currency)}` : seats < sub.seats ? 'Confirm the decrease' : 'Confirm';
-  renderPreview($('#resize-preview'), q, label, () => call('POST', `${base}/seat-changes`, { body, idempotencyKey: key }));
+  renderPreview($('#resize-preview'), q, sub.interval, label, () => call('POST', `${base}/seat-changes`, { body, idempotencyKey: key }));
 });
 
 onSubmit($('#interval-form'), async () => {
@@ -230,7 +230,7 @@ onSubmit($('#interval-form'), async () => {
   const q = await call('POST', `${base}/interval-change/preview`, { body });
   const key = newKey();
   const label = interval === 'year' ? `Switch to annual and pay ${money(q.amount_due_now, sub.currency)}` : 'Switch to monthly at the renewal';
-  renderPreview($('#interval-preview'), q, label, () => call('POST', `${base}/interval-change`, { body, idempotencyKey: key }));
+  renderPreview($('#interval-preview'), q, interval, label, () => call('POST', `${base}/interval-change`, { body, idempotencyKey: key }));
 });
 
 $('#status-filter').addEventListener('change', () => loadSeats().catch((err) => { if (!handleAuth(err)) pageError(err); }));

@@ -72,23 +72,10 @@ fn money(v: &Value) {
     );
 }
 
-pub async fn run(env: &HashMap<String, String>) -> Result<(), BoxError> {
-    let get =
-        |k: &str| env.get(k).cloned().ok_or_else(|| BoxError::from(format!("{k} missing in stack.env")));
-    let mut d =
-        Demo { api: get("API_URL")?, aws: get("AWS_ENDPOINT_URL")?, http: reqwest::Client::new(), step: 0 };
-    let admin = get("ADMIN_TOKEN")?;
-    let webhook_secret = get("STRIPE_WEBHOOK_SECRET")?;
-    let tag = uuid::Uuid::new_v4().simple().to_string()[..6].to_string();
-    let slug = format!("acme-{tag}");
-
-    d.say("The operator creates the merchant's organization; its API key is shown once.");
-    let org = d
-        .call("POST", "/v1/organizations", Some(&admin), Some(json!({"name": "Acme Inc", "slug": slug})))
-        .await?;
-    let key = s(&org, "/api_key");
-
-    d.say("The merchant creates two benefits — a file (uploaded through the presigned URL) and a license key — and a product.");
+/// The merchant's catalogue: a file benefit (uploaded through its presigned URL), a license
+/// key benefit, and the product "Acme Pro" with both. Returns the product.
+async fn catalogue(d: &Demo, key: &str) -> Result<Value, BoxError> {
+    let key = key.to_string();
     let file = d
         .call("POST", "/v1/benefits", Some(&key), Some(json!({"type": "file_download", "name": "Installer", "filename": "acme-setup.txt", "content_type": "text/plain"})))
         .await?;
@@ -117,6 +104,27 @@ pub async fn run(env: &HashMap<String, String>) -> Result<(), BoxError> {
                         "min_seats": 1, "max_seats": 50, "benefit_ids": [s(&file, "/id"), s(&license, "/id")]})),
         )
         .await?;
+    Ok(product)
+}
+
+pub async fn run(env: &HashMap<String, String>) -> Result<(), BoxError> {
+    let get =
+        |k: &str| env.get(k).cloned().ok_or_else(|| BoxError::from(format!("{k} missing in stack.env")));
+    let mut d =
+        Demo { api: get("API_URL")?, aws: get("AWS_ENDPOINT_URL")?, http: reqwest::Client::new(), step: 0 };
+    let admin = get("ADMIN_TOKEN")?;
+    let webhook_secret = get("STRIPE_WEBHOOK_SECRET")?;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..6].to_string();
+    let slug = format!("acme-{tag}");
+
+    d.say("The operator creates the merchant's organization; its API key is shown once.");
+    let org = d
+        .call("POST", "/v1/organizations", Some(&admin), Some(json!({"name": "Acme Inc", "slug": slug})))
+        .await?;
+    let key = s(&org, "/api_key");
+
+    d.say("The merchant creates two benefits — a file (uploaded through the presigned URL) and a license key — and a product.");
+    let product = catalogue(&d, &key).await?;
     println!("    Acme Pro: 10.00 USD per seat per month, 100.00 per year");
 
     d.say("A company buys 5 seats (monthly).");
@@ -261,5 +269,43 @@ pub async fn run(env: &HashMap<String, String>) -> Result<(), BoxError> {
         println!("    {}  {:<40} {}", s(&e, "/created_at"), s(&e, "/type"), s(&e, "/actor"));
     }
     println!("\nThe story is done.");
+    Ok(())
+}
+
+/// `local-stack seed`: a merchant with a product to buy, for clicking through the pages.
+pub async fn seed(env: &HashMap<String, String>) -> Result<(), BoxError> {
+    let get =
+        |k: &str| env.get(k).cloned().ok_or_else(|| BoxError::from(format!("{k} missing in stack.env")));
+    let mut d =
+        Demo { api: get("API_URL")?, aws: get("AWS_ENDPOINT_URL")?, http: reqwest::Client::new(), step: 0 };
+    let admin = get("ADMIN_TOKEN")?;
+    d.say("The operator creates the merchant's organization \"Acme Inc\".");
+    // `acme` on a fresh stack; a second seed gets a slug of its own.
+    let mut org = Value::Null;
+    for slug in ["acme".to_string(), format!("acme-{}", &uuid::Uuid::new_v4().simple().to_string()[..6])] {
+        let body = json!({"name": "Acme Inc", "slug": slug});
+        match d.call("POST", "/v1/organizations", Some(&admin), Some(body)).await {
+            Ok(o) => {
+                org = o;
+                break;
+            }
+            Err(e) if slug == "acme" => println!("    (acme is taken: {e})"),
+            Err(e) => return Err(e),
+        }
+    }
+    let key = s(&org, "/api_key");
+    d.say("The merchant creates its benefits and the product Acme Pro.");
+    let product = catalogue(&d, &key).await?;
+    let api = &d.api;
+    println!(
+        "\nOpen these in a browser:\n\
+         \x20 Buy seats (checkout):      {api}/checkout/{product}\n\
+         \x20 Billing manager's portal:  {api}/portal?org={slug}\n\
+         \x20 Merchant dashboard:        {api}/dashboard\n\
+         \x20   its API key:             {key}\n\
+         Sign-in codes and invitations arrive by email: `make emails` prints them.",
+        product = s(&product, "/id"),
+        slug = s(&org, "/organization/slug"),
+    );
     Ok(())
 }

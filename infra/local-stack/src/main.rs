@@ -3,6 +3,8 @@
 //!   local-stack dev                         start everything, write .local/stack.env, serve until Ctrl-C/SIGTERM
 //!   local-stack stripe-event TYPE ARGS…     send a signed Stripe-format event to the running stack
 //!   local-stack emails                      print the emails the emulator's SES accepted
+//!   local-stack seed                        a merchant and a product to click through the pages with
+//!   local-stack demo                        the whole story over the API, step by step
 
 use local_stack::watch::{Options, Stack, WARM_UP_PROBES};
 use local_stack::{stripe_events, BoxError};
@@ -15,6 +17,7 @@ const USAGE: &str = "usage:
   local-stack stripe-event customer.subscription.deleted STRIPE_SUBSCRIPTION_ID
   local-stack stripe-event invoice.paid|invoice.payment_failed STRIPE_SUBSCRIPTION_ID
   local-stack emails
+  local-stack seed                        a merchant and a product, and the pages' addresses
   local-stack demo                        walk the whole story against the running stack";
 
 #[tokio::main]
@@ -24,6 +27,10 @@ async fn main() {
         Some("dev") => dev().await,
         Some("stripe-event") => stripe_event(&args[1..]).await,
         Some("emails") => emails().await,
+        Some("seed") => match stack_env() {
+            Ok(env) => local_stack::demo::seed(&env).await,
+            Err(e) => Err(e),
+        },
         Some("demo") => match stack_env() {
             Ok(env) => local_stack::demo::run(&env).await,
             Err(e) => Err(e),
@@ -56,8 +63,10 @@ async fn dev() -> Result<(), BoxError> {
     println!("Building and starting every function (first time: a few minutes)…");
     stack.warm_up(WARM_UP_PROBES).await?;
     println!(
-        "\nThe stack is up.\n  API:          {}/v1/…\n  AWS emulator: {}\n  stack env:    {}\n\
+        "\nThe stack is up.\n  API:          {}/v1/…\n  Pages:        {}/portal, {}/dashboard (`make seed` creates a product to buy)\n  AWS emulator: {}\n  stack env:    {}\n\
          Load it with:  set -a; . {}; set +a\nStop with Ctrl-C (or kill $PID).",
+        stack.api_url,
+        stack.api_url,
         stack.api_url,
         stack.aws_endpoint,
         env_path.display(),

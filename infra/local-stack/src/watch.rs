@@ -201,6 +201,7 @@ pub const WARM_UP_PROBES: &[&str] = &[
     "DELETE /v1/subscriptions/sub_0/seats/seat_0",
     "POST /v1/subscriptions/sub_0/seat-changes/preview",
     "POST /v1/subscriptions/sub_0/interval-change/preview",
+    "GET /portal",
     "INVOKE benefit-worker {\"Records\": []}",
     "INVOKE sweeper {}",
 ];

@@ -1,0 +1,292 @@
+//! A real browser for the end-to-end test of the pages: Debian's Chromium, headless, driven
+//! through chromedriver (WebDriver) by fantoccini. Each session has a fresh profile and may only
+//! resolve 127.0.0.1; every step can leave a PNG under `target/screenshots/`.
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long a page may take to show what a step waits for (the first call to a function
+/// may still compile under `cargo lambda watch`).
+const PATIENCE: Duration = Duration::from_secs(45);
+
+/// One chromedriver, on a free loopback port, stopped on drop.
+pub struct Driver {
+    child: Child,
+    pub url: String,
+    pub screenshots: PathBuf,
+    workdir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Driver {
+    pub async fn start(name: &str) -> Driver {
+        for bin in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(bin).exists(),
+                "{bin} is missing: `make test` installs Debian's chromium and chromium-driver"
+            );
+        }
+        let root = local_stack::root();
+        let workdir = root.join("target/e2e").join(format!("browser-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&workdir);
+        std::fs::create_dir_all(&workdir).expect("browser workdir");
+        let screenshots = root.join("target/screenshots");
+        let _ = std::fs::remove_dir_all(&screenshots);
+        std::fs::create_dir_all(&screenshots).expect("screenshots dir");
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", workdir.join("chromedriver.log").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while reqwest::get(format!("{url}/status")).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Driver { child, url, screenshots, workdir }
+    }
+
+    /// A file for the browser to upload, in the run's own folder.
+    pub fn workdir_file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.workdir.join(name);
+        std::fs::write(&path, bytes).expect("write the file to upload");
+        path
+    }
+
+    /// A new browser: its own Chromium process and empty profile, downloads into its folder.
+    pub async fn session(&self, who: &str) -> Browser {
+        let profile = self.workdir.join(format!("profile-{who}"));
+        let downloads = self.workdir.join(format!("downloads-{who}"));
+        std::fs::create_dir_all(&downloads).expect("downloads dir");
+        let args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1280,1000".into(),
+            // Names resolve to nothing: the browser can only reach 127.0.0.1.
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": args,
+                "prefs": {
+                    "download.default_directory": downloads.display().to_string(),
+                    "download.prompt_for_download": false,
+                },
+            },
+        });
+        let Value::Object(caps) = caps else { unreachable!("an object literal") };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a browser session");
+        Browser { client, downloads, screenshots: self.screenshots.clone() }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver ends the Chromium processes of its sessions when it exits.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Browser {
+    pub client: Client,
+    pub downloads: PathBuf,
+    screenshots: PathBuf,
+}
+
+impl Browser {
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    /// Saves the page as `target/screenshots/{name}.png`.
+    pub async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(self.screenshots.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// What a failed step leaves behind: a screenshot, and the address and text of the page.
+    async fn post_mortem(&self) -> String {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(self.screenshots.join("failure.png"), png);
+        }
+        let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let body = self.text("body").await;
+        format!("see target/screenshots/failure.png; the page at {url} says:\n{body}")
+    }
+
+    /// Scrolls `css` to the middle of the window, then saves the screenshot.
+    pub async fn shot_at(&self, name: &str, css: &str) {
+        let el = self.find(css).await;
+        let arg = serde_json::to_value(&el).expect("element reference");
+        self.client
+            .execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg])
+            .await
+            .expect("scroll");
+        self.shot(name).await;
+    }
+
+    /// The element, once it is on the page and shown.
+    pub async fn find(&self, css: &str) -> Element {
+        let started = Instant::now();
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if e.is_displayed().await.unwrap_or(false) {
+                    return e;
+                }
+            }
+            if started.elapsed() > PATIENCE {
+                panic!("{css} did not show up; {}", self.post_mortem().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until no element matching `css` is shown.
+    pub async fn wait_hidden(&self, css: &str) {
+        let started = Instant::now();
+        loop {
+            let mut shown = false;
+            for e in self.all(css).await {
+                shown |= e.is_displayed().await.unwrap_or(false);
+            }
+            if !shown {
+                return;
+            }
+            assert!(started.elapsed() < PATIENCE, "{css} is still shown");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every element matching `css` (shown or not).
+    pub async fn all(&self, css: &str) -> Vec<Element> {
+        self.client.find_all(Locator::Css(css)).await.unwrap_or_default()
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until the element's text contains `needle`; returns the text.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let t = self.text(css).await;
+            if t.contains(needle) {
+                return t;
+            }
+            if started.elapsed() > PATIENCE {
+                panic!("{css} never said {needle:?} (it says {t:?}); {}", self.post_mortem().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the address is on `path`.
+    pub async fn wait_path(&self, path: &str) {
+        let started = Instant::now();
+        loop {
+            if let Ok(u) = self.client.current_url().await {
+                if u.path() == path {
+                    return;
+                }
+            }
+            if started.elapsed() > PATIENCE {
+                panic!("never reached {path}; {}", self.post_mortem().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Replaces a field's value by typing, as a person would.
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("clear");
+        field.send_keys(value).await.expect("type");
+    }
+
+    pub async fn value(&self, css: &str) -> String {
+        self.find(css).await.prop("value").await.ok().flatten().unwrap_or_default()
+    }
+
+    pub async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script {script}: {e}"))
+    }
+
+    /// The elements wider than the window (nothing may make the page scroll sideways; wide
+    /// tables scroll inside their own box). Empty when the page fits.
+    pub async fn too_wide(&self) -> Vec<String> {
+        let found = self
+            .js("const w = document.documentElement.clientWidth; \
+                 if (document.documentElement.scrollWidth <= w) return []; \
+                 return [...document.querySelectorAll('body *')] \
+                   .filter((e) => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap')) \
+                   .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} right=${Math.round(e.getBoundingClientRect().right)} of ${w}`)")
+            .await;
+        found
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A file that appeared in this browser's download folder.
+    pub async fn downloaded(&self) -> Vec<u8> {
+        let started = Instant::now();
+        loop {
+            let done: Vec<PathBuf> = std::fs::read_dir(&self.downloads)
+                .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| !p.to_string_lossy().ends_with(".crdownload"))
+                .collect();
+            if let Some(p) = done.first() {
+                return std::fs::read(p).expect("read download");
+            }
+            assert!(started.elapsed() < PATIENCE, "nothing was downloaded");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}

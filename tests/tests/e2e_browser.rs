@@ -1,0 +1,285 @@
+//! The story through the pages, in headless Chromium against the local stack: a company buys
+//! 3 seats on the checkout page and pays on the test payment page; its billing manager signs in
+//! with the mailed code, invites two people; one claims a seat in a second browser, copies the
+//! license key and downloads the file; the billing manager revokes the other, previews and
+//! applies a seat increase, previews the switch to annual billing; the merchant's dashboard
+//! lists it all and creates a benefit (with its file) and a product. Every step asserts what
+//! the page shows and saves a screenshot under `target/screenshots/`.
+
+use local_stack::moto::{link_param, sent_emails};
+use seats_tests::browser::Driver;
+use seats_tests::e2e::{merchant, Ctx, FILE_BYTES};
+use serde_json::{json, Value};
+
+async fn claim_token_for(c: &Ctx, email: &str) -> String {
+    let mails = sent_emails(&c.stack.aws_endpoint).await.expect("emails");
+    let body = mails
+        .iter()
+        .rev()
+        .find(|m| m.to.iter().any(|t| t == email) && m.body.contains("token="))
+        .map(|m| m.body.clone())
+        .unwrap_or_else(|| panic!("no invitation for {email}"));
+    link_param(&body, "token").expect("claim token in the link")
+}
+
+#[tokio::test]
+async fn the_story_through_the_pages_in_a_real_browser() {
+    let c = Ctx::start("browser").await;
+    let web = c.stack.api_url.clone();
+    let acme = merchant(&c, "acme").await;
+    let driver = Driver::start("story").await;
+    let boss = driver.session("billing-manager").await;
+    let clock = std::time::Instant::now();
+    let step = |name: &str| println!("[{:>6.1}s] browser: {name}", clock.elapsed().as_secs_f64());
+
+    step("the checkout page: product, interval, seats, live total; a bad email is refused in words");
+    boss.goto(&format!("{web}/checkout/{}", acme.product_id)).await;
+    boss.wait_text("#product-name", "Acme Pro").await;
+    assert!(boss.text("#month-label").await.contains("$10.00 per seat per month"));
+    assert!(boss.text("#year-label").await.contains("$100.00 per seat per year"));
+    assert_eq!(boss.wait_text("#total", "per month").await, "$10.00 per month", "1 seat, the minimum");
+    boss.click("#more").await;
+    boss.click("#more").await;
+    assert_eq!(boss.value("#seats").await, "3");
+    assert_eq!(boss.wait_text("#total", "$30.00").await, "$30.00 per month");
+    boss.click("#year-option input").await;
+    assert_eq!(boss.wait_text("#total", "year").await, "$300.00 per year");
+    boss.click("#month-option input").await;
+    boss.wait_text("#total", "$30.00 per month").await;
+    boss.fill("#email", "boss-at-corp").await;
+    boss.click("#pay").await;
+    let err = boss.wait_text("#email-error", "mail").await;
+    assert_eq!(boss.find("#email").await.attr("aria-invalid").await.ok().flatten().as_deref(), Some("true"));
+    assert_eq!(boss.value("#email").await, "boss-at-corp", "the form keeps its input");
+    assert_eq!(boss.value("#seats").await, "3");
+    println!("    the API's words next to the field: {err:?}");
+    boss.shot("01-checkout-error").await;
+    boss.fill("#email", "boss@corp.example").await;
+    boss.shot("02-checkout").await;
+    boss.click("#pay").await;
+
+    step("the test payment page completes the checkout with a signed event");
+    boss.wait_path("/checkout/test-payment").await;
+    boss.wait_text("#pay", "Pay $30.00").await;
+    assert_eq!(boss.text("#seats").await, "3");
+    assert_eq!(boss.text("#email").await, "boss@corp.example");
+    boss.shot("03-test-payment").await;
+    boss.click("#pay").await;
+    boss.wait_path("/checkout/complete").await;
+    boss.wait_text("#headline", "Thank you").await;
+    assert!(boss.text("#detail").await.contains("boss@corp.example"));
+    boss.shot("04-payment-complete").await;
+    let subs = c.api.get("/v1/subscriptions", Some(&acme.key)).await;
+    assert_eq!(subs.body["data"][0]["seats"], json!(3), "{:?}", subs.body);
+    let sub_id = subs.str("/data/0/id");
+
+    step("the billing manager signs in with the mailed code");
+    let code = c.sign_in_code_for("boss@corp.example").await;
+    boss.goto(&format!("{web}/portal/sign-in?code={code}")).await;
+    assert_eq!(boss.value("#code").await, code, "the link fills the code in; signing in takes a click");
+    boss.click("#code-form button[type=submit]").await;
+    boss.wait_text("#subscriptions tbody", "Acme Pro").await;
+    let row = boss.text("#subscriptions tbody tr").await;
+    assert!(row.contains("0 of 3") && row.contains("Monthly") && row.contains("active"), "{row}");
+    assert_eq!(boss.text("#who").await, "boss@corp.example");
+    boss.shot("05-portal-subscriptions").await;
+    boss.click("#subscriptions a").await;
+
+    step("the subscription: seats used and available; invite two people");
+    boss.wait_path("/portal/subscription").await;
+    boss.wait_text("#total", "3").await;
+    assert_eq!((boss.text("#used").await, boss.text("#available").await), ("0".into(), "3".into()));
+    assert!(boss.text("#plan").await.contains("$10.00 per seat per month"));
+    for email in ["ann@corp.example", "bob@corp.example"] {
+        boss.fill("#invite-email", email).await;
+        boss.click("#invite").await;
+        boss.wait_text("#invite-form .status", &format!("Invitation sent to {email}")).await;
+    }
+    boss.wait_text("#used", "2").await;
+    assert_eq!(boss.text("#available").await, "1");
+    let table = boss.wait_text("#seats tbody", "bob@corp.example").await;
+    assert!(table.contains("ann@corp.example") && table.matches("Invited").count() == 2, "{table}");
+    // Inviting ann again is refused, in words, next to the field; the field keeps the address.
+    boss.fill("#invite-email", "ann@corp.example").await;
+    boss.click("#invite").await;
+    boss.wait_text("#invite-email-error", "seat").await;
+    assert_eq!(boss.value("#invite-email").await, "ann@corp.example");
+    boss.shot("06-seats-invited").await;
+
+    step("ann opens her invitation in another browser: it names who and what; opening claims nothing");
+    let ann = driver.session("seat-holder").await;
+    let token = claim_token_for(&c, "ann@corp.example").await;
+    ann.goto(&format!("{web}/portal/claim?token={token}")).await;
+    let invitation = ann.wait_text("#invitation", "invited").await;
+    assert_eq!(invitation, "Acme Inc invited ann@corp.example to a seat of Acme Pro.");
+    let seats = c.api.get(&format!("/v1/subscriptions/{sub_id}/seats?status=claimed"), Some(&acme.key)).await;
+    assert_eq!(seats.body["seats"], json!([]), "a GET never claims");
+    ann.shot("07-claim-invitation").await;
+    ann.click("#claim").await;
+
+    step("ann's benefits: the license key to copy, the file to download");
+    ann.wait_path("/portal/benefits").await;
+    ann.find("[data-type=file_download]").await;
+    ann.wait_hidden("#preparing").await;
+    let key_field = ann.find("input.license-key").await;
+    let shown_key = key_field.prop("value").await.ok().flatten().unwrap_or_default();
+    assert!(shown_key.starts_with("ACME-"), "{shown_key}");
+    let holder: Value = ann.js("return JSON.parse(sessionStorage.getItem('seats.session'))").await;
+    let holder_token = holder["token"].as_str().unwrap_or_default().to_string();
+    let grants = c.api.get("/v1/portal/benefits", Some(&holder_token)).await;
+    let api_key = grants.body["data"]
+        .as_array()
+        .expect("grants")
+        .iter()
+        .find_map(|g| g["license_key"].as_str())
+        .expect("a license key")
+        .to_string();
+    assert_eq!(shown_key, api_key, "the page shows the key the API granted");
+    ann.click("button.copy").await;
+    ann.wait_text("[data-type=license_key] .status", "Copied").await;
+    let pasted = ann
+        .js("const t = document.createElement('textarea'); document.body.append(t); t.focus(); \
+             document.execCommand('paste'); const v = t.value; t.remove(); return v")
+        .await;
+    if pasted != json!("") {
+        assert_eq!(pasted, json!(api_key), "the clipboard holds the key");
+    }
+    ann.shot_at("08-benefits", "#grants").await;
+    ann.click("button.download").await;
+    let link = ann.find("a.download-link").await.attr("href").await.ok().flatten().unwrap_or_default();
+    assert!(link.starts_with(&c.stack.aws_endpoint), "a presigned URL of the bucket: {link}");
+    assert_eq!(ann.downloaded().await, FILE_BYTES, "the downloaded file is the merchant's upload");
+    // The link was spent: opening it again shows why, in words.
+    ann.goto(&format!("{web}/portal/claim?token={token}")).await;
+    ann.wait_text("#page-error", "no longer works").await;
+    ann.shot("09-claim-link-used").await;
+
+    step("the billing manager sees the claim, filters, and revokes bob after confirming");
+    boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
+    boss.wait_text("tr[data-email='ann@corp.example']", "Claimed").await;
+    boss.find("#status-filter").await.select_by_value("claimed").await.expect("filter");
+    boss.wait_text("#seats tbody", "ann@corp.example").await;
+    assert!(
+        !boss.text("#seats tbody").await.contains("bob@corp.example"),
+        "the filter shows claimed seats only"
+    );
+    boss.find("#status-filter").await.select_by_value("").await.expect("filter");
+    boss.wait_text("#seats tbody", "bob@corp.example").await;
+    boss.click("tr[data-email='bob@corp.example'] button[data-action=revoke]").await;
+    boss.wait_text("#revoke-text", "bob@corp.example").await;
+    boss.shot("10-revoke-confirm").await;
+    boss.click("#confirm-revoke").await;
+    boss.wait_text("#seat-action-status", "The seat of bob@corp.example is revoked").await;
+    boss.wait_text("tr[data-email='bob@corp.example']", "Revoked").await;
+    boss.wait_text("#available", "2").await;
+    assert_eq!(boss.text("#used").await, "1");
+    boss.shot_at("11-seat-revoked", "#seats").await;
+
+    step("more seats: the preview's lines and amount first, then the charge of exactly that amount");
+    boss.fill("#new-seats", "5").await;
+    boss.click("#preview-resize").await;
+    let preview = boss.wait_text("#resize-preview", "Due now").await;
+    assert!(preview.contains("Takes effect now."), "{preview}");
+    assert_eq!(boss.all("#resize-preview table.lines tbody tr").await.len(), 2, "credit and charge lines");
+    let due = boss.text("#resize-preview .amount-due").await;
+    assert!(due.starts_with('$') && due != "$0.00", "{due}");
+    assert_eq!(boss.text("#resize-preview .next-renewal").await, "$50.00");
+    assert_eq!(boss.text("#total").await, "3", "a preview changes nothing");
+    boss.shot_at("12-seat-increase-preview", "#resize-preview").await;
+    let confirm = boss.text("#resize-preview button.confirm").await;
+    assert_eq!(confirm, format!("Confirm and pay {due}"));
+    boss.click("#resize-preview button.confirm").await;
+    boss.wait_text("#total", "5").await;
+    assert_eq!(boss.text("#available").await, "4");
+    let history = boss.wait_text("#trail", "Seats increased from 3 to 5").await;
+    assert!(history.contains(&format!("Seats increased from 3 to 5 — {due} charged")), "{history}");
+    boss.shot_at("13-seat-increase-applied", "#trail").await;
+
+    step("the switch to annual billing: the preview with its lines and amount before any confirm");
+    boss.click("#preview-interval").await;
+    let preview = boss.wait_text("#interval-preview", "Due now").await;
+    assert!(preview.contains("5 × Acme Pro (yearly)") && preview.contains("$500.00"), "{preview}");
+    let credit_and_charge = boss.all("#interval-preview table.lines tbody tr").await.len();
+    assert_eq!(credit_and_charge, 2, "{preview}");
+    let due_now = boss.text("#interval-preview .amount-due").await;
+    assert_eq!(
+        boss.text("#interval-preview button.confirm").await,
+        format!("Switch to annual and pay {due_now}")
+    );
+    boss.shot_at("14-annual-switch-preview", "#interval-preview").await;
+    let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
+    assert_eq!((sub.body["interval"].clone(), sub.body["seats"].clone()), (json!("month"), json!(5)));
+
+    step("a scheduled decrease shows with its cancel button");
+    boss.fill("#new-seats", "4").await;
+    boss.click("#preview-resize").await;
+    boss.wait_text("#resize-preview", "at the renewal").await;
+    assert_eq!(boss.text("#resize-preview .amount-due").await, "$0.00");
+    boss.click("#resize-preview button.confirm").await;
+    boss.wait_text("#scheduled-text", "Scheduled: 4 seats").await;
+    boss.shot_at("15-scheduled-decrease", "#scheduled").await;
+    boss.click("#cancel-scheduled").await;
+    boss.wait_text("#trail", "Scheduled change canceled").await;
+    boss.wait_hidden("#scheduled").await;
+
+    step("at phone width the page still fits");
+    boss.client.set_window_size(390, 844).await.expect("resize");
+    boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
+    boss.wait_text("#total", "5").await;
+    let too_wide = boss.too_wide().await;
+    assert!(too_wide.is_empty(), "no sideways scrolling at 390 px: {too_wide:?}");
+    boss.shot("16-phone-width").await;
+    boss.client.set_window_size(1280, 1000).await.expect("resize");
+
+    step("the merchant's dashboard: a wrong key in words, then products and subscriptions; new benefit and product");
+    boss.goto(&format!("{web}/dashboard")).await;
+    boss.fill("#api-key", "sk_wrong").await;
+    boss.click("#key-form button[type=submit]").await;
+    boss.wait_text("#api-key-error", "not valid").await;
+    boss.fill("#api-key", &acme.key).await;
+    boss.click("#key-form button[type=submit]").await;
+    boss.wait_text("#products tbody", "Acme Pro").await;
+    let sub_row = boss.wait_text(&format!("tr[data-subscription='{sub_id}']"), "active").await;
+    assert!(sub_row.contains("1 of 5") && sub_row.contains("Monthly"), "{sub_row}");
+    let stored = !boss.js("return sessionStorage.getItem('seats.merchant_key')").await.is_null();
+    assert!(stored, "the key lives in session storage");
+    boss.find("#benefit-type").await.select_by_value("file_download").await.expect("type");
+    boss.fill("#benefit-name", "Handbook").await;
+    let upload = driver.workdir_file("handbook.txt", b"The Acme handbook\n");
+    boss.find("#benefit-file").await.send_keys(&upload.display().to_string()).await.expect("choose file");
+    boss.click("#benefit-form button[type=submit]").await;
+    boss.wait_text("#benefit-form .status", "Created Handbook and uploaded the file").await;
+    boss.wait_text("#benefits", "Handbook (file)").await;
+    boss.fill("#product-name", "Acme Team").await;
+    boss.fill("#price-month", "12.50").await;
+    boss.fill("#price-year", "125").await;
+    boss.fill("#max-seats", "20").await;
+    let handbook = boss.find("#benefit-choices label:last-of-type input").await;
+    handbook.click().await.expect("choose the benefit");
+    boss.click("#product-form button[type=submit]").await;
+    boss.wait_text("#product-form .status", "Created Acme Team").await;
+    let row = boss.wait_text("#products tbody", "Acme Team").await;
+    assert!(row.contains("$12.50 / month · $125.00 / year") && row.contains("Handbook"), "{row}");
+    boss.fill("#price-month", "12.505").await;
+    boss.click("#product-form button[type=submit]").await;
+    boss.wait_text("#price-month-error", "monthly price").await;
+    boss.shot("17-dashboard").await;
+    let products = c.api.get("/v1/products", Some(&acme.key)).await;
+    let team = products.body["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["name"] == json!("Acme Team"))
+        .cloned();
+    let team = team.expect("the dashboard created the product");
+    assert_eq!(team["prices"]["month"]["unit_amount"], json!(1250), "12.50 → 1250 minor units exactly");
+    assert_eq!((team["min_seats"].clone(), team["max_seats"].clone()), (json!(1), json!(20)));
+
+    ann.close().await;
+    boss.close().await;
+    drop(driver);
+    c.assert_no_5xx_logged();
+    let shots =
+        std::fs::read_dir(local_stack::root().join("target/screenshots")).expect("screenshots").count();
+    assert_eq!(shots, 17, "a screenshot per step");
+}
