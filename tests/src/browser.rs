@@ -252,15 +252,17 @@ impl Browser {
         self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script {script}: {e}"))
     }
 
-    /// The elements wider than the window (nothing may make the page scroll sideways; wide
-    /// tables scroll inside their own box). Empty when the page fits.
+    /// When the page is wider than the window (it scrolls sideways), the elements reaching
+    /// past its right edge; empty when it fits. Wide tables scroll inside their own box.
     pub async fn too_wide(&self) -> Vec<String> {
         let found = self
             .js("const w = document.documentElement.clientWidth; \
-                 if (document.documentElement.scrollWidth <= w) return []; \
-                 return [...document.querySelectorAll('body *')] \
-                   .filter((e) => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap')) \
-                   .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} right=${Math.round(e.getBoundingClientRect().right)} of ${w}`)")
+                 const sw = document.documentElement.scrollWidth; \
+                 if (sw <= w) return []; \
+                 const out = [...document.querySelectorAll('body *')] \
+                   .filter((e) => e.getBoundingClientRect().right > w + 1) \
+                   .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} right=${Math.round(e.getBoundingClientRect().right)} of ${w}`); \
+                 return out.length ? out : [`the page is ${sw} px wide in a ${w} px window`]")
             .await;
         found
             .as_array()

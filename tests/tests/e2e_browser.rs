@@ -243,6 +243,7 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     assert!(sub_row.contains("1 of 5") && sub_row.contains("Monthly"), "{sub_row}");
     let stored = !boss.js("return sessionStorage.getItem('seats.merchant_key')").await.is_null();
     assert!(stored, "the key lives in session storage");
+    boss.shot("17-dashboard").await;
     boss.find("#benefit-type").await.select_by_value("file_download").await.expect("type");
     boss.fill("#benefit-name", "Handbook").await;
     let upload = driver.workdir_file("handbook.txt", b"The Acme handbook\n");
@@ -260,10 +261,14 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     boss.wait_text("#product-form .status", "Created Acme Team").await;
     let row = boss.wait_text("#products tbody", "Acme Team").await;
     assert!(row.contains("$12.50 / month · $125.00 / year") && row.contains("Handbook"), "{row}");
+    // The form was emptied for the next product; a price with too many decimals is refused.
+    assert_eq!(boss.value("#product-name").await, "");
+    boss.fill("#product-name", "Acme Odd").await;
     boss.fill("#price-month", "12.505").await;
     boss.click("#product-form button[type=submit]").await;
     boss.wait_text("#price-month-error", "monthly price").await;
-    boss.shot("17-dashboard").await;
+    assert_eq!(boss.value("#price-month").await, "12.505", "the form keeps its input");
+    boss.shot_at("18-dashboard-new-product", "#product-form").await;
     let products = c.api.get("/v1/products", Some(&acme.key)).await;
     let team = products.body["data"]
         .as_array()
@@ -281,5 +286,5 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     c.assert_no_5xx_logged();
     let shots =
         std::fs::read_dir(local_stack::root().join("target/screenshots")).expect("screenshots").count();
-    assert_eq!(shots, 17, "a screenshot per step");
+    assert_eq!(shots, 18, "a screenshot per step");
 }

@@ -141,7 +141,9 @@ onSubmit($('#product-form'), async () => {
   const description = $('#product-description').value.trim();
   if (description) body.description = description;
   const p = await call('POST', '/v1/products', { body, idempotencyKey: newKey() });
-  status($('#product-form'), `Created ${p.name}. Its checkout page: ${location.origin}/checkout/${p.id}`);
+  const form = $('#product-form');
+  form.reset();
+  status(form, `Created ${p.name}. Its checkout page: ${location.origin}/checkout/${p.id}`);
   await loadProducts();
 });
 
