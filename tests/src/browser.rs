@@ -70,8 +70,9 @@ impl Driver {
         path
     }
 
-    /// A new browser: its own Chromium process and empty profile, downloads into its folder.
-    pub async fn session(&self, who: &str) -> Browser {
+    /// A new browser: its own Chromium process and empty profile, downloads into its folder,
+    /// and the clipboard allowed to the pages' `origin` (so a test can read what was copied).
+    pub async fn session(&self, who: &str, origin: &str) -> Browser {
         let profile = self.workdir.join(format!("profile-{who}"));
         let downloads = self.workdir.join(format!("downloads-{who}"));
         std::fs::create_dir_all(&downloads).expect("downloads dir");
@@ -97,6 +98,9 @@ impl Driver {
                 "prefs": {
                     "download.default_directory": downloads.display().to_string(),
                     "download.prompt_for_download": false,
+                    "profile.content_settings.exceptions.clipboard": {
+                        format!("{origin},*"): { "setting": 1 },
+                    },
                 },
             },
         });
@@ -268,6 +272,20 @@ impl Browser {
             .as_array()
             .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect())
             .unwrap_or_default()
+    }
+
+    /// What the clipboard holds (the page's origin may read it in these sessions).
+    pub async fn clipboard(&self) -> String {
+        let read = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 navigator.clipboard.readText().then(done, (e) => done(`unreadable: ${e}`))",
+                vec![],
+            )
+            .await
+            .expect("read the clipboard");
+        read.as_str().unwrap_or_default().to_string()
     }
 
     /// A file that appeared in this browser's download folder.
