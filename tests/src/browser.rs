@@ -221,6 +221,21 @@ impl Browser {
         }
     }
 
+    /// Waits until the element's text no longer contains `needle`; returns the text.
+    pub async fn wait_text_gone(&self, css: &str, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let t = self.text(css).await;
+            if !t.contains(needle) {
+                return t;
+            }
+            if started.elapsed() > PATIENCE {
+                panic!("{css} still says {needle:?}; {}", self.post_mortem().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until the address is on `path`.
     pub async fn wait_path(&self, path: &str) {
         let started = Instant::now();
@@ -237,8 +252,17 @@ impl Browser {
         }
     }
 
+    /// Clicks `css` once it is shown. A list re-rendered between finding and clicking (a stale
+    /// element) is found again.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let started = Instant::now();
+        loop {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if started.elapsed() > PATIENCE => panic!("click {css}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// Replaces a field's value by typing, as a person would.

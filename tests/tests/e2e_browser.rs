@@ -90,11 +90,12 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     boss.wait_text("#total", "3").await;
     assert_eq!((boss.text("#used").await, boss.text("#available").await), ("0".into(), "3".into()));
     assert!(boss.text("#plan").await.contains("$10.00 per seat per month"));
-    for email in ["ann@corp.example", "bob@corp.example"] {
-        boss.fill("#invite-email", email).await;
-        boss.click("#invite").await;
-        boss.wait_text("#invite-form .status", &format!("Invitation sent to {email}")).await;
-    }
+    boss.fill("#invite-email", "ann@corp.example").await;
+    boss.click("#invite").await;
+    boss.wait_text("#invite-form .status", "Invitation sent to ann@corp.example").await;
+    // The keyboard is enough: Enter in the field sends the second invitation.
+    boss.fill("#invite-email", "bob@corp.example\u{E007}").await;
+    boss.wait_text("#invite-form .status", "Invitation sent to bob@corp.example").await;
     boss.wait_text("#used", "2").await;
     assert_eq!(boss.text("#available").await, "1");
     let table = boss.wait_text("#seats tbody", "bob@corp.example").await;
@@ -152,13 +153,22 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
     boss.wait_text("tr[data-email='ann@corp.example']", "Claimed").await;
     boss.find("#status-filter").await.select_by_value("claimed").await.expect("filter");
-    boss.wait_text("#seats tbody", "ann@corp.example").await;
-    assert!(
-        !boss.text("#seats tbody").await.contains("bob@corp.example"),
-        "the filter shows claimed seats only"
-    );
+    let claimed_only = boss.wait_text_gone("#seats tbody", "bob@corp.example").await;
+    assert!(claimed_only.contains("ann@corp.example"), "the filter shows claimed seats only: {claimed_only}");
     boss.find("#status-filter").await.select_by_value("").await.expect("filter");
     boss.wait_text("#seats tbody", "bob@corp.example").await;
+    let bobs_first_link = claim_token_for(&c, "bob@corp.example").await;
+    boss.click("tr[data-email='bob@corp.example'] button[data-action=resend]").await;
+    boss.wait_text("#seat-action-status", "Invitation sent again to bob@corp.example").await;
+    let old = c.api.get(&format!("/v1/claims/{bobs_first_link}"), None).await;
+    assert_eq!(old.status, 404, "the resent invitation replaced the old link");
+    assert_ne!(claim_token_for(&c, "bob@corp.example").await, bobs_first_link);
+    // Escape closes the confirmation and keeps the seat.
+    boss.click("tr[data-email='bob@corp.example'] button[data-action=revoke]").await;
+    boss.wait_text("#revoke-text", "bob@corp.example").await;
+    boss.find("#keep-seat").await.send_keys("\u{E00C}").await.expect("escape");
+    boss.wait_hidden("#revoke-dialog").await;
+    assert!(boss.text("tr[data-email='bob@corp.example']").await.contains("Invited"), "still invited");
     boss.click("tr[data-email='bob@corp.example'] button[data-action=revoke]").await;
     boss.wait_text("#revoke-text", "bob@corp.example").await;
     boss.shot("10-revoke-confirm").await;

@@ -84,6 +84,15 @@ impl Site {
     pub async fn handle(&self, req: Request) -> Result<Response<Body>, Error> {
         let method = req.method().clone();
         let target = resolve(req.uri().path());
+        // What was asked for, without ids or query strings (claim tokens and codes live there).
+        let served = match &target {
+            Some(Target::Page(name)) => (*name).to_string(),
+            Some(Target::Asset(name)) => {
+                format!("assets/{}", self.assets.public(name).map_or("?", |a| a.name))
+            }
+            Some(Target::TestPayment) => "test-payment".to_string(),
+            None => "none".to_string(),
+        };
         let resp = match (target, &method) {
             (Some(Target::TestPayment), m) => match (&self.config.test_payments, m) {
                 // With the real Stripe gateway this page does not exist.
@@ -101,6 +110,7 @@ impl Site {
             (Some(_), m) => ApiError::MethodNotAllowed(m.to_string()).into_response(),
             (None, _) => self.not_found(),
         };
+        tracing::info!(served = %served, method = %method, status = resp.status().as_u16(), "request");
         Ok(self.secure(resp, method == Method::HEAD))
     }
 
