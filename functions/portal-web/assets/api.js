@@ -12,17 +12,54 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the API; resolves with the JSON body, rejects with an ApiError. */
+/** One HTTP exchange that gives up after `ms` (a lost request must not leave a page waiting). */
+async function exchange(path, init, ms) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ms);
+  try {
+    return await fetch(path, { ...init, signal: abort.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const pause = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+/**
+ * Calls the API; resolves with the JSON body, rejects with an ApiError. A read (GET) that gets
+ * no answer in time, a 503, or a 5xx not from the API is asked once more (reads change nothing);
+ * a write is sent once —
+ * the person decides whether to retry, and charges carry an Idempotency-Key.
+ */
 export async function api(method, path, { body, token, idempotencyKey } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
   if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
+  const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+  const read = method === 'GET';
   let resp;
-  try {
-    resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, 'network', 'We could not reach the server. Check your connection and try again.');
+  for (let attempt = 1; ; attempt += 1) {
+    const last = !read || attempt === 2;
+    try {
+      resp = await exchange(path, init, read ? 8000 : 30000);
+    } catch (err) {
+      if (!last) continue;
+      throw new ApiError(0, 'network', err && err.name === 'AbortError'
+        ? 'The server took too long to answer. Please try again.'
+        : 'We could not reach the server. Check your connection and try again.');
+    }
+    if (resp.status === 503 && !last) {
+      await pause(1000 * Math.min(2, Number(resp.headers.get('Retry-After')) || 1));
+      continue;
+    }
+    // A 5xx that is not the API's JSON came from something in between (a gateway, a proxy):
+    // a read is asked once more.
+    if (resp.status >= 500 && !last && !(resp.headers.get('Content-Type') || '').startsWith('application/json')) {
+      await pause(300);
+      continue;
+    }
+    break;
   }
   let data = null;
   try { data = await resp.json(); } catch { data = null; }

@@ -153,7 +153,13 @@ impl Site {
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             r
         } else {
-            let mut r = Response::new(Body::Binary(asset.body.to_vec()));
+            // Every asset is UTF-8 text: sent as text, not base64 (a third smaller through API
+            // Gateway's Lambda proxy).
+            let body = match std::str::from_utf8(asset.body) {
+                Ok(text) => Body::Text(text.to_string()),
+                Err(_) => Body::Binary(asset.body.to_vec()),
+            };
+            let mut r = Response::new(body);
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
             r
         };
@@ -166,8 +172,9 @@ impl Site {
     }
 
     fn not_found(&self) -> Response<Body> {
-        let body = self.assets.get("not-found.html").map(|a| a.body.to_vec()).unwrap_or_default();
-        let mut r = Response::new(Body::Binary(body));
+        let body =
+            self.assets.get("not-found.html").and_then(|a| std::str::from_utf8(a.body).ok()).unwrap_or("");
+        let mut r = Response::new(Body::Text(body.to_string()));
         *r.status_mut() = StatusCode::NOT_FOUND;
         let h = r.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
