@@ -212,36 +212,74 @@ impl Browser {
         let _ = self.client.refresh().await;
     }
 
-    /// The element, once it is on the page and shown.
-    pub async fn find(&self, css: &str) -> Element {
+    /// Looks every tenth of a second until `probe` finds what a step waits for; after
+    /// `PATIENCE`, fails with `what` and what the page shows.
+    async fn until<T>(&self, what: impl Fn() -> String, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
         let started = Instant::now();
         loop {
-            if let Ok(e) = self.client.find(Locator::Css(css)).await {
-                if e.is_displayed().await.unwrap_or(false) {
-                    return e;
-                }
+            if let Some(found) = probe().await {
+                return found;
             }
             if started.elapsed() > PATIENCE {
-                panic!("{css} did not show up; {}", self.post_mortem().await);
+                panic!("{}; {}", what(), self.post_mortem().await);
             }
             self.pause_and_check(started).await;
         }
     }
 
+    /// The element, once it is on the page and shown.
+    pub async fn find(&self, css: &str) -> Element {
+        self.until(
+            || format!("{css} did not show up"),
+            async || {
+                let e = self.client.find(Locator::Css(css)).await.ok()?;
+                e.is_displayed().await.unwrap_or(false).then_some(e)
+            },
+        )
+        .await
+    }
+
     /// Waits until no element matching `css` is shown.
     pub async fn wait_hidden(&self, css: &str) {
-        let started = Instant::now();
-        loop {
-            let mut shown = false;
-            for e in self.all(css).await {
-                shown |= e.is_displayed().await.unwrap_or(false);
-            }
-            if !shown {
-                return;
-            }
-            assert!(started.elapsed() < PATIENCE, "{css} is still shown");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.until(
+            || format!("{css} is still shown"),
+            async || {
+                for e in self.all(css).await {
+                    if e.is_displayed().await.unwrap_or(false) {
+                        return None;
+                    }
+                }
+                Some(())
+            },
+        )
+        .await
+    }
+
+    /// Waits until the element's text contains `needle`; returns the text.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        self.until(
+            || format!("{css} never said {needle:?}"),
+            async || Some(self.text(css).await).filter(|t| t.contains(needle)),
+        )
+        .await
+    }
+
+    /// Waits until the element's text no longer contains `needle`; returns the text.
+    pub async fn wait_text_gone(&self, css: &str, needle: &str) -> String {
+        self.until(
+            || format!("{css} still says {needle:?}"),
+            async || Some(self.text(css).await).filter(|t| !t.contains(needle)),
+        )
+        .await
+    }
+
+    /// Waits until the address is on `path`.
+    pub async fn wait_path(&self, path: &str) {
+        self.until(
+            || format!("never reached {path}"),
+            async || self.client.current_url().await.ok().filter(|u| u.path() == path).map(|_| ()),
+        )
+        .await
     }
 
     /// Every element matching `css` (shown or not).
@@ -253,52 +291,6 @@ impl Browser {
         match self.client.find(Locator::Css(css)).await {
             Ok(e) => e.text().await.unwrap_or_default(),
             Err(_) => String::new(),
-        }
-    }
-
-    /// Waits until the element's text contains `needle`; returns the text.
-    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
-        let started = Instant::now();
-        loop {
-            let t = self.text(css).await;
-            if t.contains(needle) {
-                return t;
-            }
-            if started.elapsed() > PATIENCE {
-                panic!("{css} never said {needle:?} (it says {t:?}); {}", self.post_mortem().await);
-            }
-            self.pause_and_check(started).await;
-        }
-    }
-
-    /// Waits until the element's text no longer contains `needle`; returns the text.
-    pub async fn wait_text_gone(&self, css: &str, needle: &str) -> String {
-        let started = Instant::now();
-        loop {
-            let t = self.text(css).await;
-            if !t.contains(needle) {
-                return t;
-            }
-            if started.elapsed() > PATIENCE {
-                panic!("{css} still says {needle:?}; {}", self.post_mortem().await);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Waits until the address is on `path`.
-    pub async fn wait_path(&self, path: &str) {
-        let started = Instant::now();
-        loop {
-            if let Ok(u) = self.client.current_url().await {
-                if u.path() == path {
-                    return;
-                }
-            }
-            if started.elapsed() > PATIENCE {
-                panic!("never reached {path}; {}", self.post_mortem().await);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -73,15 +73,27 @@ impl Ctx {
         crate::scan(&self.db, &self.stack.resources.table).await.len()
     }
 
-    pub async fn sign_in_code_for(&self, email: &str) -> String {
+    /// The `name=` parameter of the link in the newest email to `email` that has one.
+    async fn mailed_link_param(&self, email: &str, name: &str) -> String {
         let mails = sent_emails(&self.stack.aws_endpoint).await.expect("emails");
+        let needle = format!("{name}=");
         let body = mails
             .iter()
             .rev()
-            .find(|m| m.to.iter().any(|t| t == email) && m.body.contains("code="))
+            .find(|m| m.to.iter().any(|t| t == email) && m.body.contains(&needle))
             .map(|m| m.body.clone())
-            .unwrap_or_else(|| panic!("no sign-in email for {email}"));
-        link_param(&body, "code").expect("code in link")
+            .unwrap_or_else(|| panic!("no email to {email} with a {name}"));
+        link_param(&body, name).unwrap_or_else(|| panic!("no {name} in the link"))
+    }
+
+    /// The one-time code of the newest sign-in link mailed to `email`.
+    pub async fn sign_in_code_for(&self, email: &str) -> String {
+        self.mailed_link_param(email, "code").await
+    }
+
+    /// The claim token of the newest invitation mailed to `email`.
+    pub async fn invitation_token(&self, email: &str) -> String {
+        self.mailed_link_param(email, "token").await
     }
 
     pub async fn event(&self, event: &Value) -> Reply {

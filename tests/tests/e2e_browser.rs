@@ -6,21 +6,9 @@
 //! lists it all and creates a benefit (with its file) and a product. Every step asserts what
 //! the page shows and saves a screenshot under `target/screenshots/`.
 
-use local_stack::moto::{link_param, sent_emails};
 use seats_tests::browser::Driver;
 use seats_tests::e2e::{merchant, Ctx, FILE_BYTES};
 use serde_json::{json, Value};
-
-async fn claim_token_for(c: &Ctx, email: &str) -> String {
-    let mails = sent_emails(&c.stack.aws_endpoint).await.expect("emails");
-    let body = mails
-        .iter()
-        .rev()
-        .find(|m| m.to.iter().any(|t| t == email) && m.body.contains("token="))
-        .map(|m| m.body.clone())
-        .unwrap_or_else(|| panic!("no invitation for {email}"));
-    link_param(&body, "token").expect("claim token in the link")
-}
 
 #[tokio::test]
 async fn the_story_through_the_pages_in_a_real_browser() {
@@ -109,7 +97,7 @@ async fn the_story_through_the_pages_in_a_real_browser() {
 
     step("ann opens her invitation in another browser: it names who and what; opening claims nothing");
     let ann = driver.session("seat-holder", &web).await;
-    let token = claim_token_for(&c, "ann@corp.example").await;
+    let token = c.invitation_token("ann@corp.example").await;
     ann.goto(&format!("{web}/portal/claim?token={token}")).await;
     let invitation = ann.wait_text("#invitation", "invited").await;
     assert_eq!(invitation, "Acme Inc invited ann@corp.example to a seat of Acme Pro.");
@@ -157,12 +145,12 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     assert!(claimed_only.contains("ann@corp.example"), "the filter shows claimed seats only: {claimed_only}");
     boss.find("#status-filter").await.select_by_value("").await.expect("filter");
     boss.wait_text("#seats tbody", "bob@corp.example").await;
-    let bobs_first_link = claim_token_for(&c, "bob@corp.example").await;
+    let bobs_first_link = c.invitation_token("bob@corp.example").await;
     boss.click("tr[data-email='bob@corp.example'] button[data-action=resend]").await;
     boss.wait_text("#seat-action-status", "Invitation sent again to bob@corp.example").await;
     let old = c.api.get(&format!("/v1/claims/{bobs_first_link}"), None).await;
     assert_eq!(old.status, 404, "the resent invitation replaced the old link");
-    assert_ne!(claim_token_for(&c, "bob@corp.example").await, bobs_first_link);
+    assert_ne!(c.invitation_token("bob@corp.example").await, bobs_first_link);
     // Escape closes the confirmation and keeps the seat.
     boss.click("tr[data-email='bob@corp.example'] button[data-action=revoke]").await;
     boss.wait_text("#revoke-text", "bob@corp.example").await;

@@ -2,22 +2,10 @@
 //! assign, invite, claim, grant, download, revoke, reassign — plus 200 concurrent assigns,
 //! cross-tenant access on every seat route, bad input, a poison job and the sample events.
 
-use local_stack::moto::{link_param, sent_emails};
 use seats_tests::api::Reply;
 use seats_tests::e2e::{buy, merchant, session, Ctx, FILE_BYTES};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-async fn invitation_token(c: &Ctx, email: &str) -> String {
-    let mails = sent_emails(&c.stack.aws_endpoint).await.expect("emails");
-    let body = mails
-        .iter()
-        .rev()
-        .find(|m| m.to.iter().any(|t| t == email) && m.body.contains("token="))
-        .map(|m| m.body.clone())
-        .unwrap_or_else(|| panic!("no invitation for {email}"));
-    link_param(&body, "token").expect("token in link")
-}
 
 /// Polls `GET /v1/portal/benefits` until `done` holds (the worker runs behind the bridge).
 async fn benefits_until(c: &Ctx, token: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
@@ -73,7 +61,7 @@ async fn seat_lifecycle_end_to_end() {
     assert_eq!(rest.body["seats"].as_array().map(Vec::len), Some(1));
 
     step("the invitation is read from SES, previewed and claimed");
-    let token = invitation_token(&c, "member0@corp.example").await;
+    let token = c.invitation_token("member0@corp.example").await;
     for _ in 0..2 {
         let p = c.api.get(&format!("/v1/claims/{token}"), None).await;
         assert_eq!(p.status, 200, "{:?}", p.body);
@@ -127,10 +115,10 @@ async fn seat_lifecycle_end_to_end() {
     assert_eq!(r.status, 404, "a billing manager without a claimed seat cannot download");
 
     step("resend replaces a pending seat's link; claimed seats cannot be re-invited");
-    let old = invitation_token(&c, "member1@corp.example").await;
+    let old = c.invitation_token("member1@corp.example").await;
     let resent = c.api.post(&format!("{seats_path}/{seat1}/resend"), Some(&boss), json!({})).await;
     assert_eq!(resent.status, 200, "{:?}", resent.body);
-    let new = invitation_token(&c, "member1@corp.example").await;
+    let new = c.invitation_token("member1@corp.example").await;
     assert_ne!(old, new);
     assert_eq!(c.api.get(&format!("/v1/claims/{old}"), None).await.status, 404);
     assert_eq!(c.api.get(&format!("/v1/claims/{new}"), None).await.status, 200);

@@ -107,13 +107,24 @@ async fn catalogue(d: &Demo, key: &str) -> Result<Value, BoxError> {
     Ok(product)
 }
 
+fn setting(env: &HashMap<String, String>, key: &str) -> Result<String, BoxError> {
+    env.get(key).cloned().ok_or_else(|| format!("{key} missing in stack.env").into())
+}
+
+/// A demo against the stack of `env`, and the operator's admin token.
+fn start(env: &HashMap<String, String>) -> Result<(Demo, String), BoxError> {
+    let d = Demo {
+        api: setting(env, "API_URL")?,
+        aws: setting(env, "AWS_ENDPOINT_URL")?,
+        http: reqwest::Client::new(),
+        step: 0,
+    };
+    Ok((d, setting(env, "ADMIN_TOKEN")?))
+}
+
 pub async fn run(env: &HashMap<String, String>) -> Result<(), BoxError> {
-    let get =
-        |k: &str| env.get(k).cloned().ok_or_else(|| BoxError::from(format!("{k} missing in stack.env")));
-    let mut d =
-        Demo { api: get("API_URL")?, aws: get("AWS_ENDPOINT_URL")?, http: reqwest::Client::new(), step: 0 };
-    let admin = get("ADMIN_TOKEN")?;
-    let webhook_secret = get("STRIPE_WEBHOOK_SECRET")?;
+    let (mut d, admin) = start(env)?;
+    let webhook_secret = setting(env, "STRIPE_WEBHOOK_SECRET")?;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..6].to_string();
     let slug = format!("acme-{tag}");
 
@@ -274,11 +285,7 @@ pub async fn run(env: &HashMap<String, String>) -> Result<(), BoxError> {
 
 /// `local-stack seed`: a merchant with a product to buy, for clicking through the pages.
 pub async fn seed(env: &HashMap<String, String>) -> Result<(), BoxError> {
-    let get =
-        |k: &str| env.get(k).cloned().ok_or_else(|| BoxError::from(format!("{k} missing in stack.env")));
-    let mut d =
-        Demo { api: get("API_URL")?, aws: get("AWS_ENDPOINT_URL")?, http: reqwest::Client::new(), step: 0 };
-    let admin = get("ADMIN_TOKEN")?;
+    let (mut d, admin) = start(env)?;
     d.say("The operator creates the merchant's organization \"Acme Inc\".");
     // `acme` on a fresh stack; a second seed gets a slug of its own.
     let mut org = Value::Null;

@@ -50,6 +50,16 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, BoxError> {
     Ok(KeySchemaElement::builder().attribute_name(name).key_type(kind).build()?)
 }
 
+/// A global secondary index projecting whole items.
+fn index(name: &str, pk: &str, sk: &str) -> Result<GlobalSecondaryIndex, BoxError> {
+    Ok(GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(pk, KeyType::Hash)?)
+        .key_schema(key(sk, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()?)
+}
+
 pub async fn create_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BoxError> {
     db.create_table()
         .table_name(table)
@@ -62,22 +72,8 @@ pub async fn create_table(db: &aws_sdk_dynamodb::Client, table: &str) -> Result<
         .attribute_definitions(attr(keys::GSI2SK)?)
         .key_schema(key(keys::PK, KeyType::Hash)?)
         .key_schema(key(keys::SK, KeyType::Range)?)
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(keys::GSI1)
-                .key_schema(key(keys::GSI1PK, KeyType::Hash)?)
-                .key_schema(key(keys::GSI1SK, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()?,
-        )
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(keys::GSI2)
-                .key_schema(key(keys::GSI2PK, KeyType::Hash)?)
-                .key_schema(key(keys::GSI2SK, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()?,
-        )
+        .global_secondary_indexes(index(keys::GSI1, keys::GSI1PK, keys::GSI1SK)?)
+        .global_secondary_indexes(index(keys::GSI2, keys::GSI2PK, keys::GSI2SK)?)
         .send()
         .await?;
     db.update_time_to_live()
