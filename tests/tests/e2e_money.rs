@@ -11,6 +11,10 @@ fn ts(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339).expect("time").timestamp()
 }
 
+fn month(quantity: i64) -> stripe_events::Item<'static> {
+    stripe_events::Item { quantity, interval: "month" }
+}
+
 fn amounts(v: &Value) -> Vec<i64> {
     v["lines"].as_array().expect("lines").iter().filter_map(|l| l["amount"].as_i64()).collect()
 }
@@ -61,6 +65,28 @@ async fn money_end_to_end() {
         (vec![-3387, 5419], json!(2032))
     );
     assert_eq!(preview.body["effective"], json!("now"));
+    // The apply takes only a recent instant (a preview's): a 2025 proration_date is refused.
+    let old = c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes"), Some(&boss), body.clone()).await;
+    assert_eq!((old.status, old.body["error"]["field"].clone()), (400, json!("proration_date")));
+    let (eight, _) = buy_at(&c, &acme.product_id, 8, "eight@corp.example", march).await;
+    let annual = json!({"interval": "year", "proration_date": pd});
+    let preview = c
+        .api
+        .post(&format!("/v1/subscriptions/{eight}/interval-change/preview"), Some(&acme.key), annual.clone())
+        .await;
+    println!("  interval-change/preview → {}", preview.body);
+    assert_eq!(
+        (amounts(&preview.body), preview.body["amount_due_now"].clone()),
+        (vec![-5419, 80000], json!(74581))
+    );
+
+    step("applied now: the charge is the preview's, once, with its invoice");
+    let now = chrono::Utc::now().timestamp();
+    let (sub, _) = buy_at(&c, &acme.product_id, 5, "boss@corp.example", now - 86_400).await;
+    let body = json!({"seats": 8, "proration_date": now});
+    let preview =
+        c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes/preview"), Some(&boss), body.clone()).await;
+    assert_eq!((preview.status, preview.body["proration_date"].clone()), (200, json!(now)));
     let raw = body.to_string().into_bytes();
     let path = format!("/v1/subscriptions/{sub}/seat-changes");
     let applied = c
@@ -71,30 +97,30 @@ async fn money_end_to_end() {
     println!("  seat-changes → {}", applied.body);
     assert_eq!(
         (amounts(&applied.body), applied.body["amount_due_now"].clone()),
-        (vec![-3387, 5419], json!(2032))
+        (amounts(&preview.body), preview.body["amount_due_now"].clone())
     );
+    assert_eq!(applied.body["invoice"]["amount_due"], preview.body["amount_due_now"]);
+    assert_eq!(applied.body["invoice"]["status"], json!("paid"));
     assert_eq!(applied.body["subscription"]["seats"], json!(8));
     let replay =
         c.api.raw("POST", &path, Some(&boss), Some(raw), &[("idempotency-key", "more-seats-1")]).await;
     assert_eq!(replay.body, applied.body, "a retried charge replays, it does not charge twice");
     assert_eq!(c.api.get(&format!("/v1/subscriptions/{sub}"), Some(&boss)).await.body["seats"], json!(8));
 
-    let annual = json!({"interval": "year", "proration_date": pd});
+    let annual = json!({"interval": "year", "proration_date": now});
     let preview = c
         .api
         .post(&format!("/v1/subscriptions/{sub}/interval-change/preview"), Some(&boss), annual.clone())
         .await;
-    println!("  interval-change/preview → {}", preview.body);
-    assert_eq!(
-        (amounts(&preview.body), preview.body["amount_due_now"].clone()),
-        (vec![-5419, 80000], json!(74581))
-    );
     let switched =
         c.api.post(&format!("/v1/subscriptions/{sub}/interval-change"), Some(&acme.key), annual).await;
     println!("  interval-change → {}", switched.body);
-    assert_eq!((switched.status, switched.body["amount_due_now"].clone()), (200, json!(74581)));
+    assert_eq!(
+        (switched.status, switched.body["amount_due_now"].clone()),
+        (200, preview.body["amount_due_now"].clone())
+    );
     assert_eq!(switched.body["subscription"]["interval"], json!("year"));
-    assert_eq!(switched.body["subscription"]["current_period_end"], json!("2026-03-11T00:00:00Z"));
+    assert_eq!(ts(&switched.str("/subscription/current_period_start")), now);
 
     step("bad changes: out of bounds, outside the period, unknown fields, floats");
     for (body, want) in [
@@ -129,7 +155,6 @@ async fn money_end_to_end() {
     assert_eq!(r.status, 401);
 
     step("a decrease waits for the renewal, caps assigning, and the renewal applies it");
-    let now = chrono::Utc::now().timestamp();
     let (small, stripe_small) = buy_at(&c, &acme.product_id, 5, "small@corp.example", now - 60).await;
     let seats = format!("/v1/subscriptions/{small}/seats");
     for i in 0..2 {
@@ -158,11 +183,17 @@ async fn money_end_to_end() {
     assert_eq!((below.status, below.error_code().as_str()), (409, "seats_below_assigned"));
     let sub_now = c.api.get(&format!("/v1/subscriptions/{small}"), Some(&acme.key)).await;
     let end = ts(&sub_now.str("/current_period_end"));
-    let renewal =
-        stripe_events::subscription_updated(&stripe_small, "active", (end, end + 30 * 86_400), 3, now + 10);
+    let renewal = stripe_events::subscription_updated(
+        &stripe_small,
+        "active",
+        (end, end + 30 * 86_400),
+        month(3),
+        now + 10,
+    );
     assert_eq!(c.event(&renewal).await.status, 200);
     assert_eq!(c.event(&renewal).await.body["outcome"], json!("duplicate"));
-    let older = stripe_events::subscription_updated(&stripe_small, "past_due", (now - 60, end), 5, now + 5);
+    let older =
+        stripe_events::subscription_updated(&stripe_small, "past_due", (now - 60, end), month(5), now + 5);
     assert_eq!(c.event(&older).await.body["outcome"], json!("stale"));
     let after = c.api.get(&format!("/v1/subscriptions/{small}"), Some(&acme.key)).await;
     assert_eq!(
@@ -220,8 +251,13 @@ async fn money_end_to_end() {
         }
     }
     assert_eq!(seen, 300);
-    let late =
-        stripe_events::subscription_updated(&stripe_big, "active", (now - 60, now + 86_400), 400, now + 15);
+    let late = stripe_events::subscription_updated(
+        &stripe_big,
+        "active",
+        (now - 60, now + 86_400),
+        month(400),
+        now + 15,
+    );
     assert_eq!(
         c.event(&late).await.body["outcome"],
         json!("stale"),
@@ -238,11 +274,12 @@ async fn money_end_to_end() {
     let events = trail.body["data"].as_array().cloned().unwrap_or_default();
     let increased =
         events.iter().find(|e| e["type"] == json!("subscription.seats_increased")).expect("seats_increased");
-    assert_eq!(amounts(&increased["data"]), vec![-3387, 5419]);
-    let switched = events
+    assert_eq!(amounts(&increased["data"]), amounts(&applied.body));
+    assert!(increased["data"]["invoice_id"].is_string());
+    let changed = events
         .iter()
         .find(|e| e["type"] == json!("subscription.interval_changed"))
         .expect("interval_changed");
-    assert_eq!(switched["data"]["amount_due_now"], json!(74581));
+    assert_eq!(changed["data"]["amount_due_now"], switched.body["amount_due_now"]);
     c.assert_no_5xx_logged();
 }

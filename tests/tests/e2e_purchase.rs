@@ -185,8 +185,20 @@ async fn purchase_flow_end_to_end() {
         chrono::DateTime::parse_from_rfc3339(&sub.str("/current_period_end")).expect("time").timestamp();
     let t = chrono::Utc::now().timestamp();
     let renewed = (end, end + 31 * 86_400);
-    let newer = stripe_events::subscription_updated(&stripe_sub, "active", renewed, 5, t + 2);
-    let older = stripe_events::subscription_updated(&stripe_sub, "past_due", (start, end), 5, t + 1);
+    let newer = stripe_events::subscription_updated(
+        &stripe_sub,
+        "active",
+        renewed,
+        stripe_events::Item { quantity: 5, interval: "month" },
+        t + 2,
+    );
+    let older = stripe_events::subscription_updated(
+        &stripe_sub,
+        "past_due",
+        (start, end),
+        stripe_events::Item { quantity: 5, interval: "month" },
+        t + 1,
+    );
     assert_eq!(c.event(&newer).await.status, 200);
     let r = c.event(&older).await;
     assert_eq!((r.status, r.body["outcome"].clone()), (200, json!("stale")));

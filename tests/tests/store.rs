@@ -65,6 +65,10 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         last_event_at: 100,
         version: 1,
         created_at: now(),
+        provider_item_id: None,
+        period_confirmed: false,
+        change_intent: None,
+        pending_change: None,
     };
     CheckoutCompletion {
         checkout_id: c.id.clone(),
@@ -146,6 +150,8 @@ async fn billing_updates_apply_in_order_and_once() {
         status,
         current_period_start: now(),
         current_period_end: now() + Duration::days(31),
+        period_confirmed: true,
+        provider_item_id: Some("si_1".into()),
         renewal: None,
         revoke_all: None,
         audit: None,
@@ -177,6 +183,75 @@ async fn billing_updates_apply_in_order_and_once() {
     let sold = t.store.subscriptions_of_organization(&sub.organization_id).await.expect("query");
     assert_eq!(sold.iter().map(|s| &s.id).collect::<Vec<_>>(), vec![&sub_id]);
     assert!(t.store.subscriptions_of_organization("org_other").await.expect("query").is_empty());
+    assert_eq!((sub.period_confirmed, sub.provider_item_id.as_deref()), (true, Some("si_1")));
+
+    // A change's intent: one at a time, on the version read; settled once, by whichever path
+    // comes first; the sweeper's list holds it until then.
+    let intent = |id: &str, seats| ChangeIntent {
+        id: id.into(),
+        kind: ChangeKind::SeatIncrease,
+        seats,
+        interval: Interval::Month,
+        unit_amount: 1000,
+        proration_date: 1,
+        amount_due: 100,
+        previous_cap: sub.assign_cap,
+        actor: "test".into(),
+        idempotency_key: format!("k-{id}"),
+        detail: serde_json::json!({}),
+        started_at: now(),
+    };
+    let s = &t.store;
+    let mut stale = sub.clone();
+    stale.version -= 1;
+    assert_eq!(s.begin_change(&stale, &intent("chg_0", 6), None).await, Ok(false), "an old read");
+    assert_eq!(s.begin_change(&sub, &intent("chg_1", 6), None).await, Ok(true));
+    assert_eq!(s.begin_change(&sub, &intent("chg_2", 7), None).await, Ok(false), "one change at a time");
+    let cutoff = now().timestamp() + 1;
+    assert_eq!(s.stale_intents(cutoff, 10).await, Ok(vec![sub_id.clone()]));
+    let terms = Terms {
+        seats: 6,
+        assign_cap: 6,
+        interval: Interval::Month,
+        unit_amount: 1000,
+        current_period_start: sub.current_period_start,
+        current_period_end: sub.current_period_end,
+        scheduled_change: None,
+    };
+    let settle = |id: &str, outcome| Settlement {
+        subscription_id: sub_id.clone(),
+        intent_id: id.into(),
+        outcome,
+        previous_cap: sub.assign_cap,
+        audit: None,
+    };
+    assert_eq!(s.settle_change(&settle("chg_2", SettleOutcome::Applied(terms.clone()))).await, Ok(false));
+    assert_eq!(s.settle_change(&settle("chg_1", SettleOutcome::Applied(terms.clone()))).await, Ok(true));
+    assert_eq!(s.settle_change(&settle("chg_1", SettleOutcome::Applied(terms))).await, Ok(false), "once");
+    let after = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!((after.seats, after.assign_cap, after.change_intent.is_none()), (6, 6, true));
+    assert_eq!(s.stale_intents(cutoff, 10).await, Ok(vec![]));
+    // Sent, not paid: pending; a new change waits; the expiry drops it and restores the cap.
+    assert_eq!(s.begin_change(&after, &intent("chg_3", 9), None).await, Ok(true));
+    let pending = PendingChange {
+        intent: intent("chg_3", 9),
+        invoice_id: "in_3".into(),
+        amount_due: 300,
+        payment_url: "https://pay.example/in_3".into(),
+        expires_at: now() + Duration::hours(23),
+    };
+    assert_eq!(s.settle_change(&settle("chg_3", SettleOutcome::PaymentPending(pending))).await, Ok(true));
+    let waiting = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!(waiting.pending_change.as_ref().map(|p| p.intent.seats), Some(9));
+    assert_eq!(s.begin_change(&waiting, &intent("chg_4", 10), None).await, Ok(false));
+    assert_eq!(s.settle_change(&settle("chg_3", SettleOutcome::Dropped)).await, Ok(true));
+    let dropped = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!((dropped.seats, dropped.pending_change.is_none()), (6, true));
+    // A decrease's cap holds only while no more seats are assigned than it leaves.
+    let mut decrease = intent("chg_5", 2);
+    decrease.kind = ChangeKind::ScheduleDecrease;
+    assert_eq!(s.begin_change(&dropped, &decrease, Some(2)).await, Ok(true));
+    assert_eq!(s.subscription(&sub_id).await.expect("get").map(|x| x.assign_cap), Some(2));
     t.drop_table().await;
 }
 

@@ -22,6 +22,7 @@ fn kind_name(k: &PaymentEventKind) -> &str {
         PaymentEventKind::CheckoutCompleted { .. } => "checkout.session.completed",
         PaymentEventKind::SubscriptionUpdated { .. } => "customer.subscription.updated",
         PaymentEventKind::SubscriptionDeleted { .. } => "customer.subscription.deleted",
+        PaymentEventKind::PendingUpdateExpired { .. } => "customer.subscription.pending_update_expired",
         PaymentEventKind::InvoicePaid { .. } => "invoice.paid",
         PaymentEventKind::InvoicePaymentFailed { .. } => "invoice.payment_failed",
         PaymentEventKind::Ignored { event_type } => event_type,

@@ -6,6 +6,11 @@ use serde_json::{json, Value};
 
 pub async fn handle(app: &App, stale_after_s: i64) -> Result<Value, Error> {
     let done = sweeper::sweep(app, stale_after_s).await?;
-    tracing::info!(resent = done.resent, given_up = done.given_up, "sweep");
-    Ok(json!({ "resent": done.resent, "given_up": done.given_up }))
+    tracing::info!(
+        resent = done.resent,
+        given_up = done.given_up,
+        changes_settled = done.changes_settled,
+        "sweep"
+    );
+    Ok(json!({ "resent": done.resent, "given_up": done.given_up, "changes_settled": done.changes_settled }))
 }

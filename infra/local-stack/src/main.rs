@@ -114,9 +114,15 @@ async fn stripe_event(args: &[String]) -> Result<(), BoxError> {
             arg(1)?,
             arg(2)?,
             (num(args.get(3), "PERIOD_START")?, num(args.get(4), "PERIOD_END")?),
-            args.get(5).map(|q| q.parse().unwrap_or(1)).unwrap_or(1),
+            stripe_events::Item {
+                quantity: args.get(5).map(|q| q.parse().unwrap_or(1)).unwrap_or(1),
+                interval: args.get(6).map(String::as_str).unwrap_or("month"),
+            },
             now,
         ),
+        Some("customer.subscription.pending_update_expired") => {
+            stripe_events::pending_update_expired(arg(1)?, now)
+        }
         Some("customer.subscription.deleted") => stripe_events::subscription_deleted(arg(1)?, now),
         Some(t @ ("invoice.paid" | "invoice.payment_failed")) => stripe_events::invoice(t, arg(1)?, now),
         _ => return Err(USAGE.into()),

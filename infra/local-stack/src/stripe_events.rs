@@ -3,7 +3,9 @@
 //! offline test payment page shares.
 
 use crate::BoxError;
-pub use adapters::stripe::events::{checkout_completed, invoice, subscription_deleted, subscription_updated};
+pub use adapters::stripe::events::{
+    checkout_completed, invoice, pending_update_expired, subscription_deleted, subscription_updated, Item,
+};
 use adapters::stripe::webhook::sign;
 use serde_json::Value;
 

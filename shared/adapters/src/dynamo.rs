@@ -15,6 +15,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 
+#[path = "dynamo_changes.rs"]
+mod changes;
+
 pub type Item = HashMap<String, AttributeValue>;
 
 /// Provider events are remembered a little longer than Stripe retries them (3 days).
@@ -557,7 +560,7 @@ impl Store for DynamoStore {
         let status = serde_dynamo::to_attribute_value(u.status).map_err(codec)?;
         let mut expression = String::from(
             "SET #status = :status, current_period_start = :ps, current_period_end = :pe, \
-             last_event_at = :t, version = version + :one",
+             last_event_at = :t, period_confirmed = :confirmed, version = version + :one",
         );
         let mut names = vec![("#status", "status")];
         let mut values = vec![
@@ -567,7 +570,12 @@ impl Store for DynamoStore {
             (":t", n(u.event_created)),
             (":one", n(1)),
             (":v", n(u.expected_version)),
+            (":confirmed", AttributeValue::Bool(u.period_confirmed)),
         ];
+        if let Some(item) = &u.provider_item_id {
+            expression.push_str(", provider_item_id = :item");
+            values.push((":item", s(item)));
+        }
         if let Some(r) = &u.renewal {
             // The scheduled change takes effect with the new period.
             expression.push_str(", seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit REMOVE scheduled_change");
@@ -600,86 +608,21 @@ impl Store for DynamoStore {
         })
     }
 
-    async fn lock_subscription(
+    async fn begin_change(
         &self,
-        id: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
+        read: &Subscription,
+        intent: &ChangeIntent,
+        cap: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::subscription(id))))
-            .update_expression("SET change_lock = :until")
-            .condition_expression(
-                "attribute_exists(PK) AND (attribute_not_exists(change_lock) OR change_lock < :now)",
-            )
-            .expression_attribute_values(":until", n(until.timestamp()))
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
-            Err(e) => Err(fault(e)),
-        }
+        self.begin_change_txn(read, intent, cap).await
     }
 
-    async fn unlock_subscription(&self, id: &str) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::subscription(id))))
-            .update_expression("REMOVE change_lock")
-            .condition_expression("attribute_exists(PK)")
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+    async fn settle_change(&self, st: &Settlement) -> Result<bool, StoreError> {
+        self.settle_change_txn(st).await
     }
 
-    async fn change_subscription(&self, c: &SubscriptionChange) -> Result<bool, StoreError> {
-        let mut values = vec![
-            (":seats", n(c.seats)),
-            (":cap", n(c.assign_cap)),
-            (":interval", s(c.interval.as_str())),
-            (":unit", n(c.unit_amount)),
-            (":ps", date(c.current_period_start)?),
-            (":pe", date(c.current_period_end)?),
-            (":one", n(1)),
-            (":v", n(c.expected_version)),
-        ];
-        let mut expression = String::from(
-            "SET seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit, \
-             current_period_start = :ps, current_period_end = :pe, version = version + :one",
-        );
-        match &c.scheduled_change {
-            Some(sc) => {
-                expression.push_str(", scheduled_change = :sc REMOVE change_lock");
-                values.push((":sc", serde_dynamo::to_attribute_value(sc).map_err(codec)?));
-            }
-            None => expression.push_str(" REMOVE change_lock, scheduled_change"),
-        }
-        let mut condition = String::from("version = :v");
-        if let Some(max) = c.max_assigned {
-            // A decrease holds only while no more seats are assigned than it leaves.
-            condition.push_str(" AND seats_assigned <= :max");
-            values.push((":max", n(max)));
-        }
-        let items = vec![
-            self.update(
-                &keys::subscription(&c.subscription_id),
-                &expression,
-                Some(&condition),
-                &[("#interval", "interval")],
-                values,
-            )?,
-            self.audit_item(&c.audit)?,
-        ];
-        Ok(matches!(self.transact(items).await?, Txn::Committed))
+    async fn stale_intents(&self, cutoff: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.stale_intents_query(cutoff, limit).await
     }
 
     async fn record_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -20,6 +20,7 @@
 //! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
 //! | license key guard | `LICENSE#{key}` | `LICENSE` | |
 //! | outbox entry (job not yet done) | `OUTBOX#{shard 0..3}` | `JOB#{kind}#{seat id}` | |
+//! | money change in flight (sweeper's list) | `CHANGEINTENT` | `SUB#{id}` | |
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -125,6 +126,14 @@ pub const GRANT_PREFIX: &str = "GRANT#";
 pub fn license_key(license: &str) -> Key {
     key(format!("LICENSE#{license}"), "LICENSE")
 }
+/// The partition of changes in flight: few at any time (one per subscription at most, for
+/// seconds), so one partition serves the sweeper's query.
+pub const CHANGE_INTENTS: &str = "CHANGEINTENT";
+
+pub fn change_intent(sub: &str) -> Key {
+    key(CHANGE_INTENTS.to_string(), &format!("SUB#{sub}"))
+}
+
 /// Outbox entries spread over a few partitions so that no single one is hot.
 pub const OUTBOX_SHARDS: u32 = 4;
 pub fn outbox_partition(shard: u32) -> String {

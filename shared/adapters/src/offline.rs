@@ -1,27 +1,68 @@
 //! The payment gateway for runs without a Stripe account (the local stack, demos).
 //!
 //! It answers as Stripe would, with a local payment page's URL; a checkout then completes by
-//! a signed `checkout.session.completed` event, exactly as with Stripe.
+//! a signed `checkout.session.completed` event, exactly as with Stripe. Changes are priced by
+//! the project's own arithmetic (the worked examples of the API). It can be told to decline
+//! every change's payment, so the pay-first path (402, a pending change, the webhook that
+//! applies it once paid) runs locally too.
 
 use async_trait::async_trait;
 use domain::error::PortError;
+use domain::model::{Interval, Product, ProviderPrices};
 use domain::ports::{
-    CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderChange, ProviderInvoice,
+    ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderInvoice,
+    ProviderSubscription, RenewalSchedule,
 };
+
+/// What the offline gateway does with a change's payment (`OFFLINE_PAYMENT_OUTCOME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OfflinePayment {
+    /// Paid at once.
+    #[default]
+    Succeed,
+    /// Declined: the change waits for its payment, as with Stripe's `pm_card_chargeDeclined`.
+    Decline,
+}
+
+impl OfflinePayment {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "succeed" => Some(OfflinePayment::Succeed),
+            "decline" => Some(OfflinePayment::Decline),
+            _ => None,
+        }
+    }
+}
+
+/// How long a change waits for its payment (Stripe's pending updates: about 23 hours).
+pub const PENDING_UPDATE_S: i64 = 23 * 3600;
 
 #[derive(Clone)]
 pub struct OfflineGateway {
     public_base_url: String,
+    payment: OfflinePayment,
 }
 
 impl OfflineGateway {
-    pub fn new(public_base_url: &str) -> Self {
-        OfflineGateway { public_base_url: public_base_url.trim_end_matches('/').to_string() }
+    pub fn new(public_base_url: &str, payment: OfflinePayment) -> Self {
+        OfflineGateway { public_base_url: public_base_url.trim_end_matches('/').to_string(), payment }
     }
+}
+
+fn rejected(e: impl ToString) -> PortError {
+    PortError::Rejected("offline payments", e.to_string())
 }
 
 #[async_trait]
 impl PaymentGateway for OfflineGateway {
+    async fn create_prices(&self, product: &Product) -> Result<ProviderPrices, PortError> {
+        let id = |i: Interval| format!("price_offline_{}_{}", product.id, i.as_str());
+        Ok(ProviderPrices {
+            month: product.prices.month.map(|_| id(Interval::Month)),
+            year: product.prices.year.map(|_| id(Interval::Year)),
+        })
+    }
+
     async fn create_checkout_session(
         &self,
         req: &CheckoutSessionRequest,
@@ -32,30 +73,50 @@ impl PaymentGateway for OfflineGateway {
         })
     }
 
-    /// The amount Stripe would invoice, from the same proration code as the preview.
-    async fn invoice_seat_increase(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
-        Ok(ProviderInvoice {
-            id: format!("in_offline_{}", c.idempotency_key),
-            amount_due: domain::proration::provider_amount_due(c),
-        })
+    /// Keeps no state: periods come from the signed events that play Stripe locally.
+    async fn subscription(&self, _id: &str) -> Result<Option<ProviderSubscription>, PortError> {
+        Ok(None)
     }
 
-    async fn set_renewal_quantity(&self, _c: &ProviderChange) -> Result<(), PortError> {
-        Ok(())
+    /// No previews: the project's own arithmetic is the offline answer.
+    async fn preview_charge(&self, _c: &ChargeRequest) -> Result<Option<ProviderInvoice>, PortError> {
+        Ok(None)
     }
 
-    async fn switch_interval_now(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
-        Ok(ProviderInvoice {
-            id: format!("in_offline_{}", c.idempotency_key),
-            amount_due: domain::proration::provider_amount_due(c),
-        })
+    async fn charge(&self, c: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
+        let q = domain::proration::offline_charge(c).map_err(rejected)?;
+        let id = format!("in_offline_{}", c.idempotency_key);
+        let declined = self.payment == OfflinePayment::Decline;
+        let invoice = ProviderInvoice {
+            hosted_invoice_url: Some(format!(
+                "{}/checkout/test-payment?invoice_id={id}",
+                self.public_base_url
+            )),
+            id,
+            amount_due: q.amount_due_now,
+            status: if declined { "open" } else { "paid" }.into(),
+            lines: q.lines.clone(),
+        };
+        if declined {
+            return Ok(ChargeOutcome::PaymentRequired {
+                invoice,
+                expires_at: c.proration_date + PENDING_UPDATE_S,
+            });
+        }
+        let period = match q.lines.last() {
+            Some(l) if c.reset_billing_cycle => (c.proration_date, l.period_end.timestamp()),
+            _ => (c.period_start.timestamp(), c.period_end.timestamp()),
+        };
+        Ok(ChargeOutcome::Applied { invoice, period })
     }
 
-    async fn schedule_interval_change(&self, c: &ProviderChange) -> Result<String, PortError> {
-        Ok(format!("sub_sched_offline_{}", c.provider_subscription_id))
+    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<String, PortError> {
+        Ok(s.schedule_id
+            .clone()
+            .unwrap_or_else(|| format!("sub_sched_offline_{}", s.provider_subscription_id)))
     }
 
-    async fn cancel_scheduled_change(&self, _sub: &str, _schedule: &str) -> Result<(), PortError> {
+    async fn release_schedule(&self, _schedule_id: &str, _key: &str) -> Result<(), PortError> {
         Ok(())
     }
 }

@@ -21,6 +21,9 @@ pub enum DomainError {
     InvalidState(String),
     #[error("{0}")]
     Conflict(String),
+    /// The provider could not take the payment; the change waits for it (402).
+    #[error("the payment for this change did not go through; pay the invoice to apply it")]
+    PaymentRequired { payment_url: String },
     #[error("the service is unavailable, retry later")]
     Unavailable,
     /// Internal faults. The message is logged, never shown to clients.

@@ -11,6 +11,27 @@ pub struct PaymentEvent {
     pub kind: PaymentEventKind,
 }
 
+/// The provider's subscription item: the seats paid for now and the price's interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemState {
+    pub id: Option<String>,
+    pub quantity: i64,
+    /// `month` or `year` (the price's recurring interval).
+    pub interval: Option<String>,
+}
+
+/// A subscription as the provider's event shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionState {
+    pub status: String,
+    /// Unix seconds; absent when the event carries no period.
+    pub period: Option<(i64, i64)>,
+    pub item: Option<ItemState>,
+    /// A change waits for its payment (Stripe's `pending_update` is set).
+    pub pending_update: bool,
+    pub latest_invoice: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PaymentEventKind {
     CheckoutCompleted {
@@ -18,20 +39,29 @@ pub enum PaymentEventKind {
         provider_subscription_id: String,
         provider_customer_id: Option<String>,
     },
+    /// `customer.subscription.created` and `.updated`.
     SubscriptionUpdated {
         provider_subscription_id: String,
-        status: String,
-        /// Unix seconds; absent when the event carries no period.
-        period: Option<(i64, i64)>,
+        /// Set on subscriptions this system created (their metadata names our checkout).
+        checkout_id: Option<String>,
+        state: SubscriptionState,
     },
     SubscriptionDeleted {
         provider_subscription_id: String,
+        checkout_id: Option<String>,
+    },
+    /// A change waiting for its payment expired unpaid at the provider.
+    PendingUpdateExpired {
+        provider_subscription_id: String,
+        checkout_id: Option<String>,
     },
     InvoicePaid {
         provider_subscription_id: String,
+        checkout_id: Option<String>,
     },
     InvoicePaymentFailed {
         provider_subscription_id: String,
+        checkout_id: Option<String>,
     },
     /// A type this system does not act on (acknowledged with 200).
     Ignored {

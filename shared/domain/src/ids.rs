@@ -11,6 +11,8 @@ pub const SUBSCRIPTION: &str = "sub";
 pub const SEAT: &str = "seat";
 pub const GRANT: &str = "grant";
 pub const EVENT: &str = "evt";
+/// A money change (its intent, then its settlement).
+pub const CHANGE: &str = "chg";
 
 /// A new id: the prefix, `_`, and a UUIDv7 in simple hex (sortable by creation time).
 pub fn new_id(prefix: &str) -> String {

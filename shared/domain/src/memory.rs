@@ -26,7 +26,8 @@ struct State {
     sign_in_codes: HashMap<String, SignInCode>,
     sessions: HashMap<String, Session>,
     idempotency: HashMap<String, (String, Option<StoredResponse>)>,
-    locks: HashMap<String, DateTime<Utc>>,
+    /// Subscriptions with a change in flight → when it started (the sweeper's list).
+    intents: HashMap<String, i64>,
     /// (subscription, seat) → seat, in creation order by id.
     seats: std::collections::BTreeMap<(String, String), Seat>,
     seat_emails: HashMap<(String, String), String>,
@@ -190,6 +191,8 @@ impl Store for MemoryStore {
             sub.status = u.status;
             sub.current_period_start = u.current_period_start;
             sub.current_period_end = u.current_period_end;
+            sub.period_confirmed = u.period_confirmed;
+            sub.provider_item_id = u.provider_item_id.clone();
             sub.last_event_at = u.event_created;
             sub.version += 1;
             if let Some(r) = &u.renewal {
@@ -215,42 +218,71 @@ impl Store for MemoryStore {
     async fn record_event(&self, event_id: &str, _now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.with(|s| s.events_seen.insert(event_id.to_string()))
     }
-    async fn lock_subscription(
+    async fn begin_change(
         &self,
-        id: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
+        read: &Subscription,
+        intent: &ChangeIntent,
+        cap: Option<i64>,
     ) -> Result<bool, StoreError> {
-        self.with(|s| match s.locks.get(id) {
-            Some(held) if *held >= now => false,
-            _ => {
-                s.locks.insert(id.to_string(), until);
-                true
-            }
-        })
-    }
-    async fn unlock_subscription(&self, id: &str) -> Result<(), StoreError> {
         self.with(|s| {
-            s.locks.remove(id);
-        })
-    }
-    async fn change_subscription(&self, c: &SubscriptionChange) -> Result<bool, StoreError> {
-        self.with(|s| {
-            let Some(sub) = s.subscriptions.get_mut(&c.subscription_id) else { return false };
-            if sub.version != c.expected_version || c.max_assigned.is_some_and(|m| sub.seats_assigned > m) {
+            let Some(sub) = s.subscriptions.get_mut(&read.id) else { return false };
+            if sub.version != read.version
+                || sub.change_intent.is_some()
+                || sub.pending_change.is_some()
+                || !sub.status.allows_seat_changes()
+                || cap.is_some_and(|c| sub.seats_assigned > c)
+            {
                 return false;
             }
-            sub.seats = c.seats;
-            sub.assign_cap = c.assign_cap;
-            sub.interval = c.interval;
-            sub.unit_amount = c.unit_amount;
-            sub.current_period_start = c.current_period_start;
-            sub.current_period_end = c.current_period_end;
-            sub.scheduled_change = c.scheduled_change.clone();
-            sub.version += 1;
-            s.locks.remove(&c.subscription_id);
-            s.audit.push(c.audit.clone());
+            sub.change_intent = Some(intent.clone());
+            if let Some(c) = cap {
+                sub.assign_cap = c;
+            }
+            s.intents.insert(read.id.clone(), intent.started_at.timestamp());
             true
+        })
+    }
+    async fn settle_change(&self, st: &Settlement) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let Some(sub) = s.subscriptions.get_mut(&st.subscription_id) else { return false };
+            let ours = sub.change_intent.as_ref().is_some_and(|i| i.id == st.intent_id)
+                || sub.pending_change.as_ref().is_some_and(|p| p.intent.id == st.intent_id);
+            if !ours {
+                return false;
+            }
+            match &st.outcome {
+                SettleOutcome::Applied(t) => {
+                    sub.seats = t.seats;
+                    sub.assign_cap = t.assign_cap;
+                    sub.interval = t.interval;
+                    sub.unit_amount = t.unit_amount;
+                    sub.current_period_start = t.current_period_start;
+                    sub.current_period_end = t.current_period_end;
+                    sub.scheduled_change = t.scheduled_change.clone();
+                    sub.pending_change = None;
+                }
+                SettleOutcome::PaymentPending(p) => sub.pending_change = Some(p.clone()),
+                SettleOutcome::Dropped => {
+                    sub.assign_cap = st.previous_cap;
+                    sub.pending_change = None;
+                }
+            }
+            sub.change_intent = None;
+            sub.version += 1;
+            s.intents.remove(&st.subscription_id);
+            if let Some(a) = &st.audit {
+                s.audit.push(a.clone());
+            }
+            true
+        })
+    }
+    async fn stale_intents(&self, cutoff: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.with(|s| {
+            let mut ids: Vec<String> =
+                s.intents.iter().filter(|(_, t)| **t < cutoff).map(|(id, _)| id.clone()).collect();
+            ids.sort();
+            ids.truncate(limit);
+            ids
         })
     }
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError> {
@@ -549,59 +581,98 @@ impl Mailer for MemoryMailer {
     }
 }
 
-/// A payment gateway that answers locally, as the offline gateway does.
+/// A payment gateway that answers locally with our own arithmetic, as the offline gateway
+/// does; it can be told to decline (the change then waits for its payment).
 #[derive(Default)]
 pub struct MemoryPayments {
     pub sessions: Mutex<Vec<CheckoutSessionRequest>>,
-    pub changes: Mutex<Vec<ProviderChange>>,
+    pub charges: Mutex<Vec<ChargeRequest>>,
+    pub schedules: Mutex<Vec<RenewalSchedule>>,
+    pub released: Mutex<Vec<String>>,
+    pub decline: std::sync::atomic::AtomicBool,
+    /// Apply the charge, then lose the answer (a function that dies after the provider
+    /// answered): the caller sees a timeout.
+    pub lose_answer: std::sync::atomic::AtomicBool,
+    /// What a provider with state would say after the last applied charge.
+    pub state: Mutex<Option<ProviderSubscription>>,
+}
+
+fn push<T: Clone>(v: &Mutex<Vec<T>>, x: &T) {
+    if let Ok(mut v) = v.lock() {
+        v.push(x.clone());
+    }
 }
 
 #[async_trait]
 impl PaymentGateway for MemoryPayments {
+    async fn create_prices(&self, product: &Product) -> Result<ProviderPrices, PortError> {
+        let id = |i: Interval| format!("price_{}_{}", product.id, i.as_str());
+        Ok(ProviderPrices {
+            month: product.prices.month.map(|_| id(Interval::Month)),
+            year: product.prices.year.map(|_| id(Interval::Year)),
+        })
+    }
     async fn create_checkout_session(
         &self,
         req: &CheckoutSessionRequest,
     ) -> Result<CheckoutSession, PortError> {
-        if let Ok(mut v) = self.sessions.lock() {
-            v.push(req.clone());
-        }
+        push(&self.sessions, req);
         Ok(CheckoutSession {
             id: format!("cs_test_{}", req.checkout_id),
             url: format!("https://pay.example/{}", req.checkout_id),
         })
     }
-    async fn invoice_seat_increase(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
-        self.record(c);
-        Ok(ProviderInvoice {
+    async fn subscription(&self, _id: &str) -> Result<Option<ProviderSubscription>, PortError> {
+        Ok(self.state.lock().ok().and_then(|s| s.clone()))
+    }
+    async fn preview_charge(&self, _c: &ChargeRequest) -> Result<Option<ProviderInvoice>, PortError> {
+        Ok(None)
+    }
+    async fn charge(&self, c: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
+        push(&self.charges, c);
+        let q = crate::proration::offline_charge(c)
+            .map_err(|e| PortError::Rejected("payments", e.to_string()))?;
+        let declined = self.decline.load(std::sync::atomic::Ordering::SeqCst);
+        let invoice = ProviderInvoice {
             id: format!("in_{}", c.idempotency_key),
-            amount_due: crate::proration::provider_amount_due(c),
-        })
-    }
-    async fn set_renewal_quantity(&self, c: &ProviderChange) -> Result<(), PortError> {
-        self.record(c);
-        Ok(())
-    }
-    async fn switch_interval_now(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
-        self.record(c);
-        Ok(ProviderInvoice {
-            id: format!("in_{}", c.idempotency_key),
-            amount_due: crate::proration::provider_amount_due(c),
-        })
-    }
-    async fn schedule_interval_change(&self, c: &ProviderChange) -> Result<String, PortError> {
-        self.record(c);
-        Ok(format!("sub_sched_{}", c.idempotency_key))
-    }
-    async fn cancel_scheduled_change(&self, _sub: &str, _schedule: &str) -> Result<(), PortError> {
-        Ok(())
-    }
-}
-
-impl MemoryPayments {
-    fn record(&self, c: &ProviderChange) {
-        if let Ok(mut v) = self.changes.lock() {
-            v.push(c.clone());
+            amount_due: q.amount_due_now,
+            status: if declined { "open" } else { "paid" }.into(),
+            hosted_invoice_url: Some(format!("https://pay.example/invoice/in_{}", c.idempotency_key)),
+            lines: q.lines.clone(),
+        };
+        if declined {
+            return Ok(ChargeOutcome::PaymentRequired { invoice, expires_at: c.proration_date + 23 * 3600 });
         }
+        let period = match q.lines.last() {
+            Some(l) if c.reset_billing_cycle => (c.proration_date, l.period_end.timestamp()),
+            _ => (c.period_start.timestamp(), c.period_end.timestamp()),
+        };
+        if let Ok(mut st) = self.state.lock() {
+            *st = Some(ProviderSubscription {
+                id: c.provider_subscription_id.clone(),
+                status: "active".into(),
+                item_id: "si_memory".into(),
+                quantity: c.quantity,
+                interval: c.interval,
+                period_start: period.0,
+                period_end: period.1,
+                pending_update_expires_at: None,
+                schedule_id: None,
+                latest_invoice: Some(invoice.clone()),
+            });
+        }
+        if self.lose_answer.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PortError::Unavailable("payments", "the answer was lost".into()));
+        }
+        Ok(ChargeOutcome::Applied { invoice, period })
+    }
+    async fn schedule_renewal(&self, r: &RenewalSchedule) -> Result<String, PortError> {
+        push(&self.schedules, r);
+        Ok(r.schedule_id.clone().unwrap_or_else(|| format!("sub_sched_{}", r.idempotency_key)))
+    }
+    async fn release_schedule(&self, schedule_id: &str, _key: &str) -> Result<(), PortError> {
+        push(&self.released, &schedule_id.to_string());
+        Ok(())
     }
 }
 

@@ -90,6 +90,33 @@ pub struct Product {
     pub max_seats: i64,
     pub benefit_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// The payment provider's Price of each interval (Stripe `price_…` ids), made with the
+    /// product or before its first use: every checkout and change names one.
+    #[serde(default)]
+    pub provider_prices: ProviderPrices,
+}
+
+/// The provider's Price ids of a product, per interval.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProviderPrices {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<String>,
+}
+
+impl ProviderPrices {
+    pub fn for_interval(&self, interval: Interval) -> Option<&str> {
+        match interval {
+            Interval::Month => self.month.as_deref(),
+            Interval::Year => self.year.as_deref(),
+        }
+    }
+
+    /// Every priced interval of `prices` has its provider Price.
+    pub fn cover(&self, prices: &Prices) -> bool {
+        (prices.month.is_none() || self.month.is_some()) && (prices.year.is_none() || self.year.is_some())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +191,11 @@ impl SubscriptionStatus {
     pub fn allows_seat_changes(self) -> bool {
         matches!(self, Self::Active | Self::PastDue | Self::Trialing)
     }
+
+    /// The statuses in which no seat keeps its benefits.
+    pub fn is_lapsed(self) -> bool {
+        matches!(self, Self::Canceled | Self::Unpaid | Self::IncompleteExpired | Self::Paused)
+    }
 }
 
 /// A change that takes effect at the end of the current period.
@@ -173,6 +205,9 @@ pub enum ScheduledChange {
     SeatDecrease {
         seats: i64,
         effective_at: DateTime<Utc>,
+        /// The provider's schedule whose next phase carries it (a Stripe subscription schedule id).
+        #[serde(default)]
+        provider_schedule_id: Option<String>,
     },
     IntervalChange {
         interval: Interval,
@@ -181,7 +216,87 @@ pub enum ScheduledChange {
         /// The provider's schedule that carries it (a Stripe subscription schedule id).
         #[serde(default)]
         provider_schedule_id: Option<String>,
+        /// The quantity the schedule's next phase bills (kept equal to the seats paid for).
+        #[serde(default)]
+        seats: Option<i64>,
     },
+}
+
+impl ScheduledChange {
+    pub fn effective_at(&self) -> DateTime<Utc> {
+        match self {
+            ScheduledChange::SeatDecrease { effective_at, .. }
+            | ScheduledChange::IntervalChange { effective_at, .. } => *effective_at,
+        }
+    }
+
+    pub fn provider_schedule_id(&self) -> Option<&str> {
+        match self {
+            ScheduledChange::SeatDecrease { provider_schedule_id, .. }
+            | ScheduledChange::IntervalChange { provider_schedule_id, .. } => provider_schedule_id.as_deref(),
+        }
+    }
+}
+
+/// What a money change does, recorded before the provider is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// More seats now, invoiced at once.
+    SeatIncrease,
+    /// Monthly → annual now, invoiced at once; a new period starts.
+    IntervalSwitch,
+    /// Fewer seats from the next period (a schedule's next phase).
+    ScheduleDecrease,
+    /// Annual → monthly from the next period (a schedule's next phase).
+    ScheduleInterval,
+    /// Back to renewing as now (the schedule released).
+    CancelScheduled,
+}
+
+impl ChangeKind {
+    /// Changes that charge now go through payment first.
+    pub fn charges_now(self) -> bool {
+        matches!(self, ChangeKind::SeatIncrease | ChangeKind::IntervalSwitch)
+    }
+}
+
+/// A money change in flight: written before the provider is called, settled exactly once by
+/// the provider's answer or its webhook, whichever comes first (or healed by the sweeper).
+/// While it exists no other change starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeIntent {
+    pub id: String,
+    pub kind: ChangeKind,
+    /// The terms after the change.
+    pub seats: i64,
+    pub interval: Interval,
+    pub unit_amount: MinorUnits,
+    /// Unix seconds: the instant both the preview and the charge prorate at.
+    pub proration_date: i64,
+    /// What the preview said is due now (the provider's number in Stripe mode).
+    pub amount_due: MinorUnits,
+    /// The assign cap to restore when the change is dropped.
+    pub previous_cap: i64,
+    /// Who asked (`customer:…`, `organization:…`).
+    pub actor: String,
+    /// The provider's idempotency key for the call this intent makes.
+    pub idempotency_key: String,
+    /// The quote's lines, due and renewal amounts, kept for the audit entry.
+    #[serde(default)]
+    pub detail: serde_json::Value,
+    pub started_at: DateTime<Utc>,
+}
+
+/// A change that charges, sent to the provider and waiting for its payment (declined card,
+/// authentication required). Nothing of it applies until the provider says it is paid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingChange {
+    pub intent: ChangeIntent,
+    pub invoice_id: String,
+    pub amount_due: MinorUnits,
+    pub payment_url: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,6 +333,19 @@ pub struct Subscription {
     /// Optimistic-concurrency version of the billing state (status, period, seats, schedule).
     pub version: i64,
     pub created_at: DateTime<Utc>,
+    /// The provider's subscription item that carries the seat quantity (`si_…`).
+    #[serde(default)]
+    pub provider_item_id: Option<String>,
+    /// The period was read from the provider (not estimated from the checkout's completion).
+    #[serde(default)]
+    pub period_confirmed: bool,
+    /// The money change in flight, if any. Absent, never null: the store's conditions test
+    /// for its absence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_intent: Option<ChangeIntent>,
+    /// A change sent to the provider and waiting for its payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_change: Option<PendingChange>,
 }
 
 impl Subscription {

@@ -36,10 +36,8 @@ pub trait Mailer: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutSessionRequest {
     pub checkout_id: String,
-    pub product_name: String,
-    pub currency: String,
-    pub unit_amount: MinorUnits,
-    pub interval: Interval,
+    /// The provider's Price for the chosen interval.
+    pub price_id: String,
     pub seats: i64,
     pub customer_email: String,
     pub success_url: String,
@@ -52,57 +50,110 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
-/// A change invoiced now at the provider, with the same `proration_date` as our quote.
+/// What the provider says about one of our subscriptions: the seats paid for now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderChange {
-    pub provider_subscription_id: String,
-    pub product_name: String,
-    pub currency: String,
-    /// The seat count after the change.
+pub struct ProviderSubscription {
+    pub id: String,
+    pub status: String,
+    pub item_id: String,
     pub quantity: i64,
-    /// The quantity and price before the change (the offline gateway prorates from them).
-    pub previous_quantity: i64,
-    pub previous_unit_amount: MinorUnits,
-    pub previous_interval: Interval,
-    /// The price after the change (equal to the previous one for a seat change).
-    pub unit_amount: MinorUnits,
     pub interval: Interval,
-    pub period_start: DateTime<Utc>,
-    pub period_end: DateTime<Utc>,
-    /// Unix seconds, passed to the provider so its proration equals ours.
-    pub proration_date: i64,
-    /// Makes a retried call charge once.
-    pub idempotency_key: String,
+    pub period_start: i64,
+    pub period_end: i64,
+    /// When a change waiting for its payment expires (Stripe's `pending_update.expires_at`).
+    pub pending_update_expires_at: Option<i64>,
+    pub schedule_id: Option<String>,
+    pub latest_invoice: Option<ProviderInvoice>,
 }
 
-/// What the provider invoiced.
+/// An invoice as the provider made it (or, for a preview, would make it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderInvoice {
     pub id: String,
     pub amount_due: MinorUnits,
+    /// `draft`, `open`, `paid`, `void`, …
+    pub status: String,
+    pub hosted_invoice_url: Option<String>,
+    pub lines: Vec<crate::proration::ProrationLine>,
 }
 
-/// The payment provider (Stripe). Seats are the subscription item's quantity.
+/// A change that charges now: the subscription item goes to `quantity` at `price_id`,
+/// prorated at `proration_date`, invoiced at once and applied only once paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRequest {
+    pub provider_subscription_id: String,
+    /// The item, when known (saves a read at the provider).
+    pub item_id: Option<String>,
+    pub price_id: String,
+    pub quantity: i64,
+    /// Unix seconds, the same for the preview and the charge.
+    pub proration_date: i64,
+    /// Start a new period at the change (monthly → annual).
+    pub reset_billing_cycle: bool,
+    /// Makes a retried call charge once.
+    pub idempotency_key: String,
+    /// The terms before and after, for a provider that prorates with our arithmetic (offline).
+    pub product_name: String,
+    pub previous_quantity: i64,
+    pub previous_unit_amount: MinorUnits,
+    pub previous_interval: Interval,
+    pub unit_amount: MinorUnits,
+    pub interval: Interval,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+}
+
+/// What the provider did with a change that charges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    /// Paid and applied; the new period (it moves for a monthly → annual switch).
+    Applied { invoice: ProviderInvoice, period: (i64, i64) },
+    /// Not paid (declined, authentication needed): the provider keeps the change pending
+    /// until the invoice is paid or the pending update expires.
+    PaymentRequired { invoice: ProviderInvoice, expires_at: i64 },
+}
+
+/// The next period's terms, carried by a provider schedule whose current phase stays as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalSchedule {
+    pub provider_subscription_id: String,
+    /// The schedule already attached, to rewrite instead of creating one.
+    pub schedule_id: Option<String>,
+    /// The current phase's terms: the seats paid for now at the current price.
+    pub current_price_id: String,
+    pub current_quantity: i64,
+    /// The next phase's terms.
+    pub next_price_id: String,
+    /// The next price's interval: the next phase lasts one such period.
+    pub next_interval: Interval,
+    pub next_quantity: i64,
+    pub idempotency_key: String,
+}
+
+/// The payment provider (Stripe). Seats are the subscription item's quantity, which is always
+/// the count paid for now; what changes later lives in a schedule's next phase.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
+    /// The provider's Product and one Price per priced interval.
+    async fn create_prices(&self, product: &Product) -> Result<ProviderPrices, PortError>;
     async fn create_checkout_session(
         &self,
         req: &CheckoutSessionRequest,
     ) -> Result<CheckoutSession, PortError>;
-    /// More seats now: quantity with `proration_behavior=always_invoice`.
-    async fn invoice_seat_increase(&self, change: &ProviderChange) -> Result<ProviderInvoice, PortError>;
-    /// The quantity the next renewal bills, nothing now (`proration_behavior=none`).
-    async fn set_renewal_quantity(&self, change: &ProviderChange) -> Result<(), PortError>;
-    /// Monthly → annual now: price swap, `billing_cycle_anchor=now`, invoiced at once.
-    async fn switch_interval_now(&self, change: &ProviderChange) -> Result<ProviderInvoice, PortError>;
-    /// Annual → monthly at the period's end (a subscription schedule at Stripe); returns its id.
-    async fn schedule_interval_change(&self, change: &ProviderChange) -> Result<String, PortError>;
-    /// Drops a scheduled interval change (releases the schedule).
-    async fn cancel_scheduled_change(
+    /// The provider's state of a subscription; `None` when the provider keeps none (offline).
+    async fn subscription(
         &self,
         provider_subscription_id: &str,
-        schedule_id: &str,
-    ) -> Result<(), PortError>;
+    ) -> Result<Option<ProviderSubscription>, PortError>;
+    /// The invoice the charge would make, from the provider; `None` when the provider has no
+    /// previews (offline: our own arithmetic is the answer).
+    async fn preview_charge(&self, c: &ChargeRequest) -> Result<Option<ProviderInvoice>, PortError>;
+    /// Sends a change that charges with payment first.
+    async fn charge(&self, c: &ChargeRequest) -> Result<ChargeOutcome, PortError>;
+    /// Writes (or rewrites) the schedule's next phase; returns the schedule's id.
+    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<String, PortError>;
+    /// Detaches a schedule: the subscription renews as it is.
+    async fn release_schedule(&self, schedule_id: &str, idempotency_key: &str) -> Result<(), PortError>;
 }
 
 #[async_trait]
@@ -226,21 +277,38 @@ pub enum Applied {
     Stale,
 }
 
-/// A seat-count or interval change written under the version read (and the change lock).
+/// How a change intent ends.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SubscriptionChange {
-    pub subscription_id: String,
-    pub expected_version: i64,
+pub enum SettleOutcome {
+    /// The change took effect (paid, or scheduled at the provider): the terms from now on.
+    Applied(Terms),
+    /// Sent, waiting for payment: nothing applies yet.
+    PaymentPending(PendingChange),
+    /// Nothing took effect (never reached the provider, or its payment expired).
+    Dropped,
+}
+
+/// A subscription's billing terms as a settled change leaves them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Terms {
     pub seats: i64,
     pub assign_cap: i64,
-    /// The change holds only while `seats_assigned` is at most this (a decrease).
-    pub max_assigned: Option<i64>,
     pub interval: Interval,
     pub unit_amount: MinorUnits,
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
     pub scheduled_change: Option<ScheduledChange>,
-    pub audit: AuditEvent,
+}
+
+/// Settling intent `intent_id` of a subscription, conditioned on it still being there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    pub subscription_id: String,
+    pub intent_id: String,
+    pub outcome: SettleOutcome,
+    /// Restored on `Dropped`.
+    pub previous_cap: i64,
+    pub audit: Option<AuditEvent>,
 }
 
 /// The billing state written by a payment-provider event, guarded by the version read.
@@ -253,6 +321,9 @@ pub struct BillingUpdate {
     pub status: SubscriptionStatus,
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
+    /// The period is the provider's (not an estimate).
+    pub period_confirmed: bool,
+    pub provider_item_id: Option<String>,
     /// A renewal that applies the scheduled change: the new seats, cap and price.
     pub renewal: Option<RenewalTerms>,
     /// A lapse: the job that revokes every seat, committed with the status.
@@ -336,18 +407,21 @@ pub trait Store: Send + Sync {
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError>;
     /// Records an event id as handled. `false`: seen before.
     async fn record_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
-    /// Takes the subscription's change lock until `until` (one money change at a time).
-    /// `false`: another change holds it.
-    async fn lock_subscription(
+    /// Records a change's intent on the subscription (and in the sweeper's list) if its
+    /// billing state is still the one read (`version`), no other change is in flight or
+    /// waiting for payment, and it takes changes; a decrease also lowers the assign cap, only
+    /// while no more seats are assigned than it leaves. `false`: a condition failed.
+    async fn begin_change(
         &self,
-        id: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
+        read: &Subscription,
+        intent: &ChangeIntent,
+        cap: Option<i64>,
     ) -> Result<bool, StoreError>;
-    async fn unlock_subscription(&self, id: &str) -> Result<(), StoreError>;
-    /// Writes the change and releases the lock. `false`: the version moved or, for a
-    /// decrease, more seats are assigned than it allows.
-    async fn change_subscription(&self, c: &SubscriptionChange) -> Result<bool, StoreError>;
+    /// Settles the intent (or pending change) `intent_id`, once: `false` when it is no longer
+    /// there (settled by the other path).
+    async fn settle_change(&self, s: &Settlement) -> Result<bool, StoreError>;
+    /// Subscriptions whose change intent started before `cutoff` (Unix seconds).
+    async fn stale_intents(&self, cutoff: i64, limit: usize) -> Result<Vec<String>, StoreError>;
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError>;
     async fn audit_events(&self, subscription_id: &str) -> Result<Vec<AuditEvent>, StoreError>;
 

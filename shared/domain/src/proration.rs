@@ -207,9 +207,9 @@ pub fn quote_interval_change(
     }
 }
 
-/// What the provider invoices for a change, computed with the same code as our quote (the
-/// offline gateway and the fakes stand in for Stripe with it).
-pub fn provider_amount_due(c: &crate::ports::ProviderChange) -> MinorUnits {
+/// What the offline provider invoices for a change: our own arithmetic over the terms the
+/// charge names (Stripe computes its own; in Stripe mode this is only a cross-check).
+pub fn offline_charge(c: &crate::ports::ChargeRequest) -> Result<Quote, DomainError> {
     let state = BillingState {
         product_name: &c.product_name,
         interval: c.previous_interval,
@@ -218,13 +218,13 @@ pub fn provider_amount_due(c: &crate::ports::ProviderChange) -> MinorUnits {
         period_start: c.period_start,
         period_end: c.period_end,
     };
-    let at = DateTime::from_timestamp(c.proration_date, 0).unwrap_or(c.period_start);
-    let quote = if c.interval != c.previous_interval {
+    let at = DateTime::from_timestamp(c.proration_date, 0)
+        .ok_or_else(|| DomainError::invalid("proration_date", "is not a valid Unix time"))?;
+    if c.interval != c.previous_interval {
         quote_interval_change(&state, c.interval, c.unit_amount, at)
     } else {
         quote_seat_change(&state, c.quantity, at)
-    };
-    quote.map(|q| q.amount_due_now).unwrap_or(0)
+    }
 }
 
 #[cfg(test)]

@@ -133,6 +133,9 @@ pub struct SubscriptionView {
     pub seats_assigned: i64,
     pub seats_available: i64,
     pub scheduled_change: Option<ScheduledChangeView>,
+    /// A change sent to the payment provider and waiting for its payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_change: Option<PendingChangeView>,
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -149,7 +152,7 @@ pub enum ScheduledChangeView {
 impl From<&ScheduledChange> for ScheduledChangeView {
     fn from(c: &ScheduledChange) -> Self {
         match c {
-            ScheduledChange::SeatDecrease { seats, effective_at } => {
+            ScheduledChange::SeatDecrease { seats, effective_at, .. } => {
                 ScheduledChangeView::SeatDecrease { seats: *seats, effective_at: *effective_at }
             }
             ScheduledChange::IntervalChange { interval, unit_amount, effective_at, .. } => {
@@ -159,6 +162,54 @@ impl From<&ScheduledChange> for ScheduledChangeView {
                     effective_at: *effective_at,
                 }
             }
+        }
+    }
+}
+
+/// `pending_change: {seats?, interval?, amount_due, payment_url, expires_at}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingChangeView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seats: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+    pub amount_due: MinorUnits,
+    pub payment_url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&PendingChange> for PendingChangeView {
+    fn from(p: &PendingChange) -> Self {
+        let (seats, interval) = match p.intent.kind {
+            ChangeKind::IntervalSwitch => (None, Some(p.intent.interval)),
+            _ => (Some(p.intent.seats), None),
+        };
+        PendingChangeView {
+            seats,
+            interval,
+            amount_due: p.amount_due,
+            payment_url: p.payment_url.clone(),
+            expires_at: p.expires_at,
+        }
+    }
+}
+
+/// The invoice a change made at the payment provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvoiceView {
+    pub id: String,
+    pub amount_due: MinorUnits,
+    pub status: String,
+    pub hosted_invoice_url: Option<String>,
+}
+
+impl From<&crate::ports::ProviderInvoice> for InvoiceView {
+    fn from(i: &crate::ports::ProviderInvoice) -> Self {
+        InvoiceView {
+            id: i.id.clone(),
+            amount_due: i.amount_due,
+            status: i.status.clone(),
+            hosted_invoice_url: i.hosted_invoice_url.clone(),
         }
     }
 }
@@ -178,6 +229,7 @@ impl From<&Subscription> for SubscriptionView {
             seats_assigned: s.seats_assigned,
             seats_available: s.seats_available(),
             scheduled_change: s.scheduled_change.as_ref().map(ScheduledChangeView::from),
+            pending_change: s.pending_change.as_ref().map(PendingChangeView::from),
             current_period_start: s.current_period_start,
             current_period_end: s.current_period_end,
             created_at: s.created_at,
@@ -325,4 +377,10 @@ pub struct ChangeView {
     pub amount_due_now: MinorUnits,
     pub next_renewal_amount: MinorUnits,
     pub subscription: SubscriptionView,
+    /// The applying POSTs: the invoice the provider made for a change that charged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<InvoiceView>,
+    /// The instant the money was computed at (Unix seconds): send it back as the apply's
+    /// `proration_date` so the charge equals this preview.
+    pub proration_date: i64,
 }

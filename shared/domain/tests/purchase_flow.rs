@@ -94,8 +94,14 @@ fn updated(id: &str, created: i64, status: &str, period: (i64, i64)) -> PaymentE
         created,
         kind: PaymentEventKind::SubscriptionUpdated {
             provider_subscription_id: "sub_stripe_1".into(),
-            status: status.into(),
-            period: Some(period),
+            checkout_id: Some("chk_x".into()),
+            state: domain::events::SubscriptionState {
+                status: status.into(),
+                period: Some(period),
+                item: None,
+                pending_update: false,
+                latest_invoice: None,
+            },
         },
     }
 }
@@ -203,7 +209,10 @@ async fn older_or_repeated_subscription_events_never_roll_state_back() {
     let paid = PaymentEvent {
         id: "evt_paid".into(),
         created: start + 60,
-        kind: PaymentEventKind::InvoicePaid { provider_subscription_id: "sub_stripe_1".into() },
+        kind: PaymentEventKind::InvoicePaid {
+            provider_subscription_id: "sub_stripe_1".into(),
+            checkout_id: Some("chk_x".into()),
+        },
     };
     assert_eq!(billing_events::handle(&w.app, &paid).await, Ok(Outcome::Applied));
     let sub = w.store.subscription_by_provider_id("sub_stripe_1").await.expect("store").expect("sub");

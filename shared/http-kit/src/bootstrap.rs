@@ -17,7 +17,9 @@ pub async fn app_from_env() -> Result<(App, Config), ConfigError> {
             StripeGateway::new(api_base, secret_key)
                 .map_err(|e| ConfigError::Invalid("STRIPE_API_BASE", e.to_string()))?,
         ),
-        GatewayConfig::Offline => Arc::new(OfflineGateway::new(&config.public_base_url)),
+        GatewayConfig::Offline { payment } => {
+            Arc::new(OfflineGateway::new(&config.public_base_url, *payment))
+        }
     };
     let mut settings = Settings::with_defaults(&config.public_base_url, &config.admin_token_hash);
     settings.claim_ttl_s = config.claim_ttl_hours * 3600;

@@ -39,8 +39,11 @@ pub enum GatewayConfig {
         api_base: String,
         secret_key: String,
     },
-    /// Local runs without a Stripe account.
-    Offline,
+    /// Local runs without a Stripe account; `OFFLINE_PAYMENT_OUTCOME=decline` makes every
+    /// change's payment fail (a test setting for the pay-first path).
+    Offline {
+        payment: adapters::offline::OfflinePayment,
+    },
 }
 
 /// Everything a function of this system reads from its environment.
@@ -78,7 +81,17 @@ impl Config {
                 api_base: optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into()),
                 secret_key: required("STRIPE_SECRET_KEY")?,
             },
-            "offline" => GatewayConfig::Offline,
+            "offline" => GatewayConfig::Offline {
+                payment: match optional("OFFLINE_PAYMENT_OUTCOME") {
+                    None => Default::default(),
+                    Some(v) => adapters::offline::OfflinePayment::parse(&v).ok_or_else(|| {
+                        ConfigError::Invalid(
+                            "OFFLINE_PAYMENT_OUTCOME",
+                            format!("{v:?} is neither \"succeed\" nor \"decline\""),
+                        )
+                    })?,
+                },
+            },
             other => {
                 return Err(ConfigError::Invalid(
                     "PAYMENT_GATEWAY",

@@ -54,6 +54,7 @@ impl ApiError {
                 DomainError::InvalidState(m) | DomainError::Conflict(m) => {
                     (409, "invalid_state", m.clone(), None)
                 }
+                DomainError::PaymentRequired { .. } => (402, "payment_required", d.to_string(), None),
                 DomainError::Unavailable => {
                     (503, "unavailable", "The service is briefly unavailable; retry later.".into(), None)
                 }
@@ -73,6 +74,9 @@ impl ApiError {
         let mut error = json!({ "code": code, "message": message });
         if let Some(f) = field {
             error["field"] = json!(f);
+        }
+        if let ApiError::Domain(DomainError::PaymentRequired { payment_url }) = &self {
+            error["payment_url"] = json!(payment_url);
         }
         let mut resp = crate::response::json(status, &json!({ "error": error }));
         if status == 503 {

@@ -37,12 +37,20 @@ pub fn checkout_completed(checkout_id: &str, stripe_subscription_id: &str, creat
     )
 }
 
-/// `customer.subscription.updated` with the period on the first item (API ≥ 2025-03-31).
+/// What a subscription's item bills: the seats paid for now and the price's interval.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    pub quantity: i64,
+    pub interval: &'a str,
+}
+
+/// `customer.subscription.updated` with the period on the first item (API ≥ 2025-03-31) and
+/// no pending update.
 pub fn subscription_updated(
     stripe_subscription_id: &str,
     status: &str,
     period: (i64, i64),
-    quantity: i64,
+    item: Item,
     created: i64,
 ) -> Value {
     event(
@@ -52,13 +60,25 @@ pub fn subscription_updated(
             "id": stripe_subscription_id,
             "object": "subscription",
             "status": status,
+            "pending_update": null,
             "items": { "object": "list", "data": [{
+                "id": format!("si_{}", &stripe_subscription_id.trim_start_matches("sub_")),
                 "object": "subscription_item",
-                "quantity": quantity,
+                "quantity": item.quantity,
+                "price": { "object": "price", "recurring": { "interval": item.interval } },
                 "current_period_start": period.0,
                 "current_period_end": period.1,
             }]},
         }),
+    )
+}
+
+/// `customer.subscription.pending_update_expired`: a change's payment never came.
+pub fn pending_update_expired(stripe_subscription_id: &str, created: i64) -> Value {
+    event(
+        "customer.subscription.pending_update_expired",
+        created,
+        json!({ "id": stripe_subscription_id, "object": "subscription", "status": "active", "pending_update": null }),
     )
 }
 

@@ -1,15 +1,25 @@
-//! The Stripe API client behind the `PaymentGateway` port.
+//! The Stripe API client behind the `PaymentGateway` port: Prices for products, Checkout
+//! Sessions, payment-first subscription updates, invoice previews and subscription schedules.
 
+use super::forms::{self, f, Form};
+use super::objects::{self, Created, CreatedSession, Schedule, Subscription};
 use async_trait::async_trait;
 use domain::error::PortError;
+use domain::model::{Interval, Product, ProviderPrices};
 use domain::ports::{
-    CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderChange, ProviderInvoice,
+    ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderInvoice,
+    ProviderSubscription, RenewalSchedule,
 };
 use serde::Deserialize;
 use std::time::Duration;
 
 /// The API version this code was written against (event and object shapes).
 pub const STRIPE_VERSION: &str = "2025-03-31.basil";
+
+/// One Stripe call's budget. A change makes at most three calls (read the item, update,
+/// rewrite a schedule), which leaves the change functions (29 s) room to write the result;
+/// a call that times out leaves the change's intent for the sweeper, never a second charge.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(8);
 
 #[derive(Clone)]
 pub struct StripeGateway {
@@ -18,23 +28,18 @@ pub struct StripeGateway {
     secret_key: String,
 }
 
-/// Form fields in order, as Stripe's bracketed form encoding wants them.
-pub type Form = Vec<(String, String)>;
-
-#[derive(Deserialize)]
-struct CreatedSession {
-    id: String,
-    url: Option<String>,
+fn rejected(m: impl Into<String>) -> PortError {
+    PortError::Rejected("stripe", m.into())
 }
 
 impl StripeGateway {
     /// `base_url` is `https://api.stripe.com` in production, a local server in tests.
     pub fn new(base_url: &str, secret_key: &str) -> Result<Self, PortError> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .connect_timeout(Duration::from_secs(5))
+            .timeout(CALL_TIMEOUT)
+            .connect_timeout(Duration::from_secs(3))
             .build()
-            .map_err(|e| PortError::Rejected("stripe", e.to_string()))?;
+            .map_err(|e| rejected(e.to_string()))?;
         Ok(StripeGateway {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -42,27 +47,53 @@ impl StripeGateway {
         })
     }
 
-    /// POSTs a form with an idempotency key, so a retried Lambda never double-charges.
+    /// POSTs a form; with an idempotency key a retried call replays Stripe's first answer.
     pub async fn post<T: for<'de> Deserialize<'de>>(
         &self,
         path: &str,
         form: &Form,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<T, PortError> {
-        let body =
-            serde_urlencoded::to_string(form).map_err(|e| PortError::Rejected("stripe", e.to_string()))?;
-        let resp = self
+        let body = serde_urlencoded::to_string(form).map_err(|e| rejected(e.to_string()))?;
+        let mut req = self
             .http
             .post(format!("{}{path}", self.base_url))
             .bearer_auth(&self.secret_key)
             .header("Stripe-Version", STRIPE_VERSION)
-            .header("Idempotency-Key", idempotency_key)
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
+            .body(body);
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key);
+        }
+        let resp =
+            req.send().await.map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
+        read(resp).await
+    }
+
+    pub async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str, query: &Form) -> Result<T, PortError> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .query(query)
+            .bearer_auth(&self.secret_key)
+            .header("Stripe-Version", STRIPE_VERSION)
             .send()
             .await
             .map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
         read(resp).await
+    }
+
+    async fn stripe_subscription(&self, id: &str) -> Result<Subscription, PortError> {
+        self.get(&format!("/v1/subscriptions/{id}"), &vec![f("expand[]", "latest_invoice")]).await
+    }
+
+    /// The subscription item that carries the seats (known, or read once).
+    async fn item_id(&self, c: &ChargeRequest) -> Result<String, PortError> {
+        if let Some(id) = &c.item_id {
+            return Ok(id.clone());
+        }
+        let sub = self.stripe_subscription(&c.provider_subscription_id).await?;
+        sub.first_item().map(|i| i.id.clone()).ok_or_else(|| rejected("subscription without items"))
     }
 }
 
@@ -75,218 +106,29 @@ async fn read<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T
         return Err(PortError::Unavailable("stripe", format!("HTTP {status}")));
     }
     if !status.is_success() {
-        return Err(PortError::Rejected("stripe", format!("HTTP {status}: {text}")));
+        return Err(rejected(format!("HTTP {status}: {text}")));
     }
-    serde_json::from_str(&text)
-        .map_err(|e| PortError::Rejected("stripe", format!("unexpected response: {e}")))
-}
-
-/// The Checkout Session for a seat purchase: subscription mode, one line whose quantity is
-/// the seat count, priced inline so the product needs no Stripe-side catalogue.
-pub fn checkout_session_form(req: &CheckoutSessionRequest) -> Form {
-    let f = |k: &str, v: String| (k.to_string(), v);
-    vec![
-        f("mode", "subscription".into()),
-        f("client_reference_id", req.checkout_id.clone()),
-        f("customer_email", req.customer_email.clone()),
-        f("success_url", req.success_url.clone()),
-        f("cancel_url", req.cancel_url.clone()),
-        f("line_items[0][quantity]", req.seats.to_string()),
-        f("line_items[0][price_data][currency]", req.currency.clone()),
-        f("line_items[0][price_data][unit_amount]", req.unit_amount.to_string()),
-        f("line_items[0][price_data][recurring][interval]", req.interval.as_str().into()),
-        f("line_items[0][price_data][product_data][name]", req.product_name.clone()),
-        f("metadata[checkout_id]", req.checkout_id.clone()),
-        f("subscription_data[metadata][checkout_id]", req.checkout_id.clone()),
-    ]
-}
-
-/// What the changes need to know of the Stripe subscription: its one item and price.
-#[derive(Debug, Deserialize)]
-pub struct StripeSubscription {
-    pub items: StripeList<StripeItem>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StripeList<T> {
-    pub data: Vec<T>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StripeItem {
-    pub id: String,
-    pub price: StripePrice,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StripePrice {
-    pub id: String,
-    pub product: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct UpdatedSubscription {
-    latest_invoice: Option<StripeInvoice>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StripeInvoice {
-    id: String,
-    amount_due: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Created {
-    id: String,
-}
-
-impl StripeGateway {
-    pub async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, PortError> {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(&self.secret_key)
-            .header("Stripe-Version", STRIPE_VERSION)
-            .send()
-            .await
-            .map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
-        read(resp).await
-    }
-
-    async fn item(&self, provider_subscription_id: &str) -> Result<StripeItem, PortError> {
-        let sub: StripeSubscription =
-            self.get(&format!("/v1/subscriptions/{provider_subscription_id}")).await?;
-        sub.items
-            .data
-            .into_iter()
-            .next()
-            .ok_or_else(|| PortError::Rejected("stripe", "subscription without items".into()))
-    }
-
-    async fn update_subscription(
-        &self,
-        c: &ProviderChange,
-        form: Form,
-    ) -> Result<ProviderInvoice, PortError> {
-        let updated: UpdatedSubscription = self
-            .post(&format!("/v1/subscriptions/{}", c.provider_subscription_id), &form, &c.idempotency_key)
-            .await?;
-        let invoice = updated
-            .latest_invoice
-            .ok_or_else(|| PortError::Rejected("stripe", "no invoice for the change".into()))?;
-        Ok(ProviderInvoice { id: invoice.id, amount_due: invoice.amount_due })
-    }
-}
-
-fn f(k: &str, v: impl ToString) -> (String, String) {
-    (k.to_string(), v.to_string())
-}
-
-/// More seats now, prorated exactly as our preview and invoiced at once.
-pub fn seat_increase_form(item_id: &str, c: &ProviderChange) -> Form {
-    vec![
-        f("items[0][id]", item_id),
-        f("items[0][quantity]", c.quantity),
-        f("proration_behavior", "always_invoice"),
-        f("proration_date", c.proration_date),
-        f("payment_behavior", "pending_if_incomplete"),
-        f("expand[0]", "latest_invoice"),
-    ]
-}
-
-/// The quantity the next renewal bills; nothing is credited or charged now.
-pub fn renewal_quantity_form(item_id: &str, c: &ProviderChange) -> Form {
-    vec![f("items[0][id]", item_id), f("items[0][quantity]", c.quantity), f("proration_behavior", "none")]
-}
-
-/// Monthly → annual now: the new price, a new period from now, unused time credited.
-pub fn interval_switch_form(item: &StripeItem, c: &ProviderChange) -> Form {
-    vec![
-        f("items[0][id]", &item.id),
-        f("items[0][quantity]", c.quantity),
-        f("items[0][price_data][currency]", &c.currency),
-        f("items[0][price_data][product]", &item.price.product),
-        f("items[0][price_data][unit_amount]", c.unit_amount),
-        f("items[0][price_data][recurring][interval]", c.interval.as_str()),
-        f("billing_cycle_anchor", "now"),
-        f("proration_behavior", "always_invoice"),
-        f("proration_date", c.proration_date),
-        f("payment_behavior", "pending_if_incomplete"),
-        f("expand[0]", "latest_invoice"),
-    ]
-}
-
-/// Annual → monthly at the period's end: the schedule's current phase keeps the annual price
-/// to the end, the next phase bills the monthly price; then the schedule releases.
-pub fn schedule_phases_form(item: &StripeItem, c: &ProviderChange) -> Form {
-    vec![
-        f("end_behavior", "release"),
-        f("proration_behavior", "none"),
-        f("phases[0][items][0][price]", &item.price.id),
-        f("phases[0][items][0][quantity]", c.quantity),
-        f("phases[0][start_date]", c.period_start.timestamp()),
-        f("phases[0][end_date]", c.period_end.timestamp()),
-        f("phases[1][items][0][price_data][currency]", &c.currency),
-        f("phases[1][items][0][price_data][product]", &item.price.product),
-        f("phases[1][items][0][price_data][unit_amount]", c.unit_amount),
-        f("phases[1][items][0][price_data][recurring][interval]", c.interval.as_str()),
-        f("phases[1][items][0][quantity]", c.quantity),
-        f("phases[1][iterations]", 1),
-    ]
+    serde_json::from_str(&text).map_err(|e| rejected(format!("unexpected response: {e}")))
 }
 
 #[async_trait]
 impl PaymentGateway for StripeGateway {
-    async fn invoice_seat_increase(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
-        let item = self.item(&c.provider_subscription_id).await?;
-        self.update_subscription(c, seat_increase_form(&item.id, c)).await
-    }
-
-    async fn set_renewal_quantity(&self, c: &ProviderChange) -> Result<(), PortError> {
-        let item = self.item(&c.provider_subscription_id).await?;
-        let _: serde_json::Value = self
-            .post(
-                &format!("/v1/subscriptions/{}", c.provider_subscription_id),
-                &renewal_quantity_form(&item.id, c),
-                &c.idempotency_key,
-            )
+    async fn create_prices(&self, product: &Product) -> Result<ProviderPrices, PortError> {
+        let made: Created = self
+            .post("/v1/products", &forms::product_form(product), Some(&format!("product-{}", product.id)))
             .await?;
-        Ok(())
-    }
-
-    async fn switch_interval_now(&self, c: &ProviderChange) -> Result<ProviderInvoice, PortError> {
-        let item = self.item(&c.provider_subscription_id).await?;
-        self.update_subscription(c, interval_switch_form(&item, c)).await
-    }
-
-    async fn schedule_interval_change(&self, c: &ProviderChange) -> Result<String, PortError> {
-        let item = self.item(&c.provider_subscription_id).await?;
-        let schedule: Created = self
-            .post(
-                "/v1/subscription_schedules",
-                &vec![f("from_subscription", &c.provider_subscription_id)],
-                &format!("{}-schedule", c.idempotency_key),
-            )
-            .await?;
-        let _: serde_json::Value = self
-            .post(
-                &format!("/v1/subscription_schedules/{}", schedule.id),
-                &schedule_phases_form(&item, c),
-                &format!("{}-phases", c.idempotency_key),
-            )
-            .await?;
-        Ok(schedule.id)
-    }
-
-    async fn cancel_scheduled_change(&self, _sub: &str, schedule_id: &str) -> Result<(), PortError> {
-        let _: serde_json::Value = self
-            .post(
-                &format!("/v1/subscription_schedules/{schedule_id}/release"),
-                &vec![],
-                &format!("release-{schedule_id}"),
-            )
-            .await?;
-        Ok(())
+        let mut prices = ProviderPrices::default();
+        for interval in [Interval::Month, Interval::Year] {
+            let Some(price) = product.prices.for_interval(interval) else { continue };
+            let key = format!("price-{}-{}", product.id, interval.as_str());
+            let form = forms::price_form(&made.id, product, interval, price.unit_amount);
+            let created: Created = self.post("/v1/prices", &form, Some(&key)).await?;
+            match interval {
+                Interval::Month => prices.month = Some(created.id),
+                Interval::Year => prices.year = Some(created.id),
+            }
+        }
+        Ok(prices)
     }
 
     async fn create_checkout_session(
@@ -296,13 +138,83 @@ impl PaymentGateway for StripeGateway {
         let created: CreatedSession = self
             .post(
                 "/v1/checkout/sessions",
-                &checkout_session_form(req),
-                &format!("checkout-{}", req.checkout_id),
+                &forms::checkout_session_form(req),
+                Some(&format!("checkout-{}", req.checkout_id)),
             )
             .await?;
         Ok(CheckoutSession {
-            url: created.url.ok_or_else(|| PortError::Rejected("stripe", "session without url".into()))?,
+            url: created.url.ok_or_else(|| rejected("session without url"))?,
             id: created.id,
         })
+    }
+
+    async fn subscription(&self, id: &str) -> Result<Option<ProviderSubscription>, PortError> {
+        let sub = self.stripe_subscription(id).await?;
+        sub.into_provider().map(Some).ok_or_else(|| rejected("subscription without a recurring item"))
+    }
+
+    async fn preview_charge(&self, c: &ChargeRequest) -> Result<Option<ProviderInvoice>, PortError> {
+        let item = self.item_id(c).await?;
+        let form = forms::preview_form(&c.provider_subscription_id, &item, c);
+        // A preview creates nothing: no idempotency key.
+        let invoice: objects::Invoice = self.post("/v1/invoices/create_preview", &form, None).await?;
+        Ok(Some(invoice.into_provider()))
+    }
+
+    async fn charge(&self, c: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
+        let item = self.item_id(c).await?;
+        let updated: Subscription = self
+            .post(
+                &format!("/v1/subscriptions/{}", c.provider_subscription_id),
+                &forms::charge_form(&item, c),
+                Some(&c.idempotency_key),
+            )
+            .await?;
+        let invoice = objects::invoice_of(&updated.latest_invoice)
+            .ok_or_else(|| rejected("no invoice for the change"))?;
+        if let Some(pending) = &updated.pending_update {
+            // Not paid: Stripe keeps the subscription as it was and the change pending.
+            return Ok(ChargeOutcome::PaymentRequired { invoice, expires_at: pending.expires_at });
+        }
+        let first = updated.first_item().ok_or_else(|| rejected("subscription without items"))?;
+        Ok(ChargeOutcome::Applied { period: (first.current_period_start, first.current_period_end), invoice })
+    }
+
+    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<String, PortError> {
+        let schedule: Schedule = match &s.schedule_id {
+            Some(id) => self.get(&format!("/v1/subscription_schedules/{id}"), &vec![]).await?,
+            None => {
+                self.post(
+                    "/v1/subscription_schedules",
+                    &vec![f("from_subscription", &s.provider_subscription_id)],
+                    Some(&format!("{}-schedule", s.idempotency_key)),
+                )
+                .await?
+            }
+        };
+        // The current phase as Stripe has it: its start can never change.
+        let current = schedule
+            .current_phase
+            .or_else(|| schedule.phases.first().copied())
+            .ok_or_else(|| rejected("schedule without a current phase"))?;
+        let _: serde_json::Value = self
+            .post(
+                &format!("/v1/subscription_schedules/{}", schedule.id),
+                &forms::schedule_phases_form(s, current.start_date, current.end_date),
+                Some(&format!("{}-phases", s.idempotency_key)),
+            )
+            .await?;
+        Ok(schedule.id)
+    }
+
+    async fn release_schedule(&self, schedule_id: &str, idempotency_key: &str) -> Result<(), PortError> {
+        let _: serde_json::Value = self
+            .post(
+                &format!("/v1/subscription_schedules/{schedule_id}/release"),
+                &vec![],
+                Some(&format!("{idempotency_key}-release")),
+            )
+            .await?;
+        Ok(())
     }
 }

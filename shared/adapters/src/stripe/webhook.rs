@@ -1,7 +1,7 @@
 //! Stripe webhooks: the signature check over the raw body, and Stripe's JSON turned into the
 //! domain's `PaymentEvent`.
 
-use domain::events::{PaymentEvent, PaymentEventKind};
+use domain::events::{ItemState, PaymentEvent, PaymentEventKind, SubscriptionState};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -110,6 +110,37 @@ fn invoice_subscription(obj: &Value) -> Option<String> {
     id_at(obj, &["subscription"]).or_else(|| id_at(obj, &["parent", "subscription_details", "subscription"]))
 }
 
+/// Our checkout's id in a subscription's metadata (or an invoice's copy of it): set only on
+/// subscriptions this system created.
+fn checkout_id_of(obj: &Value) -> Option<String> {
+    str_at(obj, &["metadata", "checkout_id"])
+        .or_else(|| str_at(obj, &["parent", "subscription_details", "metadata", "checkout_id"]))
+        .or_else(|| str_at(obj, &["subscription_details", "metadata", "checkout_id"]))
+        .map(str::to_string)
+}
+
+/// The first item: its id, quantity (the seats paid for now) and its price's interval.
+fn item_state(obj: &Value) -> Option<ItemState> {
+    let item = obj.get("items")?.get("data")?.get(0)?;
+    Some(ItemState {
+        id: str_at(item, &["id"]).map(str::to_string),
+        quantity: int_at(item, &["quantity"])?,
+        interval: str_at(item, &["price", "recurring", "interval"])
+            .or_else(|| str_at(item, &["plan", "interval"]))
+            .map(str::to_string),
+    })
+}
+
+fn subscription_state(obj: &Value, status: &str) -> SubscriptionState {
+    SubscriptionState {
+        status: status.to_string(),
+        period: period(obj),
+        item: item_state(obj),
+        pending_update: obj.get("pending_update").is_some_and(|p| !p.is_null()),
+        latest_invoice: id_at(obj, &["latest_invoice"]),
+    }
+}
+
 pub fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> {
     let bad = |m: &str| WebhookError::BadEvent(m.to_string());
     let v: Value = serde_json::from_slice(payload).map_err(|e| WebhookError::BadEvent(e.to_string()))?;
@@ -135,24 +166,42 @@ pub fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> {
                 _ => ignored(),
             }
         }
-        "customer.subscription.updated" => match (str_at(obj, &["id"]), str_at(obj, &["status"])) {
-            (Some(sid), Some(status)) => PaymentEventKind::SubscriptionUpdated {
-                provider_subscription_id: sid.to_string(),
-                status: status.to_string(),
-                period: period(obj),
-            },
-            _ => return Err(bad("subscription without id or status")),
-        },
+        "customer.subscription.created" | "customer.subscription.updated" => {
+            match (str_at(obj, &["id"]), str_at(obj, &["status"])) {
+                (Some(sid), Some(status)) => PaymentEventKind::SubscriptionUpdated {
+                    provider_subscription_id: sid.to_string(),
+                    checkout_id: checkout_id_of(obj),
+                    state: subscription_state(obj, status),
+                },
+                _ => return Err(bad("subscription without id or status")),
+            }
+        }
         "customer.subscription.deleted" => match str_at(obj, &["id"]) {
-            Some(sid) => PaymentEventKind::SubscriptionDeleted { provider_subscription_id: sid.to_string() },
+            Some(sid) => PaymentEventKind::SubscriptionDeleted {
+                provider_subscription_id: sid.to_string(),
+                checkout_id: checkout_id_of(obj),
+            },
+            None => return Err(bad("subscription without id")),
+        },
+        "customer.subscription.pending_update_expired" => match str_at(obj, &["id"]) {
+            Some(sid) => PaymentEventKind::PendingUpdateExpired {
+                provider_subscription_id: sid.to_string(),
+                checkout_id: checkout_id_of(obj),
+            },
             None => return Err(bad("subscription without id")),
         },
         "invoice.paid" => match invoice_subscription(obj) {
-            Some(sid) => PaymentEventKind::InvoicePaid { provider_subscription_id: sid },
+            Some(sid) => PaymentEventKind::InvoicePaid {
+                provider_subscription_id: sid,
+                checkout_id: checkout_id_of(obj),
+            },
             None => ignored(),
         },
         "invoice.payment_failed" => match invoice_subscription(obj) {
-            Some(sid) => PaymentEventKind::InvoicePaymentFailed { provider_subscription_id: sid },
+            Some(sid) => PaymentEventKind::InvoicePaymentFailed {
+                provider_subscription_id: sid,
+                checkout_id: checkout_id_of(obj),
+            },
             None => ignored(),
         },
         _ => ignored(),
@@ -208,18 +257,57 @@ mod tests {
             parse_event(old).map(|e| e.kind),
             Ok(PaymentEventKind::SubscriptionUpdated {
                 provider_subscription_id: "sub_1".into(),
-                status: "active".into(),
-                period: Some((10, 20))
+                checkout_id: None,
+                state: SubscriptionState {
+                    status: "active".into(),
+                    period: Some((10, 20)),
+                    item: None,
+                    pending_update: false,
+                    latest_invoice: None,
+                }
             })
         );
         assert_eq!(
             parse_event(new).map(|e| e.kind),
             Ok(PaymentEventKind::SubscriptionUpdated {
                 provider_subscription_id: "sub_1".into(),
-                status: "past_due".into(),
-                period: Some((11, 21))
+                checkout_id: None,
+                state: SubscriptionState {
+                    status: "past_due".into(),
+                    period: Some((11, 21)),
+                    item: None,
+                    pending_update: false,
+                    latest_invoice: None,
+                }
             })
         );
+    }
+
+    #[test]
+    fn reads_the_item_pending_update_and_our_metadata() {
+        let body = br#"{"id":"evt_6","created":5,"type":"customer.subscription.updated",
+            "data":{"object":{"id":"sub_1","status":"active","metadata":{"checkout_id":"chk_1"},
+            "latest_invoice":"in_1","pending_update":{"expires_at":99,"subscription_items":[]},
+            "items":{"data":[{"id":"si_1","quantity":4,"price":{"id":"price_1","recurring":{"interval":"month"}},
+            "current_period_start":11,"current_period_end":21}]}}}}"#;
+        let Ok(PaymentEventKind::SubscriptionUpdated { checkout_id, state, .. }) =
+            parse_event(body).map(|e| e.kind)
+        else {
+            panic!("a subscription update")
+        };
+        assert_eq!(checkout_id.as_deref(), Some("chk_1"));
+        assert!(state.pending_update);
+        assert_eq!(state.latest_invoice.as_deref(), Some("in_1"));
+        assert_eq!(
+            state.item,
+            Some(ItemState { id: Some("si_1".into()), quantity: 4, interval: Some("month".into()) })
+        );
+        let expired = br#"{"id":"evt_7","created":5,"type":"customer.subscription.pending_update_expired",
+            "data":{"object":{"id":"sub_1","status":"active","pending_update":null}}}"#;
+        assert!(matches!(
+            parse_event(expired).map(|e| e.kind),
+            Ok(PaymentEventKind::PendingUpdateExpired { .. })
+        ));
     }
 
     #[test]
@@ -238,7 +326,7 @@ mod tests {
             "data":{"object":{"parent":{"subscription_details":{"subscription":"sub_9"}}}}}"#;
         assert_eq!(
             parse_event(paid).map(|e| e.kind),
-            Ok(PaymentEventKind::InvoicePaid { provider_subscription_id: "sub_9".into() })
+            Ok(PaymentEventKind::InvoicePaid { provider_subscription_id: "sub_9".into(), checkout_id: None })
         );
         let other = br#"{"id":"evt_5","created":5,"type":"charge.refunded","data":{"object":{}}}"#;
         assert!(matches!(parse_event(other).map(|e| e.kind), Ok(PaymentEventKind::Ignored { .. })));

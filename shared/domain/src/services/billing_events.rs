@@ -6,11 +6,12 @@
 
 use super::App;
 use crate::error::DomainError;
-use crate::events::{PaymentEvent, PaymentEventKind};
+use crate::events::{PaymentEvent, PaymentEventKind, SubscriptionState};
 use crate::ids;
 use crate::model::*;
 use crate::period::first_period_end;
 use crate::ports::{Applied, BillingUpdate, CheckoutCompletion, RenewalTerms};
+use crate::services::changes;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -20,6 +21,8 @@ pub enum Outcome {
     Applied,
     Duplicate,
     Stale,
+    /// Read and recorded; it changed nothing.
+    Unchanged,
     Ignored,
 }
 
@@ -39,6 +42,7 @@ impl Outcome {
             Outcome::Applied => "applied",
             Outcome::Duplicate => "duplicate",
             Outcome::Stale => "stale",
+            Outcome::Unchanged => "unchanged",
             Outcome::Ignored => "ignored",
         }
     }
@@ -63,44 +67,140 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             )
             .await
         }
-        PaymentEventKind::SubscriptionUpdated { provider_subscription_id, status, period } => {
-            let Some(status) = SubscriptionStatus::from_provider(status) else {
+        PaymentEventKind::SubscriptionUpdated { provider_subscription_id, checkout_id, state } => {
+            let Some(status) = SubscriptionStatus::from_provider(&state.status) else {
                 tracing::warn!(event_id = %event.id, "unknown subscription status; ignored");
                 return ignore(app, event).await;
             };
-            update_billing(app, event, provider_subscription_id, |_| (Some(status), *period)).await
+            let Some(sub) = known(app, event, provider_subscription_id, checkout_id).await? else {
+                return ignore(app, event).await;
+            };
+            settle_from_event(app, event, sub, state).await?;
+            let item_id = state.item.as_ref().and_then(|i| i.id.clone());
+            update_billing(app, event, provider_subscription_id, |_| Next {
+                status: Some(status),
+                period: state.period,
+                item_id: item_id.clone(),
+            })
+            .await
         }
-        PaymentEventKind::SubscriptionDeleted { provider_subscription_id } => {
+        PaymentEventKind::SubscriptionDeleted { provider_subscription_id, checkout_id } => {
+            if known(app, event, provider_subscription_id, checkout_id).await?.is_none() {
+                return ignore(app, event).await;
+            }
             update_billing(app, event, provider_subscription_id, |_| {
-                (Some(SubscriptionStatus::Canceled), None)
+                Next::status(SubscriptionStatus::Canceled)
             })
             .await
         }
-        PaymentEventKind::InvoicePaymentFailed { provider_subscription_id } => {
-            update_billing(app, event, provider_subscription_id, |s| {
-                let next = match s.status {
-                    SubscriptionStatus::Active | SubscriptionStatus::Trialing => {
-                        Some(SubscriptionStatus::PastDue)
-                    }
-                    _ => None,
-                };
-                (next, None)
+        PaymentEventKind::PendingUpdateExpired { provider_subscription_id, checkout_id } => {
+            let Some(sub) = known(app, event, provider_subscription_id, checkout_id).await? else {
+                return ignore(app, event).await;
+            };
+            let Some(pending) = sub.pending_change.clone() else {
+                return ignore(app, event).await;
+            };
+            let actor = format!("stripe:{}", event.id);
+            let done = changes::settle::dropped(app, &sub, &pending.intent, &actor).await?;
+            app.store.record_event(&event.id, app.clock.now()).await?;
+            Ok(if done { Outcome::Applied } else { Outcome::Unchanged })
+        }
+        PaymentEventKind::InvoicePaymentFailed { provider_subscription_id, checkout_id } => {
+            if known(app, event, provider_subscription_id, checkout_id).await?.is_none() {
+                return ignore(app, event).await;
+            }
+            update_billing(app, event, provider_subscription_id, |s| match s.status {
+                // A change's declined payment leaves the subscription as it was (pay first):
+                // only a renewal's failure makes it past due, and Stripe says so in its
+                // `customer.subscription.updated`.
+                SubscriptionStatus::Active | SubscriptionStatus::Trialing if s.pending_change.is_none() => {
+                    Next::status(SubscriptionStatus::PastDue)
+                }
+                _ => Next::none(),
             })
             .await
         }
-        PaymentEventKind::InvoicePaid { provider_subscription_id } => {
-            update_billing(app, event, provider_subscription_id, |s| {
-                let next = match s.status {
-                    SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid => {
-                        Some(SubscriptionStatus::Active)
-                    }
-                    _ => None,
-                };
-                (next, None)
+        PaymentEventKind::InvoicePaid { provider_subscription_id, checkout_id } => {
+            if known(app, event, provider_subscription_id, checkout_id).await?.is_none() {
+                return ignore(app, event).await;
+            }
+            update_billing(app, event, provider_subscription_id, |s| match s.status {
+                SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid => {
+                    Next::status(SubscriptionStatus::Active)
+                }
+                _ => Next::none(),
             })
             .await
         }
         PaymentEventKind::Ignored { .. } => ignore(app, event).await,
+    }
+}
+
+/// Our subscription for a provider event; `None` for one this system did not create (another
+/// integration on the same account: acknowledged, never retried for days). One of ours whose
+/// checkout's completion has not arrived yet answers 409, so the provider delivers it again.
+async fn known(
+    app: &App,
+    event: &PaymentEvent,
+    provider_subscription_id: &str,
+    checkout_id: &Option<String>,
+) -> Result<Option<Subscription>, DomainError> {
+    if let Some(sub) = app.store.subscription_by_provider_id(provider_subscription_id).await? {
+        return Ok(Some(sub));
+    }
+    if checkout_id.is_some() {
+        return Err(DomainError::Conflict(
+            "the subscription is not known yet; deliver the event again later".into(),
+        ));
+    }
+    tracing::info!(event_id = %event.id, "event of a subscription this system did not create; ignored");
+    Ok(None)
+}
+
+/// A provider subscription that now carries a change in flight or waiting for payment, paid
+/// and with nothing pending, settles it (this event may overtake the apply's own answer).
+async fn settle_from_event(
+    app: &App,
+    event: &PaymentEvent,
+    sub: Subscription,
+    state: &SubscriptionState,
+) -> Result<(), DomainError> {
+    let intent = sub
+        .change_intent
+        .clone()
+        .filter(|i| i.kind.charges_now())
+        .or_else(|| sub.pending_change.as_ref().map(|p| p.intent.clone()));
+    let (Some(intent), Some(item)) = (intent, &state.item) else { return Ok(()) };
+    if state.pending_update
+        || item.quantity != intent.seats
+        || item.interval.as_deref() != Some(intent.interval.as_str())
+    {
+        return Ok(());
+    }
+    let period =
+        state.period.unwrap_or((sub.current_period_start.timestamp(), sub.current_period_end.timestamp()));
+    let how = changes::settle::Settle {
+        period,
+        invoice_id: state.latest_invoice.clone(),
+        actor: format!("stripe:{}", event.id),
+    };
+    changes::settle::applied(app, &sub, &intent, how).await?;
+    Ok(())
+}
+
+/// What an event says the subscription is now; `None` fields leave it as it is.
+struct Next {
+    status: Option<SubscriptionStatus>,
+    period: Option<(i64, i64)>,
+    item_id: Option<String>,
+}
+
+impl Next {
+    fn none() -> Self {
+        Next { status: None, period: None, item_id: None }
+    }
+    fn status(s: SubscriptionStatus) -> Self {
+        Next { status: Some(s), ..Next::none() }
     }
 }
 
@@ -140,9 +240,17 @@ async fn complete_checkout(
         .await?
         .ok_or(DomainError::Internal("checkout without organization".into()))?;
     let product_name = app.store.product(&checkout.product_id).await?.map(|p| p.name).unwrap_or_default();
-    // The first period starts when the payment completed at the provider, so a retried
-    // event computes the very same period.
-    let start = at_unix(event.created)?;
+    // The first period is the provider's (it starts when the provider created the
+    // subscription, before this event). A provider without state (offline) gets an estimate
+    // from the event's time until its first subscription event brings the real one.
+    let provider = app.payments.subscription(provider_subscription_id).await?;
+    let (start, end, item_id, confirmed) = match &provider {
+        Some(p) => (at_unix(p.period_start)?, at_unix(p.period_end)?, Some(p.item_id.clone()), true),
+        None => {
+            let start = at_unix(event.created)?;
+            (start, first_period_end(start, checkout.interval), None, false)
+        }
+    };
     for _ in 0..MAX_ATTEMPTS {
         let existing =
             app.store.customer_by_email(&checkout.organization_id, &checkout.customer_email).await?;
@@ -174,12 +282,16 @@ async fn complete_checkout(
             assign_cap: checkout.seats,
             scheduled_change: None,
             current_period_start: start,
-            current_period_end: first_period_end(start, checkout.interval),
+            current_period_end: end,
             provider_subscription_id: provider_subscription_id.to_string(),
             provider_customer_id: provider_customer_id.map(str::to_string),
             last_event_at: event.created,
             version: 1,
             created_at: app.clock.now(),
+            provider_item_id: item_id.clone(),
+            period_confirmed: confirmed,
+            change_intent: None,
+            pending_change: None,
         };
         let audit = AuditEvent {
             id: ids::new_id(ids::EVENT),
@@ -230,13 +342,6 @@ async fn complete_checkout(
     Err(DomainError::Unavailable)
 }
 
-fn scheduled_at(c: &ScheduledChange) -> DateTime<Utc> {
-    match c {
-        ScheduledChange::SeatDecrease { effective_at, .. }
-        | ScheduledChange::IntervalChange { effective_at, .. } => *effective_at,
-    }
-}
-
 fn renewal_terms(sub: &Subscription, c: &ScheduledChange) -> RenewalTerms {
     match c {
         ScheduledChange::SeatDecrease { seats, .. } => RenewalTerms {
@@ -245,16 +350,15 @@ fn renewal_terms(sub: &Subscription, c: &ScheduledChange) -> RenewalTerms {
             interval: sub.interval,
             unit_amount: sub.unit_amount,
         },
-        ScheduledChange::IntervalChange { interval, unit_amount, .. } => RenewalTerms {
-            seats: sub.seats,
-            assign_cap: sub.seats,
-            interval: *interval,
-            unit_amount: *unit_amount,
-        },
+        ScheduledChange::IntervalChange { interval, unit_amount, seats, .. } => {
+            let seats = seats.unwrap_or(sub.seats);
+            RenewalTerms { seats, assign_cap: seats, interval: *interval, unit_amount: *unit_amount }
+        }
     }
 }
 
-/// Applies `next(subscription)` = (new status, new period) under optimistic concurrency.
+/// Applies what an event says under optimistic concurrency. An event that changes nothing
+/// writes nothing but its id (no version bump); `canceled` is terminal.
 async fn update_billing<F>(
     app: &App,
     event: &PaymentEvent,
@@ -262,51 +366,64 @@ async fn update_billing<F>(
     next: F,
 ) -> Result<Outcome, DomainError>
 where
-    F: Fn(&Subscription) -> (Option<SubscriptionStatus>, Option<(i64, i64)>),
+    F: Fn(&Subscription) -> Next,
 {
     for _ in 0..MAX_ATTEMPTS {
         let Some(sub) = app.store.subscription_by_provider_id(provider_subscription_id).await? else {
-            // Stripe does not order events: an update can overtake the checkout's completion.
-            // Answering non-2xx makes Stripe deliver it again later, when it can apply.
             return Err(DomainError::Conflict(
                 "the subscription is not known yet; deliver the event again later".into(),
             ));
         };
-        if event.created < sub.last_event_at {
+        if event.created < sub.last_event_at || sub.status == SubscriptionStatus::Canceled {
             return Ok(if app.store.record_event(&event.id, app.clock.now()).await? {
                 Outcome::Stale
             } else {
                 Outcome::Duplicate
             });
         }
-        let (status, period) = next(&sub);
-        let status = status.unwrap_or(sub.status);
-        let (start, end) = match period {
-            Some((s, e)) if s >= sub.current_period_start.timestamp() && e > s => (at_unix(s)?, at_unix(e)?),
-            _ => (sub.current_period_start, sub.current_period_end),
+        let next = next(&sub);
+        let status = next.status.unwrap_or(sub.status);
+        // The provider's period replaces an estimated one whatever its start; once confirmed,
+        // only a later period replaces it.
+        let (start, end, from_provider) = match next.period {
+            Some((s, e)) if e > s && (!sub.period_confirmed || s >= sub.current_period_start.timestamp()) => {
+                (at_unix(s)?, at_unix(e)?, true)
+            }
+            _ => (sub.current_period_start, sub.current_period_end, false),
         };
-        // A new period that reaches a scheduled change's date applies it: the renewal bills
-        // the new terms from now on.
+        let period_confirmed = sub.period_confirmed || from_provider;
+        let provider_item_id = next.item_id.clone().or_else(|| sub.provider_item_id.clone());
+        // A period starting at or after a scheduled change's date applies it: the renewal
+        // bills the new terms from now on.
         let renewal = match &sub.scheduled_change {
-            Some(c) if start > sub.current_period_start && scheduled_at(c) <= start => {
+            Some(c) if start > sub.current_period_start && c.effective_at() <= start => {
                 Some(renewal_terms(&sub, c))
             }
             _ => None,
         };
         // A lapse revokes every seat, fanned out over the queue from the outbox.
-        let lapsed = matches!(status, SubscriptionStatus::Canceled | SubscriptionStatus::Unpaid)
-            && !matches!(sub.status, SubscriptionStatus::Canceled | SubscriptionStatus::Unpaid);
+        let lapsed = status.is_lapsed() && !sub.status.is_lapsed();
         let revoke_all = lapsed.then(|| Job::revoke_all(&sub.id, None));
-        let changed = status != sub.status
+        let billing_changed = status != sub.status
             || start != sub.current_period_start
             || end != sub.current_period_end
             || renewal.is_some();
+        if !billing_changed
+            && period_confirmed == sub.period_confirmed
+            && provider_item_id == sub.provider_item_id
+        {
+            return Ok(if app.store.record_event(&event.id, app.clock.now()).await? {
+                Outcome::Unchanged
+            } else {
+                Outcome::Duplicate
+            });
+        }
         let kind = match (&renewal, lapsed) {
             (_, true) => "subscription.lapsed",
             (Some(_), _) => "subscription.renewed",
             _ => "subscription.updated",
         };
-        let audit = changed.then(|| AuditEvent {
+        let audit = billing_changed.then(|| AuditEvent {
             id: ids::new_id(ids::EVENT),
             subscription_id: sub.id.clone(),
             kind: kind.into(),
@@ -332,6 +449,8 @@ where
                 status,
                 current_period_start: start,
                 current_period_end: end,
+                period_confirmed,
+                provider_item_id,
                 renewal,
                 revoke_all: revoke_all.clone(),
                 audit,

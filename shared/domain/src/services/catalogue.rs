@@ -245,7 +245,11 @@ pub async fn create_product(app: &App, who: &Principal, input: NewProduct) -> Re
         max_seats,
         benefit_ids,
         created_at: app.clock.now(),
+        provider_prices: Default::default(),
     };
+    // The provider's Product and Prices first: every checkout and change names a Price.
+    let provider_prices = app.payments.create_prices(&product).await?;
+    let product = Product { provider_prices, ..product };
     app.store.put_product(&product).await?;
     Ok(product)
 }

@@ -43,16 +43,15 @@ pub async fn create_checkout(
             format!("must be from {} to {}", product.min_seats, product.max_seats),
         ));
     }
+    let product = super::changes::with_prices(app, product).await?;
+    let price_id = super::changes::price_id(&product, input.interval)?;
     let now = app.clock.now();
     let id = ids::new_id(ids::CHECKOUT);
     let session = app
         .payments
         .create_checkout_session(&CheckoutSessionRequest {
             checkout_id: id.clone(),
-            product_name: product.name.clone(),
-            currency: product.currency.clone(),
-            unit_amount: price.unit_amount,
-            interval: input.interval,
+            price_id,
             seats: input.seats,
             customer_email: customer_email.clone(),
             success_url: success_url.clone(),

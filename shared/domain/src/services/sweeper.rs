@@ -3,6 +3,7 @@
 
 use super::App;
 use crate::error::DomainError;
+use crate::services::changes::settle::{self, INTENT_STALE_S};
 
 /// An outbox entry is re-sent when it has not been sent for this long.
 pub const STALE_AFTER_S: i64 = 60;
@@ -13,6 +14,8 @@ pub const MAX_ATTEMPTS: i64 = 10;
 pub struct Sweep {
     pub resent: usize,
     pub given_up: usize,
+    /// Money changes left in flight by a function that died, settled from the provider's state.
+    pub changes_settled: usize,
 }
 
 pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> {
@@ -29,5 +32,23 @@ pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> 
         app.store.touch_job(&e.job, now).await?;
         out.resent += 1;
     }
+    out.changes_settled = settle_stale_changes(app).await?;
     Ok(out)
+}
+
+/// Settles every change intent older than [`INTENT_STALE_S`] from the provider's state.
+pub async fn settle_stale_changes(app: &App) -> Result<usize, DomainError> {
+    let cutoff = app.clock.now().timestamp() - INTENT_STALE_S;
+    let mut settled = 0;
+    for id in app.store.stale_intents(cutoff, 100).await? {
+        let Some(sub) = app.store.subscription(&id).await? else { continue };
+        match settle::heal(app, sub).await {
+            Ok(_) => settled += 1,
+            // One subscription's provider trouble must not stop the others.
+            Err(e) => {
+                tracing::warn!(subscription_id = %id, error = %e, "change left in flight not settled yet")
+            }
+        }
+    }
+    Ok(settled)
 }

@@ -1,0 +1,138 @@
+//! The billing side of the store: a money change's intent and its settlement. The intent is an
+//! attribute of the subscription (the change lock: one change at a time) plus a marker in the
+//! sweeper's list; a settlement is one transaction conditioned on that intent's id, so the
+//! apply's answer and the provider's webhook can race and exactly one of them writes.
+
+use super::{codec, date, fault, keys, marker, n, s, DynamoStore, Txn, TAKES_SEATS};
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::model::*;
+use domain::ports::{SettleOutcome, Settlement};
+use domain::StoreError;
+
+fn value<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(v).map_err(codec)
+}
+
+impl DynamoStore {
+    pub(super) async fn begin_change_txn(
+        &self,
+        read: &Subscription,
+        intent: &ChangeIntent,
+        cap: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut expression = String::from("SET change_intent = :intent");
+        let mut condition = format!(
+            "version = :v AND attribute_not_exists(change_intent) AND attribute_not_exists(pending_change) AND {TAKES_SEATS}"
+        );
+        let mut values = vec![(":intent", value(intent)?), (":v", n(read.version))];
+        values.extend(super::takes_seats_values());
+        if let Some(c) = cap {
+            // A decrease caps assigning from now on, only while it leaves room for the assigned.
+            expression.push_str(", assign_cap = :cap");
+            condition.push_str(" AND seats_assigned <= :cap");
+            values.push((":cap", n(c)));
+        }
+        let items = vec![
+            self.update(
+                &keys::subscription(&read.id),
+                &expression,
+                Some(&condition),
+                &[("#status", "status")],
+                values,
+            )?,
+            self.put(
+                marker(
+                    "change_intent",
+                    &keys::change_intent(&read.id),
+                    &[
+                        ("subscription_id", s(&read.id)),
+                        ("change_id", s(&intent.id)),
+                        ("started_at", n(intent.started_at.timestamp())),
+                    ],
+                ),
+                None,
+            )?,
+        ];
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
+    }
+
+    pub(super) async fn settle_change_txn(&self, st: &Settlement) -> Result<bool, StoreError> {
+        let mut values = vec![(":iid", s(&st.intent_id)), (":one", n(1))];
+        // Attribute names as placeholders: none of them can collide with a reserved word.
+        let mut names =
+            vec![("#ci", "change_intent"), ("#pc", "pending_change"), ("#in", "intent"), ("#id", "id")];
+        let expression = match &st.outcome {
+            SettleOutcome::Applied(t) => {
+                values.extend([
+                    (":seats", n(t.seats)),
+                    (":cap", n(t.assign_cap)),
+                    (":interval", s(t.interval.as_str())),
+                    (":unit", n(t.unit_amount)),
+                    (":ps", date(t.current_period_start)?),
+                    (":pe", date(t.current_period_end)?),
+                ]);
+                names.push(("#interval", "interval"));
+                let mut e = String::from(
+                    "SET seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit, \
+                     current_period_start = :ps, current_period_end = :pe, version = version + :one",
+                );
+                match &t.scheduled_change {
+                    Some(sc) => {
+                        e.push_str(", scheduled_change = :sc REMOVE #ci, #pc");
+                        values.push((":sc", value(sc)?));
+                    }
+                    None => e.push_str(" REMOVE #ci, #pc, scheduled_change"),
+                }
+                e
+            }
+            SettleOutcome::PaymentPending(p) => {
+                values.push((":pending", value(p)?));
+                "SET #pc = :pending, version = version + :one REMOVE #ci".to_string()
+            }
+            SettleOutcome::Dropped => {
+                values.push((":cap", n(st.previous_cap)));
+                "SET assign_cap = :cap, version = version + :one REMOVE #ci, #pc".to_string()
+            }
+        };
+        let mut items = vec![
+            self.update(
+                &keys::subscription(&st.subscription_id),
+                &expression,
+                Some("#ci.#id = :iid OR #pc.#in.#id = :iid"),
+                &names,
+                values,
+            )?,
+            self.delete(&keys::change_intent(&st.subscription_id), None, vec![])?,
+        ];
+        if let Some(a) = &st.audit {
+            items.push(self.audit_item(a)?);
+        }
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
+    }
+
+    pub(super) async fn stale_intents_query(
+        &self,
+        cutoff: i64,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .filter_expression("started_at < :cutoff")
+            .expression_attribute_values(":pk", s(keys::CHANGE_INTENTS))
+            .expression_attribute_values(":cutoff", n(cutoff))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(fault)?;
+        Ok(page
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| item.get("subscription_id").and_then(|v| v.as_s().ok()).cloned())
+            .take(limit)
+            .collect())
+    }
+}

@@ -1,0 +1,231 @@
+//! The Stripe gateway against the stateful Stripe simulator (tests/stripe-sim, written from
+//! Stripe's documentation, not from this code): Prices, Checkout, previews that equal the
+//! invoice then charged, payment first on a declined card and on one that needs
+//! authentication, idempotent retries, schedules whose current phase stays, and renewals.
+
+use adapters::stripe::StripeGateway;
+use domain::model::{Interval, Price, Prices, Product, ProviderPrices};
+use domain::ports::{ChargeOutcome, ChargeRequest, CheckoutSessionRequest, PaymentGateway, RenewalSchedule};
+use stripe_sim::StripeSim;
+
+const MARCH: i64 = 1_740_787_200; // 2025-03-01T00:00:00Z
+const DAY: i64 = 86_400;
+
+fn product() -> Product {
+    Product {
+        id: "prod_ours".into(),
+        organization_id: "org_1".into(),
+        name: "Pro".into(),
+        description: None,
+        currency: "usd".into(),
+        prices: Prices { month: Some(Price { unit_amount: 1000 }), year: Some(Price { unit_amount: 10000 }) },
+        min_seats: 1,
+        max_seats: 100,
+        benefit_ids: vec![],
+        created_at: chrono::Utc::now(),
+        provider_prices: ProviderPrices::default(),
+    }
+}
+
+struct World {
+    sim: StripeSim,
+    gw: StripeGateway,
+    prices: ProviderPrices,
+    sub: String,
+    customer: String,
+}
+
+/// A 5-seat monthly subscription bought through Checkout at the simulator's 2025-03-01.
+async fn world() -> World {
+    let sim = StripeSim::start_at(MARCH).await;
+    let gw = StripeGateway::new(&sim.base_url(), StripeSim::SECRET_KEY).expect("client");
+    let prices = gw.create_prices(&product()).await.expect("prices");
+    let session = gw
+        .create_checkout_session(&CheckoutSessionRequest {
+            checkout_id: "chk_1".into(),
+            price_id: prices.month.clone().expect("month price"),
+            seats: 5,
+            customer_email: "boss@corp.example".into(),
+            success_url: "https://corp.example/ok".into(),
+            cancel_url: "https://corp.example/no".into(),
+        })
+        .await
+        .expect("session");
+    let sub = sim.complete_checkout(&session.id, "pm_card_visa").await.expect("paid");
+    let customer =
+        sim.subscription(&sub).and_then(|s| s["customer"].as_str().map(str::to_string)).expect("customer");
+    World { sim, gw, prices, sub, customer }
+}
+
+impl World {
+    /// A change of the subscription as the domain asks for it, at the simulator's now.
+    async fn change(&self, quantity: i64, interval: Interval, key: &str) -> ChargeRequest {
+        let state = self.gw.subscription(&self.sub).await.expect("read").expect("subscription");
+        let t = |s: i64| chrono::DateTime::from_timestamp(s, 0).expect("time");
+        ChargeRequest {
+            provider_subscription_id: self.sub.clone(),
+            item_id: Some(state.item_id.clone()),
+            price_id: self.prices.for_interval(interval).expect("price").to_string(),
+            quantity,
+            proration_date: self.sim.now(),
+            reset_billing_cycle: interval != state.interval,
+            idempotency_key: key.into(),
+            product_name: "Pro".into(),
+            previous_quantity: state.quantity,
+            previous_unit_amount: if state.interval == Interval::Month { 1000 } else { 10000 },
+            previous_interval: state.interval,
+            unit_amount: if interval == Interval::Month { 1000 } else { 10000 },
+            interval,
+            period_start: t(state.period_start),
+            period_end: t(state.period_end),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_first_period_is_stripes_and_checkout_names_a_price() {
+    let w = world().await;
+    let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+    assert_eq!((state.quantity, state.interval, state.status.as_str()), (5, Interval::Month, "active"));
+    assert!(state.period_start <= w.sim.now() && state.period_end > w.sim.now());
+    let checkout =
+        w.sim.requests().into_iter().find(|r| r.path == "/v1/checkout/sessions").expect("checkout");
+    assert!(checkout.form.iter().any(|(k, _)| k == "line_items[0][price]"));
+    assert!(checkout.form.iter().all(|(k, _)| !k.contains("price_data")), "no inline prices");
+}
+
+#[tokio::test]
+async fn the_charged_invoice_equals_the_preview_and_our_arithmetic() {
+    let w = world().await;
+    w.sim.advance(10 * DAY).await;
+    for (i, seats) in [8, 9, 23].into_iter().enumerate() {
+        let c = w.change(seats, Interval::Month, &format!("sub-chg_{i}")).await;
+        let preview = w.gw.preview_charge(&c).await.expect("preview").expect("stripe previews");
+        let ours = domain::proration::offline_charge(&c).expect("ours");
+        assert_eq!(preview.amount_due, ours.amount_due_now, "Stripe's per-line rounding equals ours");
+        let lines: Vec<i64> = preview.lines.iter().map(|l| l.amount).collect();
+        assert_eq!(lines, ours.lines.iter().map(|l| l.amount).collect::<Vec<_>>());
+        let requests_before = w.sim.requests().len();
+        let out = w.gw.charge(&c).await.expect("charge");
+        assert_eq!(w.sim.requests().len() - requests_before, 1, "one Stripe call per charge (item known)");
+        let ChargeOutcome::Applied { invoice, period } = out else { panic!("paid: {out:?}") };
+        assert_eq!(invoice.amount_due, preview.amount_due, "nothing changed in between: preview == invoice");
+        assert_eq!(
+            (invoice.status.as_str(), period),
+            ("paid", (c.period_start.timestamp(), c.period_end.timestamp()))
+        );
+        // A retry under the same key replays: no second invoice.
+        let invoices = w.sim.invoices_of(&w.sub).len();
+        let again = w.gw.charge(&c).await.expect("replay");
+        assert!(matches!(again, ChargeOutcome::Applied { invoice: ref r, .. } if r.id == invoice.id));
+        assert_eq!(w.sim.invoices_of(&w.sub).len(), invoices);
+        w.sim.advance(DAY / 3).await;
+    }
+    let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+    assert_eq!(state.quantity, 23);
+}
+
+#[tokio::test]
+async fn a_declined_card_and_one_needing_authentication_leave_the_change_pending_until_paid() {
+    for card in ["pm_card_chargeDeclined", "pm_card_authenticationRequired"] {
+        let w = world().await;
+        w.sim.advance(3 * DAY).await;
+        w.sim.set_payment_method(&w.customer, card);
+        let c = w.change(8, Interval::Month, "sub-chg_declined").await;
+        let out = w.gw.charge(&c).await.expect("answered 200");
+        let ChargeOutcome::PaymentRequired { invoice, expires_at } = out else {
+            panic!("{card}: pending expected, {out:?}")
+        };
+        assert!(invoice.hosted_invoice_url.is_some(), "{card}: a page to pay on");
+        assert!(expires_at > w.sim.now());
+        let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+        assert_eq!(state.quantity, 5, "{card}: Stripe keeps the paid count");
+        assert!(state.pending_update_expires_at.is_some());
+        w.sim.pay_invoice(&invoice.id, "pm_card_visa").await.expect("paid");
+        let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+        assert_eq!((state.quantity, state.pending_update_expires_at), (8, None), "{card}: applied once paid");
+    }
+}
+
+#[tokio::test]
+async fn monthly_to_annual_starts_a_new_period_with_the_full_year_charged() {
+    let w = world().await;
+    w.sim.advance(10 * DAY).await;
+    let c = w.change(5, Interval::Year, "sub-chg_annual").await;
+    let preview = w.gw.preview_charge(&c).await.expect("preview").expect("stripe previews");
+    let out = w.gw.charge(&c).await.expect("switch");
+    let ChargeOutcome::Applied { invoice, period } = out else { panic!("paid: {out:?}") };
+    assert_eq!(invoice.amount_due, preview.amount_due);
+    assert_eq!(period.0, c.proration_date, "the annual period starts at the change");
+    let ours = domain::proration::offline_charge(&c).expect("ours");
+    assert_eq!(preview.amount_due, ours.amount_due_now);
+    let sent = w.sim.requests().into_iter().rev().find(|r| r.path == format!("/v1/subscriptions/{}", w.sub));
+    let sent = sent.expect("update");
+    assert!(sent.form.iter().all(|(k, _)| !k.contains("price_data")));
+}
+
+#[tokio::test]
+async fn a_scheduled_decrease_keeps_the_paid_quantity_until_the_renewal() {
+    let w = world().await;
+    w.sim.advance(5 * DAY).await;
+    let month = w.prices.month.clone().expect("price");
+    let id =
+        w.gw.schedule_renewal(&RenewalSchedule {
+            provider_subscription_id: w.sub.clone(),
+            schedule_id: None,
+            current_price_id: month.clone(),
+            current_quantity: 5,
+            next_price_id: month.clone(),
+            next_interval: Interval::Month,
+            next_quantity: 3,
+            idempotency_key: "sub-chg_dec".into(),
+        })
+        .await
+        .expect("scheduled");
+    let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+    assert_eq!((state.quantity, state.schedule_id.as_deref()), (5, Some(id.as_str())));
+    // An increase now prorates from the 5 paid for, not from 3.
+    let c = w.change(7, Interval::Month, "sub-chg_up").await;
+    assert_eq!(c.previous_quantity, 5);
+    let preview = w.gw.preview_charge(&c).await.expect("preview").expect("stripe previews");
+    assert_eq!(preview.amount_due, domain::proration::offline_charge(&c).expect("ours").amount_due_now);
+    // Rewriting the schedule keeps the current phase's start (Stripe refuses to move it).
+    w.gw.schedule_renewal(&RenewalSchedule {
+        provider_subscription_id: w.sub.clone(),
+        schedule_id: Some(id.clone()),
+        current_price_id: month.clone(),
+        current_quantity: 5,
+        next_price_id: month.clone(),
+        next_interval: Interval::Month,
+        next_quantity: 4,
+        idempotency_key: "sub-chg_dec2".into(),
+    })
+    .await
+    .expect("rewritten");
+    let end = state.period_end;
+    w.sim.advance(end - w.sim.now() + 60).await;
+    let renewed = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+    assert_eq!((renewed.quantity, renewed.period_start), (4, end), "the next phase bills the new count");
+}
+
+#[tokio::test]
+async fn a_released_schedule_renews_as_it_is() {
+    let w = world().await;
+    let month = w.prices.month.clone().expect("price");
+    let schedule = RenewalSchedule {
+        provider_subscription_id: w.sub.clone(),
+        schedule_id: None,
+        current_price_id: month.clone(),
+        current_quantity: 5,
+        next_price_id: month,
+        next_interval: Interval::Month,
+        next_quantity: 2,
+        idempotency_key: "sub-chg_x".into(),
+    };
+    let id = w.gw.schedule_renewal(&schedule).await.expect("scheduled");
+    w.gw.release_schedule(&id, "sub-chg_cancel").await.expect("released");
+    let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+    w.sim.advance(state.period_end - w.sim.now() + 60).await;
+    let renewed = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+    assert_eq!(renewed.quantity, 5);
+}

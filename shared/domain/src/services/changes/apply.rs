@@ -1,0 +1,232 @@
+//! Applying a change: the intent is recorded first (it is also the subscription's change lock),
+//! then the provider is called, then the answer settles the intent — unless the provider's
+//! webhook settled it already, which is just as good.
+
+use super::settle::{self, Settle};
+use super::*;
+use crate::ids;
+use crate::ports::ChargeOutcome;
+use crate::proration::Effective;
+use serde_json::{json, Value};
+
+/// A change as decided from the subscription read: what it is, where it leads, its money.
+struct Plan {
+    kind: ChangeKind,
+    target: Target,
+    at: DateTime<Utc>,
+    quote: Quote,
+    actor: String,
+    detail: Value,
+}
+
+fn new_intent(app: &App, sub: &Subscription, plan: &Plan) -> ChangeIntent {
+    let id = ids::new_id(ids::CHANGE);
+    ChangeIntent {
+        // One key per intent: a retried call replays, another change never collides.
+        idempotency_key: format!("{}-{id}", sub.id),
+        id,
+        kind: plan.kind,
+        seats: plan.target.seats,
+        interval: plan.target.interval,
+        unit_amount: plan.target.unit_amount,
+        proration_date: plan.at.timestamp(),
+        amount_due: plan.quote.amount_due_now,
+        previous_cap: sub.assign_cap,
+        actor: plan.actor.clone(),
+        detail: plan.detail.clone(),
+        started_at: app.clock.now(),
+    }
+}
+
+/// Records the intent on the subscription as it was read; says why not otherwise.
+async fn begin(
+    app: &App,
+    sub: &Subscription,
+    intent: &ChangeIntent,
+    cap: Option<i64>,
+) -> Result<(), DomainError> {
+    if app.store.begin_change(sub, intent, cap).await? {
+        return Ok(());
+    }
+    let now = app.store.subscription(&sub.id).await?.ok_or(DomainError::NotFound("subscription"))?;
+    Err(if now.pending_change.is_some() {
+        DomainError::InvalidState(
+            "a change is waiting for its payment; pay its invoice or let it expire before another".into(),
+        )
+    } else if now.change_intent.is_some() {
+        DomainError::Conflict("another change to this subscription is in progress; retry shortly".into())
+    } else if cap.is_some_and(|c| now.seats_assigned > c) {
+        DomainError::SeatsBelowAssigned { assigned: now.seats_assigned }
+    } else if !now.status.allows_seat_changes() {
+        DomainError::InvalidState(format!("the subscription is {:?} and cannot change", now.status))
+    } else {
+        DomainError::Conflict("the subscription changed meanwhile; preview again".into())
+    })
+}
+
+pub async fn apply_seats(
+    app: &App,
+    who: &Principal,
+    id: &str,
+    req: SeatChangeRequest,
+) -> Result<ChangeView, DomainError> {
+    let (sub, product) = changeable(app, who, id).await?;
+    let at = recent_instant(app, req.proration_date)?;
+    let mut sub = settle::heal(app, sub).await?;
+    let quote = quote_seats(&sub, &product, req.seats, at)?;
+    let detail = json!({
+        "seats": {"from": sub.seats, "to": req.seats},
+        "lines": quote.lines,
+        "amount_due_now": quote.amount_due_now,
+        "next_renewal_amount": quote.next_renewal_amount,
+        "proration_date": at.timestamp(),
+    });
+    let target = Target { seats: req.seats, interval: sub.interval, unit_amount: sub.unit_amount };
+    let plan =
+        |kind| Plan { kind, target, at, quote: quote.clone(), actor: who.actor(), detail: detail.clone() };
+    if req.seats == sub.seats {
+        // The same count as now cancels whatever was scheduled (and is a no-op otherwise).
+        if sub.scheduled_change.is_some() {
+            sub = cancel(app, &sub, &product, who.actor(), at).await?;
+        }
+        return Ok(view(quote, &sub, None, at));
+    }
+    if req.seats < sub.seats {
+        return schedule(app, &sub, product, plan(ChangeKind::ScheduleDecrease)).await;
+    }
+    if matches!(sub.scheduled_change, Some(ScheduledChange::SeatDecrease { .. })) {
+        // More seats replace a scheduled decrease: it is cancelled first, on its own, so that
+        // the provider renews at the paid count whatever the payment below does.
+        sub = cancel(app, &sub, &product, who.actor(), at).await?;
+    }
+    charge_now(app, &sub, product, plan(ChangeKind::SeatIncrease)).await
+}
+
+pub async fn apply_interval(
+    app: &App,
+    who: &Principal,
+    id: &str,
+    req: IntervalChangeRequest,
+) -> Result<ChangeView, DomainError> {
+    let (sub, product) = changeable(app, who, id).await?;
+    let at = recent_instant(app, req.proration_date)?;
+    let sub = settle::heal(app, sub).await?;
+    let quote = quote_interval(&sub, &product, req.interval, at)?;
+    let unit_amount = product
+        .prices
+        .for_interval(req.interval)
+        .map(|p| p.unit_amount)
+        .ok_or_else(|| DomainError::invalid("interval", "the product has no such price"))?;
+    let detail = json!({
+        "interval": {"from": sub.interval, "to": req.interval},
+        "unit_amount": {"from": sub.unit_amount, "to": unit_amount},
+        "lines": quote.lines,
+        "amount_due_now": quote.amount_due_now,
+        "next_renewal_amount": quote.next_renewal_amount,
+        "proration_date": at.timestamp(),
+    });
+    let target = Target { seats: sub.seats, interval: req.interval, unit_amount };
+    let kind = match quote.effective {
+        Effective::Now => ChangeKind::IntervalSwitch,
+        Effective::PeriodEnd => ChangeKind::ScheduleInterval,
+    };
+    let plan = Plan { kind, target, at, quote, actor: who.actor(), detail };
+    match kind {
+        ChangeKind::IntervalSwitch => charge_now(app, &sub, product, plan).await,
+        _ => schedule(app, &sub, product, plan).await,
+    }
+}
+
+/// `DELETE …/scheduled-change`: back to renewing as now.
+pub async fn cancel_scheduled(app: &App, who: &Principal, id: &str) -> Result<SubscriptionView, DomainError> {
+    let (sub, product) = changeable(app, who, id).await?;
+    let sub = settle::heal(app, sub).await?;
+    if sub.scheduled_change.is_none() {
+        return Err(DomainError::NotFound("scheduled change"));
+    }
+    let updated = cancel(app, &sub, &product, who.actor(), app.clock.now()).await?;
+    Ok(SubscriptionView::from(&updated))
+}
+
+/// A change that charges now: payment first, applied once paid.
+async fn charge_now(
+    app: &App,
+    sub: &Subscription,
+    product: Product,
+    plan: Plan,
+) -> Result<ChangeView, DomainError> {
+    let product = with_prices(app, product).await?;
+    let price = price_id(&product, plan.target.interval)?;
+    let intent = new_intent(app, sub, &plan);
+    begin(app, sub, &intent, None).await?;
+    let req = charge_request(sub, price, plan.target, plan.at, intent.idempotency_key.clone());
+    let outcome = match app.payments.charge(&req).await {
+        Ok(outcome) => outcome,
+        Err(e @ crate::error::PortError::Rejected(..)) => {
+            // The provider refused it: nothing was charged, nothing changes.
+            settle::dropped(app, sub, &intent, "system").await?;
+            return Err(e.into());
+        }
+        // Unknown whether the provider got it: the intent stays, and is settled from the
+        // provider's state by its webhook or by the sweeper (never sent again).
+        Err(e) => return Err(e.into()),
+    };
+    match outcome {
+        ChargeOutcome::Applied { invoice, period } => {
+            let updated = settle::applied(
+                app,
+                sub,
+                &intent,
+                Settle { period, invoice_id: Some(invoice.id.clone()), actor: intent.actor.clone() },
+            )
+            .await?;
+            let quote = with_provider_numbers(sub, plan.quote, &invoice);
+            Ok(view(quote, &updated, Some(&invoice), plan.at))
+        }
+        ChargeOutcome::PaymentRequired { invoice, expires_at } => {
+            let payment_url = invoice.hosted_invoice_url.clone().unwrap_or_default();
+            settle::pending(app, sub, &intent, &invoice, expires_at).await?;
+            Err(DomainError::PaymentRequired { payment_url })
+        }
+    }
+}
+
+/// A change from the next period on: the provider's schedule carries it, nothing is due now.
+async fn schedule(
+    app: &App,
+    sub: &Subscription,
+    product: Product,
+    plan: Plan,
+) -> Result<ChangeView, DomainError> {
+    let product = with_prices(app, product).await?;
+    let intent = new_intent(app, sub, &plan);
+    let cap = (plan.kind == ChangeKind::ScheduleDecrease).then_some(plan.target.seats);
+    begin(app, sub, &intent, cap).await?;
+    let updated = settle::scheduled(app, sub, &product, &intent).await?;
+    Ok(view(plan.quote, &updated, None, plan.at))
+}
+
+/// Drops the scheduled change here and at the provider.
+async fn cancel(
+    app: &App,
+    sub: &Subscription,
+    product: &Product,
+    actor: String,
+    at: DateTime<Utc>,
+) -> Result<Subscription, DomainError> {
+    let quote = Quote {
+        effective: Effective::Now,
+        effective_at: at,
+        lines: vec![],
+        amount_due_now: 0,
+        next_renewal_amount: sub.unit_amount * sub.seats,
+    };
+    let detail = json!({
+        "canceled": sub.scheduled_change.as_ref().map(crate::views::ScheduledChangeView::from),
+    });
+    let target = Target { seats: sub.seats, interval: sub.interval, unit_amount: sub.unit_amount };
+    let plan = Plan { kind: ChangeKind::CancelScheduled, target, at, quote, actor, detail };
+    let intent = new_intent(app, sub, &plan);
+    begin(app, sub, &intent, None).await?;
+    settle::scheduled(app, sub, product, &intent).await
+}

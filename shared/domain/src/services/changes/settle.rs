@@ -1,0 +1,355 @@
+//! Settling a change intent, exactly once: by the provider's answer, by its webhook (which
+//! may arrive first), or by the sweeper after a crash. Each settlement is one conditional
+//! write on the intent's id, so whichever path comes second finds it gone and changes nothing.
+
+use super::{price_id, App};
+use crate::error::{DomainError, PortError};
+use crate::model::*;
+use crate::ports::{ProviderInvoice, RenewalSchedule, SettleOutcome, Settlement, Terms};
+use crate::services::audit::event;
+use chrono::DateTime;
+use serde_json::{json, Value};
+
+/// An intent older than this is from a function that died (the provider calls of one change
+/// take at most a few timeouts of a few seconds): the sweeper or the next change settles it.
+pub const INTENT_STALE_S: i64 = 120;
+
+/// How an applied change is settled: the provider's period, its invoice, who saw it done.
+#[derive(Debug, Clone)]
+pub struct Settle {
+    pub period: (i64, i64),
+    pub invoice_id: Option<String>,
+    pub actor: String,
+}
+
+fn audit_kind(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::SeatIncrease => "subscription.seats_increased",
+        ChangeKind::IntervalSwitch => "subscription.interval_changed",
+        ChangeKind::ScheduleDecrease => "subscription.seat_decrease_scheduled",
+        ChangeKind::ScheduleInterval => "subscription.interval_change_scheduled",
+        ChangeKind::CancelScheduled => "subscription.scheduled_change_canceled",
+    }
+}
+
+fn with(detail: &Value, extra: Value) -> Value {
+    let mut d = detail.clone();
+    if let (Some(d), Some(e)) = (d.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            d.insert(k.clone(), v.clone());
+        }
+    }
+    d
+}
+
+fn at_unix(t: i64) -> Result<DateTime<chrono::Utc>, DomainError> {
+    DateTime::from_timestamp(t, 0).ok_or_else(|| DomainError::Internal(format!("bad provider time {t}")))
+}
+
+async fn reread(app: &App, id: &str) -> Result<Subscription, DomainError> {
+    app.store.subscription(id).await?.ok_or(DomainError::NotFound("subscription"))
+}
+
+async fn product_of(app: &App, sub: &Subscription) -> Result<Product, DomainError> {
+    app.store
+        .product(&sub.product_id)
+        .await?
+        .ok_or_else(|| DomainError::Internal("subscription without product".into()))
+}
+
+/// The terms once a change that charged is paid. An increase while annual → monthly is
+/// scheduled rewrites the schedule's next phase to the new count first, so the renewal
+/// bills what is paid for now (the same key on every path: the provider replays it).
+async fn terms_after_charge(
+    app: &App,
+    sub: &Subscription,
+    intent: &ChangeIntent,
+    period: (i64, i64),
+) -> Result<Terms, DomainError> {
+    let (start, end) = (at_unix(period.0)?, at_unix(period.1)?);
+    match intent.kind {
+        ChangeKind::IntervalSwitch => Ok(Terms {
+            seats: sub.seats,
+            assign_cap: sub.seats,
+            interval: intent.interval,
+            unit_amount: intent.unit_amount,
+            current_period_start: start,
+            current_period_end: end,
+            scheduled_change: None,
+        }),
+        _ => {
+            let mut scheduled = sub.scheduled_change.clone();
+            if let Some(ScheduledChange::IntervalChange {
+                interval,
+                unit_amount,
+                effective_at,
+                provider_schedule_id: Some(schedule_id),
+                ..
+            }) = &sub.scheduled_change
+            {
+                let product = product_of(app, sub).await?;
+                app.payments
+                    .schedule_renewal(&RenewalSchedule {
+                        provider_subscription_id: sub.provider_subscription_id.clone(),
+                        schedule_id: Some(schedule_id.clone()),
+                        current_price_id: price_id(&product, sub.interval)?,
+                        current_quantity: intent.seats,
+                        next_price_id: price_id(&product, *interval)?,
+                        next_interval: *interval,
+                        next_quantity: intent.seats,
+                        idempotency_key: format!("{}-reschedule", intent.idempotency_key),
+                    })
+                    .await?;
+                scheduled = Some(ScheduledChange::IntervalChange {
+                    interval: *interval,
+                    unit_amount: *unit_amount,
+                    effective_at: *effective_at,
+                    provider_schedule_id: Some(schedule_id.clone()),
+                    seats: Some(intent.seats),
+                });
+            }
+            Ok(Terms {
+                seats: intent.seats,
+                assign_cap: intent.seats,
+                interval: sub.interval,
+                unit_amount: sub.unit_amount,
+                current_period_start: start,
+                current_period_end: end,
+                scheduled_change: scheduled,
+            })
+        }
+    }
+}
+
+/// A change that charged is paid: it takes effect, audited once. `false` from the store means
+/// the other path settled it first; the subscription is read back either way.
+pub async fn applied(
+    app: &App,
+    sub: &Subscription,
+    intent: &ChangeIntent,
+    how: Settle,
+) -> Result<Subscription, DomainError> {
+    let terms = terms_after_charge(app, sub, intent, how.period).await?;
+    let audit = event(
+        app,
+        &sub.id,
+        audit_kind(intent.kind),
+        how.actor,
+        with(&intent.detail, json!({ "invoice_id": how.invoice_id, "change_id": intent.id })),
+    );
+    let settled = app
+        .store
+        .settle_change(&Settlement {
+            subscription_id: sub.id.clone(),
+            intent_id: intent.id.clone(),
+            outcome: SettleOutcome::Applied(terms),
+            previous_cap: intent.previous_cap,
+            audit: Some(audit),
+        })
+        .await?;
+    if !settled {
+        tracing::info!(subscription_id = %sub.id, change_id = %intent.id, "change settled by the other path first");
+    }
+    reread(app, &sub.id).await
+}
+
+/// Sent, not paid: the change waits at the provider; nothing of it applies here.
+pub async fn pending(
+    app: &App,
+    sub: &Subscription,
+    intent: &ChangeIntent,
+    invoice: &ProviderInvoice,
+    expires_at: i64,
+) -> Result<(), DomainError> {
+    let pending = PendingChange {
+        intent: intent.clone(),
+        invoice_id: invoice.id.clone(),
+        amount_due: invoice.amount_due,
+        payment_url: invoice.hosted_invoice_url.clone().unwrap_or_default(),
+        expires_at: at_unix(expires_at)?,
+    };
+    let audit = event(
+        app,
+        &sub.id,
+        "subscription.change_payment_required",
+        intent.actor.clone(),
+        with(
+            &intent.detail,
+            json!({ "invoice_id": invoice.id, "amount_due": invoice.amount_due, "change_id": intent.id }),
+        ),
+    );
+    app.store
+        .settle_change(&Settlement {
+            subscription_id: sub.id.clone(),
+            intent_id: intent.id.clone(),
+            outcome: SettleOutcome::PaymentPending(pending),
+            previous_cap: intent.previous_cap,
+            audit: Some(audit),
+        })
+        .await?;
+    Ok(())
+}
+
+/// Nothing of the change took effect: the intent (or the pending change) goes.
+pub async fn dropped(
+    app: &App,
+    sub: &Subscription,
+    intent: &ChangeIntent,
+    actor: &str,
+) -> Result<bool, DomainError> {
+    let audit = sub.pending_change.as_ref().filter(|p| p.intent.id == intent.id).map(|p| {
+        event(
+            app,
+            &sub.id,
+            "subscription.pending_change_expired",
+            actor.to_string(),
+            with(&intent.detail, json!({ "invoice_id": p.invoice_id, "change_id": intent.id })),
+        )
+    });
+    Ok(app
+        .store
+        .settle_change(&Settlement {
+            subscription_id: sub.id.clone(),
+            intent_id: intent.id.clone(),
+            outcome: SettleOutcome::Dropped,
+            previous_cap: intent.previous_cap,
+            audit,
+        })
+        .await?)
+}
+
+/// A scheduled change (or its cancellation) at the provider, then here. Safe to run again
+/// with the same intent: the provider replays the call under the intent's key.
+pub async fn scheduled(
+    app: &App,
+    sub: &Subscription,
+    product: &Product,
+    intent: &ChangeIntent,
+) -> Result<Subscription, DomainError> {
+    let existing = sub.scheduled_change.as_ref().and_then(|c| c.provider_schedule_id()).map(str::to_string);
+    let call = async {
+        match intent.kind {
+            ChangeKind::CancelScheduled => {
+                if let Some(schedule_id) = &existing {
+                    app.payments.release_schedule(schedule_id, &intent.idempotency_key).await?;
+                }
+                Ok::<Option<String>, PortError>(None)
+            }
+            _ => app
+                .payments
+                .schedule_renewal(&RenewalSchedule {
+                    provider_subscription_id: sub.provider_subscription_id.clone(),
+                    schedule_id: existing.clone(),
+                    current_price_id: price_id(product, sub.interval)
+                        .map_err(|e| PortError::Rejected("catalogue", e.to_string()))?,
+                    current_quantity: sub.seats,
+                    next_price_id: price_id(product, intent.interval)
+                        .map_err(|e| PortError::Rejected("catalogue", e.to_string()))?,
+                    next_interval: intent.interval,
+                    next_quantity: intent.seats,
+                    idempotency_key: intent.idempotency_key.clone(),
+                })
+                .await
+                .map(Some),
+        }
+    };
+    let schedule_id = match call.await {
+        Ok(id) => id,
+        Err(e @ PortError::Rejected(..)) => {
+            dropped(app, sub, intent, "system").await?;
+            return Err(e.into());
+        }
+        // Unknown outcome: the intent stays and is run again later under the same key.
+        Err(e) => return Err(e.into()),
+    };
+    let effective_at = sub.current_period_end;
+    let (scheduled_change, assign_cap) = match intent.kind {
+        ChangeKind::ScheduleDecrease => (
+            Some(ScheduledChange::SeatDecrease {
+                seats: intent.seats,
+                effective_at,
+                provider_schedule_id: schedule_id,
+            }),
+            intent.seats,
+        ),
+        ChangeKind::ScheduleInterval => (
+            Some(ScheduledChange::IntervalChange {
+                interval: intent.interval,
+                unit_amount: intent.unit_amount,
+                effective_at,
+                provider_schedule_id: schedule_id,
+                seats: Some(sub.seats),
+            }),
+            sub.seats,
+        ),
+        _ => (None, sub.seats),
+    };
+    let audit = event(
+        app,
+        &sub.id,
+        audit_kind(intent.kind),
+        intent.actor.clone(),
+        with(&intent.detail, json!({ "effective_at": effective_at, "change_id": intent.id })),
+    );
+    app.store
+        .settle_change(&Settlement {
+            subscription_id: sub.id.clone(),
+            intent_id: intent.id.clone(),
+            outcome: SettleOutcome::Applied(Terms {
+                seats: sub.seats,
+                assign_cap,
+                interval: sub.interval,
+                unit_amount: sub.unit_amount,
+                current_period_start: sub.current_period_start,
+                current_period_end: sub.current_period_end,
+                scheduled_change,
+            }),
+            previous_cap: intent.previous_cap,
+            audit: Some(audit),
+        })
+        .await?;
+    reread(app, &sub.id).await
+}
+
+/// Settles an intent whose function died, from the provider's state: paid and applied there →
+/// applied here; waiting for payment → pending; otherwise it never happened → dropped. A
+/// scheduling intent is run again under its key. Nothing is ever charged again.
+pub async fn heal(app: &App, sub: Subscription) -> Result<Subscription, DomainError> {
+    let Some(intent) = sub.change_intent.clone() else { return Ok(sub) };
+    if (app.clock.now() - intent.started_at).num_seconds() < INTENT_STALE_S {
+        return Ok(sub);
+    }
+    tracing::warn!(subscription_id = %sub.id, change_id = %intent.id, "settling a change left in flight");
+    if !intent.kind.charges_now() {
+        let product = product_of(app, &sub).await?;
+        return scheduled(app, &sub, &product, &intent).await;
+    }
+    match app.payments.subscription(&sub.provider_subscription_id).await? {
+        Some(state)
+            if state.pending_update_expires_at.is_none()
+                && state.quantity == intent.seats
+                && state.interval == intent.interval =>
+        {
+            let how = Settle {
+                period: (state.period_start, state.period_end),
+                invoice_id: state.latest_invoice.map(|i| i.id),
+                actor: "system:sweeper".into(),
+            };
+            applied(app, &sub, &intent, how).await
+        }
+        Some(state) => match (state.pending_update_expires_at, state.latest_invoice) {
+            (Some(expires_at), Some(invoice)) => {
+                pending(app, &sub, &intent, &invoice, expires_at).await?;
+                reread(app, &sub.id).await
+            }
+            _ => {
+                dropped(app, &sub, &intent, "system:sweeper").await?;
+                reread(app, &sub.id).await
+            }
+        },
+        None => {
+            dropped(app, &sub, &intent, "system:sweeper").await?;
+            reread(app, &sub.id).await
+        }
+    }
+}

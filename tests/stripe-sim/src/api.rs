@@ -1,0 +1,265 @@
+//! The REST API's routes (run under the state lock; webhooks go out after).
+//!
+//! Docs:
+//! - https://docs.stripe.com/api/products/create, https://docs.stripe.com/api/prices/create
+//! - https://docs.stripe.com/api/customers/create
+//! - https://docs.stripe.com/api/checkout/sessions/create (mode=subscription, line_items,
+//!   customer_email, client_reference_id, metadata, subscription_data[metadata])
+//! - https://docs.stripe.com/api/subscriptions, https://docs.stripe.com/api/invoices
+//! - https://docs.stripe.com/api/subscription_schedules, https://docs.stripe.com/api/events
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::form::{field, Params};
+use crate::model::{new_id, Price, Product, Session, State};
+
+fn list(data: Vec<Value>, url: &str) -> Value {
+    json!({ "object": "list", "data": data, "has_more": false, "url": url })
+}
+
+impl State {
+    pub fn dispatch(&mut self, method: &str, path: &str, p: &Params) -> ApiResult<Value> {
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let expand = p.expand();
+        match (method, segs.as_slice()) {
+            ("POST", ["v1", "products"]) => self.create_product(p),
+            ("GET", ["v1", "products", id]) => self
+                .products
+                .get(*id)
+                .map(|x| self.product_json(x))
+                .ok_or_else(|| ApiError::missing("product", id, "id")),
+            ("POST", ["v1", "prices"]) => self.create_price(p),
+            ("GET", ["v1", "prices", id]) => {
+                if self.prices.contains_key(*id) {
+                    Ok(self.price_json(id))
+                } else {
+                    Err(ApiError::missing("price", id, "price"))
+                }
+            }
+            ("POST", ["v1", "customers"]) => {
+                let id = self
+                    .create_customer(p.str("email").map(str::to_string), p.metadata().unwrap_or_default());
+                Ok(self.customers.get(&id).map(|c| self.customer_json(c)).unwrap_or(Value::Null))
+            }
+            ("GET", ["v1", "customers", id]) => self
+                .customers
+                .get(*id)
+                .map(|c| self.customer_json(c))
+                .ok_or_else(|| ApiError::missing("customer", id, "id")),
+            ("POST", ["v1", "checkout", "sessions"]) => self.create_session(p),
+            ("GET", ["v1", "checkout", "sessions", id]) => self
+                .sessions
+                .get(*id)
+                .map(|s| self.session_json(s))
+                .ok_or_else(|| ApiError::missing("checkout.session", id, "session")),
+            ("POST", ["v1", "subscriptions"]) => self.api_create_subscription(p),
+            ("GET", ["v1", "subscriptions"]) => {
+                let customer = p.str("customer");
+                let data = self
+                    .sub_order
+                    .iter()
+                    .filter_map(|id| self.subs.get(id))
+                    .filter(|s| customer.is_none_or(|c| c == s.customer))
+                    .map(|s| self.sub_json(s, &[]))
+                    .collect();
+                Ok(list(data, "/v1/subscriptions"))
+            }
+            ("GET", ["v1", "subscriptions", id]) => {
+                let s = self.sub_ref(id)?;
+                Ok(self.sub_json(s, &expand))
+            }
+            ("POST", ["v1", "subscriptions", id]) => self.api_update_subscription(id, p),
+            ("DELETE", ["v1", "subscriptions", id]) => {
+                let s = self.sub_ref(id)?;
+                if s.status == "canceled" {
+                    return Err(ApiError::invalid(format!("No such subscription: '{id}'"), Some("id")));
+                }
+                // Canceling the subscription also ends its schedule.
+                match s.schedule.clone() {
+                    Some(sched) => {
+                        self.cancel_schedule(&sched)?;
+                    }
+                    None => self.cancel_subscription_now(id),
+                }
+                Ok(self.sub_value(id))
+            }
+            ("POST", ["v1", "invoices", "create_preview"]) => self.api_create_preview(p),
+            ("GET", ["v1", "invoices"]) => {
+                let sub = p.str("subscription");
+                let mut data: Vec<Value> = self
+                    .invoice_order
+                    .iter()
+                    .filter_map(|id| self.invoices.get(id))
+                    .filter(|i| sub.is_none_or(|s| i.subscription.as_deref() == Some(s)))
+                    .map(|i| self.invoice_json(i))
+                    .collect();
+                data.reverse();
+                Ok(list(data, "/v1/invoices"))
+            }
+            ("GET", ["v1", "invoices", id]) => self
+                .invoices
+                .get(*id)
+                .map(|i| self.invoice_json(i))
+                .ok_or_else(|| ApiError::missing("invoice", id, "invoice")),
+            ("POST", ["v1", "invoices", id, "pay"]) => self.api_pay_invoice(id, p.str("payment_method")),
+            ("POST", ["v1", "invoices", id, "void"]) => {
+                let inv = self
+                    .invoices
+                    .get(*id)
+                    .cloned()
+                    .ok_or_else(|| ApiError::missing("invoice", id, "invoice"))?;
+                if inv.status != "open" {
+                    return Err(ApiError::invalid(
+                        format!("You can only void an open invoice. This invoice is {}.", inv.status),
+                        None,
+                    ));
+                }
+                let holder = inv.subscription.clone().filter(|s| {
+                    self.subs
+                        .get(s)
+                        .and_then(|x| x.pending_update.as_ref())
+                        .is_some_and(|pu| pu.invoice == *id)
+                });
+                match holder {
+                    Some(sub) => self.discard_pending_update(&sub, false),
+                    None => self.void_invoice(id),
+                }
+                Ok(self.invoice_value(id))
+            }
+            ("GET", ["v1", "payment_intents", id]) => self
+                .intents
+                .get(*id)
+                .map(|x| self.intent_json(x))
+                .ok_or_else(|| ApiError::missing("payment_intent", id, "intent")),
+            ("POST", ["v1", "subscription_schedules"]) => self.create_schedule(p),
+            ("GET", ["v1", "subscription_schedules", id]) => self
+                .schedules
+                .get(*id)
+                .map(|s| self.schedule_json(s))
+                .ok_or_else(|| ApiError::missing("subscription_schedule", id, "schedule")),
+            ("POST", ["v1", "subscription_schedules", id]) => self.update_schedule(id, p),
+            ("POST", ["v1", "subscription_schedules", id, "release"]) => self.release_schedule(id),
+            ("POST", ["v1", "subscription_schedules", id, "cancel"]) => self.cancel_schedule(id),
+            ("GET", ["v1", "events", id]) => self
+                .events
+                .iter()
+                .find(|e| e["id"] == *id)
+                .cloned()
+                .ok_or_else(|| ApiError::missing("event", id, "id")),
+            _ => Err(ApiError::not_found_url(method, path)),
+        }
+    }
+
+    fn create_product(&mut self, p: &Params) -> ApiResult<Value> {
+        let name = p.str("name").ok_or_else(|| ApiError::required("name"))?;
+        let prod = Product {
+            id: p.str("id").map(str::to_string).unwrap_or_else(|| new_id("prod")),
+            name: name.to_string(),
+            metadata: p.metadata().unwrap_or_default(),
+            created: self.now(),
+        };
+        let v = self.product_json(&prod);
+        self.products.insert(prod.id.clone(), prod);
+        Ok(v)
+    }
+
+    fn create_price(&mut self, p: &Params) -> ApiResult<Value> {
+        let product = p.str("product").ok_or_else(|| ApiError::required("product"))?;
+        if !self.products.contains_key(product) {
+            return Err(ApiError::missing("product", product, "product"));
+        }
+        let currency = p.str("currency").ok_or_else(|| ApiError::required("currency"))?;
+        let ua = p
+            .str("unit_amount")
+            .ok_or_else(|| ApiError::required("unit_amount"))?
+            .parse::<i64>()
+            .map_err(|_| {
+                ApiError::invalid_code("parameter_invalid_integer", "Invalid integer", Some("unit_amount"))
+            })?;
+        let recurring = p.root.get("recurring");
+        let interval = recurring
+            .and_then(|r| field(r, "interval"))
+            .ok_or_else(|| ApiError::required("recurring[interval]"))?;
+        if !matches!(interval, "day" | "week" | "month" | "year") {
+            return Err(ApiError::invalid_code(
+                "parameter_invalid_string",
+                "Invalid recurring[interval]: must be one of day, week, month, or year",
+                Some("recurring[interval]"),
+            ));
+        }
+        let count =
+            recurring.and_then(|r| field(r, "interval_count")).and_then(|c| c.parse().ok()).unwrap_or(1);
+        let price = Price {
+            id: new_id("price"),
+            product: product.to_string(),
+            currency: currency.to_lowercase(),
+            unit_amount: ua,
+            interval: interval.to_string(),
+            interval_count: count,
+            metadata: p.metadata().unwrap_or_default(),
+            created: self.now(),
+            active: true,
+        };
+        let id = price.id.clone();
+        self.prices.insert(id.clone(), price);
+        Ok(self.price_json(&id))
+    }
+
+    fn create_session(&mut self, p: &Params) -> ApiResult<Value> {
+        if p.str("mode") != Some("subscription") {
+            return Err(ApiError::invalid(
+                "The simulator supports Checkout in `mode=subscription` only.",
+                Some("mode"),
+            ));
+        }
+        let mut items = Vec::new();
+        for (n, it) in p.list("line_items").into_iter().enumerate() {
+            let price = match (field(it, "price"), it.get("price_data")) {
+                (Some(pr), _) => {
+                    if !self.prices.contains_key(pr) {
+                        return Err(ApiError::missing("price", pr, &format!("line_items[{n}][price]")));
+                    }
+                    pr.to_string()
+                }
+                (None, Some(pd)) => self.price_from_data(pd, &format!("line_items[{n}][price_data]"))?,
+                (None, None) => return Err(ApiError::required(&format!("line_items[{n}][price]"))),
+            };
+            let q = field(it, "quantity").and_then(|q| q.parse().ok()).unwrap_or(1);
+            items.push((price, q));
+        }
+        if items.is_empty() {
+            return Err(ApiError::required("line_items"));
+        }
+        let customer = p.str("customer").map(str::to_string);
+        if let Some(c) = &customer {
+            if !self.customers.contains_key(c) {
+                return Err(ApiError::missing("customer", c, "customer"));
+            }
+        }
+        let sub_meta = p
+            .root
+            .get("subscription_data")
+            .and_then(|d| d.get("metadata"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_else(Map::new);
+        let s = Session {
+            id: new_id("cs_test"),
+            line_items: items,
+            customer_email: p.str("customer_email").map(str::to_string),
+            customer,
+            client_reference_id: p.str("client_reference_id").map(str::to_string),
+            success_url: p.str("success_url").map(str::to_string),
+            cancel_url: p.str("cancel_url").map(str::to_string),
+            metadata: p.metadata().unwrap_or_default(),
+            sub_metadata: sub_meta,
+            status: "open".to_string(),
+            subscription: None,
+            created: self.now(),
+        };
+        let v = self.session_json(&s);
+        self.sessions.insert(s.id.clone(), s);
+        Ok(v)
+    }
+}

@@ -1,0 +1,21 @@
+//! Runs the Stripe simulator until Ctrl-C.
+//!
+//! Env: `STRIPE_SIM_WEBHOOK_URL` and `STRIPE_WEBHOOK_SECRET` (webhook endpoint and its secret).
+//! Control: `POST /_sim/checkout/{cs_id}/complete?payment_method=pm_card_visa`,
+//! `POST /_sim/advance?secs=86400`, `POST /_sim/payment_method?customer=cus_…&payment_method=…`,
+//! `POST /_sim/redeliver`, `GET /_sim/now`, `GET /_sim/events`.
+
+use stripe_sim::StripeSim;
+
+#[tokio::main]
+async fn main() {
+    let sim = StripeSim::start().await;
+    if let Ok(url) = std::env::var("STRIPE_SIM_WEBHOOK_URL") {
+        let secret = std::env::var("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|_| "whsec_sim".to_string());
+        sim.set_webhook(&url, &secret);
+        eprintln!("stripe-sim: webhooks go to {url}");
+    }
+    println!("STRIPE_API_BASE={}", sim.base_url());
+    eprintln!("stripe-sim: API key {}", StripeSim::SECRET_KEY);
+    let _ = tokio::signal::ctrl_c().await;
+}

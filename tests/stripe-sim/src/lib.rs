@@ -1,0 +1,206 @@
+//! A stateful Stripe simulator served on 127.0.0.1, written from Stripe's public documentation
+//! (API version 2025-03-31.basil shapes) for the billing project's tests.
+//!
+//! Start it with [`StripeSim::start`], point the code under test at [`StripeSim::base_url`], and
+//! drive time and payments with the control methods. Webhooks for the events an API call causes
+//! are delivered before that call's HTTP answer.
+//!
+//! Docs: https://docs.stripe.com/api, https://docs.stripe.com/billing/testing/test-clocks,
+//! https://docs.stripe.com/testing, https://docs.stripe.com/webhooks.
+
+mod api;
+mod billing;
+mod clock;
+mod error;
+mod form;
+mod model;
+mod schedules;
+mod server;
+mod subscriptions;
+mod webhooks;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+
+pub use webhooks::signature;
+
+pub const API_VERSION: &str = "2025-03-31.basil";
+
+/// One API request the simulator received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub form: Vec<(String, String)>,
+    pub idempotency_key: Option<String>,
+    pub stripe_version: Option<String>,
+    pub status: u16,
+}
+
+/// One webhook delivery attempt (status 0: the endpoint could not be reached).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub event_id: String,
+    pub event_type: String,
+    pub status: u16,
+}
+
+pub(crate) struct Inner {
+    pub state: Mutex<model::State>,
+    pub hooks: Mutex<webhooks::Hooks>,
+    pub deliver_lock: tokio::sync::Mutex<()>,
+    pub client: reqwest::Client,
+}
+
+impl Inner {
+    pub fn state(&self) -> MutexGuard<'_, model::State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub struct StripeSim {
+    inner: Arc<Inner>,
+    base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StripeSim {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StripeSim {
+    /// The secret key the simulator accepts (any `sk_test_…` key is accepted too).
+    pub const SECRET_KEY: &'static str = "sk_test_sim";
+
+    /// Binds 127.0.0.1 on a free port and serves the API.
+    pub async fn start() -> StripeSim {
+        Self::start_with_offset(0).await
+    }
+
+    /// Like [`StripeSim::start`], with the clock set to the unix time `now` (it then runs on in
+    /// real time), so tests can have periods such as 2025-03-01..2025-04-01.
+    pub async fn start_at(now: i64) -> StripeSim {
+        Self::start_with_offset(now - model::real_now()).await
+    }
+
+    async fn start_with_offset(offset: i64) -> StripeSim {
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("stripe-sim: cannot bind 127.0.0.1:0: {e}"),
+        };
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let base = format!("http://127.0.0.1:{port}");
+        let state = model::State { base_url: base.clone(), offset, ..Default::default() };
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        let inner = Arc::new(Inner {
+            state: Mutex::new(state),
+            hooks: Mutex::new(Default::default()),
+            deliver_lock: tokio::sync::Mutex::new(()),
+            client,
+        });
+        let task = tokio::spawn(server::serve(listener, inner.clone()));
+        StripeSim { inner, base, task }
+    }
+
+    /// "http://127.0.0.1:PORT"
+    pub fn base_url(&self) -> String {
+        self.base.clone()
+    }
+
+    pub fn set_webhook(&self, url: &str, secret: &str) {
+        self.inner.set_endpoint(url, secret);
+    }
+
+    /// Completes a Checkout session as a customer paying with `payment_method` would: creates
+    /// the customer and subscription, pays the first invoice, sends the events. Returns `sub_…`.
+    pub async fn complete_checkout(&self, session_id: &str, payment_method: &str) -> Result<String, String> {
+        let r = self.inner.state().complete_checkout(session_id, payment_method);
+        self.inner.flush().await;
+        r
+    }
+
+    /// The payment method future charges of `customer_id` use.
+    pub fn set_payment_method(&self, customer_id: &str, payment_method: &str) {
+        if let Some(c) = self.inner.state().customers.get_mut(customer_id) {
+            c.payment_method = payment_method.to_string();
+        }
+    }
+
+    /// Pays an open invoice as `POST /v1/invoices/{id}/pay` would (events included).
+    pub async fn pay_invoice(&self, invoice_id: &str, payment_method: &str) -> Result<(), String> {
+        let r = self
+            .inner
+            .state()
+            .api_pay_invoice(invoice_id, Some(payment_method))
+            .map(|_| ())
+            .map_err(|e| e.message);
+        self.inner.flush().await;
+        r
+    }
+
+    /// Moves the clock forward, processing expiries, phase changes and renewals on the way.
+    pub async fn advance(&self, secs: i64) {
+        self.inner.state().advance(secs);
+        self.inner.flush().await;
+    }
+
+    pub fn now(&self) -> i64 {
+        self.inner.state().now()
+    }
+
+    /// The subscription as `GET /v1/subscriptions/{id}` would answer.
+    pub fn subscription(&self, id: &str) -> Option<Value> {
+        let st = self.inner.state();
+        st.subs.get(id).map(|s| st.sub_json(s, &[]))
+    }
+
+    /// The invoices of a subscription, oldest first.
+    pub fn invoices_of(&self, subscription_id: &str) -> Vec<Value> {
+        let st = self.inner.state();
+        st.invoice_order
+            .iter()
+            .filter_map(|id| st.invoices.get(id))
+            .filter(|i| i.subscription.as_deref() == Some(subscription_id))
+            .map(|i| st.invoice_json(i))
+            .collect()
+    }
+
+    /// Every API request received, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.state().requests.clone()
+    }
+
+    /// Every event created so far, in order.
+    pub fn events(&self) -> Vec<Value> {
+        self.inner.state().events.clone()
+    }
+
+    pub fn hold_webhooks(&self, hold: bool) {
+        self.inner.set_hold(hold);
+    }
+
+    /// Sends the held events (in order); returns how many were answered 2xx.
+    pub async fn deliver_held(&self) -> usize {
+        self.inner.deliver_held().await
+    }
+
+    /// Sends again the deliveries that failed (in order); returns how many now succeeded.
+    pub async fn redeliver_failed(&self) -> usize {
+        self.inner.redeliver_failed().await
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.inner.delivery_log()
+    }
+
+    /// The next request with this method whose path starts with `path_prefix` answers `status`.
+    pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16) {
+        self.inner.state().fail_next.push((method.to_uppercase(), path_prefix.to_string(), status));
+    }
+}
