@@ -20,13 +20,18 @@ pub struct Ctx {
 impl Ctx {
     /// A whole stack of its own (emulator, functions, bridge), warmed up.
     pub async fn start(name: &str) -> Ctx {
+        Ctx::start_with(name, vec![]).await
+    }
+
+    /// A stack whose functions also get `extra_env` (e.g. Stripe mode against a simulator).
+    pub async fn start_with(name: &str, extra_env: Vec<(String, String)>) -> Ctx {
         let target = local_stack::root().join("target/e2e");
         let log = target.join(format!("{name}.log"));
         let stack = Stack::start(Options {
             prefix: local_stack::resources::unique_prefix(&format!("e2e-{name}")),
             state_dir: target,
             log_file: Some(log.clone()),
-            extra_env: vec![],
+            extra_env,
             reload_on_change: false,
         })
         .await

@@ -4,11 +4,13 @@
 
 /** An error answer of the API: `{error: {code, message, field?}}`, or a network failure. */
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, paymentUrl) {
     super(message);
     this.status = status;
     this.code = code;
     this.field = field || null;
+    // 402 payment_required: where the invoice of the change can be paid.
+    this.paymentUrl = paymentUrl || null;
   }
 }
 
@@ -65,7 +67,7 @@ export async function api(method, path, { body, token, idempotencyKey } = {}) {
   try { data = await resp.json(); } catch { data = null; }
   if (resp.ok) return data;
   const e = data && data.error;
-  if (e && e.message) throw new ApiError(resp.status, e.code, e.message, e.field);
+  if (e && e.message) throw new ApiError(resp.status, e.code, e.message, e.field, e.payment_url);
   throw new ApiError(resp.status, 'unavailable', 'Something went wrong on our side. Please try again in a moment.');
 }
 

@@ -25,6 +25,14 @@ function renderSummary() {
   $('#total').textContent = String(sub.seats);
   const renews = sub.status === 'canceled' ? `Ended ${day(sub.current_period_end)}` : `Renews on ${day(sub.current_period_end)}`;
   $('#plan').textContent = `${plan[sub.interval]} · ${money(sub.unit_amount, sub.currency)} per seat per ${per[sub.interval]} · ${renews} · Status: ${sub.status.replace('_', ' ')}`;
+  // A change sent to the payment provider and not paid yet: nothing of it is here before it is.
+  const pc = sub.pending_change;
+  show($('#pending'), Boolean(pc));
+  if (pc) {
+    const what = pc.seats ? `${pc.seats} seats` : `${plan[pc.interval].toLowerCase()} billing`;
+    $('#pending-text').textContent = `The change to ${what} (${money(pc.amount_due, sub.currency)}) applies once its invoice is paid; it expires on ${day(pc.expires_at)}. Until then you keep ${sub.seats} seats.`;
+    $('#pending-pay').href = pc.payment_url;
+  }
   const sc = sub.scheduled_change;
   show($('#scheduled'), Boolean(sc));
   if (sc) {
@@ -190,7 +198,18 @@ function renderPreview(box, q, interval, confirmLabel, apply) {
     form);
   show(box, true);
   onSubmit(form, async () => {
-    await apply();
+    try {
+      await apply();
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== 'payment_required') throw err;
+      // Pay first: the card was declined or needs authentication; nothing changed yet.
+      box.replaceChildren(
+        el('h3', {}, 'Payment needed'),
+        el('p', { role: 'alert' }, `${err.message} Due: ${money(q.amount_due_now, cur)}.`),
+        el('p', {}, el('a', { class: 'button', href: err.paymentUrl || '#', rel: 'noopener' }, 'Pay the invoice')));
+      await refresh();
+      return;
+    }
     status(form, 'Done.');
     box.replaceChildren(el('p', { class: 'status', role: 'status' }, 'The change is applied.'));
     await refresh();

@@ -47,6 +47,24 @@ fn state_dir() -> std::path::PathBuf {
     local_stack::root().join(".local")
 }
 
+/// What `make dev` takes from its environment (API.md, the local stack's contract): the
+/// gateway, and Stripe's address and keys, so a Stripe stand-in on 127.0.0.1 (or Stripe's
+/// test mode) can play Stripe.
+const PASSED_THROUGH: [&str; 5] = [
+    "PAYMENT_GATEWAY",
+    "STRIPE_API_BASE",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "OFFLINE_PAYMENT_OUTCOME",
+];
+
+fn passed_through() -> Vec<(String, String)> {
+    PASSED_THROUGH
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
+        .collect()
+}
+
 async fn dev() -> Result<(), BoxError> {
     let dir = state_dir();
     println!("Starting moto and creating the table, queues, bucket and sender identity…");
@@ -54,7 +72,7 @@ async fn dev() -> Result<(), BoxError> {
         prefix: "dev".into(),
         state_dir: dir.clone(),
         log_file: None,
-        extra_env: vec![],
+        extra_env: passed_through(),
         reload_on_change: true,
     })
     .await?;

@@ -54,7 +54,13 @@ impl Stack {
         let port = crate::free_port()?;
         let api_url = format!("http://127.0.0.1:{port}");
         let admin_token = format!("adm_{}", crate::random_hex());
-        let webhook_secret = format!("whsec_{}", crate::random_hex());
+        // The secret in use: the caller's (e.g. what `stripe listen` printed), else a fresh one.
+        let webhook_secret = opts
+            .extra_env
+            .iter()
+            .find(|(k, _)| k == "STRIPE_WEBHOOK_SECRET")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| format!("whsec_{}", crate::random_hex()));
         let mut function_env: Vec<(String, String)> = [
             ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
             ("AWS_REGION", resources::REGION),

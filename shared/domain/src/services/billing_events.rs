@@ -113,7 +113,9 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
                 // A change's declined payment leaves the subscription as it was (pay first):
                 // only a renewal's failure makes it past due, and Stripe says so in its
                 // `customer.subscription.updated`.
-                SubscriptionStatus::Active | SubscriptionStatus::Trialing if s.pending_change.is_none() => {
+                SubscriptionStatus::Active | SubscriptionStatus::Trialing
+                    if s.pending_change.is_none() && s.change_intent.is_none() =>
+                {
                     Next::status(SubscriptionStatus::PastDue)
                 }
                 _ => Next::none(),

@@ -1,0 +1,168 @@
+//! Money end to end in Stripe mode: the functions behind `cargo lambda watch` talk to the
+//! stateful Stripe simulator (tests/stripe-sim, written from Stripe's documentation), which
+//! delivers its signed webhooks before it answers the call that caused them.
+
+use seats_tests::e2e::{checkout_body, merchant, session, Ctx};
+use serde_json::{json, Value};
+use stripe_sim::StripeSim;
+
+fn ts(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).expect("time").timestamp()
+}
+
+fn audit_count(events: &Value, kind: &str) -> usize {
+    events["data"].as_array().map(|a| a.iter().filter(|e| e["type"] == json!(kind)).count()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn money_against_the_stripe_simulator() {
+    let sim = StripeSim::start().await;
+    let env = vec![
+        ("PAYMENT_GATEWAY".to_string(), "stripe".to_string()),
+        ("STRIPE_API_BASE".to_string(), sim.base_url()),
+        ("STRIPE_SECRET_KEY".to_string(), StripeSim::SECRET_KEY.to_string()),
+    ];
+    let c = Ctx::start_with("stripe", env).await;
+    sim.set_webhook(&format!("{}/v1/webhooks/stripe", c.stack.api_url), &c.stack.webhook_secret);
+    let step = |name: &str| println!("scenario: {name}");
+
+    step("a product's Prices live at Stripe; checkout names one");
+    let acme = merchant(&c, "acme").await;
+    let product = c.api.get(&format!("/v1/products/{}", acme.product_id), None).await;
+    let month_price = product.str("/provider_prices/month");
+    assert!(month_price.starts_with("price_"), "{:?}", product.body);
+    let chk =
+        c.api.post("/v1/checkouts", None, checkout_body(&acme.product_id, 5, "boss@corp.example")).await;
+    assert_eq!(chk.status, 201, "{:?}", chk.body);
+    let cs = chk.str("/payment_url").rsplit('/').next().map(str::to_string).expect("session id");
+    let stripe_sub = sim.complete_checkout(&cs, "pm_card_visa").await.expect("paid at Stripe");
+    // The subscription's own events overtook the completion (409, delivered again later).
+    sim.redeliver_failed().await;
+    assert!(sim.deliveries().iter().all(|d| d.status < 500), "{:?}", sim.deliveries().len());
+    let done = c.api.get(&format!("/v1/checkouts/{}", chk.str("/id")), None).await;
+    let sub = done.str("/subscription_id");
+    let read = c.api.get(&format!("/v1/subscriptions/{sub}"), Some(&acme.key)).await;
+    let stripe_item = sim.subscription(&stripe_sub).expect("at Stripe")["items"]["data"][0].clone();
+    assert_eq!(
+        (ts(&read.str("/current_period_start")), ts(&read.str("/current_period_end"))),
+        (
+            stripe_item["current_period_start"].as_i64().unwrap_or(0),
+            stripe_item["current_period_end"].as_i64().unwrap_or(0)
+        ),
+        "the first period is Stripe's"
+    );
+    let boss = session(&c, "acme", "boss@corp.example").await;
+
+    step("an increase: Stripe's events arrive before its answer; the change applies once");
+    let now = chrono::Utc::now().timestamp();
+    let body = json!({"seats": 8, "proration_date": now});
+    let preview =
+        c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes/preview"), Some(&boss), body.clone()).await;
+    assert_eq!(preview.status, 200, "{:?}", preview.body);
+    let due = preview.body["amount_due_now"].clone();
+    let applied = c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes"), Some(&boss), body).await;
+    assert_eq!(applied.status, 200, "{:?}", applied.body);
+    assert_eq!(
+        (applied.body["amount_due_now"].clone(), applied.body["invoice"]["amount_due"].clone()),
+        (due.clone(), due)
+    );
+    assert_eq!(applied.body["invoice"]["status"], json!("paid"));
+    assert_eq!(applied.body["subscription"]["seats"], json!(8));
+    let at_stripe = sim.subscription(&stripe_sub).expect("at Stripe");
+    assert_eq!(at_stripe["items"]["data"][0]["quantity"], json!(8));
+    let trail = c.api.get(&format!("/v1/subscriptions/{sub}/events"), Some(&boss)).await;
+    assert_eq!(audit_count(&trail.body, "subscription.seats_increased"), 1, "applied once");
+
+    let customer = at_stripe["customer"].as_str().expect("customer").to_string();
+    for (card, seats) in [("pm_card_chargeDeclined", 10), ("pm_card_authenticationRequired", 11)] {
+        step(&format!("{card}: 402, nothing changes here, then paid → applied once"));
+        sim.set_payment_method(&customer, card);
+        let body = json!({"seats": seats, "proration_date": chrono::Utc::now().timestamp()});
+        let r = c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes"), Some(&boss), body).await;
+        assert_eq!((r.status, r.error_code().as_str()), (402, "payment_required"), "{:?}", r.body);
+        let payment_url = r.body["error"]["payment_url"].as_str().unwrap_or_default().to_string();
+        assert!(payment_url.starts_with(&sim.base_url()), "{payment_url}");
+        let now = c.api.get(&format!("/v1/subscriptions/{sub}"), Some(&boss)).await;
+        assert_eq!(
+            now.body["seats"],
+            json!(seats - 2 + if seats == 11 { 1 } else { 0 }),
+            "no seat before payment"
+        );
+        assert_eq!(now.body["pending_change"]["seats"], json!(seats));
+        assert_eq!(now.body["pending_change"]["payment_url"], json!(payment_url));
+        let open = sim.invoices_of(&stripe_sub).into_iter().rev().find(|i| i["status"] == json!("open"));
+        let invoice_id = open.and_then(|i| i["id"].as_str().map(str::to_string)).expect("open invoice");
+        sim.set_payment_method(&customer, "pm_card_visa");
+        sim.pay_invoice(&invoice_id, "pm_card_visa").await.expect("paid");
+        let paid = c.api.get(&format!("/v1/subscriptions/{sub}"), Some(&boss)).await;
+        assert_eq!(
+            (paid.body["seats"].clone(), paid.body["pending_change"].clone()),
+            (json!(seats), Value::Null)
+        );
+    }
+    let trail = c.api.get(&format!("/v1/subscriptions/{sub}/events"), Some(&boss)).await;
+    assert_eq!(audit_count(&trail.body, "subscription.seats_increased"), 3);
+    assert_eq!(audit_count(&trail.body, "subscription.change_payment_required"), 2);
+
+    step("a scheduled decrease keeps Stripe's quantity at the paid count; an increase prorates from it");
+    let dec =
+        c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes"), Some(&boss), json!({"seats": 6})).await;
+    assert_eq!((dec.status, dec.body["effective"].clone()), (200, json!("period_end")), "{:?}", dec.body);
+    let at_stripe = sim.subscription(&stripe_sub).expect("at Stripe");
+    assert_eq!(at_stripe["items"]["data"][0]["quantity"], json!(11));
+    assert!(at_stripe["schedule"].is_string(), "the decrease waits in a schedule");
+    let body = json!({"seats": 12, "proration_date": chrono::Utc::now().timestamp()});
+    let preview =
+        c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes/preview"), Some(&boss), body.clone()).await;
+    let quantities: Vec<i64> = preview.body["lines"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|x| x["quantity"].as_i64()).collect())
+        .unwrap_or_default();
+    assert!(quantities.contains(&11) && !quantities.contains(&6), "{quantities:?}");
+    let up = c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes"), Some(&boss), body).await;
+    assert_eq!(up.status, 200, "{:?}", up.body);
+    assert_eq!(
+        (up.body["subscription"]["seats"].clone(), up.body["subscription"]["scheduled_change"].clone()),
+        (json!(12), Value::Null)
+    );
+    assert_eq!(up.body["invoice"]["amount_due"], preview.body["amount_due_now"]);
+
+    step("monthly → annual at Stripe: a Price, a new period, the preview's amount");
+    let body = json!({"interval": "year", "proration_date": chrono::Utc::now().timestamp()});
+    let preview = c
+        .api
+        .post(&format!("/v1/subscriptions/{sub}/interval-change/preview"), Some(&boss), body.clone())
+        .await;
+    assert_eq!(preview.status, 200, "{:?}", preview.body);
+    let switched = c.api.post(&format!("/v1/subscriptions/{sub}/interval-change"), Some(&boss), body).await;
+    assert_eq!(switched.status, 200, "{:?}", switched.body);
+    assert_eq!(switched.body["invoice"]["amount_due"], preview.body["amount_due_now"]);
+    assert_eq!(switched.body["subscription"]["interval"], json!("year"));
+    let at_stripe = sim.subscription(&stripe_sub).expect("at Stripe");
+    assert_eq!(at_stripe["items"]["data"][0]["price"]["recurring"]["interval"], json!("year"));
+
+    step("events of a subscription another integration made are acknowledged");
+    let before = sim.deliveries().len();
+    let foreign = reqwest::Client::new()
+        .post(format!("{}/v1/subscriptions", sim.base_url()))
+        .bearer_auth(StripeSim::SECRET_KEY)
+        .form(&[
+            ("customer", customer.as_str()),
+            ("items[0][price]", month_price.as_str()),
+            ("items[0][quantity]", "2"),
+        ])
+        .send()
+        .await
+        .expect("foreign subscription");
+    assert!(foreign.status().is_success());
+    let new: Vec<_> = sim.deliveries().into_iter().skip(before).collect();
+    assert!(!new.is_empty());
+    assert!(
+        new.iter().all(|d| d.status == 200),
+        "{:?}",
+        new.iter().map(|d| (&d.event_type, d.status)).collect::<Vec<_>>()
+    );
+
+    println!("Stripe calls in this run: {}", sim.requests().len());
+    c.assert_no_5xx_logged();
+}
