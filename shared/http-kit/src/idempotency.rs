@@ -1,7 +1,9 @@
 //! `Idempotency-Key`, as Stripe does it: the same key with the same request replays the
 //! first response for 24 h (marked `Idempotent-Replayed: true`); the same key with another
 //! request is 422 `idempotency_mismatch`; a key whose first request is still running is 409.
-//! Only successful responses are kept: a failed attempt can be retried with the same key.
+//! Successful responses are kept, and a 402 `payment_required` (the change reached the payment
+//! provider and waits for its payment: a retry must not send it again); any other failure
+//! releases the key, so a failed attempt can be retried with it.
 
 use crate::{ApiError, ApiResult, Ctx};
 use domain::ports::{IdempotencyStart, StoredResponse};
@@ -56,9 +58,12 @@ where
             )))
         }
     }
-    let result = handler(ctx).await;
+    let result = match handler(ctx).await {
+        Err(e @ ApiError::Domain(domain::DomainError::PaymentRequired { .. })) => Ok(e.into_response()),
+        other => other,
+    };
     match &result {
-        Ok(resp) if resp.status().is_success() => {
+        Ok(resp) if resp.status().is_success() || resp.status().as_u16() == 402 => {
             let body = match resp.body() {
                 Body::Text(t) => t.clone(),
                 Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),

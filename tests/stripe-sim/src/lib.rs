@@ -121,7 +121,7 @@ impl StripeSim {
     /// the customer and subscription, pays the first invoice, sends the events. Returns `sub_…`.
     pub async fn complete_checkout(&self, session_id: &str, payment_method: &str) -> Result<String, String> {
         let r = self.inner.state().complete_checkout(session_id, payment_method);
-        self.inner.flush().await;
+        self.inner.flush_wait().await;
         r
     }
 
@@ -140,14 +140,14 @@ impl StripeSim {
             .api_pay_invoice(invoice_id, Some(payment_method))
             .map(|_| ())
             .map_err(|e| e.message);
-        self.inner.flush().await;
+        self.inner.flush_wait().await;
         r
     }
 
     /// Moves the clock forward, processing expiries, phase changes and renewals on the way.
     pub async fn advance(&self, secs: i64) {
         self.inner.state().advance(secs);
-        self.inner.flush().await;
+        self.inner.flush_wait().await;
     }
 
     pub fn now(&self) -> i64 {

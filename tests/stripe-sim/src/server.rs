@@ -199,7 +199,7 @@ async fn control(inner: &Arc<Inner>, method: &str, rest: &str, query: &str) -> R
         ("POST", ["checkout", id, "complete"]) => {
             let pm = arg("payment_method").unwrap_or_else(|| "pm_card_visa".to_string());
             let r = inner.state().complete_checkout(id, &pm);
-            inner.flush().await;
+            inner.flush_wait().await;
             match r {
                 Ok(sub) => (200, json!({ "subscription": sub })),
                 Err(e) => (400, json!({ "error": e })),
@@ -208,7 +208,7 @@ async fn control(inner: &Arc<Inner>, method: &str, rest: &str, query: &str) -> R
         ("POST", ["advance"]) => {
             let secs = arg("secs").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
             inner.state().advance(secs);
-            inner.flush().await;
+            inner.flush_wait().await;
             (200, json!({ "now": inner.state().now() }))
         }
         ("POST", ["payment_method"]) => {

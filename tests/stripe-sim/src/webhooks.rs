@@ -38,22 +38,51 @@ impl Inner {
         self.hooks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends the events the last operation created (or holds them), in order.
+    /// Sends the events the last operation created (or holds them), in order, before the
+    /// operation answers. A request made while a delivery is under way (the receiving endpoint
+    /// calling the API from its webhook handler, as integrations do) does not wait for it: the
+    /// delivery in progress drains its events too, in order. Waiting would deadlock the
+    /// endpoint against its own webhook, which real Stripe never does.
     pub async fn flush(&self) {
-        let _order = self.deliver_lock.lock().await;
-        let events: Vec<Value> = std::mem::take(&mut self.state().outbox);
-        if events.is_empty() {
-            return;
-        }
-        {
-            let mut h = self.hooks();
-            if h.hold {
-                h.held.extend(events);
+        self.drain(false).await
+    }
+
+    /// As [`Inner::flush`], but waits for a delivery under way (the control API: a test's
+    /// step must see its events delivered when it returns).
+    pub async fn flush_wait(&self) {
+        self.drain(true).await
+    }
+
+    async fn drain(&self, wait: bool) {
+        loop {
+            if self.state().outbox.is_empty() {
                 return;
             }
-        }
-        for ev in events {
-            self.send(ev).await;
+            let _order = if wait {
+                self.deliver_lock.lock().await
+            } else {
+                match self.deliver_lock.try_lock() {
+                    Ok(guard) => guard,
+                    Err(_) => return,
+                }
+            };
+            loop {
+                let events: Vec<Value> = std::mem::take(&mut self.state().outbox);
+                if events.is_empty() {
+                    break;
+                }
+                {
+                    let mut h = self.hooks();
+                    if h.hold {
+                        h.held.extend(events);
+                        return;
+                    }
+                }
+                for ev in events {
+                    self.send(ev).await;
+                }
+            }
+            // Released: events pushed by a request that found the lock taken are sent next.
         }
     }
 
