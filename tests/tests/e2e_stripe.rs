@@ -73,6 +73,14 @@ async fn money_against_the_stripe_simulator() {
     assert_eq!(at_stripe["items"]["data"][0]["quantity"], json!(8));
     let trail = c.api.get(&format!("/v1/subscriptions/{sub}/events"), Some(&boss)).await;
     assert_eq!(audit_count(&trail.body, "subscription.seats_increased"), 1, "applied once");
+    let increase = trail.body["data"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["type"] == json!("subscription.seats_increased")).cloned())
+        .expect("increase");
+    assert!(
+        increase["actor"].as_str().is_some_and(|a| a.starts_with("stripe:evt_")),
+        "Stripe's webhook overtook its answer and settled the change: {increase}"
+    );
 
     let customer = at_stripe["customer"].as_str().expect("customer").to_string();
     for (card, seats) in [("pm_card_chargeDeclined", 10), ("pm_card_authenticationRequired", 11)] {
@@ -141,6 +149,31 @@ async fn money_against_the_stripe_simulator() {
     assert_eq!(switched.body["subscription"]["interval"], json!("year"));
     let at_stripe = sim.subscription(&stripe_sub).expect("at Stripe");
     assert_eq!(at_stripe["items"]["data"][0]["price"]["recurring"]["interval"], json!("year"));
+
+    step(
+        "annual → monthly waits in a schedule; an increase meanwhile rewrites its phases (from the webhook)",
+    );
+    let back = c
+        .api
+        .post(&format!("/v1/subscriptions/{sub}/interval-change"), Some(&boss), json!({"interval": "month"}))
+        .await;
+    assert_eq!((back.status, back.body["effective"].clone()), (200, json!("period_end")), "{:?}", back.body);
+    let schedule_id =
+        sim.subscription(&stripe_sub).expect("at Stripe")["schedule"].as_str().map(str::to_string);
+    let schedule_id = schedule_id.expect("a schedule carries the switch");
+    let body = json!({"seats": 14, "proration_date": chrono::Utc::now().timestamp()});
+    let up = c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes"), Some(&boss), body).await;
+    assert_eq!(up.status, 200, "{:?}", up.body);
+    assert_eq!(up.body["subscription"]["scheduled_change"]["type"], json!("interval_change"));
+    let phases = sim
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.method == "POST" && r.path == format!("/v1/subscription_schedules/{schedule_id}"))
+        .expect("the schedule rewritten");
+    let quantities: Vec<&str> =
+        phases.form.iter().filter(|(k, _)| k.ends_with("[quantity]")).map(|(_, v)| v.as_str()).collect();
+    assert_eq!(quantities, vec!["14", "14"], "both phases bill the seats paid for now");
 
     step("events of a subscription another integration made are acknowledged");
     let before = sim.deliveries().len();

@@ -13,6 +13,14 @@ function safeUrl(u) {
 }
 
 async function load() {
+  const invoiceId = new URLSearchParams(location.search).get('invoice_id');
+  if (!checkoutId && invoiceId) {
+    // OFFLINE_PAYMENT_OUTCOME=decline: the invoice of a change waiting for its payment. Offline
+    // there is no card to retry; playing Stripe, a signed customer.subscription.updated with
+    // the new quantity applies it (README: "Against a Stripe stand-in").
+    $('#page-error').textContent = `Invoice ${invoiceId} is waiting for its payment. The offline gateway declines every change on purpose; the change applies when Stripe (or whoever plays it) reports it paid.`;
+    return;
+  }
   if (!checkoutId) { $('#page-error').textContent = 'This link has no checkout in it.'; return; }
   let checkout;
   try {

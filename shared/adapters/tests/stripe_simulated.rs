@@ -37,6 +37,11 @@ struct World {
 
 /// A 5-seat monthly subscription bought through Checkout at the simulator's 2025-03-01.
 async fn world() -> World {
+    world_of(5).await
+}
+
+/// `seats` monthly seats bought through Checkout at the simulator's 2025-03-01.
+async fn world_of(seats: i64) -> World {
     let sim = StripeSim::start_at(MARCH).await;
     let gw = StripeGateway::new(&sim.base_url(), StripeSim::SECRET_KEY).expect("client");
     let prices = gw.create_prices(&product()).await.expect("prices");
@@ -44,7 +49,7 @@ async fn world() -> World {
         .create_checkout_session(&CheckoutSessionRequest {
             checkout_id: "chk_1".into(),
             price_id: prices.month.clone().expect("month price"),
-            seats: 5,
+            seats,
             customer_email: "boss@corp.example".into(),
             success_url: "https://corp.example/ok".into(),
             cancel_url: "https://corp.example/no".into(),
@@ -228,4 +233,29 @@ async fn a_released_schedule_renews_as_it_is() {
     w.sim.advance(state.period_end - w.sim.now() + 60).await;
     let renewed = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
     assert_eq!(renewed.quantity, 5);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// At any instant of the period and for any increase, the invoice Stripe charges equals the
+    /// preview it gave for the same `proration_date` (nothing changed in between), and both
+    /// equal our own arithmetic (two implementations: Stripe's per-line rounding and ours).
+    #[test]
+    fn the_invoice_charged_is_the_preview_at_any_instant(
+        offset in 0i64..=27 * DAY, from in 1i64..=40, more in 1i64..=60,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let w = world_of(from).await;
+            w.sim.advance(offset).await;
+            let c = w.change(from + more, Interval::Month, "sub-chg_prop").await;
+            let preview = w.gw.preview_charge(&c).await.expect("preview").expect("stripe previews");
+            let ChargeOutcome::Applied { invoice, .. } = w.gw.charge(&c).await.expect("charge") else {
+                panic!("paid")
+            };
+            assert_eq!(invoice.amount_due, preview.amount_due);
+            assert_eq!(preview.amount_due, domain::proration::offline_charge(&c).expect("ours").amount_due_now);
+        });
+    }
 }

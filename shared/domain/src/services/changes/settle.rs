@@ -161,6 +161,7 @@ pub async fn pending(
     invoice: &ProviderInvoice,
     expires_at: i64,
 ) -> Result<(), DomainError> {
+    tracing::info!(subscription_id = %sub.id, change_id = %intent.id, metric = "changes_payment_required", "change waits for its payment");
     let pending = PendingChange {
         intent: intent.clone(),
         invoice_id: invoice.id.clone(),
@@ -319,7 +320,7 @@ pub async fn heal(app: &App, sub: Subscription) -> Result<Subscription, DomainEr
     if (app.clock.now() - intent.started_at).num_seconds() < INTENT_STALE_S {
         return Ok(sub);
     }
-    tracing::warn!(subscription_id = %sub.id, change_id = %intent.id, "settling a change left in flight");
+    tracing::warn!(subscription_id = %sub.id, change_id = %intent.id, metric = "changes_healed", "settling a change left in flight");
     if !intent.kind.charges_now() {
         let product = product_of(app, &sub).await?;
         return scheduled(app, &sub, &product, &intent).await;

@@ -1,6 +1,7 @@
-//! A function that dies after Stripe answered and before the table write: the change's intent
-//! stays, and the sweeper settles it from Stripe's own state (the stateful simulator behind the
-//! real Stripe gateway) — applied once, one invoice, never charged again.
+//! The use cases over the real Stripe gateway and the stateful Stripe simulator (in-memory
+//! store): a function that dies after Stripe answered and before the table write leaves the
+//! change's intent, and the sweeper settles it from Stripe's own state — applied once, one
+//! invoice, never charged again; and the Stripe calls each change makes, at 10 and 10,000 seats.
 
 use adapters::stripe::StripeGateway;
 use async_trait::async_trait;
@@ -66,6 +67,11 @@ struct World {
 
 /// A 5-seat subscription bought through the simulator's Checkout, known to the store.
 async fn world() -> World {
+    world_of(5, fixtures::Plan::default()).await
+}
+
+/// `seats` bought on a product priced as `plan` says.
+async fn world_of(seats: i64, plan: fixtures::Plan) -> World {
     let sim = StripeSim::start().await;
     let fakes = Fakes::at(chrono::DateTime::from_timestamp(sim.now(), 0).expect("now"));
     let dying = Arc::new(Dying {
@@ -74,14 +80,14 @@ async fn world() -> World {
     });
     let app = App { payments: dying.clone(), ..fakes.app.clone() };
     let (merchant, _) = fixtures::merchant(&app, "acme").await.expect("merchant");
-    let product = fixtures::product(&app, &merchant, &fixtures::Plan::default()).await.expect("product");
+    let product = fixtures::product(&app, &merchant, &plan).await.expect("product");
     let chk = purchase::create_checkout(
         &app,
         &Principal::Public,
         purchase::NewCheckout {
             product_id: product.id.clone(),
             interval: domain::model::Interval::Month,
-            seats: 5,
+            seats,
             customer_email: "boss@corp.example".into(),
             success_url: "https://corp.example/ok".into(),
             cancel_url: "https://corp.example/no".into(),
@@ -161,4 +167,53 @@ async fn a_declined_change_whose_answer_was_lost_becomes_pending_with_its_paymen
     assert_eq!((sub.seats, pending.intent.seats), (5, 9));
     assert!(pending.payment_url.starts_with(&w.sim.base_url()), "{}", pending.payment_url);
     assert_eq!(updates_sent(&w), 1);
+}
+
+/// How many Stripe calls each change makes on a subscription of `seats` − 1 seats going to
+/// `seats` (and then to `seats` − 2); nothing depends on the seat count.
+async fn calls_per_change(seats: i64) -> Vec<(&'static str, usize)> {
+    let plan = fixtures::Plan { year: Some(10000), max_seats: Some(10_000), ..Default::default() };
+    let w = world_of(seats - 1, plan).await;
+    let (app, who, id) = (&w.app, &w.merchant, w.sub_id.as_str());
+    let mut out = Vec::new();
+    let mut last = w.sim.requests().len();
+    let mut count = |name, sim: &StripeSim| {
+        let now = sim.requests().len();
+        out.push((name, now - last));
+        last = now;
+    };
+    let more = || SeatChangeRequest { seats, proration_date: None };
+    changes::preview_seats(app, who, id, more()).await.expect("preview");
+    count("preview more seats", &w.sim);
+    changes::apply_seats(app, who, id, more()).await.expect("apply");
+    count("apply more seats", &w.sim);
+    let fewer = || SeatChangeRequest { seats: seats - 2, proration_date: None };
+    changes::preview_seats(app, who, id, fewer()).await.expect("preview");
+    count("preview fewer seats", &w.sim);
+    changes::apply_seats(app, who, id, fewer()).await.expect("apply");
+    count("apply fewer seats (schedule)", &w.sim);
+    changes::cancel_scheduled(app, who, id).await.expect("cancel");
+    count("cancel the scheduled change", &w.sim);
+    let annual =
+        || changes::IntervalChangeRequest { interval: domain::model::Interval::Year, proration_date: None };
+    changes::preview_interval(app, who, id, annual()).await.expect("preview");
+    count("preview monthly → annual", &w.sim);
+    changes::apply_interval(app, who, id, annual()).await.expect("apply");
+    count("apply monthly → annual", &w.sim);
+    out
+}
+
+#[tokio::test]
+async fn stripe_calls_per_change_are_the_same_at_10_and_10000_seats() {
+    let small = calls_per_change(10).await;
+    let big = calls_per_change(10_000).await;
+    println!("| change | Stripe calls at 10 seats | at 10,000 seats |\n|---|---|---|");
+    for ((name, a), (_, b)) in small.iter().zip(&big) {
+        println!("| {name} | {a} | {b} |");
+    }
+    assert_eq!(small, big);
+    let at = |name: &str| small.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
+    assert_eq!(at("preview more seats"), Some(1), "create_preview only: the item id is stored");
+    assert_eq!(at("apply more seats"), Some(1), "one update, paid first");
+    assert_eq!(at("preview fewer seats"), Some(0), "nothing is due now: no call");
 }
