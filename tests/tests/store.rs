@@ -209,15 +209,13 @@ async fn billing_updates_apply_in_order_and_once() {
     assert_eq!(s.begin_change(&sub, &intent("chg_2", 7), None).await, Ok(false), "one change at a time");
     let cutoff = now().timestamp() + 1;
     assert_eq!(s.stale_intents(cutoff, 10).await, Ok(vec![sub_id.clone()]));
-    let terms = Terms {
-        seats: 6,
-        assign_cap: 6,
-        interval: Interval::Month,
-        unit_amount: 1000,
-        current_period_start: sub.current_period_start,
-        current_period_end: sub.current_period_end,
-        scheduled_change: None,
-    };
+    // A renewal lands between the intent and its settlement: the settlement keeps it.
+    let renewed_end = now() + Duration::days(62);
+    let mut renewal = update("evt_3", 400, sub.version, SubscriptionStatus::Active);
+    renewal.current_period_start = now() + Duration::days(31);
+    renewal.current_period_end = renewed_end;
+    assert_eq!(t.store.apply_billing_update(&renewal).await, Ok(Applied::Applied));
+    let terms = Terms { seats: Some(6), assign_cap: Some(AssignCap::To(6)), ..Terms::default() };
     let settle = |id: &str, outcome| Settlement {
         subscription_id: sub_id.clone(),
         intent_id: id.into(),
@@ -230,6 +228,7 @@ async fn billing_updates_apply_in_order_and_once() {
     assert_eq!(s.settle_change(&settle("chg_1", SettleOutcome::Applied(terms))).await, Ok(false), "once");
     let after = s.subscription(&sub_id).await.expect("get").expect("sub");
     assert_eq!((after.seats, after.assign_cap, after.change_intent.is_none()), (6, 6, true));
+    assert_eq!(after.current_period_end, renewed_end, "only the fields the change owns are written");
     assert_eq!(s.stale_intents(cutoff, 10).await, Ok(vec![]));
     // Sent, not paid: pending; a new change waits; the expiry drops it and restores the cap.
     assert_eq!(s.begin_change(&after, &intent("chg_3", 9), None).await, Ok(true));
@@ -241,6 +240,10 @@ async fn billing_updates_apply_in_order_and_once() {
         expires_at: now() + Duration::hours(23),
     };
     assert_eq!(s.settle_change(&settle("chg_3", SettleOutcome::PaymentPending(pending))).await, Ok(true));
+    // The sweeper looks at it again once its payment's time is up, not before.
+    assert_eq!(s.stale_intents(cutoff, 10).await, Ok(vec![]));
+    let after_expiry = (now() + Duration::hours(24)).timestamp();
+    assert_eq!(s.stale_intents(after_expiry, 10).await, Ok(vec![sub_id.clone()]));
     let waiting = s.subscription(&sub_id).await.expect("get").expect("sub");
     assert_eq!(waiting.pending_change.as_ref().map(|p| p.intent.seats), Some(9));
     assert_eq!(s.begin_change(&waiting, &intent("chg_4", 10), None).await, Ok(false));
@@ -252,6 +255,13 @@ async fn billing_updates_apply_in_order_and_once() {
     decrease.kind = ChangeKind::ScheduleDecrease;
     assert_eq!(s.begin_change(&dropped, &decrease, Some(2)).await, Ok(true));
     assert_eq!(s.subscription(&sub_id).await.expect("get").map(|x| x.assign_cap), Some(2));
+    // Cancelled: the cap goes back to the paid seats, whatever they are when the write lands.
+    let cancel =
+        Terms { assign_cap: Some(AssignCap::Seats), scheduled_change: Some(None), ..Terms::default() };
+    assert_eq!(s.settle_change(&settle("chg_5", SettleOutcome::Applied(cancel))).await, Ok(true));
+    let back = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!((back.assign_cap, back.seats, back.scheduled_change), (6, 6, None));
+    assert_eq!(s.stale_intents(after_expiry, 10).await, Ok(vec![]));
     t.drop_table().await;
 }
 

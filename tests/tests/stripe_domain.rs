@@ -47,7 +47,7 @@ impl PaymentGateway for Dying {
         }
         answer
     }
-    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<String, PortError> {
+    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<ScheduledRenewal, PortError> {
         self.stripe.schedule_renewal(s).await
     }
     async fn release_schedule(&self, id: &str, key: &str) -> Result<(), PortError> {

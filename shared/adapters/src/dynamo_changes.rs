@@ -6,7 +6,7 @@
 use super::{codec, date, fault, keys, marker, n, s, DynamoStore, Txn, TAKES_SEATS};
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::model::*;
-use domain::ports::{SettleOutcome, Settlement};
+use domain::ports::{AssignCap, SettleOutcome, Settlement};
 use domain::StoreError;
 
 fn value<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
@@ -61,32 +61,64 @@ impl DynamoStore {
         // Attribute names as placeholders: none of them can collide with a reserved word.
         let mut names =
             vec![("#ci", "change_intent"), ("#pc", "pending_change"), ("#in", "intent"), ("#id", "id")];
+        let mut marker_item = None;
         let expression = match &st.outcome {
             SettleOutcome::Applied(t) => {
-                values.extend([
-                    (":seats", n(t.seats)),
-                    (":cap", n(t.assign_cap)),
-                    (":interval", s(t.interval.as_str())),
-                    (":unit", n(t.unit_amount)),
-                    (":ps", date(t.current_period_start)?),
-                    (":pe", date(t.current_period_end)?),
-                ]);
-                names.push(("#interval", "interval"));
-                let mut e = String::from(
-                    "SET seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit, \
-                     current_period_start = :ps, current_period_end = :pe, version = version + :one",
-                );
+                // Only the fields the change owns: a renewal written meanwhile stays.
+                let mut set = vec!["version = version + :one".to_string()];
+                let mut remove = vec!["#ci", "#pc"];
+                if let Some(seats) = t.seats {
+                    set.push("seats = :seats".into());
+                    values.push((":seats", n(seats)));
+                }
+                match (t.assign_cap, t.seats) {
+                    (Some(AssignCap::To(cap)), _) | (Some(AssignCap::Seats), Some(cap)) => {
+                        set.push("assign_cap = :cap".into());
+                        values.push((":cap", n(cap)));
+                    }
+                    (Some(AssignCap::Seats), None) => set.push("assign_cap = seats".into()),
+                    (None, _) => {}
+                }
+                if let Some(interval) = t.interval {
+                    set.push("#interval = :interval".into());
+                    names.push(("#interval", "interval"));
+                    values.push((":interval", s(interval.as_str())));
+                }
+                if let Some(unit) = t.unit_amount {
+                    set.push("unit_amount = :unit".into());
+                    values.push((":unit", n(unit)));
+                }
+                if let Some((start, end)) = t.period {
+                    set.push("current_period_start = :ps, current_period_end = :pe".into());
+                    values.push((":ps", date(start)?));
+                    values.push((":pe", date(end)?));
+                }
                 match &t.scheduled_change {
-                    Some(sc) => {
-                        e.push_str(", scheduled_change = :sc REMOVE #ci, #pc");
+                    Some(Some(sc)) => {
+                        set.push("scheduled_change = :sc".into());
                         values.push((":sc", value(sc)?));
                     }
-                    None => e.push_str(" REMOVE #ci, #pc, scheduled_change"),
+                    Some(None) => remove.push("scheduled_change"),
+                    None => {}
                 }
-                e
+                format!("SET {} REMOVE {}", set.join(", "), remove.join(", "))
             }
             SettleOutcome::PaymentPending(p) => {
                 values.push((":pending", value(p)?));
+                // The sweeper looks again once the payment's time is up (an expiry event that
+                // never comes must not block the subscription).
+                marker_item = Some(self.put(
+                    marker(
+                        "change_intent",
+                        &keys::change_intent(&st.subscription_id),
+                        &[
+                            ("subscription_id", s(&st.subscription_id)),
+                            ("change_id", s(&st.intent_id)),
+                            ("started_at", n(p.expires_at.timestamp())),
+                        ],
+                    ),
+                    None,
+                )?);
                 "SET #pc = :pending, version = version + :one REMOVE #ci".to_string()
             }
             SettleOutcome::Dropped => {
@@ -102,7 +134,10 @@ impl DynamoStore {
                 &names,
                 values,
             )?,
-            self.delete(&keys::change_intent(&st.subscription_id), None, vec![])?,
+            match marker_item {
+                Some(put) => put,
+                None => self.delete(&keys::change_intent(&st.subscription_id), None, vec![])?,
+            },
         ];
         if let Some(a) = &st.audit {
             items.push(self.audit_item(a)?);

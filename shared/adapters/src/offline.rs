@@ -11,7 +11,7 @@ use domain::error::PortError;
 use domain::model::{Interval, Product, ProviderPrices};
 use domain::ports::{
     ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderInvoice,
-    ProviderSubscription, RenewalSchedule,
+    ProviderSubscription, RenewalSchedule, ScheduledRenewal,
 };
 
 /// What the offline gateway does with a change's payment (`OFFLINE_PAYMENT_OUTCOME`).
@@ -110,10 +110,14 @@ impl PaymentGateway for OfflineGateway {
         Ok(ChargeOutcome::Applied { invoice, period })
     }
 
-    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<String, PortError> {
-        Ok(s.schedule_id
-            .clone()
-            .unwrap_or_else(|| format!("sub_sched_offline_{}", s.provider_subscription_id)))
+    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<ScheduledRenewal, PortError> {
+        Ok(ScheduledRenewal {
+            schedule_id: s
+                .schedule_id
+                .clone()
+                .unwrap_or_else(|| format!("sub_sched_offline_{}", s.provider_subscription_id)),
+            next_phase_starts_at: s.current_period_end,
+        })
     }
 
     async fn release_schedule(&self, _schedule_id: &str, _key: &str) -> Result<(), PortError> {

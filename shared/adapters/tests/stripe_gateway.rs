@@ -167,6 +167,7 @@ fn every_form_the_gateway_sends_is_valid_for_stripes_openapi_description() {
     };
     let schedule = RenewalSchedule {
         provider_subscription_id: "sub_1".into(),
+        current_period_end: 0,
         schedule_id: None,
         current_price_id: "price_y".into(),
         current_quantity: 5,

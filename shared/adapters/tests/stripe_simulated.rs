@@ -174,9 +174,10 @@ async fn a_scheduled_decrease_keeps_the_paid_quantity_until_the_renewal() {
     let w = world().await;
     w.sim.advance(5 * DAY).await;
     let month = w.prices.month.clone().expect("price");
-    let id =
+    let scheduled =
         w.gw.schedule_renewal(&RenewalSchedule {
             provider_subscription_id: w.sub.clone(),
+            current_period_end: 0,
             schedule_id: None,
             current_price_id: month.clone(),
             current_quantity: 5,
@@ -187,8 +188,13 @@ async fn a_scheduled_decrease_keeps_the_paid_quantity_until_the_renewal() {
         })
         .await
         .expect("scheduled");
+    let id = scheduled.schedule_id;
     let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
     assert_eq!((state.quantity, state.schedule_id.as_deref()), (5, Some(id.as_str())));
+    assert_eq!(
+        scheduled.next_phase_starts_at, state.period_end,
+        "the next phase starts at Stripe's period end"
+    );
     // An increase now prorates from the 5 paid for, not from 3.
     let c = w.change(7, Interval::Month, "sub-chg_up").await;
     assert_eq!(c.previous_quantity, 5);
@@ -197,6 +203,7 @@ async fn a_scheduled_decrease_keeps_the_paid_quantity_until_the_renewal() {
     // Rewriting the schedule keeps the current phase's start (Stripe refuses to move it).
     w.gw.schedule_renewal(&RenewalSchedule {
         provider_subscription_id: w.sub.clone(),
+        current_period_end: 0,
         schedule_id: Some(id.clone()),
         current_price_id: month.clone(),
         current_quantity: 5,
@@ -211,6 +218,26 @@ async fn a_scheduled_decrease_keeps_the_paid_quantity_until_the_renewal() {
     w.sim.advance(end - w.sim.now() + 60).await;
     let renewed = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
     assert_eq!((renewed.quantity, renewed.period_start), (4, end), "the next phase bills the new count");
+    // The schedule runs on through the phase it applied; another decrease reuses it (Stripe
+    // refuses a second schedule on one subscription) rather than failing.
+    let again =
+        w.gw.schedule_renewal(&RenewalSchedule {
+            provider_subscription_id: w.sub.clone(),
+            current_period_end: 0,
+            schedule_id: None,
+            current_price_id: month.clone(),
+            current_quantity: 4,
+            next_price_id: month,
+            next_interval: Interval::Month,
+            next_quantity: 3,
+            idempotency_key: "sub-chg_dec3".into(),
+        })
+        .await
+        .expect("scheduled again");
+    assert_eq!((again.schedule_id.as_str(), again.next_phase_starts_at), (id.as_str(), renewed.period_end));
+    w.sim.advance(renewed.period_end - w.sim.now() + 60).await;
+    let next = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+    assert_eq!(next.quantity, 3);
 }
 
 #[tokio::test]
@@ -219,6 +246,7 @@ async fn a_released_schedule_renews_as_it_is() {
     let month = w.prices.month.clone().expect("price");
     let schedule = RenewalSchedule {
         provider_subscription_id: w.sub.clone(),
+        current_period_end: 0,
         schedule_id: None,
         current_price_id: month.clone(),
         current_quantity: 5,
@@ -227,7 +255,7 @@ async fn a_released_schedule_renews_as_it_is() {
         next_quantity: 2,
         idempotency_key: "sub-chg_x".into(),
     };
-    let id = w.gw.schedule_renewal(&schedule).await.expect("scheduled");
+    let id = w.gw.schedule_renewal(&schedule).await.expect("scheduled").schedule_id;
     w.gw.release_schedule(&id, "sub-chg_cancel").await.expect("released");
     let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
     w.sim.advance(state.period_end - w.sim.now() + 60).await;

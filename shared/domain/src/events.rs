@@ -58,10 +58,13 @@ pub enum PaymentEventKind {
     InvoicePaid {
         provider_subscription_id: String,
         checkout_id: Option<String>,
+        /// `subscription_cycle` (a renewal), `subscription_update` (a change), …
+        billing_reason: Option<String>,
     },
     InvoicePaymentFailed {
         provider_subscription_id: String,
         checkout_id: Option<String>,
+        billing_reason: Option<String>,
     },
     /// A type this system does not act on (acknowledged with 200).
     Ignored {

@@ -250,18 +250,36 @@ impl Store for MemoryStore {
             if !ours {
                 return false;
             }
+            let mut pending_until = None;
             match &st.outcome {
                 SettleOutcome::Applied(t) => {
-                    sub.seats = t.seats;
-                    sub.assign_cap = t.assign_cap;
-                    sub.interval = t.interval;
-                    sub.unit_amount = t.unit_amount;
-                    sub.current_period_start = t.current_period_start;
-                    sub.current_period_end = t.current_period_end;
-                    sub.scheduled_change = t.scheduled_change.clone();
+                    if let Some(seats) = t.seats {
+                        sub.seats = seats;
+                    }
+                    match t.assign_cap {
+                        Some(AssignCap::To(cap)) => sub.assign_cap = cap,
+                        Some(AssignCap::Seats) => sub.assign_cap = sub.seats,
+                        None => {}
+                    }
+                    if let Some(i) = t.interval {
+                        sub.interval = i;
+                    }
+                    if let Some(u) = t.unit_amount {
+                        sub.unit_amount = u;
+                    }
+                    if let Some((start, end)) = t.period {
+                        sub.current_period_start = start;
+                        sub.current_period_end = end;
+                    }
+                    if let Some(sc) = &t.scheduled_change {
+                        sub.scheduled_change = sc.clone();
+                    }
                     sub.pending_change = None;
                 }
-                SettleOutcome::PaymentPending(p) => sub.pending_change = Some(p.clone()),
+                SettleOutcome::PaymentPending(p) => {
+                    sub.pending_change = Some(p.clone());
+                    pending_until = Some(p.expires_at.timestamp());
+                }
                 SettleOutcome::Dropped => {
                     sub.assign_cap = st.previous_cap;
                     sub.pending_change = None;
@@ -269,7 +287,10 @@ impl Store for MemoryStore {
             }
             sub.change_intent = None;
             sub.version += 1;
-            s.intents.remove(&st.subscription_id);
+            match pending_until {
+                Some(t) => s.intents.insert(st.subscription_id.clone(), t),
+                None => s.intents.remove(&st.subscription_id),
+            };
             if let Some(a) = &st.audit {
                 s.audit.push(a.clone());
             }
@@ -666,9 +687,12 @@ impl PaymentGateway for MemoryPayments {
         }
         Ok(ChargeOutcome::Applied { invoice, period })
     }
-    async fn schedule_renewal(&self, r: &RenewalSchedule) -> Result<String, PortError> {
+    async fn schedule_renewal(&self, r: &RenewalSchedule) -> Result<ScheduledRenewal, PortError> {
         push(&self.schedules, r);
-        Ok(r.schedule_id.clone().unwrap_or_else(|| format!("sub_sched_{}", r.idempotency_key)))
+        Ok(ScheduledRenewal {
+            schedule_id: r.schedule_id.clone().unwrap_or_else(|| format!("sub_sched_{}", r.idempotency_key)),
+            next_phase_starts_at: r.current_period_end,
+        })
     }
     async fn release_schedule(&self, schedule_id: &str, _key: &str) -> Result<(), PortError> {
         push(&self.released, &schedule_id.to_string());

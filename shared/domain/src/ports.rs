@@ -117,6 +117,8 @@ pub enum ChargeOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenewalSchedule {
     pub provider_subscription_id: String,
+    /// Our record of the current period's end (a provider without state answers with it).
+    pub current_period_end: i64,
     /// The schedule already attached, to rewrite instead of creating one.
     pub schedule_id: Option<String>,
     /// The current phase's terms: the seats paid for now at the current price.
@@ -128,6 +130,14 @@ pub struct RenewalSchedule {
     pub next_interval: Interval,
     pub next_quantity: i64,
     pub idempotency_key: String,
+}
+
+/// A schedule as the provider keeps it: its id, and when its next phase starts (the end of
+/// the current phase: the provider's, whatever our record of the period says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledRenewal {
+    pub schedule_id: String,
+    pub next_phase_starts_at: i64,
 }
 
 /// The payment provider (Stripe). Seats are the subscription item's quantity, which is always
@@ -150,8 +160,9 @@ pub trait PaymentGateway: Send + Sync {
     async fn preview_charge(&self, c: &ChargeRequest) -> Result<Option<ProviderInvoice>, PortError>;
     /// Sends a change that charges with payment first.
     async fn charge(&self, c: &ChargeRequest) -> Result<ChargeOutcome, PortError>;
-    /// Writes (or rewrites) the schedule's next phase; returns the schedule's id.
-    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<String, PortError>;
+    /// Writes (or rewrites) the schedule's next phase, on the schedule already attached to the
+    /// subscription if there is one.
+    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<ScheduledRenewal, PortError>;
     /// Detaches a schedule: the subscription renews as it is.
     async fn release_schedule(&self, schedule_id: &str, idempotency_key: &str) -> Result<(), PortError>;
 }
@@ -288,16 +299,25 @@ pub enum SettleOutcome {
     Dropped,
 }
 
-/// A subscription's billing terms as a settled change leaves them.
-#[derive(Debug, Clone, PartialEq)]
+/// What a settled change writes: only the fields the change owns, so that a renewal applied
+/// meanwhile (by its own webhook) is never rolled back. `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Terms {
-    pub seats: i64,
-    pub assign_cap: i64,
-    pub interval: Interval,
-    pub unit_amount: MinorUnits,
-    pub current_period_start: DateTime<Utc>,
-    pub current_period_end: DateTime<Utc>,
-    pub scheduled_change: Option<ScheduledChange>,
+    pub seats: Option<i64>,
+    pub assign_cap: Option<AssignCap>,
+    pub interval: Option<Interval>,
+    pub unit_amount: Option<MinorUnits>,
+    pub period: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// `Some(None)` removes the scheduled change, `Some(Some(c))` sets it.
+    pub scheduled_change: Option<Option<ScheduledChange>>,
+}
+
+/// How a settled change sets the assign cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignCap {
+    To(i64),
+    /// Back to the paid seats (whatever they are when the write lands).
+    Seats,
 }
 
 /// Settling intent `intent_id` of a subscription, conditioned on it still being there.

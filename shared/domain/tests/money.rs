@@ -9,7 +9,7 @@ use domain::error::DomainError;
 use domain::events::{ItemState, PaymentEvent, PaymentEventKind, SubscriptionState};
 use domain::memory::{fixtures, Fakes};
 use domain::model::*;
-use domain::ports::Store;
+use domain::ports::{Clock, Store};
 use domain::proration::Effective;
 use domain::services::changes::{self, IntervalChangeRequest, SeatChangeRequest};
 use domain::services::seats::{self, AssignSeat};
@@ -72,10 +72,19 @@ fn updated(
                 period,
                 item: Some(ItemState { id: Some("si_s".into()), quantity, interval: Some(interval.into()) }),
                 pending_update: false,
-                latest_invoice: Some("in_paid".into()),
+                latest_invoice: None,
             },
         },
     }
+}
+
+/// The same, naming the subscription's latest invoice (a change's, once paid).
+fn updated_paid(id: &str, created: i64, quantity: i64, invoice: &str) -> PaymentEvent {
+    let mut e = updated(id, created, None, quantity, "month");
+    if let PaymentEventKind::SubscriptionUpdated { state, .. } = &mut e.kind {
+        state.latest_invoice = Some(invoice.into());
+    }
+    e
 }
 
 async fn current(s: &Setup) -> Subscription {
@@ -415,7 +424,10 @@ async fn a_declined_increase_changes_nothing_until_it_is_paid_then_applies_once(
     let sub = current(&s).await;
     assert_eq!((sub.seats, sub.seats_available()), (5, 5), "no seat before the payment");
     let pending = sub.pending_change.clone().expect("pending change shown");
-    assert_eq!((pending.intent.seats, pending.amount_due, pending.payment_url), (8, 2032, payment_url));
+    assert_eq!(
+        (pending.intent.seats, pending.amount_due, pending.payment_url.clone()),
+        (8, 2032, payment_url)
+    );
     // Another change waits for this one.
     let r =
         changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 9, proration_date: pd })
@@ -426,10 +438,15 @@ async fn a_declined_increase_changes_nothing_until_it_is_paid_then_applies_once(
     let unpaid = updated("evt_unpaid", at(2025, 3, 11).timestamp(), None, 5, "month");
     billing_events::handle(app, &unpaid).await.expect("handled");
     assert_eq!(current(&s).await.seats, 5);
+    // An update with the quantity but another invoice is not this change's payment.
+    let other = updated_paid("evt_other", at(2025, 3, 11).timestamp(), 8, "in_someone_else");
+    billing_events::handle(app, &other).await.expect("handled");
+    assert_eq!(current(&s).await.seats, 5);
     // Paid: Stripe applies the pending update and says so, twice (at-least-once delivery).
-    let paid = updated("evt_paid", at(2025, 3, 12).timestamp(), None, 8, "month");
+    let invoice = pending.invoice_id.clone();
+    let paid = updated_paid("evt_paid", at(2025, 3, 12).timestamp(), 8, &invoice);
     billing_events::handle(app, &paid).await.expect("paid");
-    let again = updated("evt_paid_again", at(2025, 3, 12).timestamp(), None, 8, "month");
+    let again = updated_paid("evt_paid_again", at(2025, 3, 12).timestamp(), 8, &invoice);
     billing_events::handle(app, &again).await.expect("again");
     let sub = current(&s).await;
     assert_eq!((sub.seats, sub.assign_cap, sub.pending_change.is_none()), (8, 8, true));
@@ -662,15 +679,35 @@ async fn events_of_other_integrations_are_acknowledged_and_ours_wait() {
         },
     };
     assert_eq!(billing_events::handle(app, &foreign).await, Ok(billing_events::Outcome::Ignored));
-    let early = PaymentEvent {
-        id: "evt_early".into(),
+    // One of ours (its checkout is here, open) overtaking the completion waits; a checkout id
+    // this deployment never made (another deployment on the account) is not ours.
+    let open = domain::services::purchase::create_checkout(
+        app,
+        &Principal::Public,
+        domain::services::purchase::NewCheckout {
+            product_id: s.sub.product_id.clone(),
+            interval: Interval::Month,
+            seats: 3,
+            customer_email: "later@corp.example".into(),
+            success_url: "https://corp.example/ok".into(),
+            cancel_url: "https://corp.example/no".into(),
+        },
+    )
+    .await
+    .expect("checkout");
+    let early = |checkout_id: &str| PaymentEvent {
+        id: format!("evt_early_{checkout_id}"),
         created: at(2025, 3, 11).timestamp(),
         kind: PaymentEventKind::SubscriptionDeleted {
             provider_subscription_id: "sub_not_yet".into(),
-            checkout_id: Some("chk_later".into()),
+            checkout_id: Some(checkout_id.into()),
         },
     };
-    assert!(matches!(billing_events::handle(app, &early).await, Err(DomainError::Conflict(_))));
+    assert!(matches!(billing_events::handle(app, &early(&open.id)).await, Err(DomainError::Conflict(_))));
+    assert_eq!(
+        billing_events::handle(app, &early("chk_elsewhere")).await,
+        Ok(billing_events::Outcome::Ignored)
+    );
     // An event that changes nothing bumps nothing.
     let before = current(&s).await.version;
     let same = updated(
@@ -712,6 +749,89 @@ async fn the_first_period_is_the_providers() {
     billing_events::handle(&f.app, &older).await.expect("older");
     let sub = f.store.subscription_by_provider_id("sub_s").await.expect("store").expect("sub");
     assert_eq!(sub.current_period_start, at(2025, 3, 1));
+}
+
+#[tokio::test]
+async fn a_declined_increase_leaves_a_scheduled_decrease_until_it_is_paid() {
+    let s = setup(10).await;
+    let app = &s.f.app;
+    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 6, proration_date: None })
+        .await
+        .expect("decrease");
+    s.f.payments.decline.store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = changes::apply_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 12, proration_date: None },
+    )
+    .await;
+    assert!(matches!(r, Err(DomainError::PaymentRequired { .. })), "{r:?}");
+    let sub = current(&s).await;
+    assert!(matches!(sub.scheduled_change, Some(ScheduledChange::SeatDecrease { seats: 6, .. })), "kept");
+    assert_eq!(s.f.payments.released.lock().map(|v| v.len()).unwrap_or_default(), 0);
+    let invoice = sub.pending_change.map(|p| p.invoice_id).expect("pending");
+    let paid = updated_paid("evt_paid", at(2025, 3, 12).timestamp(), 12, &invoice);
+    billing_events::handle(app, &paid).await.expect("paid");
+    let sub = current(&s).await;
+    assert_eq!((sub.seats, sub.assign_cap, sub.scheduled_change.is_none()), (12, 12, true));
+    assert_eq!(s.f.payments.released.lock().map(|v| v.len()).unwrap_or_default(), 1, "released once paid");
+}
+
+#[tokio::test]
+async fn a_pending_change_whose_expiry_event_never_comes_is_dropped_by_the_sweeper() {
+    let s = setup(5).await;
+    let app = &s.f.app;
+    s.f.payments.decline.store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = changes::apply_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 7, proration_date: None },
+    )
+    .await;
+    assert!(matches!(r, Err(DomainError::PaymentRequired { .. })));
+    // Not before its time is up.
+    s.f.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(domain::services::sweeper::settle_stale_changes(app).await, Ok(0));
+    assert!(current(&s).await.pending_change.is_some());
+    // The provider forgot it (it keeps no state here: nothing pending, the old quantity).
+    s.f.clock.advance(chrono::Duration::hours(23));
+    assert_eq!(domain::services::sweeper::settle_stale_changes(app).await, Ok(1));
+    let sub = current(&s).await;
+    assert_eq!((sub.seats, sub.pending_change.is_none()), (5, true));
+    s.f.payments.decline.store(false, std::sync::atomic::Ordering::SeqCst);
+    let pd = Some(s.f.clock.now().timestamp());
+    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 7, proration_date: pd })
+        .await
+        .expect("not blocked");
+}
+
+#[tokio::test]
+async fn a_retried_increase_never_cancels_a_scheduled_interval_change() {
+    let s = setup(4).await;
+    let app = &s.f.app;
+    let pd = Some(at(2025, 3, 11).timestamp());
+    changes::apply_interval(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        IntervalChangeRequest { interval: Interval::Year, proration_date: pd },
+    )
+    .await
+    .expect("to annual");
+    changes::apply_interval(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        IntervalChangeRequest { interval: Interval::Month, proration_date: None },
+    )
+    .await
+    .expect("to monthly, scheduled");
+    let more = || SeatChangeRequest { seats: 6, proration_date: None };
+    changes::apply_seats(app, &s.merchant, &s.sub.id, more()).await.expect("increase");
+    changes::apply_seats(app, &s.merchant, &s.sub.id, more()).await.expect("the same, retried");
+    assert!(matches!(current(&s).await.scheduled_change, Some(ScheduledChange::IntervalChange { .. })));
 }
 
 proptest! {

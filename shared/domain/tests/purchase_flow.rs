@@ -212,6 +212,7 @@ async fn older_or_repeated_subscription_events_never_roll_state_back() {
         kind: PaymentEventKind::InvoicePaid {
             provider_subscription_id: "sub_stripe_1".into(),
             checkout_id: Some("chk_x".into()),
+            billing_reason: Some("subscription_cycle".into()),
         },
     };
     assert_eq!(billing_events::handle(&w.app, &paid).await, Ok(Outcome::Applied));
@@ -222,7 +223,15 @@ async fn older_or_repeated_subscription_events_never_roll_state_back() {
 #[tokio::test]
 async fn an_update_for_an_unknown_subscription_asks_for_redelivery() {
     let w = world();
-    let e = updated("evt_early", t0().timestamp(), "active", (1, 2));
+    let (_, product) = merchant(&w, "acme").await;
+    let checkout = purchase::create_checkout(&w.app, &Principal::Public, checkout_input(&product, 3))
+        .await
+        .expect("checkout");
+    // Its subscription's update overtook the checkout's completion: delivered again later.
+    let mut e = updated("evt_early", t0().timestamp(), "active", (1, 2));
+    if let PaymentEventKind::SubscriptionUpdated { checkout_id, .. } = &mut e.kind {
+        *checkout_id = Some(checkout.id.clone());
+    }
     assert!(matches!(billing_events::handle(&w.app, &e).await, Err(DomainError::Conflict(_))));
     // Not recorded as seen: the redelivery can still apply.
     assert!(w.store.record_event("evt_early", t0()).await.expect("store"));

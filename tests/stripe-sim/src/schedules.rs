@@ -2,7 +2,8 @@
 //!
 //! Docs:
 //! - https://docs.stripe.com/billing/subscriptions/subscription-schedules (phases, `iterations`
-//!   and `duration`, end_behavior release | cancel, "you can't change phases in the past", the
+//!   and `duration`, end_behavior release | cancel, "you can't change phases in the past" (and
+//!   "past phases can be omitted", docs.stripe.com/api/subscription_schedules/update), the
 //!   current phase's `start_date` must be passed unchanged when you update)
 //! - https://docs.stripe.com/api/subscription_schedules/create (`from_subscription`: one phase
 //!   built from the subscription's current period and items; no other parameter with it)
@@ -199,7 +200,15 @@ impl State {
                 field(node, "proration_behavior").unwrap_or("create_prorations").to_string();
             out.push(Phase { start_date: start, end_date: end, items, proration_behavior });
         }
-        for (i, old) in past.iter().enumerate() {
+        // "Note that past phases can be omitted" (API reference, update a schedule): the phases
+        // sent may start with the current phase, or with any past one; those before it are kept.
+        let first_start = out.first().map(|p| p.start_date);
+        let omitted = if current.as_ref().map(|c| c.start_date) == first_start && first_start.is_some() {
+            past.len()
+        } else {
+            past.iter().position(|p| Some(p.start_date) == first_start).unwrap_or(0)
+        };
+        for (i, old) in past.iter().skip(omitted).enumerate() {
             let same = out.get(i).is_some_and(|p| {
                 p.start_date == old.start_date && p.end_date == old.end_date && p.items == old.items
             });
@@ -211,7 +220,7 @@ impl State {
             }
         }
         if let Some(cur) = &current {
-            let i = past.len();
+            let i = past.len() - omitted;
             match out.get(i) {
                 Some(p) if p.start_date != cur.start_date => {
                     return Err(ApiError::invalid(
@@ -225,7 +234,9 @@ impl State {
                 _ => {}
             }
         }
-        Ok(out)
+        let mut phases: Vec<Phase> = past.iter().take(omitted).map(|p| (*p).clone()).collect();
+        phases.extend(out);
+        Ok(phases)
     }
 
     pub fn update_schedule(&mut self, id: &str, p: &Params) -> ApiResult<Value> {

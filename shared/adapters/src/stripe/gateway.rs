@@ -8,7 +8,7 @@ use domain::error::PortError;
 use domain::model::{Interval, Product, ProviderPrices};
 use domain::ports::{
     ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderInvoice,
-    ProviderSubscription, RenewalSchedule,
+    ProviderSubscription, RenewalSchedule, ScheduledRenewal,
 };
 use serde::Deserialize;
 use std::time::Duration;
@@ -170,18 +170,30 @@ impl PaymentGateway for StripeGateway {
                 Some(&c.idempotency_key),
             )
             .await?;
+        // Stripe answered 200: it did something; what we cannot read stays for the sweeper.
+        let unreadable = |what: &str| PortError::Unavailable("stripe", what.to_string());
         let invoice = objects::invoice_of(&updated.latest_invoice)
-            .ok_or_else(|| rejected("no invoice for the change"))?;
+            .ok_or_else(|| unreadable("no invoice for the change"))?;
         if let Some(pending) = &updated.pending_update {
             // Not paid: Stripe keeps the subscription as it was and the change pending.
             return Ok(ChargeOutcome::PaymentRequired { invoice, expires_at: pending.expires_at });
         }
-        let first = updated.first_item().ok_or_else(|| rejected("subscription without items"))?;
+        let first = updated.first_item().ok_or_else(|| unreadable("subscription without items"))?;
         Ok(ChargeOutcome::Applied { period: (first.current_period_start, first.current_period_end), invoice })
     }
 
-    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<String, PortError> {
-        let schedule: Schedule = match &s.schedule_id {
+    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<ScheduledRenewal, PortError> {
+        // The schedule attached to the subscription, if any: ours (known), or one that outlived
+        // the change it carried (its last phase runs on after the renewal applied it), which
+        // Stripe would not let a second one join.
+        let attached = match &s.schedule_id {
+            Some(id) => Some(id.clone()),
+            None => {
+                let sub = self.stripe_subscription(&s.provider_subscription_id).await?;
+                sub.into_provider().and_then(|p| p.schedule_id)
+            }
+        };
+        let schedule: Schedule = match &attached {
             Some(id) => self.get(&format!("/v1/subscription_schedules/{id}"), &vec![]).await?,
             None => {
                 self.post(
@@ -204,7 +216,7 @@ impl PaymentGateway for StripeGateway {
                 Some(&format!("{}-phases", s.idempotency_key)),
             )
             .await?;
-        Ok(schedule.id)
+        Ok(ScheduledRenewal { schedule_id: schedule.id, next_phase_starts_at: current.end_date })
     }
 
     async fn release_schedule(&self, schedule_id: &str, idempotency_key: &str) -> Result<(), PortError> {

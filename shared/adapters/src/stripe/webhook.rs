@@ -194,6 +194,7 @@ pub fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> {
             Some(sid) => PaymentEventKind::InvoicePaid {
                 provider_subscription_id: sid,
                 checkout_id: checkout_id_of(obj),
+                billing_reason: str_at(obj, &["billing_reason"]).map(str::to_string),
             },
             None => ignored(),
         },
@@ -201,6 +202,7 @@ pub fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> {
             Some(sid) => PaymentEventKind::InvoicePaymentFailed {
                 provider_subscription_id: sid,
                 checkout_id: checkout_id_of(obj),
+                billing_reason: str_at(obj, &["billing_reason"]).map(str::to_string),
             },
             None => ignored(),
         },
@@ -326,7 +328,11 @@ mod tests {
             "data":{"object":{"parent":{"subscription_details":{"subscription":"sub_9"}}}}}"#;
         assert_eq!(
             parse_event(paid).map(|e| e.kind),
-            Ok(PaymentEventKind::InvoicePaid { provider_subscription_id: "sub_9".into(), checkout_id: None })
+            Ok(PaymentEventKind::InvoicePaid {
+                provider_subscription_id: "sub_9".into(),
+                checkout_id: None,
+                billing_reason: None
+            })
         );
         let other = br#"{"id":"evt_5","created":5,"type":"charge.refunded","data":{"object":{}}}"#;
         assert!(matches!(parse_event(other).map(|e| e.kind), Ok(PaymentEventKind::Ignored { .. })));

@@ -48,6 +48,9 @@ impl Outcome {
     }
 }
 
+/// How far the provider's clock may lag ours when an event is compared with a change's start.
+const CLOCK_SKEW_S: i64 = 5;
+
 /// How often an optimistic update is retried when a concurrent writer moved the version.
 const MAX_ATTEMPTS: usize = 5;
 
@@ -100,21 +103,26 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             let Some(pending) = sub.pending_change.clone() else {
                 return ignore(app, event).await;
             };
+            if event.created + CLOCK_SKEW_S < pending.intent.started_at.timestamp() {
+                // The expiry of an earlier pending change, delivered late: not this one's.
+                app.store.record_event(&event.id, app.clock.now()).await?;
+                return Ok(Outcome::Stale);
+            }
             let actor = format!("stripe:{}", event.id);
             let done = changes::settle::dropped(app, &sub, &pending.intent, &actor).await?;
             app.store.record_event(&event.id, app.clock.now()).await?;
             Ok(if done { Outcome::Applied } else { Outcome::Unchanged })
         }
-        PaymentEventKind::InvoicePaymentFailed { provider_subscription_id, checkout_id } => {
+        PaymentEventKind::InvoicePaymentFailed { provider_subscription_id, checkout_id, billing_reason } => {
             if known(app, event, provider_subscription_id, checkout_id).await?.is_none() {
                 return ignore(app, event).await;
             }
+            let of_a_change = billing_reason.as_deref() == Some("subscription_update");
             update_billing(app, event, provider_subscription_id, |s| match s.status {
                 // A change's declined payment leaves the subscription as it was (pay first):
-                // only a renewal's failure makes it past due, and Stripe says so in its
-                // `customer.subscription.updated`.
+                // only a renewal's failure makes it past due.
                 SubscriptionStatus::Active | SubscriptionStatus::Trialing
-                    if s.pending_change.is_none() && s.change_intent.is_none() =>
+                    if !of_a_change && s.pending_change.is_none() && s.change_intent.is_none() =>
                 {
                     Next::status(SubscriptionStatus::PastDue)
                 }
@@ -122,12 +130,14 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             })
             .await
         }
-        PaymentEventKind::InvoicePaid { provider_subscription_id, checkout_id } => {
+        PaymentEventKind::InvoicePaid { provider_subscription_id, checkout_id, billing_reason } => {
             if known(app, event, provider_subscription_id, checkout_id).await?.is_none() {
                 return ignore(app, event).await;
             }
+            // A change's invoice paid says nothing of the renewal's.
+            let of_a_change = billing_reason.as_deref() == Some("subscription_update");
             update_billing(app, event, provider_subscription_id, |s| match s.status {
-                SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid => {
+                SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid if !of_a_change => {
                     Next::status(SubscriptionStatus::Active)
                 }
                 _ => Next::none(),
@@ -150,10 +160,15 @@ async fn known(
     if let Some(sub) = app.store.subscription_by_provider_id(provider_subscription_id).await? {
         return Ok(Some(sub));
     }
-    if checkout_id.is_some() {
-        return Err(DomainError::Conflict(
-            "the subscription is not known yet; deliver the event again later".into(),
-        ));
+    // Ours, overtaking its checkout's completion: the checkout is here and still open. A
+    // `checkout_id` this deployment never made (another deployment on the same Stripe account)
+    // is not ours.
+    if let Some(id) = checkout_id.as_deref().filter(|id| ids::is_valid(ids::CHECKOUT, id)) {
+        if app.store.checkout(id).await?.is_some_and(|c| c.status == CheckoutStatus::Open) {
+            return Err(DomainError::Conflict(
+                "the subscription is not known yet; deliver the event again later".into(),
+            ));
+        }
     }
     tracing::info!(event_id = %event.id, "event of a subscription this system did not create; ignored");
     Ok(None)
@@ -176,8 +191,16 @@ async fn settle_from_event(
     if state.pending_update
         || item.quantity != intent.seats
         || item.interval.as_deref() != Some(intent.interval.as_str())
+        // An older event delivered again (Stripe retries for days) proves nothing of this change.
+        || event.created + CLOCK_SKEW_S < intent.started_at.timestamp()
     {
         return Ok(());
+    }
+    // A change waiting for payment is paid by its own invoice.
+    if let (Some(pending), Some(invoice)) = (&sub.pending_change, &state.latest_invoice) {
+        if pending.intent.id == intent.id && &pending.invoice_id != invoice {
+            return Ok(());
+        }
     }
     let period =
         state.period.unwrap_or((sub.current_period_start.timestamp(), sub.current_period_end.timestamp()));

@@ -85,8 +85,9 @@ pub async fn apply_seats(
     let plan =
         |kind| Plan { kind, target, at, quote: quote.clone(), actor: who.actor(), detail: detail.clone() };
     if req.seats == sub.seats {
-        // The same count as now cancels whatever was scheduled (and is a no-op otherwise).
-        if sub.scheduled_change.is_some() {
+        // The same count as now cancels a scheduled decrease (an interval change is cancelled
+        // by its own DELETE: a retried increase must never cancel it), and is a no-op otherwise.
+        if matches!(sub.scheduled_change, Some(ScheduledChange::SeatDecrease { .. })) {
             sub = cancel(app, &sub, &product, who.actor(), at).await?;
         }
         return Ok(view(quote, &sub, None, at));
@@ -94,11 +95,9 @@ pub async fn apply_seats(
     if req.seats < sub.seats {
         return schedule(app, &sub, product, plan(ChangeKind::ScheduleDecrease)).await;
     }
-    if matches!(sub.scheduled_change, Some(ScheduledChange::SeatDecrease { .. })) {
-        // More seats replace a scheduled decrease: it is cancelled first, on its own, so that
-        // the provider renews at the paid count whatever the payment below does.
-        sub = cancel(app, &sub, &product, who.actor(), at).await?;
-    }
+    // More seats replace a scheduled decrease, once paid: its schedule is released with the
+    // settlement, so a declined payment leaves it as it was. Stripe's quantity is still the
+    // count paid for, which the charge prorates from.
     charge_now(app, &sub, product, plan(ChangeKind::SeatIncrease)).await
 }
 
@@ -165,7 +164,7 @@ async fn charge_now(
         Err(e @ crate::error::PortError::Rejected(..)) => {
             // The provider refused it: nothing was charged, nothing changes.
             settle::dropped(app, sub, &intent, "system").await?;
-            return Err(e.into());
+            return Err(settle::refused(sub, e));
         }
         // Unknown whether the provider got it: the intent stays, and is settled from the
         // provider's state by its webhook or by the sweeper (never sent again).

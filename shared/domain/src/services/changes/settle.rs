@@ -5,7 +5,9 @@
 use super::{price_id, App};
 use crate::error::{DomainError, PortError};
 use crate::model::*;
-use crate::ports::{ProviderInvoice, RenewalSchedule, SettleOutcome, Settlement, Terms};
+use crate::ports::{
+    AssignCap, ProviderInvoice, RenewalSchedule, ScheduledRenewal, SettleOutcome, Settlement, Terms,
+};
 use crate::services::audit::event;
 use chrono::DateTime;
 use serde_json::{json, Value};
@@ -46,6 +48,13 @@ fn at_unix(t: i64) -> Result<DateTime<chrono::Utc>, DomainError> {
     DateTime::from_timestamp(t, 0).ok_or_else(|| DomainError::Internal(format!("bad provider time {t}")))
 }
 
+/// The provider refused a change: nothing happened there. Our state was behind the provider's
+/// or a bug; the caller previews again (409), a person reads the log.
+pub(crate) fn refused(sub: &Subscription, e: PortError) -> DomainError {
+    tracing::error!(subscription_id = %sub.id, error = %e, metric = "changes_refused", "the payment provider refused a change");
+    DomainError::Conflict("the payment provider refused this change; preview it again".into())
+}
+
 async fn reread(app: &App, id: &str) -> Result<Subscription, DomainError> {
     app.store.subscription(id).await?.ok_or(DomainError::NotFound("subscription"))
 }
@@ -57,68 +66,71 @@ async fn product_of(app: &App, sub: &Subscription) -> Result<Product, DomainErro
         .ok_or_else(|| DomainError::Internal("subscription without product".into()))
 }
 
-/// The terms once a change that charged is paid. An increase while annual → monthly is
-/// scheduled rewrites the schedule's next phase to the new count first, so the renewal
-/// bills what is paid for now (the same key on every path: the provider replays it).
+/// The terms once a change that charged is paid, and the schedule kept in step first (the
+/// same key on every path, so the provider replays it; a failure leaves the intent to be
+/// settled again): an increase while annual → monthly is scheduled rewrites the schedule's
+/// phases to the new count; one while a decrease is scheduled releases it (more seats replace
+/// fewer). Only the fields the change owns are written.
 async fn terms_after_charge(
     app: &App,
     sub: &Subscription,
     intent: &ChangeIntent,
     period: (i64, i64),
 ) -> Result<Terms, DomainError> {
-    let (start, end) = (at_unix(period.0)?, at_unix(period.1)?);
-    match intent.kind {
-        ChangeKind::IntervalSwitch => Ok(Terms {
-            seats: sub.seats,
-            assign_cap: sub.seats,
-            interval: intent.interval,
-            unit_amount: intent.unit_amount,
-            current_period_start: start,
-            current_period_end: end,
-            scheduled_change: None,
-        }),
-        _ => {
-            let mut scheduled = sub.scheduled_change.clone();
-            if let Some(ScheduledChange::IntervalChange {
-                interval,
-                unit_amount,
-                effective_at,
-                provider_schedule_id: Some(schedule_id),
-                ..
-            }) = &sub.scheduled_change
-            {
-                let product = product_of(app, sub).await?;
-                app.payments
-                    .schedule_renewal(&RenewalSchedule {
-                        provider_subscription_id: sub.provider_subscription_id.clone(),
-                        schedule_id: Some(schedule_id.clone()),
-                        current_price_id: price_id(&product, sub.interval)?,
-                        current_quantity: intent.seats,
-                        next_price_id: price_id(&product, *interval)?,
-                        next_interval: *interval,
-                        next_quantity: intent.seats,
-                        idempotency_key: format!("{}-reschedule", intent.idempotency_key),
-                    })
-                    .await?;
-                scheduled = Some(ScheduledChange::IntervalChange {
-                    interval: *interval,
-                    unit_amount: *unit_amount,
-                    effective_at: *effective_at,
-                    provider_schedule_id: Some(schedule_id.clone()),
-                    seats: Some(intent.seats),
-                });
-            }
-            Ok(Terms {
-                seats: intent.seats,
-                assign_cap: intent.seats,
-                interval: sub.interval,
-                unit_amount: sub.unit_amount,
-                current_period_start: start,
-                current_period_end: end,
-                scheduled_change: scheduled,
-            })
-        }
+    if intent.kind == ChangeKind::IntervalSwitch {
+        return Ok(Terms {
+            interval: Some(intent.interval),
+            unit_amount: Some(intent.unit_amount),
+            period: Some((at_unix(period.0)?, at_unix(period.1)?)),
+            ..Terms::default()
+        });
     }
+    let scheduled = match &sub.scheduled_change {
+        Some(ScheduledChange::IntervalChange {
+            interval,
+            unit_amount,
+            effective_at,
+            provider_schedule_id: Some(schedule_id),
+            ..
+        }) => {
+            let product = product_of(app, sub).await?;
+            app.payments
+                .schedule_renewal(&RenewalSchedule {
+                    provider_subscription_id: sub.provider_subscription_id.clone(),
+                    current_period_end: sub.current_period_end.timestamp(),
+                    schedule_id: Some(schedule_id.clone()),
+                    current_price_id: price_id(&product, sub.interval)?,
+                    current_quantity: intent.seats,
+                    next_price_id: price_id(&product, *interval)?,
+                    next_interval: *interval,
+                    next_quantity: intent.seats,
+                    idempotency_key: format!("{}-reschedule", intent.idempotency_key),
+                })
+                .await?;
+            Some(Some(ScheduledChange::IntervalChange {
+                interval: *interval,
+                unit_amount: *unit_amount,
+                effective_at: *effective_at,
+                provider_schedule_id: Some(schedule_id.clone()),
+                seats: Some(intent.seats),
+            }))
+        }
+        Some(ScheduledChange::SeatDecrease { provider_schedule_id, .. }) => {
+            if let Some(schedule_id) = provider_schedule_id {
+                app.payments
+                    .release_schedule(schedule_id, &format!("{}-replace", intent.idempotency_key))
+                    .await?;
+            }
+            Some(None)
+        }
+        _ => None,
+    };
+    Ok(Terms {
+        seats: Some(intent.seats),
+        assign_cap: Some(AssignCap::To(intent.seats)),
+        scheduled_change: scheduled,
+        ..Terms::default()
+    })
 }
 
 /// A change that charged is paid: it takes effect, audited once. `false` from the store means
@@ -234,12 +246,13 @@ pub async fn scheduled(
                 if let Some(schedule_id) = &existing {
                     app.payments.release_schedule(schedule_id, &intent.idempotency_key).await?;
                 }
-                Ok::<Option<String>, PortError>(None)
+                Ok::<Option<ScheduledRenewal>, PortError>(None)
             }
             _ => app
                 .payments
                 .schedule_renewal(&RenewalSchedule {
                     provider_subscription_id: sub.provider_subscription_id.clone(),
+                    current_period_end: sub.current_period_end.timestamp(),
                     schedule_id: existing.clone(),
                     current_price_id: price_id(product, sub.interval)
                         .map_err(|e| PortError::Rejected("catalogue", e.to_string()))?,
@@ -254,36 +267,43 @@ pub async fn scheduled(
                 .map(Some),
         }
     };
-    let schedule_id = match call.await {
-        Ok(id) => id,
+    let renewal = match call.await {
+        Ok(r) => r,
         Err(e @ PortError::Rejected(..)) => {
             dropped(app, sub, intent, "system").await?;
-            return Err(e.into());
+            return Err(refused(sub, e));
         }
         // Unknown outcome: the intent stays and is run again later under the same key.
         Err(e) => return Err(e.into()),
     };
-    let effective_at = sub.current_period_end;
-    let (scheduled_change, assign_cap) = match intent.kind {
-        ChangeKind::ScheduleDecrease => (
-            Some(ScheduledChange::SeatDecrease {
+    // The next phase starts where the provider's current phase ends: a renewal that landed
+    // meanwhile moves it, and the record follows the provider.
+    let effective_at = match &renewal {
+        Some(r) => at_unix(r.next_phase_starts_at)?,
+        None => sub.current_period_end,
+    };
+    let schedule_id = renewal.map(|r| r.schedule_id);
+    let terms = match intent.kind {
+        ChangeKind::ScheduleDecrease => Terms {
+            assign_cap: Some(AssignCap::To(intent.seats)),
+            scheduled_change: Some(Some(ScheduledChange::SeatDecrease {
                 seats: intent.seats,
                 effective_at,
                 provider_schedule_id: schedule_id,
-            }),
-            intent.seats,
-        ),
-        ChangeKind::ScheduleInterval => (
-            Some(ScheduledChange::IntervalChange {
+            })),
+            ..Terms::default()
+        },
+        ChangeKind::ScheduleInterval => Terms {
+            scheduled_change: Some(Some(ScheduledChange::IntervalChange {
                 interval: intent.interval,
                 unit_amount: intent.unit_amount,
                 effective_at,
                 provider_schedule_id: schedule_id,
                 seats: Some(sub.seats),
-            }),
-            sub.seats,
-        ),
-        _ => (None, sub.seats),
+            })),
+            ..Terms::default()
+        },
+        _ => Terms { assign_cap: Some(AssignCap::Seats), scheduled_change: Some(None), ..Terms::default() },
     };
     let audit = event(
         app,
@@ -296,15 +316,7 @@ pub async fn scheduled(
         .settle_change(&Settlement {
             subscription_id: sub.id.clone(),
             intent_id: intent.id.clone(),
-            outcome: SettleOutcome::Applied(Terms {
-                seats: sub.seats,
-                assign_cap,
-                interval: sub.interval,
-                unit_amount: sub.unit_amount,
-                current_period_start: sub.current_period_start,
-                current_period_end: sub.current_period_end,
-                scheduled_change,
-            }),
+            outcome: SettleOutcome::Applied(terms),
             previous_cap: intent.previous_cap,
             audit: Some(audit),
         })
@@ -316,6 +328,9 @@ pub async fn scheduled(
 /// applied here; waiting for payment → pending; otherwise it never happened → dropped. A
 /// scheduling intent is run again under its key. Nothing is ever charged again.
 pub async fn heal(app: &App, sub: Subscription) -> Result<Subscription, DomainError> {
+    if let Some(pending) = sub.pending_change.clone() {
+        return heal_pending(app, sub, pending).await;
+    }
     let Some(intent) = sub.change_intent.clone() else { return Ok(sub) };
     if (app.clock.now() - intent.started_at).num_seconds() < INTENT_STALE_S {
         return Ok(sub);
@@ -349,6 +364,42 @@ pub async fn heal(app: &App, sub: Subscription) -> Result<Subscription, DomainEr
             }
         },
         None => {
+            dropped(app, &sub, &intent, "system:sweeper").await?;
+            reread(app, &sub.id).await
+        }
+    }
+}
+
+/// A change waiting for its payment past its expiry, whose expiry event never came (not
+/// enabled on the endpoint, undeliverable for days, or the invoice voided by hand): applied if
+/// the provider applied it, dropped otherwise, so the subscription never stays blocked.
+async fn heal_pending(
+    app: &App,
+    sub: Subscription,
+    pending: PendingChange,
+) -> Result<Subscription, DomainError> {
+    if (app.clock.now() - pending.expires_at).num_seconds() < INTENT_STALE_S {
+        return Ok(sub);
+    }
+    let intent = pending.intent;
+    match app.payments.subscription(&sub.provider_subscription_id).await? {
+        Some(state)
+            if state.pending_update_expires_at.is_none()
+                && state.quantity == intent.seats
+                && state.interval == intent.interval =>
+        {
+            let how = Settle {
+                period: (state.period_start, state.period_end),
+                invoice_id: Some(pending.invoice_id),
+                actor: "system:sweeper".into(),
+            };
+            applied(app, &sub, &intent, how).await
+        }
+        Some(state) if state.pending_update_expires_at.is_some_and(|t| t > app.clock.now().timestamp()) => {
+            Ok(sub) // the provider still waits for it
+        }
+        _ => {
+            tracing::warn!(subscription_id = %sub.id, change_id = %intent.id, metric = "changes_healed", "dropping a change whose payment never came");
             dropped(app, &sub, &intent, "system:sweeper").await?;
             reread(app, &sub.id).await
         }
