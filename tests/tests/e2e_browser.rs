@@ -276,7 +276,73 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     boss.close().await;
     drop(driver);
     c.assert_no_5xx_logged();
-    let shots =
-        std::fs::read_dir(local_stack::root().join("target/screenshots")).expect("screenshots").count();
+    let shots = std::fs::read_dir(local_stack::root().join("target/screenshots"))
+        .expect("screenshots")
+        .filter_map(Result::ok)
+        .filter(|f| f.file_name().to_string_lossy().starts_with(|ch: char| ch.is_ascii_digit()))
+        .count();
     assert_eq!(shots, 18, "a screenshot per step");
+}
+
+/// Pay first, through the pages: the offline gateway told to decline (as Stripe's declining
+/// test card does), a seat increase answers "Payment needed" with the payment page, the pending
+/// change shows with its amount and no seat appears; once the payment is reported, it applies.
+#[tokio::test]
+async fn a_declined_change_shows_payment_needed_and_no_seats_before_the_payment() {
+    let decline = vec![("OFFLINE_PAYMENT_OUTCOME".to_string(), "decline".to_string())];
+    let c = Ctx::start_with("browser-402", decline).await;
+    let web = c.stack.api_url.clone();
+    let acme = merchant(&c, "acme").await;
+    let (sub_id, stripe_sub) = seats_tests::e2e::buy(&c, &acme, 3, "boss@corp.example").await;
+    let driver = Driver::start("payment-needed").await;
+    let boss = driver.session("billing-manager", &web).await;
+    let code = c.sign_in_code_for("boss@corp.example").await;
+    boss.goto(&format!("{web}/portal/sign-in?code={code}")).await;
+    boss.click("#code-form button[type=submit]").await;
+    boss.wait_text("#subscriptions tbody", "Acme Pro").await;
+    boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
+    boss.wait_text("#total", "3").await;
+
+    boss.fill("#new-seats", "5").await;
+    boss.click("#preview-resize").await;
+    let due = {
+        boss.wait_text("#resize-preview", "Due now").await;
+        boss.text("#resize-preview .amount-due").await
+    };
+    boss.click("#resize-preview button.confirm").await;
+    let box_text = boss.wait_text("#resize-preview", "Payment needed").await;
+    assert!(box_text.contains(&due), "the amount due is shown: {box_text}");
+    let href = boss.js("return document.querySelector('#resize-preview a.button').href").await;
+    let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
+    let payment_url = sub.str("/pending_change/payment_url");
+    assert_eq!(href, json!(payment_url), "the button goes to the invoice's payment page");
+    let pending = boss.wait_text("#pending-text", "5 seats").await;
+    assert!(pending.contains(&due) && pending.contains("you keep 3 seats"), "{pending}");
+    assert_eq!(boss.text("#total").await, "3", "nothing claims the seats are there before they are");
+    let history = boss.wait_text("#trail", "Payment needed for 5 seats").await;
+    assert!(!history.contains("charged"), "nothing was charged: {history}");
+    boss.shot_at("payment-needed", "#resize-preview").await;
+    boss.shot_at("payment-needed-pending", "section[aria-labelledby=summary-h]").await;
+
+    // Stripe reports the invoice paid: the item carries the new quantity, nothing pending.
+    let period = (ts(&sub.str("/current_period_start")), ts(&sub.str("/current_period_end")));
+    let item = local_stack::stripe_events::Item { quantity: 5, interval: "month" };
+    let paid = local_stack::stripe_events::subscription_updated(
+        &stripe_sub,
+        "active",
+        period,
+        item,
+        chrono::Utc::now().timestamp(),
+    );
+    assert_eq!(c.event(&paid).await.status, 200);
+    boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
+    boss.wait_text("#total", "5").await;
+    boss.wait_hidden("#pending").await;
+    boss.close().await;
+    drop(driver);
+    c.assert_no_5xx_logged();
+}
+
+fn ts(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).expect("time").timestamp()
 }

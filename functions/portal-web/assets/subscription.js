@@ -105,7 +105,12 @@ const describe = {
   'subscription.interval_changed': (d) => `Switched to ${d.interval?.to === 'year' ? 'yearly' : 'monthly'} billing`,
   'subscription.interval_change_scheduled': (d) => `Switch to ${d.interval?.to === 'year' ? 'yearly' : 'monthly'} billing at the renewal`,
   'subscription.scheduled_change_canceled': () => 'Scheduled change canceled',
+  'subscription.change_payment_required': (d) => `Payment needed for ${d.seats ? `${d.seats.to} seats` : `${d.interval?.to === 'year' ? 'yearly' : 'monthly'} billing`} (${money(d.amount_due, sub.currency)}); nothing changes until it is paid`,
+  'subscription.pending_change_expired': () => 'A change waiting for its payment expired unpaid; nothing was charged',
 };
+
+/** The events whose amount was charged (a change that waits for its payment charged nothing). */
+const charges = new Set(['subscription.seats_increased', 'subscription.interval_changed']);
 
 function actorName(actor) {
   if (!actor) return '';
@@ -121,7 +126,7 @@ async function loadTrail() {
   $('#trail').replaceChildren(...events.data.slice().reverse().map((e) => {
     const d = e.data || {};
     const text = (describe[e.type] || (() => e.type))(d);
-    const charged = typeof d.amount_due_now === 'number' && d.amount_due_now !== 0
+    const charged = charges.has(e.type) && typeof d.amount_due_now === 'number' && d.amount_due_now !== 0
       ? ` — ${money(d.amount_due_now, sub.currency)} charged` : '';
     return el('li', { 'data-type': e.type }, el('span', { class: 'muted' }, moment(e.created_at)), ' ', `${text}${charged}`,
       el('span', { class: 'muted' }, ` · by ${actorName(e.actor)}`));
@@ -205,7 +210,7 @@ function renderPreview(box, q, interval, confirmLabel, apply) {
       // Pay first: the card was declined or needs authentication; nothing changed yet.
       box.replaceChildren(
         el('h3', {}, 'Payment needed'),
-        el('p', { role: 'alert' }, `${err.message} Due: ${money(q.amount_due_now, cur)}.`),
+        el('p', { role: 'alert' }, `${err.message} Due: ${money(q.amount_due_now, cur)}. Nothing changes until it is paid.`),
         el('p', {}, el('a', { class: 'button', href: err.paymentUrl || '#', rel: 'noopener' }, 'Pay the invoice')));
       await refresh();
       return;

@@ -22,7 +22,7 @@ pub enum DomainError {
     #[error("{0}")]
     Conflict(String),
     /// The provider could not take the payment; the change waits for it (402).
-    #[error("the payment for this change did not go through; pay the invoice to apply it")]
+    #[error("The payment for this change did not go through: pay its invoice to apply it.")]
     PaymentRequired { payment_url: String },
     #[error("the service is unavailable, retry later")]
     Unavailable,

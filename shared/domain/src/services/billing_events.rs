@@ -204,9 +204,12 @@ async fn settle_from_event(
     }
     let period =
         state.period.unwrap_or((sub.current_period_start.timestamp(), sub.current_period_end.timestamp()));
+    // A pending change was paid by the invoice it named, whose amount it recorded.
+    let amount_due = sub.pending_change.as_ref().filter(|p| p.intent.id == intent.id).map(|p| p.amount_due);
     let how = changes::settle::Settle {
         period,
         invoice_id: state.latest_invoice.clone(),
+        amount_due,
         actor: format!("stripe:{}", event.id),
     };
     changes::settle::applied(app, &sub, &intent, how).await?;

@@ -176,7 +176,12 @@ async fn charge_now(
                 app,
                 sub,
                 &intent,
-                Settle { period, invoice_id: Some(invoice.id.clone()), actor: intent.actor.clone() },
+                Settle {
+                    period,
+                    invoice_id: Some(invoice.id.clone()),
+                    amount_due: Some(invoice.amount_due),
+                    actor: intent.actor.clone(),
+                },
             )
             .await?;
             let quote = with_provider_numbers(sub, plan.quote, &invoice);

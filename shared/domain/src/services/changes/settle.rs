@@ -21,6 +21,9 @@ pub const INTENT_STALE_S: i64 = 120;
 pub struct Settle {
     pub period: (i64, i64),
     pub invoice_id: Option<String>,
+    /// What the provider invoiced, when its answer says (the audit records it in place of the
+    /// preview's amount; they differ only on an arithmetic mismatch, which is logged).
+    pub amount_due: Option<MinorUnits>,
     pub actor: String,
 }
 
@@ -147,7 +150,13 @@ pub async fn applied(
         &sub.id,
         audit_kind(intent.kind),
         how.actor,
-        with(&intent.detail, json!({ "invoice_id": how.invoice_id, "change_id": intent.id })),
+        with(&intent.detail, {
+            let mut extra = json!({ "invoice_id": how.invoice_id, "change_id": intent.id });
+            if let Some(amount) = how.amount_due {
+                extra["amount_due_now"] = json!(amount);
+            }
+            extra
+        }),
     );
     let settled = app
         .store
@@ -348,6 +357,7 @@ pub async fn heal(app: &App, sub: Subscription) -> Result<Subscription, DomainEr
         {
             let how = Settle {
                 period: (state.period_start, state.period_end),
+                amount_due: state.latest_invoice.as_ref().map(|i| i.amount_due).filter(|a| *a != 0),
                 invoice_id: state.latest_invoice.map(|i| i.id),
                 actor: "system:sweeper".into(),
             };
@@ -391,6 +401,7 @@ async fn heal_pending(
             let how = Settle {
                 period: (state.period_start, state.period_end),
                 invoice_id: Some(pending.invoice_id),
+                amount_due: Some(pending.amount_due),
                 actor: "system:sweeper".into(),
             };
             applied(app, &sub, &intent, how).await
