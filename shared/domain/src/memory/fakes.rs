@@ -1,0 +1,231 @@
+//! In-memory fakes of the ports other than the store (mailer, payments, queue, files, clock),
+//! and [`Fakes`]: every fake wired into an [`crate::services::App`].
+
+use super::MemoryStore;
+use crate::error::PortError;
+use crate::model::*;
+use crate::ports::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Mutex;
+
+/// Keeps every mail it is asked to send.
+#[derive(Default)]
+pub struct MemoryMailer {
+    pub sent: Mutex<Vec<OutgoingEmail>>,
+    /// Makes every send fail, like an SES outage.
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryMailer {
+    pub fn sent(&self) -> Vec<OutgoingEmail> {
+        self.sent.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Mailer for MemoryMailer {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), PortError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PortError::Unavailable("mailer", "failing on purpose".into()));
+        }
+        self.sent
+            .lock()
+            .map_err(|_| PortError::Unavailable("mailer", "poisoned".into()))?
+            .push(email.clone());
+        Ok(())
+    }
+}
+
+/// A payment gateway that answers locally with our own arithmetic, as the offline gateway
+/// does; it can be told to decline (the change then waits for its payment).
+#[derive(Default)]
+pub struct MemoryPayments {
+    pub sessions: Mutex<Vec<CheckoutSessionRequest>>,
+    pub charges: Mutex<Vec<ChargeRequest>>,
+    pub schedules: Mutex<Vec<RenewalSchedule>>,
+    pub released: Mutex<Vec<String>>,
+    pub decline: std::sync::atomic::AtomicBool,
+    /// Apply the charge, then lose the answer (a function that dies after the provider
+    /// answered): the caller sees a timeout.
+    pub lose_answer: std::sync::atomic::AtomicBool,
+    /// What a provider with state would say after the last applied charge.
+    pub state: Mutex<Option<ProviderSubscription>>,
+}
+
+fn push<T: Clone>(v: &Mutex<Vec<T>>, x: &T) {
+    if let Ok(mut v) = v.lock() {
+        v.push(x.clone());
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for MemoryPayments {
+    async fn create_prices(&self, product: &Product) -> Result<ProviderPrices, PortError> {
+        let id = |i: Interval| format!("price_{}_{}", product.id, i.as_str());
+        Ok(ProviderPrices {
+            month: product.prices.month.map(|_| id(Interval::Month)),
+            year: product.prices.year.map(|_| id(Interval::Year)),
+        })
+    }
+    async fn create_checkout_session(
+        &self,
+        req: &CheckoutSessionRequest,
+    ) -> Result<CheckoutSession, PortError> {
+        push(&self.sessions, req);
+        Ok(CheckoutSession {
+            id: format!("cs_test_{}", req.checkout_id),
+            url: format!("https://pay.example/{}", req.checkout_id),
+        })
+    }
+    async fn subscription(&self, _id: &str) -> Result<Option<ProviderSubscription>, PortError> {
+        Ok(self.state.lock().ok().and_then(|s| s.clone()))
+    }
+    async fn preview_charge(&self, _c: &ChargeRequest) -> Result<Option<ProviderInvoice>, PortError> {
+        Ok(None)
+    }
+    async fn charge(&self, c: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
+        push(&self.charges, c);
+        let q = crate::proration::offline_charge(c)
+            .map_err(|e| PortError::Rejected("payments", e.to_string()))?;
+        let declined = self.decline.load(std::sync::atomic::Ordering::SeqCst);
+        let invoice = ProviderInvoice {
+            id: format!("in_{}", c.idempotency_key),
+            amount_due: q.amount_due_now,
+            status: if declined { "open" } else { "paid" }.into(),
+            hosted_invoice_url: Some(format!("https://pay.example/invoice/in_{}", c.idempotency_key)),
+            lines: q.lines.clone(),
+        };
+        if declined {
+            return Ok(ChargeOutcome::PaymentRequired { invoice, expires_at: c.proration_date + 23 * 3600 });
+        }
+        let period = match q.lines.last() {
+            Some(l) if c.reset_billing_cycle => (c.proration_date, l.period_end.timestamp()),
+            _ => (c.period_start.timestamp(), c.period_end.timestamp()),
+        };
+        if let Ok(mut st) = self.state.lock() {
+            *st = Some(ProviderSubscription {
+                id: c.provider_subscription_id.clone(),
+                status: "active".into(),
+                item_id: "si_memory".into(),
+                quantity: c.quantity,
+                interval: c.interval,
+                period_start: period.0,
+                period_end: period.1,
+                pending_update_expires_at: None,
+                schedule_id: None,
+                latest_invoice: Some(invoice.clone()),
+            });
+        }
+        if self.lose_answer.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PortError::Unavailable("payments", "the answer was lost".into()));
+        }
+        Ok(ChargeOutcome::Applied { invoice, period })
+    }
+    async fn schedule_renewal(&self, r: &RenewalSchedule) -> Result<ScheduledRenewal, PortError> {
+        push(&self.schedules, r);
+        Ok(ScheduledRenewal {
+            schedule_id: r.schedule_id.clone().unwrap_or_else(|| format!("sub_sched_{}", r.idempotency_key)),
+            next_phase_starts_at: r.current_period_end,
+        })
+    }
+    async fn release_schedule(&self, schedule_id: &str, _key: &str) -> Result<(), PortError> {
+        push(&self.released, &schedule_id.to_string());
+        Ok(())
+    }
+}
+
+/// Keeps jobs in memory; can be told to fail, like an SQS outage.
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub sent: Mutex<Vec<Job>>,
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryQueue {
+    pub fn take(&self) -> Vec<Job> {
+        self.sent.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl JobQueue for MemoryQueue {
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), PortError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PortError::Unavailable("queue", "failing on purpose".into()));
+        }
+        self.sent
+            .lock()
+            .map_err(|_| PortError::Unavailable("queue", "poisoned".into()))?
+            .extend_from_slice(jobs);
+        Ok(())
+    }
+}
+
+/// Presigns nothing: returns recognizable fake URLs.
+pub struct MemoryFiles;
+
+#[async_trait]
+impl FileStore for MemoryFiles {
+    async fn presign_upload(&self, key: &str, _ct: &str, _exp: u64) -> Result<String, PortError> {
+        Ok(format!("https://files.example/upload/{key}"))
+    }
+    async fn presign_download(&self, key: &str, _f: &str, _exp: u64) -> Result<String, PortError> {
+        Ok(format!("https://files.example/download/{key}"))
+    }
+}
+
+/// A clock tests can move.
+pub struct FixedClock(pub Mutex<DateTime<Utc>>);
+
+impl FixedClock {
+    pub fn at(t: DateTime<Utc>) -> Self {
+        FixedClock(Mutex::new(t))
+    }
+    pub fn advance(&self, by: Duration) {
+        if let Ok(mut t) = self.0.lock() {
+            *t += by;
+        }
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map(|t| *t).unwrap_or_else(|_| Utc::now())
+    }
+}
+
+/// Every fake wired into an [`crate::services::App`], with handles to inspect them.
+pub struct Fakes {
+    pub app: crate::services::App,
+    pub store: std::sync::Arc<MemoryStore>,
+    pub mailer: std::sync::Arc<MemoryMailer>,
+    pub queue: std::sync::Arc<MemoryQueue>,
+    pub payments: std::sync::Arc<MemoryPayments>,
+    pub clock: std::sync::Arc<FixedClock>,
+}
+
+impl Fakes {
+    /// An app at `now` whose operator token is `admin`.
+    pub fn at(now: DateTime<Utc>) -> Fakes {
+        use std::sync::Arc;
+        let store = Arc::new(MemoryStore::new());
+        let mailer = Arc::new(MemoryMailer::default());
+        let queue = Arc::new(MemoryQueue::default());
+        let clock = Arc::new(FixedClock::at(now));
+        let payments = Arc::new(MemoryPayments::default());
+        let app = crate::services::App {
+            store: store.clone(),
+            mailer: mailer.clone(),
+            payments: payments.clone(),
+            files: Arc::new(MemoryFiles),
+            jobs: queue.clone(),
+            clock: clock.clone(),
+            settings: crate::services::Settings::with_defaults(
+                "https://portal.example",
+                &crate::secrets::hash("admin"),
+            ),
+        };
+        Fakes { app, store, mailer, queue, payments, clock }
+    }
+}
