@@ -220,7 +220,7 @@ async fn billing_updates_apply_in_order_and_once() {
         subscription_id: sub_id.clone(),
         intent_id: id.into(),
         outcome,
-        previous_cap: sub.assign_cap,
+        previous_cap: Some(sub.assign_cap),
         audit: None,
     };
     assert_eq!(s.settle_change(&settle("chg_2", SettleOutcome::Applied(terms.clone()))).await, Ok(false));

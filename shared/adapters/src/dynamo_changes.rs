@@ -121,10 +121,13 @@ impl DynamoStore {
                 )?);
                 "SET #pc = :pending, version = version + :one REMOVE #ci".to_string()
             }
-            SettleOutcome::Dropped => {
-                values.push((":cap", n(st.previous_cap)));
-                "SET assign_cap = :cap, version = version + :one REMOVE #ci, #pc".to_string()
-            }
+            SettleOutcome::Dropped => match st.previous_cap {
+                Some(cap) => {
+                    values.push((":cap", n(cap)));
+                    "SET assign_cap = :cap, version = version + :one REMOVE #ci, #pc".to_string()
+                }
+                None => "SET version = version + :one REMOVE #ci, #pc".to_string(),
+            },
         };
         let mut items = vec![
             self.update(

@@ -82,6 +82,18 @@ async fn stripe_failures_map_to_retryable_or_rejected() {
         .up_to_n_times(1)
         .mount(&stripe)
         .await;
+    // Stripe's idempotency_key_in_use: a concurrent call with the key; the outcome is unknown.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(409))
+        .up_to_n_times(1)
+        .mount(&stripe)
+        .await;
+    // A 200 we cannot read: Stripe may have done it, so it is no refusal.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("not json"))
+        .up_to_n_times(1)
+        .mount(&stripe)
+        .await;
     Mock::given(method("POST"))
         .respond_with(
             ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {"message": "bad"}})),
@@ -89,8 +101,9 @@ async fn stripe_failures_map_to_retryable_or_rejected() {
         .mount(&stripe)
         .await;
     let gw = StripeGateway::new(&stripe.uri(), "sk_test_123").expect("client");
-    assert!(matches!(gw.create_checkout_session(&request()).await, Err(PortError::Unavailable(..))));
-    assert!(matches!(gw.create_checkout_session(&request()).await, Err(PortError::Unavailable(..))));
+    for _ in 0..4 {
+        assert!(matches!(gw.create_checkout_session(&request()).await, Err(PortError::Unavailable(..))));
+    }
     assert!(matches!(gw.create_checkout_session(&request()).await, Err(PortError::Rejected(..))));
 }
 

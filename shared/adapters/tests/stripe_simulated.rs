@@ -257,6 +257,8 @@ async fn a_released_schedule_renews_as_it_is() {
     };
     let id = w.gw.schedule_renewal(&schedule).await.expect("scheduled").schedule_id;
     w.gw.release_schedule(&id, "sub-chg_cancel").await.expect("released");
+    // Released already (by hand, or by another path under another key): what was asked is so.
+    w.gw.release_schedule(&id, "sub-chg_cancel_again").await.expect("released already");
     let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
     w.sim.advance(state.period_end - w.sim.now() + 60).await;
     let renewed = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");

@@ -58,6 +58,8 @@ pub enum PaymentEventKind {
     InvoicePaid {
         provider_subscription_id: String,
         checkout_id: Option<String>,
+        /// The invoice's id (`in_…`).
+        invoice_id: Option<String>,
         /// `subscription_cycle` (a renewal), `subscription_update` (a change), …
         billing_reason: Option<String>,
     },

@@ -326,8 +326,8 @@ pub struct Settlement {
     pub subscription_id: String,
     pub intent_id: String,
     pub outcome: SettleOutcome,
-    /// Restored on `Dropped`.
-    pub previous_cap: i64,
+    /// Restored on `Dropped` (a decrease lowered it when it began).
+    pub previous_cap: Option<i64>,
     pub audit: Option<AuditEvent>,
 }
 

@@ -458,6 +458,42 @@ async fn a_declined_increase_changes_nothing_until_it_is_paid_then_applies_once(
 }
 
 #[tokio::test]
+async fn the_paid_invoice_of_a_pending_change_applies_it_once() {
+    let s = setup(5).await;
+    let app = &s.f.app;
+    s.f.payments.decline.store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = changes::apply_seats(
+        app,
+        &s.merchant,
+        &s.sub.id,
+        SeatChangeRequest { seats: 8, proration_date: None },
+    )
+    .await;
+    assert!(matches!(r, Err(DomainError::PaymentRequired { .. })));
+    let invoice = current(&s).await.pending_change.map(|p| p.invoice_id).expect("pending");
+    let paid = |id: &str, invoice: &str| PaymentEvent {
+        id: id.into(),
+        created: at(2025, 3, 12).timestamp(),
+        kind: PaymentEventKind::InvoicePaid {
+            provider_subscription_id: "sub_s".into(),
+            checkout_id: None,
+            invoice_id: Some(invoice.into()),
+            billing_reason: Some("subscription_update".into()),
+        },
+    };
+    billing_events::handle(app, &paid("evt_other_invoice", "in_other")).await.expect("handled");
+    assert_eq!(current(&s).await.seats, 5, "another invoice paid applies nothing");
+    billing_events::handle(app, &paid("evt_paid", &invoice)).await.expect("paid");
+    billing_events::handle(app, &paid("evt_paid_again", &invoice)).await.expect("again");
+    let sub = current(&s).await;
+    assert_eq!((sub.seats, sub.pending_change.is_none(), sub.status), (8, true, SubscriptionStatus::Active));
+    let audit = s.f.store.audit_events(&s.sub.id).await.expect("audit");
+    let applied: Vec<_> = audit.iter().filter(|e| e.kind == "subscription.seats_increased").collect();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].data["invoice_id"], serde_json::json!(invoice));
+}
+
+#[tokio::test]
 async fn an_expired_pending_change_is_dropped() {
     let s = setup(5).await;
     let app = &s.f.app;

@@ -212,6 +212,7 @@ async fn older_or_repeated_subscription_events_never_roll_state_back() {
         kind: PaymentEventKind::InvoicePaid {
             provider_subscription_id: "sub_stripe_1".into(),
             checkout_id: Some("chk_x".into()),
+            invoice_id: Some("in_renewal".into()),
             billing_reason: Some("subscription_cycle".into()),
         },
     };

@@ -86,10 +86,20 @@ impl StripeSim {
         Self::start_with_offset(now - model::real_now()).await
     }
 
+    /// Binds 127.0.0.1:`port` (0: a free one), for a simulator started before the stack that
+    /// names it.
+    pub async fn start_on(port: u16) -> StripeSim {
+        Self::bind(port, 0).await
+    }
+
     async fn start_with_offset(offset: i64) -> StripeSim {
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Self::bind(0, offset).await
+    }
+
+    async fn bind(port: u16, offset: i64) -> StripeSim {
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
             Ok(l) => l,
-            Err(e) => panic!("stripe-sim: cannot bind 127.0.0.1:0: {e}"),
+            Err(e) => panic!("stripe-sim: cannot bind 127.0.0.1:{port}: {e}"),
         };
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let base = format!("http://127.0.0.1:{port}");

@@ -63,6 +63,11 @@ fn html(body: String) -> Resp {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
+/// Text for the simulator's little HTML pages.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 fn pairs(s: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(s).into_owned().collect()
 }
@@ -83,10 +88,32 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Resp {
         return control(&inner, &method, rest, &query).await;
     }
     if let Some(id) = path.strip_prefix("/checkout/") {
-        return html(format!("<html><body><h1>Stripe simulator checkout</h1><p>Session {id}. Complete it with POST /_sim/checkout/{id}/complete.</p></body></html>"));
+        if let Some(id) = id.strip_suffix("/pay").filter(|_| method == "POST") {
+            let r = inner.state().complete_checkout(id, "pm_card_visa");
+            inner.flush_wait().await;
+            return html(match r {
+                Ok(sub) => {
+                    format!("<html><body><h1>Paid</h1><p>Subscription {}.</p></body></html>", escape(&sub))
+                }
+                Err(e) => format!("<html><body><h1>Not paid</h1><p>{}</p></body></html>", escape(&e)),
+            });
+        }
+        let id = escape(id);
+        return html(format!("<html><body><h1>Stripe simulator checkout</h1><p>Session {id}.</p><form method=\"post\" action=\"/checkout/{id}/pay\"><button>Pay with pm_card_visa</button></form></body></html>"));
     }
     if let Some(id) = path.strip_prefix("/hosted_invoice/") {
-        return html(format!("<html><body><h1>Invoice {id}</h1></body></html>"));
+        // The page a customer pays a declined or unauthenticated invoice on (with a card that works).
+        if let Some(id) = id.strip_suffix("/pay").filter(|_| method == "POST") {
+            let r =
+                inner.state().api_pay_invoice(id, Some("pm_card_visa")).map(|_| ()).map_err(|e| e.message);
+            inner.flush_wait().await;
+            return html(match r {
+                Ok(()) => "<html><body><h1>Paid</h1><p>Thank you.</p></body></html>".to_string(),
+                Err(e) => format!("<html><body><h1>Not paid</h1><p>{}</p></body></html>", escape(&e)),
+            });
+        }
+        let id = escape(id);
+        return html(format!("<html><body><h1>Invoice {id}</h1><form method=\"post\" action=\"/hosted_invoice/{id}/pay\"><button>Pay with pm_card_visa</button></form></body></html>"));
     }
     let mut form = pairs(query.as_bytes());
     if method != "GET" {
@@ -221,6 +248,13 @@ async fn control(inner: &Arc<Inner>, method: &str, rest: &str, query: &str) -> R
             (200, json!({ "ok": true }))
         }
         ("POST", ["redeliver"]) => (200, json!({ "delivered": inner.redeliver_failed().await })),
+        ("POST", ["webhook"]) => {
+            let (Some(url), Some(secret)) = (arg("url"), arg("secret")) else {
+                return json_resp(400, &json!({"error": "url and secret required"}), false);
+            };
+            inner.set_endpoint(&url, &secret);
+            (200, json!({ "url": url }))
+        }
         ("GET", ["now"]) => (200, json!({ "now": inner.state().now() })),
         ("GET", ["events"]) => (200, json!({ "data": inner.state().events.clone() })),
         _ => (404, json!({ "error": "unknown control endpoint" })),

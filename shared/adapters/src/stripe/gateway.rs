@@ -97,18 +97,21 @@ impl StripeGateway {
     }
 }
 
-/// Stripe's answer: 429 and 5xx are retryable, other errors are refusals, success is JSON.
+/// Stripe's answer: 429, 5xx and 409 (the same idempotency key in use by a concurrent call)
+/// are retryable; other errors are refusals (nothing happened); success is JSON. A success we
+/// cannot read is an unknown outcome, not a refusal: Stripe may have done it.
 async fn read<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T, PortError> {
     let status = resp.status();
     let text =
         resp.text().await.map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
-    if status.is_server_error() || status.as_u16() == 429 {
+    if status.is_server_error() || matches!(status.as_u16(), 409 | 429) {
         return Err(PortError::Unavailable("stripe", format!("HTTP {status}")));
     }
     if !status.is_success() {
         return Err(rejected(format!("HTTP {status}: {text}")));
     }
-    serde_json::from_str(&text).map_err(|e| rejected(format!("unexpected response: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| PortError::Unavailable("stripe", format!("an answer that could not be read: {e}")))
 }
 
 #[async_trait]
@@ -220,13 +223,25 @@ impl PaymentGateway for StripeGateway {
     }
 
     async fn release_schedule(&self, schedule_id: &str, idempotency_key: &str) -> Result<(), PortError> {
-        let _: serde_json::Value = self
+        let released: Result<serde_json::Value, PortError> = self
             .post(
                 &format!("/v1/subscription_schedules/{schedule_id}/release"),
                 &vec![],
                 Some(&format!("{idempotency_key}-release")),
             )
-            .await?;
-        Ok(())
+            .await;
+        match released {
+            Err(e @ PortError::Rejected(..)) => {
+                // Released, canceled or completed already (by hand, or with its subscription):
+                // what was asked is so.
+                let schedule: Schedule =
+                    self.get(&format!("/v1/subscription_schedules/{schedule_id}"), &vec![]).await?;
+                match schedule.status.as_deref() {
+                    Some("active") | Some("not_started") => Err(e),
+                    _ => Ok(()),
+                }
+            }
+            other => other.map(|_| ()),
+        }
     }
 }

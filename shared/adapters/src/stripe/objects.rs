@@ -97,6 +97,9 @@ pub struct LinePeriod {
 #[derive(Debug, Deserialize)]
 pub struct Schedule {
     pub id: String,
+    /// `not_started`, `active`, `completed`, `released`, `canceled`.
+    #[serde(default)]
+    pub status: Option<String>,
     #[serde(default)]
     pub current_phase: Option<PhaseBounds>,
     #[serde(default)]

@@ -194,6 +194,7 @@ pub fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> {
             Some(sid) => PaymentEventKind::InvoicePaid {
                 provider_subscription_id: sid,
                 checkout_id: checkout_id_of(obj),
+                invoice_id: str_at(obj, &["id"]).map(str::to_string),
                 billing_reason: str_at(obj, &["billing_reason"]).map(str::to_string),
             },
             None => ignored(),
@@ -331,6 +332,7 @@ mod tests {
             Ok(PaymentEventKind::InvoicePaid {
                 provider_subscription_id: "sub_9".into(),
                 checkout_id: None,
+                invoice_id: None,
                 billing_reason: None
             })
         );

@@ -286,7 +286,9 @@ impl Store for MemoryStore {
                     pending_until = Some(p.expires_at.timestamp());
                 }
                 SettleOutcome::Dropped => {
-                    sub.assign_cap = st.previous_cap;
+                    if let Some(cap) = st.previous_cap {
+                        sub.assign_cap = cap;
+                    }
                     sub.pending_change = None;
                 }
             }

@@ -130,9 +130,19 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             })
             .await
         }
-        PaymentEventKind::InvoicePaid { provider_subscription_id, checkout_id, billing_reason } => {
-            if known(app, event, provider_subscription_id, checkout_id).await?.is_none() {
+        PaymentEventKind::InvoicePaid {
+            provider_subscription_id,
+            checkout_id,
+            invoice_id,
+            billing_reason,
+        } => {
+            let Some(sub) = known(app, event, provider_subscription_id, checkout_id).await? else {
                 return ignore(app, event).await;
+            };
+            if let (Some(pending), Some(id)) = (&sub.pending_change, invoice_id) {
+                if &pending.invoice_id == id {
+                    settle_paid_pending(app, event, &sub, pending).await?;
+                }
             }
             // A change's invoice paid says nothing of the renewal's.
             let of_a_change = billing_reason.as_deref() == Some("subscription_update");
@@ -191,8 +201,11 @@ async fn settle_from_event(
     if state.pending_update
         || item.quantity != intent.seats
         || item.interval.as_deref() != Some(intent.interval.as_str())
-        // An older event delivered again (Stripe retries for days) proves nothing of this change.
+        // An older event delivered again (Stripe retries for days) proves nothing of this change,
+        // nor does one older than what was applied since (a renewal): the sweeper then reads
+        // Stripe's own state.
         || event.created + CLOCK_SKEW_S < intent.started_at.timestamp()
+        || event.created < sub.last_event_at
     {
         return Ok(());
     }
@@ -213,6 +226,42 @@ async fn settle_from_event(
         actor: format!("stripe:{}", event.id),
     };
     changes::settle::applied(app, &sub, &intent, how).await?;
+    Ok(())
+}
+
+/// The invoice of a change waiting for its payment was paid: Stripe applies a pending update
+/// when its invoice is paid. Settled from Stripe's state (the subscription's own update event
+/// may name a later invoice, a renewal's, and so not settle it); offline, from the intent.
+async fn settle_paid_pending(
+    app: &App,
+    event: &PaymentEvent,
+    sub: &Subscription,
+    pending: &PendingChange,
+) -> Result<(), DomainError> {
+    let intent = &pending.intent;
+    let period = match app.payments.subscription(&sub.provider_subscription_id).await? {
+        Some(state)
+            if state.pending_update_expires_at.is_none()
+                && state.quantity == intent.seats
+                && state.interval == intent.interval =>
+        {
+            (state.period_start, state.period_end)
+        }
+        // Not applied at Stripe yet: its update event will say when.
+        Some(_) => return Ok(()),
+        None if intent.kind == ChangeKind::IntervalSwitch => {
+            let start = at_unix(intent.proration_date)?;
+            (start.timestamp(), crate::period::add_interval_anchored(start, 1, intent.interval).timestamp())
+        }
+        None => (sub.current_period_start.timestamp(), sub.current_period_end.timestamp()),
+    };
+    let how = changes::settle::Settle {
+        period,
+        invoice_id: Some(pending.invoice_id.clone()),
+        amount_due: Some(pending.amount_due),
+        actor: format!("stripe:{}", event.id),
+    };
+    changes::settle::applied(app, sub, intent, how).await?;
     Ok(())
 }
 

@@ -88,6 +88,13 @@ async fn terms_after_charge(
             ..Terms::default()
         });
     }
+    // The money is settled whatever the schedule does: a refused schedule call (a schedule
+    // released or cancelled by hand) keeps our record as it is, which is what Stripe's schedule
+    // then still does at the renewal; an unknown outcome leaves the intent to be settled again.
+    let out_of_step = |e: &PortError| {
+        tracing::error!(subscription_id = %sub.id, change_id = %intent.id, error = %e, metric = "schedule_out_of_step", "the schedule could not follow a paid change");
+    };
+    let mut assign_cap = AssignCap::To(intent.seats);
     let scheduled = match &sub.scheduled_change {
         Some(ScheduledChange::IntervalChange {
             interval,
@@ -97,7 +104,8 @@ async fn terms_after_charge(
             ..
         }) => {
             let product = product_of(app, sub).await?;
-            app.payments
+            let rewritten = app
+                .payments
                 .schedule_renewal(&RenewalSchedule {
                     provider_subscription_id: sub.provider_subscription_id.clone(),
                     current_period_end: sub.current_period_end.timestamp(),
@@ -109,28 +117,47 @@ async fn terms_after_charge(
                     next_quantity: intent.seats,
                     idempotency_key: format!("{}-reschedule", intent.idempotency_key),
                 })
-                .await?;
-            Some(Some(ScheduledChange::IntervalChange {
-                interval: *interval,
-                unit_amount: *unit_amount,
-                effective_at: *effective_at,
-                provider_schedule_id: Some(schedule_id.clone()),
-                seats: Some(intent.seats),
-            }))
-        }
-        Some(ScheduledChange::SeatDecrease { provider_schedule_id, .. }) => {
-            if let Some(schedule_id) = provider_schedule_id {
-                app.payments
-                    .release_schedule(schedule_id, &format!("{}-replace", intent.idempotency_key))
-                    .await?;
+                .await;
+            match rewritten {
+                Ok(_) => Some(Some(ScheduledChange::IntervalChange {
+                    interval: *interval,
+                    unit_amount: *unit_amount,
+                    effective_at: *effective_at,
+                    provider_schedule_id: Some(schedule_id.clone()),
+                    seats: Some(intent.seats),
+                })),
+                Err(e @ PortError::Rejected(..)) => {
+                    out_of_step(&e);
+                    None
+                }
+                Err(e) => return Err(e.into()),
             }
-            Some(None)
+        }
+        Some(ScheduledChange::SeatDecrease { provider_schedule_id, seats, .. }) => {
+            let released = match provider_schedule_id {
+                Some(schedule_id) => {
+                    app.payments
+                        .release_schedule(schedule_id, &format!("{}-replace", intent.idempotency_key))
+                        .await
+                }
+                None => Ok(()),
+            };
+            match released {
+                Ok(()) => Some(None),
+                Err(e @ PortError::Rejected(..)) => {
+                    // Still scheduled at Stripe: the decrease stays here too, and its cap.
+                    out_of_step(&e);
+                    assign_cap = AssignCap::To(*seats);
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         _ => None,
     };
     Ok(Terms {
         seats: Some(intent.seats),
-        assign_cap: Some(AssignCap::To(intent.seats)),
+        assign_cap: Some(assign_cap),
         scheduled_change: scheduled,
         ..Terms::default()
     })
@@ -164,7 +191,7 @@ pub async fn applied(
             subscription_id: sub.id.clone(),
             intent_id: intent.id.clone(),
             outcome: SettleOutcome::Applied(terms),
-            previous_cap: intent.previous_cap,
+            previous_cap: None,
             audit: Some(audit),
         })
         .await?;
@@ -205,7 +232,7 @@ pub async fn pending(
             subscription_id: sub.id.clone(),
             intent_id: intent.id.clone(),
             outcome: SettleOutcome::PaymentPending(pending),
-            previous_cap: intent.previous_cap,
+            previous_cap: None,
             audit: Some(audit),
         })
         .await?;
@@ -234,7 +261,8 @@ pub async fn dropped(
             subscription_id: sub.id.clone(),
             intent_id: intent.id.clone(),
             outcome: SettleOutcome::Dropped,
-            previous_cap: intent.previous_cap,
+            // Only a decrease lowered the cap when it began.
+            previous_cap: (intent.kind == ChangeKind::ScheduleDecrease).then_some(intent.previous_cap),
             audit,
         })
         .await?)
@@ -326,7 +354,7 @@ pub async fn scheduled(
             subscription_id: sub.id.clone(),
             intent_id: intent.id.clone(),
             outcome: SettleOutcome::Applied(terms),
-            previous_cap: intent.previous_cap,
+            previous_cap: None,
             audit: Some(audit),
         })
         .await?;
@@ -347,7 +375,13 @@ pub async fn heal(app: &App, sub: Subscription) -> Result<Subscription, DomainEr
     tracing::warn!(subscription_id = %sub.id, change_id = %intent.id, metric = "changes_healed", "settling a change left in flight");
     if !intent.kind.charges_now() {
         let product = product_of(app, &sub).await?;
-        return scheduled(app, &sub, &product, &intent).await;
+        // Rebuilt from the subscription as it is now, so under a key of its own: the gateway
+        // reuses the schedule already attached, which makes running it again harmless.
+        let again = ChangeIntent {
+            idempotency_key: format!("{}-heal{}", intent.idempotency_key, app.clock.now().timestamp()),
+            ..intent.clone()
+        };
+        return scheduled(app, &sub, &product, &again).await;
     }
     match app.payments.subscription(&sub.provider_subscription_id).await? {
         Some(state)
@@ -368,6 +402,9 @@ pub async fn heal(app: &App, sub: Subscription) -> Result<Subscription, DomainEr
                 pending(app, &sub, &intent, &invoice, expires_at).await?;
                 reread(app, &sub.id).await
             }
+            // Stripe holds a change pending but its invoice could not be read: never drop what
+            // may still be paid; look again next time.
+            (Some(_), None) => Ok(sub),
             _ => {
                 dropped(app, &sub, &intent, "system:sweeper").await?;
                 reread(app, &sub.id).await
