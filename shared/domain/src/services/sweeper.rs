@@ -42,8 +42,15 @@ pub async fn settle_stale_changes(app: &App) -> Result<usize, DomainError> {
     let mut settled = 0;
     for id in app.store.stale_intents(cutoff, 100).await? {
         let Some(sub) = app.store.subscription(&id).await? else { continue };
+        let (intent, pending) = (sub.change_intent.is_some(), sub.pending_change.is_some());
         match settle::heal(app, sub).await {
-            Ok(_) => settled += 1,
+            // Counted when something moved (a pending change the provider still holds stays).
+            Ok(after)
+                if after.change_intent.is_some() != intent || after.pending_change.is_some() != pending =>
+            {
+                settled += 1
+            }
+            Ok(_) => {}
             // One subscription's provider trouble must not stop the others.
             Err(e) => {
                 tracing::warn!(subscription_id = %id, error = %e, "change left in flight not settled yet")
