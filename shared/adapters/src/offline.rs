@@ -34,9 +34,6 @@ impl OfflinePayment {
     }
 }
 
-/// How long a change waits for its payment (Stripe's pending updates: about 23 hours).
-pub const PENDING_UPDATE_S: i64 = 23 * 3600;
-
 #[derive(Clone)]
 pub struct OfflineGateway {
     public_base_url: String,
@@ -84,30 +81,10 @@ impl PaymentGateway for OfflineGateway {
     }
 
     async fn charge(&self, c: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
-        let q = domain::proration::offline_charge(c).map_err(rejected)?;
         let id = format!("in_offline_{}", c.idempotency_key);
-        let declined = self.payment == OfflinePayment::Decline;
-        let invoice = ProviderInvoice {
-            hosted_invoice_url: Some(format!(
-                "{}/checkout/test-payment?invoice_id={id}",
-                self.public_base_url
-            )),
-            id,
-            amount_due: q.amount_due_now,
-            status: if declined { "open" } else { "paid" }.into(),
-            lines: q.lines.clone(),
-        };
-        if declined {
-            return Ok(ChargeOutcome::PaymentRequired {
-                invoice,
-                expires_at: c.proration_date + PENDING_UPDATE_S,
-            });
-        }
-        let period = match q.lines.last() {
-            Some(l) if c.reset_billing_cycle => (c.proration_date, l.period_end.timestamp()),
-            _ => (c.period_start.timestamp(), c.period_end.timestamp()),
-        };
-        Ok(ChargeOutcome::Applied { invoice, period })
+        let page = format!("{}/checkout/test-payment?invoice_id={id}", self.public_base_url);
+        domain::proration::offline_outcome(c, id, page, self.payment == OfflinePayment::Decline)
+            .map_err(rejected)
     }
 
     async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<ScheduledRenewal, PortError> {

@@ -227,6 +227,39 @@ pub fn offline_charge(c: &crate::ports::ChargeRequest) -> Result<Quote, DomainEr
     }
 }
 
+/// How long a provider keeps a change waiting for its payment (Stripe's pending updates: 23 h).
+pub const PENDING_UPDATE_S: i64 = 23 * 3600;
+
+/// What a provider without state does with a charge, priced by our arithmetic: paid and applied
+/// (a new period for a monthly → annual switch), or declined and waiting for its payment.
+pub fn offline_outcome(
+    c: &crate::ports::ChargeRequest,
+    invoice_id: String,
+    hosted_invoice_url: String,
+    declined: bool,
+) -> Result<crate::ports::ChargeOutcome, DomainError> {
+    use crate::ports::{ChargeOutcome, ProviderInvoice};
+    let q = offline_charge(c)?;
+    let invoice = ProviderInvoice {
+        id: invoice_id,
+        amount_due: q.amount_due_now,
+        status: if declined { "open" } else { "paid" }.into(),
+        hosted_invoice_url: Some(hosted_invoice_url),
+        lines: q.lines.clone(),
+    };
+    if declined {
+        return Ok(ChargeOutcome::PaymentRequired {
+            invoice,
+            expires_at: c.proration_date + PENDING_UPDATE_S,
+        });
+    }
+    let period = match q.lines.last() {
+        Some(l) if c.reset_billing_cycle => (c.proration_date, l.period_end.timestamp()),
+        _ => (c.period_start.timestamp(), c.period_end.timestamp()),
+    };
+    Ok(ChargeOutcome::Applied { invoice, period })
+}
+
 #[cfg(test)]
 #[path = "proration_tests.rs"]
 mod tests;

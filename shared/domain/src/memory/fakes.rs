@@ -86,41 +86,31 @@ impl PaymentGateway for MemoryPayments {
     }
     async fn charge(&self, c: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
         push(&self.charges, c);
-        let q = crate::proration::offline_charge(c)
-            .map_err(|e| PortError::Rejected("payments", e.to_string()))?;
         let declined = self.decline.load(std::sync::atomic::Ordering::SeqCst);
-        let invoice = ProviderInvoice {
-            id: format!("in_{}", c.idempotency_key),
-            amount_due: q.amount_due_now,
-            status: if declined { "open" } else { "paid" }.into(),
-            hosted_invoice_url: Some(format!("https://pay.example/invoice/in_{}", c.idempotency_key)),
-            lines: q.lines.clone(),
-        };
-        if declined {
-            return Ok(ChargeOutcome::PaymentRequired { invoice, expires_at: c.proration_date + 23 * 3600 });
-        }
-        let period = match q.lines.last() {
-            Some(l) if c.reset_billing_cycle => (c.proration_date, l.period_end.timestamp()),
-            _ => (c.period_start.timestamp(), c.period_end.timestamp()),
-        };
-        if let Ok(mut st) = self.state.lock() {
-            *st = Some(ProviderSubscription {
-                id: c.provider_subscription_id.clone(),
-                status: "active".into(),
-                item_id: "si_memory".into(),
-                quantity: c.quantity,
-                interval: c.interval,
-                period_start: period.0,
-                period_end: period.1,
-                pending_update_expires_at: None,
-                schedule_id: None,
-                latest_invoice: Some(invoice.clone()),
-            });
+        let id = format!("in_{}", c.idempotency_key);
+        let page = format!("https://pay.example/invoice/{id}");
+        let outcome = crate::proration::offline_outcome(c, id, page, declined)
+            .map_err(|e| PortError::Rejected("payments", e.to_string()))?;
+        if let ChargeOutcome::Applied { invoice, period } = &outcome {
+            if let Ok(mut st) = self.state.lock() {
+                *st = Some(ProviderSubscription {
+                    id: c.provider_subscription_id.clone(),
+                    status: "active".into(),
+                    item_id: "si_memory".into(),
+                    quantity: c.quantity,
+                    interval: c.interval,
+                    period_start: period.0,
+                    period_end: period.1,
+                    pending_update_expires_at: None,
+                    schedule_id: None,
+                    latest_invoice: Some(invoice.clone()),
+                });
+            }
         }
         if self.lose_answer.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(PortError::Unavailable("payments", "the answer was lost".into()));
         }
-        Ok(ChargeOutcome::Applied { invoice, period })
+        Ok(outcome)
     }
     async fn schedule_renewal(&self, r: &RenewalSchedule) -> Result<ScheduledRenewal, PortError> {
         push(&self.schedules, r);

@@ -58,6 +58,27 @@ pub(crate) fn refused(sub: &Subscription, e: PortError) -> DomainError {
     DomainError::Conflict("the payment provider refused this change; preview it again".into())
 }
 
+/// The one conditional write that ends an intent. `false`: the other path ended it first.
+async fn settle(
+    app: &App,
+    sub: &Subscription,
+    intent: &ChangeIntent,
+    outcome: SettleOutcome,
+    audit: Option<AuditEvent>,
+) -> Result<bool, DomainError> {
+    // Only a decrease lowered the cap when it began: a dropped one gives it back.
+    let dropped_decrease =
+        matches!(outcome, SettleOutcome::Dropped) && intent.kind == ChangeKind::ScheduleDecrease;
+    let settlement = Settlement {
+        subscription_id: sub.id.clone(),
+        intent_id: intent.id.clone(),
+        outcome,
+        previous_cap: dropped_decrease.then_some(intent.previous_cap),
+        audit,
+    };
+    Ok(app.store.settle_change(&settlement).await?)
+}
+
 async fn reread(app: &App, id: &str) -> Result<Subscription, DomainError> {
     app.store.subscription(id).await?.ok_or(DomainError::NotFound("subscription"))
 }
@@ -185,16 +206,7 @@ pub async fn applied(
             extra
         }),
     );
-    let settled = app
-        .store
-        .settle_change(&Settlement {
-            subscription_id: sub.id.clone(),
-            intent_id: intent.id.clone(),
-            outcome: SettleOutcome::Applied(terms),
-            previous_cap: None,
-            audit: Some(audit),
-        })
-        .await?;
+    let settled = settle(app, sub, intent, SettleOutcome::Applied(terms), Some(audit)).await?;
     if !settled {
         tracing::info!(subscription_id = %sub.id, change_id = %intent.id, "change settled by the other path first");
     }
@@ -227,15 +239,7 @@ pub async fn pending(
             json!({ "invoice_id": invoice.id, "amount_due": invoice.amount_due, "change_id": intent.id }),
         ),
     );
-    app.store
-        .settle_change(&Settlement {
-            subscription_id: sub.id.clone(),
-            intent_id: intent.id.clone(),
-            outcome: SettleOutcome::PaymentPending(pending),
-            previous_cap: None,
-            audit: Some(audit),
-        })
-        .await?;
+    settle(app, sub, intent, SettleOutcome::PaymentPending(pending), Some(audit)).await?;
     Ok(())
 }
 
@@ -255,17 +259,7 @@ pub async fn dropped(
             with(&intent.detail, json!({ "invoice_id": p.invoice_id, "change_id": intent.id })),
         )
     });
-    Ok(app
-        .store
-        .settle_change(&Settlement {
-            subscription_id: sub.id.clone(),
-            intent_id: intent.id.clone(),
-            outcome: SettleOutcome::Dropped,
-            // Only a decrease lowered the cap when it began.
-            previous_cap: (intent.kind == ChangeKind::ScheduleDecrease).then_some(intent.previous_cap),
-            audit,
-        })
-        .await?)
+    settle(app, sub, intent, SettleOutcome::Dropped, audit).await
 }
 
 /// A scheduled change (or its cancellation) at the provider, then here. Safe to run again
@@ -349,15 +343,7 @@ pub async fn scheduled(
         intent.actor.clone(),
         with(&intent.detail, json!({ "effective_at": effective_at, "change_id": intent.id })),
     );
-    app.store
-        .settle_change(&Settlement {
-            subscription_id: sub.id.clone(),
-            intent_id: intent.id.clone(),
-            outcome: SettleOutcome::Applied(terms),
-            previous_cap: None,
-            audit: Some(audit),
-        })
-        .await?;
+    settle(app, sub, intent, SettleOutcome::Applied(terms), Some(audit)).await?;
     reread(app, &sub.id).await
 }
 
