@@ -15,8 +15,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 
-#[path = "dynamo_changes.rs"]
-mod changes;
+// The store by aggregate: billing (events, changes), seats (with grants and jobs), sign-in.
+#[path = "dynamo_billing.rs"]
+mod billing;
+#[path = "dynamo_seats.rs"]
+mod seats;
+#[path = "dynamo_sessions.rs"]
+mod sessions;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -485,33 +490,7 @@ impl Store for DynamoStore {
     }
 
     async fn complete_checkout(&self, c: &CheckoutCompletion) -> Result<Applied, StoreError> {
-        let sub = &c.subscription;
-        // Index 0 is the event marker: its failure alone means "seen before".
-        let mut items = vec![
-            self.event_marker(&c.event_id, sub.created_at)?,
-            self.update(
-                &keys::checkout(&c.checkout_id),
-                "SET #status = :completed, subscription_id = :sub",
-                Some("#status = :open"),
-                &[("#status", "status")],
-                vec![(":completed", s("completed")), (":open", s("open")), (":sub", s(&sub.id))],
-            )?,
-            self.put_new(self.subscription_row(sub)?)?,
-            self.put_new(marker(
-                "provider_subscription",
-                &keys::provider_subscription(&sub.provider_subscription_id),
-                &[("subscription_id", s(&sub.id))],
-            ))?,
-            self.audit_item(&c.audit)?,
-        ];
-        if let Some(cus) = &c.new_customer {
-            items.extend(self.new_customer_items(cus)?);
-        }
-        Ok(match self.transact(items).await? {
-            Txn::Committed => Applied::Applied,
-            Txn::ConditionFailed(failed) if failed.contains(&0) => Applied::Duplicate,
-            Txn::ConditionFailed(_) => Applied::Stale,
-        })
+        self.complete_checkout_txn(c).await
     }
 
     async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
@@ -557,55 +536,7 @@ impl Store for DynamoStore {
     }
 
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError> {
-        let status = serde_dynamo::to_attribute_value(u.status).map_err(codec)?;
-        let mut expression = String::from(
-            "SET #status = :status, current_period_start = :ps, current_period_end = :pe, \
-             last_event_at = :t, period_confirmed = :confirmed, version = version + :one",
-        );
-        let mut names = vec![("#status", "status")];
-        let mut values = vec![
-            (":status", status),
-            (":ps", date(u.current_period_start)?),
-            (":pe", date(u.current_period_end)?),
-            (":t", n(u.event_created)),
-            (":one", n(1)),
-            (":v", n(u.expected_version)),
-            (":confirmed", AttributeValue::Bool(u.period_confirmed)),
-        ];
-        if let Some(item) = &u.provider_item_id {
-            expression.push_str(", provider_item_id = :item");
-            values.push((":item", s(item)));
-        }
-        if let Some(r) = &u.renewal {
-            // The scheduled change takes effect with the new period.
-            expression.push_str(", seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit REMOVE scheduled_change");
-            names.push(("#interval", "interval"));
-            values.push((":seats", n(r.seats)));
-            values.push((":cap", n(r.assign_cap)));
-            values.push((":interval", s(r.interval.as_str())));
-            values.push((":unit", n(r.unit_amount)));
-        }
-        let mut items = vec![
-            self.event_marker(&u.event_id, Utc::now())?,
-            self.update(
-                &keys::subscription(&u.subscription_id),
-                &expression,
-                Some("version = :v AND last_event_at <= :t"),
-                &names,
-                values,
-            )?,
-        ];
-        if let Some(a) = &u.audit {
-            items.push(self.audit_item(a)?);
-        }
-        if let Some(job) = &u.revoke_all {
-            items.push(self.outbox_item(job, u.event_created)?);
-        }
-        Ok(match self.transact(items).await? {
-            Txn::Committed => Applied::Applied,
-            Txn::ConditionFailed(failed) if failed.contains(&0) => Applied::Duplicate,
-            Txn::ConditionFailed(_) => Applied::Stale,
-        })
+        self.apply_billing_update_txn(u).await
     }
 
     async fn begin_change(
@@ -635,38 +566,11 @@ impl Store for DynamoStore {
     }
 
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
-        let seat = &a.seat;
-        let items = vec![
-            // 0: the counter moves only while there is room and the subscription takes seats.
-            self.update(
-                &keys::subscription(&seat.subscription_id),
-                "SET seats_assigned = seats_assigned + :one",
-                Some(&format!("seats_assigned < assign_cap AND seats_assigned < seats AND {TAKES_SEATS}")),
-                &[("#status", "status")],
-                [vec![(":one", n(1))], takes_seats_values()].concat(),
-            )?,
-            self.put_new(self.seat_row(seat)?)?,
-            // 2: one live seat per email.
-            self.put_new(marker(
-                "seat_email",
-                &keys::seat_email(&seat.subscription_id, &seat.email),
-                &[("seat_id", s(&seat.id))],
-            ))?,
-            self.put_new(with_ttl(
-                row("claim_token", &keys::claim_token(&a.token.token_hash), &a.token)?,
-                a.token.expires_at,
-            ))?,
-            self.audit_item(&a.audit)?,
-        ];
-        Ok(match self.transact(items).await? {
-            Txn::Committed => AssignOutcome::Assigned,
-            Txn::ConditionFailed(f) if f.contains(&2) => AssignOutcome::AlreadyAssigned,
-            Txn::ConditionFailed(_) => AssignOutcome::NoSeats,
-        })
+        self.assign_seat_in_table(a).await
     }
 
     async fn seat(&self, sub: &str, seat: &str) -> Result<Option<Seat>, StoreError> {
-        self.get_as(&keys::seat(sub, seat)).await
+        self.seat_in_table(sub, seat).await
     }
 
     async fn seats_page(
@@ -676,33 +580,7 @@ impl Store for DynamoStore {
         cursor: Option<&str>,
         limit: i32,
     ) -> Result<SeatPage, StoreError> {
-        let pk = keys::subscription(sub).pk;
-        let mut q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":prefix", s(keys::SEAT_PREFIX))
-            .consistent_read(true)
-            .limit(limit);
-        if let Some(st) = status {
-            q = q
-                .filter_expression("#status = :status")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":status", s(st.as_str()));
-        }
-        if let Some(c) = cursor {
-            q = q.set_exclusive_start_key(Some(key_map(&keys::seat(sub, c))));
-        }
-        let page = q.send().await.map_err(fault)?;
-        let seats =
-            page.items.unwrap_or_default().into_iter().map(parse).collect::<Result<Vec<Seat>, _>>()?;
-        let next_cursor = page
-            .last_evaluated_key
-            .and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).cloned())
-            .and_then(|sk| sk.strip_prefix(keys::SEAT_PREFIX).map(str::to_string));
-        Ok(SeatPage { seats, next_cursor })
+        self.seats_page_in_table(sub, status, cursor, limit).await
     }
 
     async fn replace_claim_token(
@@ -711,148 +589,27 @@ impl Store for DynamoStore {
         new: &ClaimToken,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let Some(old) = &seat.claim_token_hash else {
-            return Ok(false);
-        };
-        let items = vec![
-            self.update(
-                &keys::seat(&seat.subscription_id, &seat.id),
-                "SET claim_token_hash = :new, invitation_expires_at = :exp",
-                Some("#status = :pending AND claim_token_hash = :old"),
-                &[("#status", "status")],
-                vec![
-                    (":new", s(&new.token_hash)),
-                    (":exp", date(new.expires_at)?),
-                    (":pending", s("pending")),
-                    (":old", s(old)),
-                ],
-            )?,
-            self.delete(&keys::claim_token(old), None, vec![])?,
-            self.put_new(with_ttl(
-                row("claim_token", &keys::claim_token(&new.token_hash), new)?,
-                new.expires_at,
-            ))?,
-            self.audit_item(audit)?,
-        ];
-        Ok(matches!(self.transact(items).await?, Txn::Committed))
+        self.replace_claim_token_in_table(seat, new, audit).await
     }
 
     async fn claim_token(&self, hash: &str) -> Result<Option<ClaimToken>, StoreError> {
-        self.get_as(&keys::claim_token(hash)).await
+        self.claim_token_in_table(hash).await
     }
 
     async fn claim_seat(&self, c: &SeatClaim, now: DateTime<Utc>) -> Result<ClaimOutcome, StoreError> {
-        let t = &c.token;
-        let mut items = vec![
-            // 0: the token is live and is consumed: it works once.
-            self.delete(&keys::claim_token(&t.token_hash), Some("attribute_exists(PK)"), vec![])?,
-            self.update(
-                &keys::seat(&t.subscription_id, &t.seat_id),
-                "SET #status = :claimed, customer_id = :holder, claimed_at = :at, GSI1PK = :gpk, GSI1SK = :gsk \
-                 REMOVE claim_token_hash, invitation_expires_at",
-                Some("#status = :pending AND claim_token_hash = :h AND invitation_expires_at > :now"),
-                &[("#status", "status")],
-                vec![
-                    (":claimed", s("claimed")),
-                    (":pending", s("pending")),
-                    (":holder", s(&c.holder.id)),
-                    (":at", date(c.claimed_at)?),
-                    (":gpk", s(keys::customer_index(&c.holder.id))),
-                    (":gsk", s(keys::seat_index_sk(&t.seat_id))),
-                    (":h", s(&t.token_hash)),
-                    (":now", date(now)?),
-                ],
-            )?,
-            self.check(
-                &keys::subscription(&t.subscription_id),
-                TAKES_SEATS,
-                &[("#status", "status")],
-                takes_seats_values(),
-            )?,
-            self.outbox_item(&c.job, now.timestamp())?,
-            self.audit_item(&c.audit)?,
-        ];
-        if let Some(cus) = &c.new_customer {
-            items.extend(self.new_customer_items(cus)?);
-        }
-        Ok(match self.transact(items).await? {
-            Txn::Committed => ClaimOutcome::Claimed,
-            Txn::ConditionFailed(f) if f.iter().all(|i| *i >= 5) => ClaimOutcome::CustomerRace,
-            Txn::ConditionFailed(_) => ClaimOutcome::Gone,
-        })
+        self.claim_seat_in_table(c, now).await
     }
 
     async fn revoke_seat(&self, r: &SeatRevocation) -> Result<bool, StoreError> {
-        let seat = &r.seat;
-        let (token_condition, mut values) = match &seat.claim_token_hash {
-            Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
-            None => ("attribute_not_exists(claim_token_hash)", vec![]),
-        };
-        values.push((":revoked", s("revoked")));
-        values.push((":was", s(seat.status.as_str())));
-        values.push((":at", date(r.revoked_at)?));
-        let mut items = vec![
-            self.update(
-                &keys::seat(&seat.subscription_id, &seat.id),
-                "SET #status = :revoked, revoked_at = :at REMOVE claim_token_hash, invitation_expires_at",
-                Some(&format!("#status = :was AND {token_condition}")),
-                &[("#status", "status")],
-                values,
-            )?,
-            self.update(
-                &keys::subscription(&seat.subscription_id),
-                "SET seats_assigned = seats_assigned - :one",
-                Some("seats_assigned > :zero"),
-                &[],
-                vec![(":one", n(1)), (":zero", n(0))],
-            )?,
-            self.delete(
-                &keys::seat_email(&seat.subscription_id, &seat.email),
-                Some("seat_id = :seat"),
-                vec![(":seat", s(&seat.id))],
-            )?,
-            self.audit_item(&r.audit)?,
-        ];
-        if let Some(h) = &seat.claim_token_hash {
-            items.push(self.delete(&keys::claim_token(h), None, vec![])?);
-        }
-        if let Some(job) = &r.job {
-            items.push(self.outbox_item(job, r.revoked_at.timestamp())?);
-        }
-        Ok(matches!(self.transact(items).await?, Txn::Committed))
+        self.revoke_seat_in_table(r).await
     }
 
     async fn put_grant(&self, g: &Grant, audit: &AuditEvent) -> Result<GrantOutcome, StoreError> {
-        let mut items = vec![
-            // 0: only while the seat is still claimed by this holder.
-            self.check(
-                &keys::seat(&g.subscription_id, &g.seat_id),
-                "#status = :claimed AND customer_id = :holder",
-                &[("#status", "status")],
-                vec![(":claimed", s("claimed")), (":holder", s(&g.customer_id))],
-            )?,
-            // 1: one grant per (seat, benefit).
-            self.put_new(row("grant", &keys::grant(&g.customer_id, &g.seat_id, &g.benefit_id), g)?)?,
-            self.audit_item(audit)?,
-        ];
-        if let Some(k) = &g.license_key {
-            // 3: license keys are unique.
-            items.push(self.put_new(marker(
-                "license_key",
-                &keys::license_key(k),
-                &[("grant_id", s(&g.id))],
-            ))?);
-        }
-        Ok(match self.transact(items).await? {
-            Txn::Committed => GrantOutcome::Granted,
-            Txn::ConditionFailed(f) if f.contains(&0) => GrantOutcome::SeatNotClaimed,
-            Txn::ConditionFailed(f) if f.contains(&1) => GrantOutcome::Exists,
-            Txn::ConditionFailed(_) => GrantOutcome::KeyTaken,
-        })
+        self.put_grant_in_table(g, audit).await
     }
 
     async fn grants_of_customer(&self, customer_id: &str) -> Result<Vec<Grant>, StoreError> {
-        self.query_partition(&keys::customer(customer_id).pk, keys::GRANT_PREFIX).await
+        self.grants_of_customer_in_table(customer_id).await
     }
 
     async fn revoke_grant(
@@ -861,79 +618,19 @@ impl Store for DynamoStore {
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let items = vec![
-            self.update(
-                &keys::grant(&g.customer_id, &g.seat_id, &g.benefit_id),
-                "SET #status = :revoked, revoked_at = :at",
-                Some("attribute_exists(PK) AND #status <> :revoked"),
-                &[("#status", "status")],
-                vec![(":revoked", s("revoked")), (":at", date(at)?)],
-            )?,
-            self.audit_item(audit)?,
-        ];
-        Ok(matches!(self.transact(items).await?, Txn::Committed))
+        self.revoke_grant_in_table(g, at, audit).await
     }
 
     async fn finish_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::outbox(job.kind.as_str(), &job.seat_id))))
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.finish_job_in_table(job).await
     }
 
     async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut out = Vec::new();
-        for shard in 0..keys::OUTBOX_SHARDS {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .filter_expression("enqueued_at < :cutoff")
-                .expression_attribute_values(":pk", s(keys::outbox_partition(shard)))
-                .expression_attribute_values(":cutoff", n(cutoff))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(fault)?;
-            for item in page.items.unwrap_or_default() {
-                let num = |k: &str| {
-                    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
-                };
-                let (attempts, enqueued_at) = (num("attempts"), num("enqueued_at"));
-                out.push(OutboxEntry { job: parse(item)?, attempts, enqueued_at });
-                if out.len() >= limit {
-                    return Ok(out);
-                }
-            }
-        }
-        Ok(out)
+        self.stale_jobs_in_table(cutoff, limit).await
     }
 
     async fn touch_job(&self, job: &Job, now: i64) -> Result<(), StoreError> {
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::outbox(job.kind.as_str(), &job.seat_id))))
-            .update_expression("SET enqueued_at = :now ADD attempts :one")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            // Done meanwhile: nothing to touch.
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
-                Ok(())
-            }
-            Err(e) => Err(fault(e)),
-        }
+        self.touch_job_in_table(job, now).await
     }
 
     async fn audit_events(&self, sub: &str) -> Result<Vec<AuditEvent>, StoreError> {
@@ -941,10 +638,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_sign_in_code(&self, code: &SignInCode) -> Result<(), StoreError> {
-        let item =
-            with_ttl(row("sign_in_code", &keys::sign_in_code(&code.code_hash), code)?, code.expires_at);
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(fault)?;
-        Ok(())
+        self.put_sign_in_code_in_table(code).await
     }
 
     async fn take_sign_in_code(
@@ -952,36 +646,15 @@ impl Store for DynamoStore {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SignInCode>, StoreError> {
-        // Delete-if-unexpired, returning the old item: a code can be redeemed exactly once.
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::sign_in_code(hash))))
-            .condition_expression("attribute_exists(PK) AND #ttl > :now")
-            .expression_attribute_names("#ttl", keys::TTL)
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await;
-        match out {
-            Ok(o) => o.attributes.map(parse).transpose(),
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
-                Ok(None)
-            }
-            Err(e) => Err(fault(e)),
-        }
+        self.take_sign_in_code_in_table(hash, now).await
     }
 
     async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
-        let item =
-            with_ttl(row("session", &keys::session(&session.token_hash), session)?, session.expires_at);
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(fault)?;
-        Ok(())
+        self.put_session_in_table(session).await
     }
 
     async fn session(&self, hash: &str) -> Result<Option<Session>, StoreError> {
-        self.get_as(&keys::session(hash)).await
+        self.session_in_table(hash).await
     }
 
     async fn begin_idempotent(
@@ -990,86 +663,14 @@ impl Store for DynamoStore {
         request_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<IdempotencyStart, StoreError> {
-        let key = keys::idempotency(scope);
-        let item = with_ttl(
-            marker(
-                "idempotency",
-                &key,
-                &[
-                    ("request_hash", s(request_hash)),
-                    ("state", s("started")),
-                    ("started_at", n(now.timestamp())),
-                ],
-            ),
-            now + Duration::hours(IDEMPOTENCY_HOURS),
-        );
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            // New, expired, or abandoned by a request that died while holding it.
-            .condition_expression(
-                "attribute_not_exists(PK) OR #ttl < :now OR (#state = :started AND started_at < :stale)",
-            )
-            .expression_attribute_names("#ttl", keys::TTL)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .expression_attribute_values(":started", s("started"))
-            .expression_attribute_values(":stale", n(now.timestamp() - IDEMPOTENCY_STALE_S))
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(IdempotencyStart::Started),
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
-                let Some(existing) = self.get(&key).await? else {
-                    return Ok(IdempotencyStart::InProgress);
-                };
-                let text = |k: &str| match existing.get(k) {
-                    Some(AttributeValue::S(v)) => Some(v.clone()),
-                    _ => None,
-                };
-                if text("request_hash").as_deref() != Some(request_hash) {
-                    return Ok(IdempotencyStart::Mismatch);
-                }
-                match (existing.get("response_status"), text("response_body")) {
-                    (Some(AttributeValue::N(st)), Some(body)) => {
-                        Ok(IdempotencyStart::Replay(StoredResponse {
-                            status: st.parse().unwrap_or(200),
-                            body,
-                        }))
-                    }
-                    _ => Ok(IdempotencyStart::InProgress),
-                }
-            }
-            Err(e) => Err(fault(e)),
-        }
+        self.begin_idempotent_in_table(scope, request_hash, now).await
     }
 
     async fn finish_idempotent(&self, scope: &str, response: &StoredResponse) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::idempotency(scope))))
-            .update_expression("SET #state = :done, response_status = :st, response_body = :body")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":st", n(i64::from(response.status)))
-            .expression_attribute_values(":body", s(&response.body))
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.finish_idempotent_in_table(scope, response).await
     }
 
     async fn abandon_idempotent(&self, scope: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::idempotency(scope))))
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.abandon_idempotent_in_table(scope).await
     }
 }

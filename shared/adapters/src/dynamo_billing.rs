@@ -1,11 +1,14 @@
-//! The billing side of the store: a money change's intent and its settlement. The intent is an
-//! attribute of the subscription (the change lock: one change at a time) plus a marker in the
-//! sweeper's list; a settlement is one transaction conditioned on that intent's id, so the
-//! apply's answer and the provider's webhook can race and exactly one of them writes.
+//! The billing side of the store: completed checkouts, the provider's events' billing state,
+//! and a money change's intent and its settlement. The intent is an attribute of the
+//! subscription (the change lock: one change at a time) plus a marker in the sweeper's list; a
+//! settlement is one transaction conditioned on that intent's id, so the apply's answer and the
+//! provider's webhook can race and exactly one of them writes.
 
 use super::{codec, date, fault, keys, marker, n, s, DynamoStore, Txn, TAKES_SEATS};
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
 use domain::model::*;
+use domain::ports::{Applied, BillingUpdate, CheckoutCompletion};
 use domain::ports::{AssignCap, SettleOutcome, Settlement};
 use domain::StoreError;
 
@@ -14,6 +17,92 @@ fn value<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
 }
 
 impl DynamoStore {
+    /// A paid checkout: its subscription, the link from the provider's id, the billing manager
+    /// (when new) and the audit entry, with the event's id — once.
+    pub(super) async fn complete_checkout_txn(&self, c: &CheckoutCompletion) -> Result<Applied, StoreError> {
+        let sub = &c.subscription;
+        // Index 0 is the event marker: its failure alone means "seen before".
+        let mut items = vec![
+            self.event_marker(&c.event_id, sub.created_at)?,
+            self.update(
+                &keys::checkout(&c.checkout_id),
+                "SET #status = :completed, subscription_id = :sub",
+                Some("#status = :open"),
+                &[("#status", "status")],
+                vec![(":completed", s("completed")), (":open", s("open")), (":sub", s(&sub.id))],
+            )?,
+            self.put_new(self.subscription_row(sub)?)?,
+            self.put_new(marker(
+                "provider_subscription",
+                &keys::provider_subscription(&sub.provider_subscription_id),
+                &[("subscription_id", s(&sub.id))],
+            ))?,
+            self.audit_item(&c.audit)?,
+        ];
+        if let Some(cus) = &c.new_customer {
+            items.extend(self.new_customer_items(cus)?);
+        }
+        Ok(match self.transact(items).await? {
+            Txn::Committed => Applied::Applied,
+            Txn::ConditionFailed(failed) if failed.contains(&0) => Applied::Duplicate,
+            Txn::ConditionFailed(_) => Applied::Stale,
+        })
+    }
+
+    /// A provider event's billing state: applied with the event's id (once), only if the event
+    /// is not older than the last applied and the version read still holds.
+    pub(super) async fn apply_billing_update_txn(&self, u: &BillingUpdate) -> Result<Applied, StoreError> {
+        let status = serde_dynamo::to_attribute_value(u.status).map_err(codec)?;
+        let mut expression = String::from(
+            "SET #status = :status, current_period_start = :ps, current_period_end = :pe, \
+             last_event_at = :t, period_confirmed = :confirmed, version = version + :one",
+        );
+        let mut names = vec![("#status", "status")];
+        let mut values = vec![
+            (":status", status),
+            (":ps", date(u.current_period_start)?),
+            (":pe", date(u.current_period_end)?),
+            (":t", n(u.event_created)),
+            (":one", n(1)),
+            (":v", n(u.expected_version)),
+            (":confirmed", AttributeValue::Bool(u.period_confirmed)),
+        ];
+        if let Some(item) = &u.provider_item_id {
+            expression.push_str(", provider_item_id = :item");
+            values.push((":item", s(item)));
+        }
+        if let Some(r) = &u.renewal {
+            // The scheduled change takes effect with the new period.
+            expression.push_str(", seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit REMOVE scheduled_change");
+            names.push(("#interval", "interval"));
+            values.push((":seats", n(r.seats)));
+            values.push((":cap", n(r.assign_cap)));
+            values.push((":interval", s(r.interval.as_str())));
+            values.push((":unit", n(r.unit_amount)));
+        }
+        let mut items = vec![
+            self.event_marker(&u.event_id, Utc::now())?,
+            self.update(
+                &keys::subscription(&u.subscription_id),
+                &expression,
+                Some("version = :v AND last_event_at <= :t"),
+                &names,
+                values,
+            )?,
+        ];
+        if let Some(a) = &u.audit {
+            items.push(self.audit_item(a)?);
+        }
+        if let Some(job) = &u.revoke_all {
+            items.push(self.outbox_item(job, u.event_created)?);
+        }
+        Ok(match self.transact(items).await? {
+            Txn::Committed => Applied::Applied,
+            Txn::ConditionFailed(failed) if failed.contains(&0) => Applied::Duplicate,
+            Txn::ConditionFailed(_) => Applied::Stale,
+        })
+    }
+
     pub(super) async fn begin_change_txn(
         &self,
         read: &Subscription,

@@ -1,0 +1,324 @@
+//! The seats side of the store: assigning, claiming and revoking seats (each one transaction
+//! whose conditions are the invariants: no oversell, one live seat per email, a claim token
+//! used once), the grants that follow claimed seats, and the outbox of benefit jobs.
+
+use super::*;
+
+impl DynamoStore {
+    pub(super) async fn assign_seat_in_table(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
+        let seat = &a.seat;
+        let items = vec![
+            // 0: the counter moves only while there is room and the subscription takes seats.
+            self.update(
+                &keys::subscription(&seat.subscription_id),
+                "SET seats_assigned = seats_assigned + :one",
+                Some(&format!("seats_assigned < assign_cap AND seats_assigned < seats AND {TAKES_SEATS}")),
+                &[("#status", "status")],
+                [vec![(":one", n(1))], takes_seats_values()].concat(),
+            )?,
+            self.put_new(self.seat_row(seat)?)?,
+            // 2: one live seat per email.
+            self.put_new(marker(
+                "seat_email",
+                &keys::seat_email(&seat.subscription_id, &seat.email),
+                &[("seat_id", s(&seat.id))],
+            ))?,
+            self.put_new(with_ttl(
+                row("claim_token", &keys::claim_token(&a.token.token_hash), &a.token)?,
+                a.token.expires_at,
+            ))?,
+            self.audit_item(&a.audit)?,
+        ];
+        Ok(match self.transact(items).await? {
+            Txn::Committed => AssignOutcome::Assigned,
+            Txn::ConditionFailed(f) if f.contains(&2) => AssignOutcome::AlreadyAssigned,
+            Txn::ConditionFailed(_) => AssignOutcome::NoSeats,
+        })
+    }
+
+    pub(super) async fn seat_in_table(&self, sub: &str, seat: &str) -> Result<Option<Seat>, StoreError> {
+        self.get_as(&keys::seat(sub, seat)).await
+    }
+
+    pub(super) async fn seats_page_in_table(
+        &self,
+        sub: &str,
+        status: Option<SeatStatus>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> Result<SeatPage, StoreError> {
+        let pk = keys::subscription(sub).pk;
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(keys::SEAT_PREFIX))
+            .consistent_read(true)
+            .limit(limit);
+        if let Some(st) = status {
+            q = q
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(st.as_str()));
+        }
+        if let Some(c) = cursor {
+            q = q.set_exclusive_start_key(Some(key_map(&keys::seat(sub, c))));
+        }
+        let page = q.send().await.map_err(fault)?;
+        let seats =
+            page.items.unwrap_or_default().into_iter().map(parse).collect::<Result<Vec<Seat>, _>>()?;
+        let next_cursor = page
+            .last_evaluated_key
+            .and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).cloned())
+            .and_then(|sk| sk.strip_prefix(keys::SEAT_PREFIX).map(str::to_string));
+        Ok(SeatPage { seats, next_cursor })
+    }
+
+    pub(super) async fn replace_claim_token_in_table(
+        &self,
+        seat: &Seat,
+        new: &ClaimToken,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let Some(old) = &seat.claim_token_hash else {
+            return Ok(false);
+        };
+        let items = vec![
+            self.update(
+                &keys::seat(&seat.subscription_id, &seat.id),
+                "SET claim_token_hash = :new, invitation_expires_at = :exp",
+                Some("#status = :pending AND claim_token_hash = :old"),
+                &[("#status", "status")],
+                vec![
+                    (":new", s(&new.token_hash)),
+                    (":exp", date(new.expires_at)?),
+                    (":pending", s("pending")),
+                    (":old", s(old)),
+                ],
+            )?,
+            self.delete(&keys::claim_token(old), None, vec![])?,
+            self.put_new(with_ttl(
+                row("claim_token", &keys::claim_token(&new.token_hash), new)?,
+                new.expires_at,
+            ))?,
+            self.audit_item(audit)?,
+        ];
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
+    }
+
+    pub(super) async fn claim_token_in_table(&self, hash: &str) -> Result<Option<ClaimToken>, StoreError> {
+        self.get_as(&keys::claim_token(hash)).await
+    }
+
+    pub(super) async fn claim_seat_in_table(
+        &self,
+        c: &SeatClaim,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let t = &c.token;
+        let mut items = vec![
+            // 0: the token is live and is consumed: it works once.
+            self.delete(&keys::claim_token(&t.token_hash), Some("attribute_exists(PK)"), vec![])?,
+            self.update(
+                &keys::seat(&t.subscription_id, &t.seat_id),
+                "SET #status = :claimed, customer_id = :holder, claimed_at = :at, GSI1PK = :gpk, GSI1SK = :gsk \
+                 REMOVE claim_token_hash, invitation_expires_at",
+                Some("#status = :pending AND claim_token_hash = :h AND invitation_expires_at > :now"),
+                &[("#status", "status")],
+                vec![
+                    (":claimed", s("claimed")),
+                    (":pending", s("pending")),
+                    (":holder", s(&c.holder.id)),
+                    (":at", date(c.claimed_at)?),
+                    (":gpk", s(keys::customer_index(&c.holder.id))),
+                    (":gsk", s(keys::seat_index_sk(&t.seat_id))),
+                    (":h", s(&t.token_hash)),
+                    (":now", date(now)?),
+                ],
+            )?,
+            self.check(
+                &keys::subscription(&t.subscription_id),
+                TAKES_SEATS,
+                &[("#status", "status")],
+                takes_seats_values(),
+            )?,
+            self.outbox_item(&c.job, now.timestamp())?,
+            self.audit_item(&c.audit)?,
+        ];
+        if let Some(cus) = &c.new_customer {
+            items.extend(self.new_customer_items(cus)?);
+        }
+        Ok(match self.transact(items).await? {
+            Txn::Committed => ClaimOutcome::Claimed,
+            Txn::ConditionFailed(f) if f.iter().all(|i| *i >= 5) => ClaimOutcome::CustomerRace,
+            Txn::ConditionFailed(_) => ClaimOutcome::Gone,
+        })
+    }
+
+    pub(super) async fn revoke_seat_in_table(&self, r: &SeatRevocation) -> Result<bool, StoreError> {
+        let seat = &r.seat;
+        let (token_condition, mut values) = match &seat.claim_token_hash {
+            Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
+            None => ("attribute_not_exists(claim_token_hash)", vec![]),
+        };
+        values.push((":revoked", s("revoked")));
+        values.push((":was", s(seat.status.as_str())));
+        values.push((":at", date(r.revoked_at)?));
+        let mut items = vec![
+            self.update(
+                &keys::seat(&seat.subscription_id, &seat.id),
+                "SET #status = :revoked, revoked_at = :at REMOVE claim_token_hash, invitation_expires_at",
+                Some(&format!("#status = :was AND {token_condition}")),
+                &[("#status", "status")],
+                values,
+            )?,
+            self.update(
+                &keys::subscription(&seat.subscription_id),
+                "SET seats_assigned = seats_assigned - :one",
+                Some("seats_assigned > :zero"),
+                &[],
+                vec![(":one", n(1)), (":zero", n(0))],
+            )?,
+            self.delete(
+                &keys::seat_email(&seat.subscription_id, &seat.email),
+                Some("seat_id = :seat"),
+                vec![(":seat", s(&seat.id))],
+            )?,
+            self.audit_item(&r.audit)?,
+        ];
+        if let Some(h) = &seat.claim_token_hash {
+            items.push(self.delete(&keys::claim_token(h), None, vec![])?);
+        }
+        if let Some(job) = &r.job {
+            items.push(self.outbox_item(job, r.revoked_at.timestamp())?);
+        }
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
+    }
+
+    pub(super) async fn put_grant_in_table(
+        &self,
+        g: &Grant,
+        audit: &AuditEvent,
+    ) -> Result<GrantOutcome, StoreError> {
+        let mut items = vec![
+            // 0: only while the seat is still claimed by this holder.
+            self.check(
+                &keys::seat(&g.subscription_id, &g.seat_id),
+                "#status = :claimed AND customer_id = :holder",
+                &[("#status", "status")],
+                vec![(":claimed", s("claimed")), (":holder", s(&g.customer_id))],
+            )?,
+            // 1: one grant per (seat, benefit).
+            self.put_new(row("grant", &keys::grant(&g.customer_id, &g.seat_id, &g.benefit_id), g)?)?,
+            self.audit_item(audit)?,
+        ];
+        if let Some(k) = &g.license_key {
+            // 3: license keys are unique.
+            items.push(self.put_new(marker(
+                "license_key",
+                &keys::license_key(k),
+                &[("grant_id", s(&g.id))],
+            ))?);
+        }
+        Ok(match self.transact(items).await? {
+            Txn::Committed => GrantOutcome::Granted,
+            Txn::ConditionFailed(f) if f.contains(&0) => GrantOutcome::SeatNotClaimed,
+            Txn::ConditionFailed(f) if f.contains(&1) => GrantOutcome::Exists,
+            Txn::ConditionFailed(_) => GrantOutcome::KeyTaken,
+        })
+    }
+
+    pub(super) async fn grants_of_customer_in_table(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<Grant>, StoreError> {
+        self.query_partition(&keys::customer(customer_id).pk, keys::GRANT_PREFIX).await
+    }
+
+    pub(super) async fn revoke_grant_in_table(
+        &self,
+        g: &Grant,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let items = vec![
+            self.update(
+                &keys::grant(&g.customer_id, &g.seat_id, &g.benefit_id),
+                "SET #status = :revoked, revoked_at = :at",
+                Some("attribute_exists(PK) AND #status <> :revoked"),
+                &[("#status", "status")],
+                vec![(":revoked", s("revoked")), (":at", date(at)?)],
+            )?,
+            self.audit_item(audit)?,
+        ];
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
+    }
+
+    pub(super) async fn finish_job_in_table(&self, job: &Job) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::outbox(job.kind.as_str(), &job.seat_id))))
+            .send()
+            .await
+            .map_err(fault)?;
+        Ok(())
+    }
+
+    pub(super) async fn stale_jobs_in_table(
+        &self,
+        cutoff: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut out = Vec::new();
+        for shard in 0..keys::OUTBOX_SHARDS {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .filter_expression("enqueued_at < :cutoff")
+                .expression_attribute_values(":pk", s(keys::outbox_partition(shard)))
+                .expression_attribute_values(":cutoff", n(cutoff))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(fault)?;
+            for item in page.items.unwrap_or_default() {
+                let num = |k: &str| {
+                    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+                };
+                let (attempts, enqueued_at) = (num("attempts"), num("enqueued_at"));
+                out.push(OutboxEntry { job: parse(item)?, attempts, enqueued_at });
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn touch_job_in_table(&self, job: &Job, now: i64) -> Result<(), StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::outbox(job.kind.as_str(), &job.seat_id))))
+            .update_expression("SET enqueued_at = :now ADD attempts :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            // Done meanwhile: nothing to touch.
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
+                Ok(())
+            }
+            Err(e) => Err(fault(e)),
+        }
+    }
+}
