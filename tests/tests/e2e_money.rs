@@ -15,6 +15,16 @@ fn month(quantity: i64) -> stripe_events::Item<'static> {
     stripe_events::Item { quantity, interval: "month" }
 }
 
+/// `n / d` rounded half to even, in integers (n, d ≥ 0).
+fn half_even(n: i64, d: i64) -> i64 {
+    let (q, r) = (n / d, n % d);
+    match (2 * r).cmp(&d) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q % 2),
+    }
+}
+
 fn amounts(v: &Value) -> Vec<i64> {
     v["lines"].as_array().expect("lines").iter().filter_map(|l| l["amount"].as_i64()).collect()
 }
@@ -80,7 +90,7 @@ async fn money_end_to_end() {
         (vec![-5419, 80000], json!(74581))
     );
 
-    step("applied now: the charge is the preview's, once, with its invoice");
+    step("applied now: the charge is API.md's rule at the preview's instant, once, with its invoice");
     let now = chrono::Utc::now().timestamp();
     let (sub, _) = buy_at(&c, &acme.product_id, 5, "boss@corp.example", now - 86_400).await;
     let body = json!({"seats": 8, "proration_date": now});
@@ -95,11 +105,16 @@ async fn money_end_to_end() {
         .await;
     assert_eq!(applied.status, 200, "{:?}", applied.body);
     println!("  seat-changes → {}", applied.body);
-    assert_eq!(
-        (amounts(&applied.body), applied.body["amount_due_now"].clone()),
-        (amounts(&preview.body), preview.body["amount_due_now"].clone())
-    );
-    assert_eq!(applied.body["invoice"]["amount_due"], preview.body["amount_due_now"]);
+    // The rule written out here, not the code's function: each line
+    // round_half_even(unit × qty × remaining_s / period_s), the credit negative.
+    let read = c.api.get(&format!("/v1/subscriptions/{sub}"), Some(&boss)).await;
+    let (start, end) = (ts(&read.str("/current_period_start")), ts(&read.str("/current_period_end")));
+    let line = |qty: i64| half_even(1000 * qty * (end - now), end - start);
+    let expected = vec![-line(5), line(8)];
+    assert_eq!(amounts(&preview.body), expected, "the preview follows the rule");
+    assert_eq!(amounts(&applied.body), expected, "the charge follows the rule");
+    assert_eq!(applied.body["amount_due_now"], json!(line(8) - line(5)));
+    assert_eq!(applied.body["invoice"]["amount_due"], json!(line(8) - line(5)));
     assert_eq!(applied.body["invoice"]["status"], json!("paid"));
     assert_eq!(applied.body["subscription"]["seats"], json!(8));
     let replay =
