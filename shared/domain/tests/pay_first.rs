@@ -452,3 +452,25 @@ async fn a_retried_increase_never_cancels_a_scheduled_interval_change() {
     changes::apply_seats(app, &s.merchant, &s.sub.id, more()).await.expect("the same, retried");
     assert!(matches!(current(&s).await.scheduled_change, Some(ScheduledChange::IntervalChange { .. })));
 }
+
+#[tokio::test]
+async fn no_change_starts_while_the_period_is_renewing() {
+    let s = setup(5).await;
+    let app = &s.f.app;
+    // The period ended; the provider's renewal event has not arrived yet.
+    s.f.clock.advance(at(2025, 4, 1) - at(2025, 3, 11));
+    for seats in [7, 3] {
+        let r = changes::apply_seats(
+            app,
+            &s.merchant,
+            &s.sub.id,
+            SeatChangeRequest { seats, proration_date: None },
+        )
+        .await;
+        assert!(matches!(r, Err(DomainError::Conflict(ref m)) if m.contains("renewing")), "{seats}: {r:?}");
+    }
+    assert!(s.f.payments.charges.lock().map(|v| v.is_empty()).unwrap_or_default());
+    assert!(s.f.payments.schedules.lock().map(|v| v.is_empty()).unwrap_or_default());
+    let sub = current(&s).await;
+    assert_eq!((sub.seats, sub.change_intent.is_none(), sub.scheduled_change.is_none()), (5, true, true));
+}

@@ -45,6 +45,11 @@ async fn begin(
     intent: &ChangeIntent,
     cap: Option<i64>,
 ) -> Result<(), DomainError> {
+    if app.clock.now() >= sub.current_period_end {
+        // The provider is renewing and its event has not arrived: a change now would be decided
+        // on a period that is over.
+        return Err(DomainError::Conflict("the subscription is renewing; retry in a moment".into()));
+    }
     if app.store.begin_change(sub, intent, cap).await? {
         return Ok(());
     }
