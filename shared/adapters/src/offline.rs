@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use domain::error::PortError;
-use domain::model::{Interval, Product, ProviderPrices};
+use domain::model::{Product, ProviderPrices};
 use domain::ports::{
     ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderInvoice,
     ProviderSubscription, RenewalSchedule, ScheduledRenewal,
@@ -53,11 +53,7 @@ fn rejected(e: impl ToString) -> PortError {
 #[async_trait]
 impl PaymentGateway for OfflineGateway {
     async fn create_prices(&self, product: &Product) -> Result<ProviderPrices, PortError> {
-        let id = |i: Interval| format!("price_offline_{}_{}", product.id, i.as_str());
-        Ok(ProviderPrices {
-            month: product.prices.month.map(|_| id(Interval::Month)),
-            year: product.prices.year.map(|_| id(Interval::Year)),
-        })
+        Ok(ProviderPrices::named("price_offline", product))
     }
 
     async fn create_checkout_session(

@@ -9,6 +9,8 @@ use domain::ports::{ChargeOutcome, ChargeRequest, CheckoutSessionRequest, Paymen
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+mod common;
+
 fn request() -> CheckoutSessionRequest {
     CheckoutSessionRequest {
         checkout_id: "chk_1".into(),
@@ -164,20 +166,7 @@ async fn the_offline_gateway_charges_the_worked_examples_and_can_decline() {
 #[test]
 fn every_form_the_gateway_sends_is_valid_for_stripes_openapi_description() {
     use adapters::stripe::forms;
-    use domain::model::{Price, Prices, Product, ProviderPrices};
-    let product = Product {
-        id: "prod_1".into(),
-        organization_id: "org_1".into(),
-        name: "Pro".into(),
-        description: None,
-        currency: "usd".into(),
-        prices: Prices { month: Some(Price { unit_amount: 1000 }), year: Some(Price { unit_amount: 10000 }) },
-        min_seats: 1,
-        max_seats: 100,
-        benefit_ids: vec![],
-        created_at: chrono::Utc::now(),
-        provider_prices: ProviderPrices::default(),
-    };
+    let product = common::product();
     let schedule = RenewalSchedule {
         provider_subscription_id: "sub_1".into(),
         current_period_end: 0,

@@ -4,28 +4,15 @@
 //! authentication, idempotent retries, schedules whose current phase stays, and renewals.
 
 use adapters::stripe::StripeGateway;
-use domain::model::{Interval, Price, Prices, Product, ProviderPrices};
+use domain::model::{Interval, ProviderPrices};
 use domain::ports::{ChargeOutcome, ChargeRequest, CheckoutSessionRequest, PaymentGateway, RenewalSchedule};
 use stripe_sim::StripeSim;
 
+mod common;
+use common::product;
+
 const MARCH: i64 = 1_740_787_200; // 2025-03-01T00:00:00Z
 const DAY: i64 = 86_400;
-
-fn product() -> Product {
-    Product {
-        id: "prod_ours".into(),
-        organization_id: "org_1".into(),
-        name: "Pro".into(),
-        description: None,
-        currency: "usd".into(),
-        prices: Prices { month: Some(Price { unit_amount: 1000 }), year: Some(Price { unit_amount: 10000 }) },
-        min_seats: 1,
-        max_seats: 100,
-        benefit_ids: vec![],
-        created_at: chrono::Utc::now(),
-        provider_prices: ProviderPrices::default(),
-    }
-}
 
 struct World {
     sim: StripeSim,

@@ -113,6 +113,15 @@ impl ProviderPrices {
         }
     }
 
+    /// The Price ids a provider without state gives `product` (offline, fakes): `{prefix}_{id}_{interval}`.
+    pub fn named(prefix: &str, product: &Product) -> Self {
+        let id = |i: Interval| format!("{prefix}_{}_{}", product.id, i.as_str());
+        ProviderPrices {
+            month: product.prices.month.map(|_| id(Interval::Month)),
+            year: product.prices.year.map(|_| id(Interval::Year)),
+        }
+    }
+
     /// Every priced interval of `prices` has its provider Price.
     pub fn cover(&self, prices: &Prices) -> bool {
         (prices.month.is_none() || self.month.is_some()) && (prices.year.is_none() || self.year.is_some())

@@ -35,10 +35,7 @@ async fn the_worked_examples_to_the_cent() {
     assert_eq!(preview.amount_due_now, 2032);
     assert_eq!(current(&s).await.seats, 5, "a preview persists nothing");
 
-    let applied =
-        changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 8, proration_date: pd })
-            .await
-            .expect("apply");
+    let applied = change_seats(&s, 8, pd).await.expect("apply");
     assert_eq!(
         (amounts(&applied), applied.amount_due_now),
         (vec![-3387, 5419], 2032),
@@ -63,14 +60,7 @@ async fn the_worked_examples_to_the_cent() {
     .expect("preview");
     assert_eq!(amounts(&annual), vec![-5419, 80000]);
     assert_eq!(annual.amount_due_now, 74581);
-    let switched = changes::apply_interval(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        IntervalChangeRequest { interval: Interval::Year, proration_date: pd },
-    )
-    .await
-    .expect("apply");
+    let switched = change_interval(&s, Interval::Year, pd).await.expect("apply");
     assert_eq!(switched.amount_due_now, 74581);
     let sub = current(&s).await;
     assert_eq!((sub.interval, sub.unit_amount, sub.seats), (Interval::Year, 10000, 8));
@@ -97,21 +87,9 @@ async fn decreases_wait_for_the_period_end_and_cap_assigning() {
         .await
         .expect("assign");
     }
-    let below = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 1, proration_date: None },
-    )
-    .await;
+    let below = change_seats(&s, 1, None).await;
     assert!(matches!(below, Err(DomainError::InvalidRequest { .. })), "below min_seats is 400: {below:?}");
-    let r = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 21, proration_date: None },
-    )
-    .await;
+    let r = change_seats(&s, 21, None).await;
     assert!(matches!(r, Err(DomainError::InvalidRequest { .. })));
     let r = changes::preview_seats(
         app,
@@ -124,14 +102,7 @@ async fn decreases_wait_for_the_period_end_and_cap_assigning() {
         matches!(r, Err(DomainError::InvalidRequest { field: Some(ref f), .. }) if f == "proration_date")
     );
 
-    let d = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 3, proration_date: None },
-    )
-    .await
-    .expect("decrease");
+    let d = change_seats(&s, 3, None).await.expect("decrease");
     assert_eq!((d.effective, d.amount_due_now, d.effective_at), (Effective::PeriodEnd, 0, at(2025, 4, 1)));
     assert_eq!(
         (d.subscription.seats, d.subscription.seats_available),
@@ -154,13 +125,7 @@ async fn decreases_wait_for_the_period_end_and_cap_assigning() {
     )
     .await;
     assert_eq!(r.err(), Some(DomainError::NoSeatsAvailable));
-    let r = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 2, proration_date: None },
-    )
-    .await;
+    let r = change_seats(&s, 2, None).await;
     assert_eq!(r.err(), Some(DomainError::SeatsBelowAssigned { assigned: 3 }));
 
     // Renewal: the new period applies the decrease.
@@ -185,23 +150,12 @@ async fn decreases_wait_for_the_period_end_and_cap_assigning() {
 async fn the_same_count_cancels_a_scheduled_decrease() {
     let s = setup(5).await;
     let app = &s.f.app;
-    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 3, proration_date: None })
-        .await
-        .expect("decrease");
+    change_seats(&s, 3, None).await.expect("decrease");
     assert!(current(&s).await.scheduled_change.is_some());
-    let same = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 5, proration_date: None },
-    )
-    .await
-    .expect("same");
+    let same = change_seats(&s, 5, None).await.expect("same");
     assert_eq!((same.amount_due_now, same.subscription.seats_available), (0, 5));
     assert!(current(&s).await.scheduled_change.is_none());
-    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 4, proration_date: None })
-        .await
-        .expect("decrease");
+    change_seats(&s, 4, None).await.expect("decrease");
     let sub = changes::cancel_scheduled(app, &s.merchant, &s.sub.id).await.expect("cancel");
     assert!(sub.scheduled_change.is_none());
     assert_eq!(
@@ -215,34 +169,14 @@ async fn annual_to_monthly_waits_for_the_renewal() {
     let s = setup(4).await;
     let app = &s.f.app;
     let pd = Some(at(2025, 3, 11).timestamp());
-    changes::apply_interval(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        IntervalChangeRequest { interval: Interval::Year, proration_date: pd },
-    )
-    .await
-    .expect("to annual");
-    let back = changes::apply_interval(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        IntervalChangeRequest { interval: Interval::Month, proration_date: None },
-    )
-    .await
-    .expect("to monthly");
+    change_interval(&s, Interval::Year, pd).await.expect("to annual");
+    let back = change_interval(&s, Interval::Month, None).await.expect("to monthly");
     assert_eq!(
         (back.effective, back.amount_due_now, back.next_renewal_amount),
         (Effective::PeriodEnd, 0, 4000)
     );
     assert_eq!(current(&s).await.interval, Interval::Year, "still annual until the period ends");
-    let same = changes::apply_interval(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        IntervalChangeRequest { interval: Interval::Month, proration_date: None },
-    )
-    .await;
+    let same = change_interval(&s, Interval::Month, None).await;
     assert!(same.is_err() || current(&s).await.scheduled_change.is_some());
     let renew = updated(
         "evt_renew",

@@ -11,7 +11,7 @@ use domain::error::DomainError;
 use domain::events::{PaymentEvent, PaymentEventKind};
 use domain::model::*;
 use domain::ports::{Clock, Store};
-use domain::services::changes::{self, IntervalChangeRequest, SeatChangeRequest};
+use domain::services::changes::{self, SeatChangeRequest};
 use domain::services::{billing_events, Principal};
 
 #[tokio::test]
@@ -20,9 +20,7 @@ async fn a_declined_increase_changes_nothing_until_it_is_paid_then_applies_once(
     let app = &s.f.app;
     s.f.payments.decline.store(true, std::sync::atomic::Ordering::SeqCst);
     let pd = Some(at(2025, 3, 11).timestamp());
-    let r =
-        changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 8, proration_date: pd })
-            .await;
+    let r = change_seats(&s, 8, pd).await;
     let Err(DomainError::PaymentRequired { payment_url }) = r else { panic!("402 expected: {r:?}") };
     assert!(payment_url.starts_with("https://pay.example/invoice/"), "{payment_url}");
     let sub = current(&s).await;
@@ -33,9 +31,7 @@ async fn a_declined_increase_changes_nothing_until_it_is_paid_then_applies_once(
         (8, 2032, payment_url)
     );
     // Another change waits for this one.
-    let r =
-        changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 9, proration_date: pd })
-            .await;
+    let r = change_seats(&s, 9, pd).await;
     assert!(matches!(r, Err(DomainError::InvalidState(_))), "{r:?}");
 
     // An update that still carries the old quantity changes nothing.
@@ -66,13 +62,7 @@ async fn the_paid_invoice_of_a_pending_change_applies_it_once() {
     let s = setup(5).await;
     let app = &s.f.app;
     s.f.payments.decline.store(true, std::sync::atomic::Ordering::SeqCst);
-    let r = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 8, proration_date: None },
-    )
-    .await;
+    let r = change_seats(&s, 8, None).await;
     assert!(matches!(r, Err(DomainError::PaymentRequired { .. })));
     let invoice = current(&s).await.pending_change.map(|p| p.invoice_id).expect("pending");
     let paid = |id: &str, invoice: &str| PaymentEvent {
@@ -102,13 +92,7 @@ async fn an_expired_pending_change_is_dropped() {
     let s = setup(5).await;
     let app = &s.f.app;
     s.f.payments.decline.store(true, std::sync::atomic::Ordering::SeqCst);
-    let r = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 6, proration_date: None },
-    )
-    .await;
+    let r = change_seats(&s, 6, None).await;
     assert!(matches!(r, Err(DomainError::PaymentRequired { .. })));
     let expired = PaymentEvent {
         id: "evt_exp".into(),
@@ -123,9 +107,7 @@ async fn an_expired_pending_change_is_dropped() {
     assert_eq!((sub.seats, sub.pending_change.is_none()), (5, true));
     // A later paid change goes through.
     s.f.payments.decline.store(false, std::sync::atomic::Ordering::SeqCst);
-    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 6, proration_date: None })
-        .await
-        .expect("paid now");
+    change_seats(&s, 6, None).await.expect("paid now");
     assert_eq!(current(&s).await.seats, 6);
 }
 
@@ -134,25 +116,13 @@ async fn a_crash_after_the_provider_answered_is_healed_once_from_its_state() {
     let s = setup(5).await;
     let app = &s.f.app;
     s.f.payments.lose_answer.store(true, std::sync::atomic::Ordering::SeqCst);
-    let r = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 7, proration_date: None },
-    )
-    .await;
+    let r = change_seats(&s, 7, None).await;
     assert_eq!(r.err(), Some(DomainError::Unavailable));
     let sub = current(&s).await;
     assert_eq!((sub.seats, sub.change_intent.is_some()), (5, true), "the intent stays for healing");
     // A retry meanwhile is told to wait, never sent again.
     s.f.payments.lose_answer.store(false, std::sync::atomic::Ordering::SeqCst);
-    let r = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 7, proration_date: None },
-    )
-    .await;
+    let r = change_seats(&s, 7, None).await;
     assert!(matches!(r, Err(DomainError::Conflict(_))), "{r:?}");
     assert_eq!(s.f.payments.charges.lock().map(|v| v.len()).unwrap_or_default(), 1);
     // Too early for the sweeper; later it settles from the provider's state.
@@ -177,24 +147,12 @@ async fn an_apply_takes_only_a_recent_proration_date() {
         (now - 2 * 3600, "two hours old"),
         (at(2025, 3, 1).timestamp(), "backdated to the period start"),
     ] {
-        let r = changes::apply_seats(
-            app,
-            &s.merchant,
-            &s.sub.id,
-            SeatChangeRequest { seats: 20, proration_date: Some(pd) },
-        )
-        .await;
+        let r = change_seats(&s, 20, Some(pd)).await;
         assert!(
             matches!(r, Err(DomainError::InvalidRequest { field: Some(ref f), .. }) if f == "proration_date"),
             "{why}: {r:?}"
         );
-        let r = changes::apply_interval(
-            app,
-            &s.merchant,
-            &s.sub.id,
-            IntervalChangeRequest { interval: Interval::Year, proration_date: Some(pd) },
-        )
-        .await;
+        let r = change_interval(&s, Interval::Year, Some(pd)).await;
         assert!(matches!(r, Err(DomainError::InvalidRequest { .. })), "{why}: {r:?}");
     }
     assert_eq!(current(&s).await.seats, 5);
@@ -208,40 +166,16 @@ async fn an_apply_takes_only_a_recent_proration_date() {
     )
     .await
     .expect("a preview anywhere in the period");
-    changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 6, proration_date: Some(now - 900) },
-    )
-    .await
-    .expect("15 minutes old");
-    changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 7, proration_date: Some(now + 60) },
-    )
-    .await
-    .expect("60 s of skew");
+    change_seats(&s, 6, Some(now - 900)).await.expect("15 minutes old");
+    change_seats(&s, 7, Some(now + 60)).await.expect("60 s of skew");
 }
 
 #[tokio::test]
 async fn an_increase_after_a_scheduled_decrease_is_charged_from_the_paid_count() {
     let s = setup(10).await;
-    let app = &s.f.app;
-    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 5, proration_date: None })
-        .await
-        .expect("decrease");
+    change_seats(&s, 5, None).await.expect("decrease");
     assert_eq!(s.f.payments.schedules.lock().map(|v| v.len()).unwrap_or_default(), 1);
-    let up = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 12, proration_date: None },
-    )
-    .await
-    .expect("increase");
+    let up = change_seats(&s, 12, None).await.expect("increase");
     // 10 → 12 for the rest of the period, not 5 → 12.
     let expected = -domain::proration::prorate(1000, 10, 21 * 86400, 31 * 86400)
         + domain::proration::prorate(1000, 12, 21 * 86400, 31 * 86400);
@@ -262,25 +196,9 @@ async fn an_increase_while_annual_to_monthly_is_scheduled_keeps_the_schedule_in_
     let s = setup(4).await;
     let app = &s.f.app;
     let pd = Some(at(2025, 3, 11).timestamp());
-    changes::apply_interval(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        IntervalChangeRequest { interval: Interval::Year, proration_date: pd },
-    )
-    .await
-    .expect("to annual");
-    changes::apply_interval(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        IntervalChangeRequest { interval: Interval::Month, proration_date: None },
-    )
-    .await
-    .expect("to monthly, scheduled");
-    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 6, proration_date: None })
-        .await
-        .expect("increase");
+    change_interval(&s, Interval::Year, pd).await.expect("to annual");
+    change_interval(&s, Interval::Month, None).await.expect("to monthly, scheduled");
+    change_seats(&s, 6, None).await.expect("increase");
     let sub = current(&s).await;
     assert_eq!(sub.seats, 6);
     let Some(ScheduledChange::IntervalChange { interval, seats, provider_schedule_id, .. }) =
@@ -374,17 +292,9 @@ async fn events_of_other_integrations_are_acknowledged_and_ours_wait() {
 async fn a_declined_increase_leaves_a_scheduled_decrease_until_it_is_paid() {
     let s = setup(10).await;
     let app = &s.f.app;
-    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 6, proration_date: None })
-        .await
-        .expect("decrease");
+    change_seats(&s, 6, None).await.expect("decrease");
     s.f.payments.decline.store(true, std::sync::atomic::Ordering::SeqCst);
-    let r = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 12, proration_date: None },
-    )
-    .await;
+    let r = change_seats(&s, 12, None).await;
     assert!(matches!(r, Err(DomainError::PaymentRequired { .. })), "{r:?}");
     let sub = current(&s).await;
     assert!(matches!(sub.scheduled_change, Some(ScheduledChange::SeatDecrease { seats: 6, .. })), "kept");
@@ -402,13 +312,7 @@ async fn a_pending_change_whose_expiry_event_never_comes_is_dropped_by_the_sweep
     let s = setup(5).await;
     let app = &s.f.app;
     s.f.payments.decline.store(true, std::sync::atomic::Ordering::SeqCst);
-    let r = changes::apply_seats(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        SeatChangeRequest { seats: 7, proration_date: None },
-    )
-    .await;
+    let r = change_seats(&s, 7, None).await;
     assert!(matches!(r, Err(DomainError::PaymentRequired { .. })));
     // Not before its time is up.
     s.f.clock.advance(chrono::Duration::hours(1));
@@ -421,9 +325,7 @@ async fn a_pending_change_whose_expiry_event_never_comes_is_dropped_by_the_sweep
     assert_eq!((sub.seats, sub.pending_change.is_none()), (5, true));
     s.f.payments.decline.store(false, std::sync::atomic::Ordering::SeqCst);
     let pd = Some(s.f.clock.now().timestamp());
-    changes::apply_seats(app, &s.merchant, &s.sub.id, SeatChangeRequest { seats: 7, proration_date: pd })
-        .await
-        .expect("not blocked");
+    change_seats(&s, 7, pd).await.expect("not blocked");
 }
 
 #[tokio::test]
@@ -431,22 +333,8 @@ async fn a_retried_increase_never_cancels_a_scheduled_interval_change() {
     let s = setup(4).await;
     let app = &s.f.app;
     let pd = Some(at(2025, 3, 11).timestamp());
-    changes::apply_interval(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        IntervalChangeRequest { interval: Interval::Year, proration_date: pd },
-    )
-    .await
-    .expect("to annual");
-    changes::apply_interval(
-        app,
-        &s.merchant,
-        &s.sub.id,
-        IntervalChangeRequest { interval: Interval::Month, proration_date: None },
-    )
-    .await
-    .expect("to monthly, scheduled");
+    change_interval(&s, Interval::Year, pd).await.expect("to annual");
+    change_interval(&s, Interval::Month, None).await.expect("to monthly, scheduled");
     let more = || SeatChangeRequest { seats: 6, proration_date: None };
     changes::apply_seats(app, &s.merchant, &s.sub.id, more()).await.expect("increase");
     changes::apply_seats(app, &s.merchant, &s.sub.id, more()).await.expect("the same, retried");

@@ -62,11 +62,7 @@ fn push<T: Clone>(v: &Mutex<Vec<T>>, x: &T) {
 #[async_trait]
 impl PaymentGateway for MemoryPayments {
     async fn create_prices(&self, product: &Product) -> Result<ProviderPrices, PortError> {
-        let id = |i: Interval| format!("price_{}_{}", product.id, i.as_str());
-        Ok(ProviderPrices {
-            month: product.prices.month.map(|_| id(Interval::Month)),
-            year: product.prices.year.map(|_| id(Interval::Year)),
-        })
+        Ok(ProviderPrices::named("price", product))
     }
     async fn create_checkout_session(
         &self,

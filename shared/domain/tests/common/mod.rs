@@ -83,3 +83,23 @@ pub fn updated_paid(id: &str, created: i64, quantity: i64, invoice: &str) -> Pay
 pub async fn current(s: &Setup) -> Subscription {
     s.f.store.subscription(&s.sub.id).await.expect("store").expect("sub")
 }
+
+/// Applies a seat-count change as the merchant.
+pub async fn change_seats(
+    s: &Setup,
+    seats: i64,
+    proration_date: Option<i64>,
+) -> Result<domain::views::ChangeView, domain::error::DomainError> {
+    let req = domain::services::changes::SeatChangeRequest { seats, proration_date };
+    domain::services::changes::apply_seats(&s.f.app, &s.merchant, &s.sub.id, req).await
+}
+
+/// Applies an interval change as the merchant.
+pub async fn change_interval(
+    s: &Setup,
+    interval: Interval,
+    proration_date: Option<i64>,
+) -> Result<domain::views::ChangeView, domain::error::DomainError> {
+    let req = domain::services::changes::IntervalChangeRequest { interval, proration_date };
+    domain::services::changes::apply_interval(&s.f.app, &s.merchant, &s.sub.id, req).await
+}
