@@ -78,17 +78,29 @@ impl Ctx {
         crate::scan(&self.db, &self.stack.resources.table).await.len()
     }
 
-    /// The `name=` parameter of the link in the newest email to `email` that has one.
+    /// The `name=` parameter of the link in the newest email to `email` that has one. Mail
+    /// goes out from the worker, after the request that caused it: wait for it a while.
     async fn mailed_link_param(&self, email: &str, name: &str) -> String {
-        let mails = sent_emails(&self.stack.aws_endpoint).await.expect("emails");
+        self.mailed_link_param_other_than(email, name, None).await
+    }
+
+    async fn mailed_link_param_other_than(&self, email: &str, name: &str, previous: Option<&str>) -> String {
         let needle = format!("{name}=");
-        let body = mails
-            .iter()
-            .rev()
-            .find(|m| m.to.iter().any(|t| t == email) && m.body.contains(&needle))
-            .map(|m| m.body.clone())
-            .unwrap_or_else(|| panic!("no email to {email} with a {name}"));
-        link_param(&body, name).unwrap_or_else(|| panic!("no {name} in the link"))
+        for _ in 0..150 {
+            let mails = sent_emails(&self.stack.aws_endpoint).await.expect("emails");
+            let body = mails
+                .iter()
+                .rev()
+                .find(|m| m.to.iter().any(|t| t == email) && m.body.contains(&needle))
+                .map(|m| m.body.clone());
+            if let Some(value) = body.and_then(|b| link_param(&b, name)) {
+                if previous != Some(value.as_str()) {
+                    return value;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("no email to {email} with a {name} within 30 s")
     }
 
     /// The one-time code of the newest sign-in link mailed to `email`.
@@ -99,6 +111,11 @@ impl Ctx {
     /// The claim token of the newest invitation mailed to `email`.
     pub async fn invitation_token(&self, email: &str) -> String {
         self.mailed_link_param(email, "token").await
+    }
+
+    /// The claim token of an invitation to `email` newer than `previous` (after a resend).
+    pub async fn invitation_token_after(&self, email: &str, previous: &str) -> String {
+        self.mailed_link_param_other_than(email, "token", Some(previous)).await
     }
 
     pub async fn event(&self, event: &Value) -> Reply {

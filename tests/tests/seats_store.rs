@@ -128,6 +128,30 @@ async fn a_grant_survives_a_failed_sqs_send_through_outbox_sweeper_and_worker() 
     )
     .await
     .expect("assign");
+    // The worker mails the invitation from the queue (as Lambda would, then deletes it).
+    let invite = w
+        .sqs
+        .receive_message()
+        .queue_url(&w.res.queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(invite.len(), 1, "the invitation job");
+    let reply = benefit_worker::handler::handle(&w.app, sqs_event(invite.clone())).await.expect("batch");
+    assert!(reply.batch_item_failures.is_empty());
+    for m in invite {
+        let handle = m.receipt_handle.unwrap_or_default();
+        w.sqs
+            .delete_message()
+            .queue_url(&w.res.queue_url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .expect("delete");
+    }
     let mail = w.mailer.sent().into_iter().last().expect("invitation");
     let token = local_stack::moto::link_param(&mail.text, "token").expect("token");
 

@@ -46,15 +46,22 @@ impl Demo {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// The link parameter of the newest mail to `to`; invitations go out from the worker a
+    /// moment after the request, so this waits for one (up to 30 s).
     async fn mail_param(&self, to: &str, name: &str) -> Result<String, BoxError> {
-        let mails = sent_emails(&self.aws).await?;
-        let mail = mails
-            .iter()
-            .rev()
-            .find(|m| m.to.iter().any(|t| t == to) && m.body.contains(&format!("{name}=")))
-            .ok_or_else(|| format!("no email to {to} with a {name}"))?;
-        println!("    ✉  to {to}: “{}”", mail.subject);
-        link_param(&mail.body, name).ok_or_else(|| "no link in the email".into())
+        for _ in 0..150 {
+            let mails = sent_emails(&self.aws).await?;
+            let found = mails
+                .iter()
+                .rev()
+                .find(|m| m.to.iter().any(|t| t == to) && m.body.contains(&format!("{name}=")));
+            if let Some(mail) = found {
+                println!("    ✉  to {to}: “{}”", mail.subject);
+                return link_param(&mail.body, name).ok_or_else(|| "no link in the email".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        Err(format!("no email to {to} with a {name}").into())
     }
 }
 

@@ -135,14 +135,18 @@ fn parse<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(codec)
 }
 
-/// The reason codes of a cancelled transaction, one per item (`None` for items that passed).
-fn cancellation_codes(
+/// The reasons of a cancelled transaction, one per item: its code (`None` for items that
+/// passed) and, for items that asked for it, the item as it was.
+fn cancellation_reasons(
     e: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> Option<Vec<String>> {
+) -> Option<Vec<(String, Option<Item>)>> {
     match e {
         SdkError::ServiceError(se) => match se.err() {
             TransactWriteItemsError::TransactionCanceledException(c) => Some(
-                c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect(),
+                c.cancellation_reasons()
+                    .iter()
+                    .map(|r| (r.code().unwrap_or("None").to_string(), r.item().cloned()))
+                    .collect(),
             ),
             _ => None,
         },
@@ -224,23 +228,35 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Txn, StoreError> {
+        Ok(match self.transact_returning(items).await? {
+            Ok(()) => Txn::Committed,
+            Err(failed) => Txn::ConditionFailed(failed.into_iter().map(|(i, _)| i).collect()),
+        })
+    }
+
+    /// A transaction whose refusal lists each failed item's index with the item as it was
+    /// (for the items that asked for it with `ReturnValuesOnConditionCheckFailure`).
+    async fn transact_returning(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Vec<(usize, Option<Item>)>>, StoreError> {
         // A TransactionConflict (another transaction on the same items) is retried a few times
         // before the caller is told the store is busy.
         for attempt in 0..4 {
             match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
-                Ok(_) => return Ok(Txn::Committed),
-                Err(e) => match cancellation_codes(&e) {
-                    Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {
-                        return Ok(Txn::ConditionFailed(
-                            codes
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, c)| *c == "ConditionalCheckFailed")
-                                .map(|(i, _)| i)
-                                .collect(),
-                        ))
+                Ok(_) => return Ok(Ok(())),
+                Err(e) => match cancellation_reasons(&e) {
+                    Some(reasons) if reasons.iter().any(|(c, _)| c == "ConditionalCheckFailed") => {
+                        return Ok(Err(reasons
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(_, (c, _))| c == "ConditionalCheckFailed")
+                            .map(|(i, (_, item))| (i, item))
+                            .collect()))
                     }
-                    Some(codes) if codes.iter().any(|c| c == "TransactionConflict") && attempt < 3 => {
+                    Some(reasons)
+                        if reasons.iter().any(|(c, _)| c == "TransactionConflict") && attempt < 3 =>
+                    {
                         tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                         continue;
                     }
@@ -355,11 +371,28 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().condition_check(build(b.build())?).build())
     }
 
+    /// A job in the outbox, never with a claim token.
     fn outbox_item(&self, job: &Job, now: i64) -> Result<TransactWriteItem, StoreError> {
-        let mut item = row("outbox", &keys::outbox(job.kind.as_str(), &job.seat_id), job)?;
+        self.put(self.outbox_row(job, now)?, None)
+    }
+
+    /// An `invite` job in the outbox: it keeps the hash of the link it mails, not the token.
+    fn invitation_item(
+        &self,
+        job: &Job,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item = self.outbox_row(job, now)?;
+        item.insert("token_hash".into(), s(token_hash));
+        self.put(item, None)
+    }
+
+    fn outbox_row(&self, job: &Job, now: i64) -> Result<Item, StoreError> {
+        let mut item = row("outbox", &keys::outbox(job.kind.as_str(), &job.seat_id), &job.for_outbox())?;
         item.insert("attempts".into(), n(0));
         item.insert("enqueued_at".into(), n(now));
-        self.put(item, None)
+        Ok(item)
     }
 
     fn seat_row(&self, seat: &Seat) -> Result<Item, StoreError> {
@@ -587,9 +620,10 @@ impl Store for DynamoStore {
         &self,
         seat: &Seat,
         new: &ClaimToken,
+        invitation: &Job,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        self.replace_claim_token_in_table(seat, new, audit).await
+        self.replace_claim_token_in_table(seat, new, invitation, audit).await
     }
 
     async fn claim_token(&self, hash: &str) -> Result<Option<ClaimToken>, StoreError> {
@@ -623,6 +657,23 @@ impl Store for DynamoStore {
 
     async fn finish_job(&self, job: &Job) -> Result<(), StoreError> {
         self.finish_job_in_table(job).await
+    }
+
+    async fn pending_invitation(
+        &self,
+        job: &Job,
+        token_hash: &str,
+    ) -> Result<Option<Option<ClaimToken>>, StoreError> {
+        self.pending_invitation_in_table(job, token_hash).await
+    }
+
+    async fn finish_invitation(
+        &self,
+        job: &Job,
+        token_hash: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError> {
+        self.finish_invitation_in_table(job, token_hash, audit).await
     }
 
     async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {

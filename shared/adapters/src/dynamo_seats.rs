@@ -3,6 +3,7 @@
 //! used once), the grants that follow claimed seats, and the outbox of benefit jobs.
 
 use super::*;
+use aws_sdk_dynamodb::types::{Get, ReturnValuesOnConditionCheckFailure, TransactGetItem};
 
 impl DynamoStore {
     pub(super) async fn assign_seat_in_table(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
@@ -28,6 +29,8 @@ impl DynamoStore {
                 a.token.expires_at,
             ))?,
             self.audit_item(&a.audit)?,
+            // The invitation is mailed from the outbox: committed with the seat, never lost.
+            self.invitation_item(&a.invitation, &a.token.token_hash, seat.invited_at.timestamp())?,
         ];
         Ok(match self.transact(items).await? {
             Txn::Committed => AssignOutcome::Assigned,
@@ -80,6 +83,7 @@ impl DynamoStore {
         &self,
         seat: &Seat,
         new: &ClaimToken,
+        invitation: &Job,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let Some(old) = &seat.claim_token_hash else {
@@ -104,6 +108,7 @@ impl DynamoStore {
                 new.expires_at,
             ))?,
             self.audit_item(audit)?,
+            self.invitation_item(invitation, &new.token_hash, audit.created_at.timestamp())?,
         ];
         Ok(matches!(self.transact(items).await?, Txn::Committed))
     }
@@ -121,6 +126,7 @@ impl DynamoStore {
         let mut items = vec![
             // 0: the token is live and is consumed: it works once.
             self.delete(&keys::claim_token(&t.token_hash), Some("attribute_exists(PK)"), vec![])?,
+            // 1: the seat is still pending with this token.
             self.update(
                 &keys::seat(&t.subscription_id, &t.seat_id),
                 "SET #status = :claimed, customer_id = :holder, claimed_at = :at, GSI1PK = :gpk, GSI1SK = :gsk \
@@ -138,6 +144,7 @@ impl DynamoStore {
                     (":now", date(now)?),
                 ],
             )?,
+            // 2: the subscription takes seats.
             self.check(
                 &keys::subscription(&t.subscription_id),
                 TAKES_SEATS,
@@ -146,14 +153,48 @@ impl DynamoStore {
             )?,
             self.outbox_item(&c.job, now.timestamp())?,
             self.audit_item(&c.audit)?,
+            self.put_new(with_ttl(
+                row("session", &keys::session(&c.session.token_hash), &c.session)?,
+                c.session.expires_at,
+            ))?,
         ];
         if let Some(cus) = &c.new_customer {
-            items.extend(self.new_customer_items(cus)?);
+            items.push(self.put_new(row("customer", &keys::customer(&cus.id), cus)?)?);
+            // 7: the person is a customer already: the refusal carries this guard, naming them.
+            let guard = marker(
+                "customer_email",
+                &keys::customer_email(&cus.organization_id, &cus.email),
+                &[("customer_id", s(&cus.id))],
+            );
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(guard))
+                .condition_expression("attribute_not_exists(PK)")
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build();
+            items.push(TransactWriteItem::builder().put(build(put)?).build());
         }
-        Ok(match self.transact(items).await? {
-            Txn::Committed => ClaimOutcome::Claimed,
-            Txn::ConditionFailed(f) if f.iter().all(|i| *i >= 5) => ClaimOutcome::CustomerRace,
-            Txn::ConditionFailed(_) => ClaimOutcome::Gone,
+        Ok(match self.transact_returning(items).await? {
+            Ok(()) => ClaimOutcome::Claimed,
+            Err(failed) if failed.iter().all(|(i, _)| *i >= 6) => {
+                let known = failed.iter().find_map(|(i, item)| {
+                    (*i == 7).then(|| item.as_ref()?.get("customer_id")?.as_s().ok().cloned()).flatten()
+                });
+                match known {
+                    Some(id) => ClaimOutcome::HolderExists(id),
+                    // The refusal did not carry the guard: read it.
+                    None => {
+                        let guard = self
+                            .get(&keys::customer_email(&c.holder.organization_id, &c.holder.email))
+                            .await?;
+                        match guard.and_then(|g| g.get("customer_id")?.as_s().ok().cloned()) {
+                            Some(id) => ClaimOutcome::HolderExists(id),
+                            None => ClaimOutcome::Gone,
+                        }
+                    }
+                }
+            }
+            Err(_) => ClaimOutcome::Gone,
         })
     }
 
@@ -265,6 +306,50 @@ impl DynamoStore {
             .await
             .map_err(fault)?;
         Ok(())
+    }
+
+    pub(super) async fn pending_invitation_in_table(
+        &self,
+        job: &Job,
+        token_hash: &str,
+    ) -> Result<Option<Option<ClaimToken>>, StoreError> {
+        let get = |key: &Key| {
+            build(Get::builder().table_name(&self.table).set_key(Some(key_map(key))).build())
+                .map(|g| TransactGetItem::builder().get(g).build())
+        };
+        let out = self
+            .client
+            .transact_get_items()
+            .transact_items(get(&keys::outbox(job.kind.as_str(), &job.seat_id))?)
+            .transact_items(get(&keys::claim_token(token_hash))?)
+            .send()
+            .await
+            .map_err(fault)?;
+        let mut found = out.responses.unwrap_or_default().into_iter().map(|r| r.item);
+        let (outbox, link) = (found.next().flatten(), found.next().flatten());
+        let ours =
+            outbox.as_ref().and_then(|o| o.get("token_hash")?.as_s().ok()).is_some_and(|h| h == token_hash);
+        if !ours {
+            return Ok(None);
+        }
+        Ok(Some(link.map(parse).transpose()?))
+    }
+
+    pub(super) async fn finish_invitation_in_table(
+        &self,
+        job: &Job,
+        token_hash: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError> {
+        let mut items = vec![self.delete(
+            &keys::outbox(job.kind.as_str(), &job.seat_id),
+            Some("token_hash = :h"),
+            vec![(":h", s(token_hash))],
+        )?];
+        if let Some(a) = audit {
+            items.push(self.audit_item(a)?);
+        }
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
     }
 
     pub(super) async fn stale_jobs_in_table(

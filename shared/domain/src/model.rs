@@ -454,6 +454,17 @@ pub struct ClaimToken {
     pub seat_id: String,
     pub subscription_id: String,
     pub expires_at: DateTime<Utc>,
+    /// The pending seat as the link was made (a pending seat does not change until it is
+    /// claimed, revoked or re-sent, and each of those deletes this item): the claim and the
+    /// invitation read it here instead of reading the seat. Absent on links made before it was
+    /// kept; those read the seat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<Seat>,
+    /// The names the invitation and the claim page show (copied from the subscription).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -495,6 +506,8 @@ pub enum JobKind {
     Revoke,
     /// Revoke every live seat of a lapsed subscription, a page per message.
     RevokeAll,
+    /// Mail a pending seat's invitation (its claim link).
+    Invite,
 }
 
 impl JobKind {
@@ -503,6 +516,7 @@ impl JobKind {
             JobKind::Grant => "grant",
             JobKind::Revoke => "revoke",
             JobKind::RevokeAll => "revoke_all",
+            JobKind::Invite => "invite",
         }
     }
 }
@@ -519,6 +533,10 @@ pub struct Job {
     /// `revoke_all`: the last seat id done (the next page starts after it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// `invite`: the claim token to mail. It travels only in the queue's message: the outbox
+    /// keeps its hash, so a job re-sent from the outbox has none and the worker makes a new link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_token: Option<String>,
 }
 
 impl Job {
@@ -529,6 +547,24 @@ impl Job {
             subscription_id: subscription_id.to_string(),
             customer_id: String::new(),
             cursor,
+            claim_token: None,
         }
+    }
+
+    /// Mail the invitation of a pending seat, with the link of `claim_token`.
+    pub fn invite(subscription_id: &str, seat_id: &str, claim_token: Option<String>) -> Job {
+        Job {
+            kind: JobKind::Invite,
+            seat_id: seat_id.to_string(),
+            subscription_id: subscription_id.to_string(),
+            customer_id: String::new(),
+            cursor: None,
+            claim_token,
+        }
+    }
+
+    /// What the outbox keeps of this job: everything but the claim token.
+    pub fn for_outbox(&self) -> Job {
+        Job { claim_token: None, ..self.clone() }
     }
 }

@@ -193,12 +193,15 @@ pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, jobs: &[Job]) -> Result<(), PortError>;
 }
 
-/// Assigning a seat: counter + seat + email guard + claim token + audit, all or nothing.
+/// Assigning a seat: counter + seat + email guard + claim token + audit + the invitation's
+/// job in the outbox, all or nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeatAssignment {
     pub seat: Seat,
     pub token: ClaimToken,
     pub audit: AuditEvent,
+    /// The `invite` job; the outbox keeps it without its token.
+    pub invitation: Job,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,16 +214,17 @@ pub enum AssignOutcome {
 }
 
 /// Claiming a seat: the token is consumed, the seat becomes the holder's, the grant job goes
-/// to the outbox — one transaction.
+/// to the outbox, the holder's portal session starts — one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeatClaim {
     pub token: ClaimToken,
     pub holder: Customer,
-    /// Set when the holder is new to the organization.
+    /// Set when the holder is taken to be new to the organization.
     pub new_customer: Option<Customer>,
     pub claimed_at: DateTime<Utc>,
     pub job: Job,
     pub audit: AuditEvent,
+    pub session: Session,
 }
 
 /// Revoking a seat as it was read: seat → revoked, counter − 1, guard and token gone, and
@@ -233,13 +237,13 @@ pub struct SeatRevocation {
     pub audit: AuditEvent,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
     Claimed,
     /// The token was used, expired or revoked meanwhile, or the subscription lapsed.
     Gone,
-    /// The holder's customer was created concurrently: read it and try again.
-    CustomerRace,
+    /// The holder is a customer already (this id): claim again as them.
+    HolderExists(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -465,11 +469,13 @@ pub trait Store: Send + Sync {
         cursor: Option<&str>,
         limit: i32,
     ) -> Result<SeatPage, StoreError>;
-    /// Swaps a pending seat's claim token. `false`: the seat is no longer pending with `old_hash`.
+    /// Swaps a pending seat's claim token and puts the `invite` job that mails the new link.
+    /// `false`: the seat is no longer pending with the token it was read with.
     async fn replace_claim_token(
         &self,
         seat: &Seat,
         new: &ClaimToken,
+        invitation: &Job,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
     async fn claim_token(&self, token_hash: &str) -> Result<Option<ClaimToken>, StoreError>;
@@ -491,6 +497,22 @@ pub trait Store: Send + Sync {
 
     /// Removes a done job from the outbox.
     async fn finish_job(&self, job: &Job) -> Result<(), StoreError>;
+    /// The invitation an `invite` job is to mail: `None` when the outbox no longer holds the
+    /// job for `token_hash` (done already, or a re-send replaced it); else the link, if it is
+    /// still there (claimed and revoked seats' links are gone). One read of both.
+    async fn pending_invitation(
+        &self,
+        job: &Job,
+        token_hash: &str,
+    ) -> Result<Option<Option<ClaimToken>>, StoreError>;
+    /// An invitation was mailed: its `invite` job leaves the outbox and the trail records it,
+    /// in one write, if the job is still the one for `token_hash` (a re-send replaces it).
+    async fn finish_invitation(
+        &self,
+        job: &Job,
+        token_hash: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError>;
     /// Outbox entries last sent before `cutoff` (Unix seconds), at most `limit`.
     async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
     /// Records that an outbox entry was sent again at `now`.

@@ -46,6 +46,17 @@ async fn run_jobs(s: &Setup) {
     }
 }
 
+/// The invitations mailed so far (other mail, like the buyer's sign-in link, left out).
+fn invitations(s: &Setup) -> Vec<domain::ports::OutgoingEmail> {
+    s.f.mailer.sent().into_iter().filter(|m| m.text.contains("/portal/claim?token=ct_")).collect()
+}
+
+/// The worker runs the queued jobs (invitations are mailed there); the newest mail's token.
+async fn mailed_token(s: &Setup) -> String {
+    run_jobs(s).await;
+    token_in(&s.f.mailer.sent().last().expect("mail").text)
+}
+
 #[tokio::test]
 async fn assign_is_capped_at_the_paid_seats_and_one_live_seat_per_email() {
     let s = setup(3).await;
@@ -70,10 +81,10 @@ async fn assign_is_capped_at_the_paid_seats_and_one_live_seat_per_email() {
     ));
     let list = seats::list(app, &s.merchant, &s.sub.id, None, None, None).await.expect("list");
     assert_eq!((list.seats.len(), list.seats_assigned, list.seats_available), (3, 3, 0));
+    assert!(invitations(&s).is_empty(), "the request mails nothing: the worker does");
+    run_jobs(&s).await;
     // Each invitation mail carries its claim link.
-    let invites: Vec<_> =
-        s.f.mailer.sent().into_iter().filter(|m| m.text.contains("/portal/claim?token=ct_")).collect();
-    assert_eq!(invites.len(), 3);
+    assert_eq!(invitations(&s).len(), 3);
 }
 
 #[tokio::test]
@@ -82,7 +93,7 @@ async fn claim_grants_the_benefits_and_revoke_takes_them_back() {
     let app = &s.f.app;
     let seat =
         seats::assign(app, &s.merchant, &s.sub.id, assign_input("ann@corp.example")).await.expect("assign");
-    let token = token_in(&s.f.mailer.sent().last().expect("mail").text);
+    let token = mailed_token(&s).await;
 
     // The preview changes nothing and can be repeated.
     for _ in 0..2 {
@@ -179,7 +190,7 @@ async fn a_grant_job_after_the_revoke_grants_nothing() {
     let app = &s.f.app;
     let seat =
         seats::assign(app, &s.merchant, &s.sub.id, assign_input("bob@corp.example")).await.expect("assign");
-    let token = token_in(&s.f.mailer.sent().last().expect("mail").text);
+    let token = mailed_token(&s).await;
     claims::claim(app, ClaimRequest { token }).await.expect("claim");
     let grant_job = s.f.queue.take();
     seats::revoke(app, &s.merchant, &s.sub.id, &seat.id).await.expect("revoke");
@@ -203,12 +214,12 @@ async fn resend_replaces_the_token_and_only_for_pending_seats() {
     let app = &s.f.app;
     let seat =
         seats::assign(app, &s.merchant, &s.sub.id, assign_input("cy@corp.example")).await.expect("assign");
-    let old = token_in(&s.f.mailer.sent().last().expect("mail").text);
+    let old = mailed_token(&s).await;
     s.f.clock.advance(Duration::hours(80));
     assert_eq!(claims::preview(app, &old).await.err(), Some(DomainError::NotFound("claim")), "expired");
     let renewed = seats::resend(app, &s.merchant, &s.sub.id, &seat.id).await.expect("resend");
     assert!(renewed.invitation_expires_at.expect("expiry") > s.f.clock.0.lock().map(|t| *t).expect("now"));
-    let new = token_in(&s.f.mailer.sent().last().expect("mail").text);
+    let new = mailed_token(&s).await;
     assert_ne!(old, new);
     assert_eq!(
         claims::claim(app, ClaimRequest { token: old }).await.err(),
@@ -226,7 +237,7 @@ async fn a_job_whose_send_failed_is_sent_again_by_the_sweeper() {
     let s = setup(1).await;
     let app = &s.f.app;
     seats::assign(app, &s.merchant, &s.sub.id, assign_input("dee@corp.example")).await.expect("assign");
-    let token = token_in(&s.f.mailer.sent().last().expect("mail").text);
+    let token = mailed_token(&s).await;
     s.f.queue.failing.store(true, Ordering::SeqCst);
     let claimed =
         claims::claim(app, ClaimRequest { token }).await.expect("the claim commits even when SQS is down");
@@ -277,19 +288,85 @@ async fn seat_pages_follow_the_cursor() {
 }
 
 #[tokio::test]
-async fn an_invitation_that_ses_refused_leaves_the_seat_pending_and_resend_works() {
+async fn an_invitation_that_ses_refused_is_mailed_when_the_queue_delivers_it_again() {
     let s = setup(2).await;
     let app = &s.f.app;
     s.f.mailer.failing.store(true, Ordering::SeqCst);
     let seat = seats::assign(app, &s.merchant, &s.sub.id, assign_input("eve@corp.example"))
         .await
-        .expect("the seat is assigned");
+        .expect("the seat is assigned: the caller never waits on the mail");
     assert_eq!(seat.status, SeatStatus::Pending);
+    let jobs = s.f.queue.take();
+    assert_eq!(jobs.len(), 1);
+    assert!(benefits::process(app, &jobs[0]).await.is_err(), "the worker reports it: the queue retries");
     let kinds: Vec<String> =
         s.f.store.audit_events(&s.sub.id).await.expect("audit").into_iter().map(|e| e.kind).collect();
     assert!(!kinds.contains(&"seat.invitation_sent".to_string()), "no mail, no 'sent' record");
+    assert_eq!(s.f.store.stale_jobs(i64::MAX, 10).await.expect("outbox").len(), 1, "kept in the outbox");
+
+    // The queue delivers it again (twice, as at-least-once may): one mail, one record.
     s.f.mailer.failing.store(false, Ordering::SeqCst);
-    seats::resend(app, &s.merchant, &s.sub.id, &seat.id).await.expect("resend");
-    let token = token_in(&s.f.mailer.sent().last().expect("the re-sent invitation").text);
-    claims::claim(app, ClaimRequest { token }).await.expect("the re-sent link claims the seat");
+    for _ in 0..2 {
+        benefits::process(app, &jobs[0]).await.expect("delivered again");
+    }
+    assert_eq!(invitations(&s).len(), 1);
+    let sent = s.f.store.audit_events(&s.sub.id).await.expect("audit");
+    assert_eq!(sent.iter().filter(|e| e.kind == "seat.invitation_sent").count(), 1);
+    assert!(s.f.store.stale_jobs(i64::MAX, 10).await.expect("outbox").is_empty());
+    let token = token_in(&invitations(&s)[0].text);
+    claims::claim(app, ClaimRequest { token }).await.expect("the mailed link claims the seat");
+}
+
+#[tokio::test]
+async fn an_invitation_the_queue_never_got_is_mailed_from_the_outbox_with_a_new_link() {
+    let s = setup(2).await;
+    let app = &s.f.app;
+    s.f.queue.failing.store(true, Ordering::SeqCst);
+    seats::assign(app, &s.merchant, &s.sub.id, assign_input("fay@corp.example")).await.expect("assign");
+    s.f.queue.failing.store(false, Ordering::SeqCst);
+    // The outbox keeps no token: the plain link existed only in the lost message.
+    let kept = s.f.store.stale_jobs(i64::MAX, 10).await.expect("outbox");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].job.claim_token, None);
+    s.f.clock.advance(Duration::seconds(61));
+    assert_eq!(sweeper::sweep(app, 60).await.expect("sweep").resent, 1);
+    let token = mailed_token(&s).await;
+    claims::claim(app, ClaimRequest { token }).await.expect("the new link claims the seat");
+    let kinds: Vec<String> =
+        s.f.store.audit_events(&s.sub.id).await.expect("audit").into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&"seat.invitation_renewed".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"seat.invitation_sent".to_string()), "{kinds:?}");
+    run_jobs(&s).await;
+    assert!(s.f.store.stale_jobs(i64::MAX, 10).await.expect("outbox").is_empty());
+}
+
+#[tokio::test]
+async fn a_link_revoked_or_replaced_before_the_worker_ran_is_not_mailed() {
+    let s = setup(3).await;
+    let app = &s.f.app;
+    let gone = seats::assign(app, &s.merchant, &s.sub.id, assign_input("gil@corp.example")).await.expect("a");
+    seats::revoke(app, &s.merchant, &s.sub.id, &gone.id).await.expect("revoke");
+    let resent =
+        seats::assign(app, &s.merchant, &s.sub.id, assign_input("hal@corp.example")).await.expect("b");
+    seats::resend(app, &s.merchant, &s.sub.id, &resent.id).await.expect("resend");
+    run_jobs(&s).await;
+    let mails = invitations(&s);
+    assert_eq!(mails.len(), 1, "only the re-sent link to hal");
+    assert_eq!(mails[0].to, "hal@corp.example");
+    claims::claim(app, ClaimRequest { token: token_in(&mails[0].text) }).await.expect("claim");
+    run_jobs(&s).await;
+    assert!(s.f.store.stale_jobs(i64::MAX, 10).await.expect("outbox").is_empty());
+}
+
+#[tokio::test]
+async fn a_returning_customer_claims_as_themselves() {
+    let s = setup(3).await;
+    let app = &s.f.app;
+    // The billing manager is a customer already; they give themselves a seat.
+    seats::assign(app, &s.merchant, &s.sub.id, assign_input("boss@corp.example")).await.expect("assign");
+    let token = mailed_token(&s).await;
+    let claimed = claims::claim(app, ClaimRequest { token }).await.expect("claim");
+    assert_eq!(claimed.seat.customer_id.as_deref(), Some(s.sub.customer_id.as_str()));
+    let holder = auth::authenticate(app, Some(&claimed.session.token)).await.expect("their session");
+    assert!(seats::list(app, &holder, &s.sub.id, None, None, None).await.is_ok(), "as the billing manager");
 }

@@ -40,6 +40,20 @@ struct State {
     grants: HashMap<(String, String, String), Grant>,
     license_keys: HashSet<String>,
     outbox: HashMap<(JobKind, String), OutboxEntry>,
+    /// seat → the token hash its `invite` job in the outbox is for.
+    invite_hashes: HashMap<String, String>,
+}
+
+impl State {
+    fn put_job(&mut self, job: &Job, now: i64) {
+        let job = job.for_outbox();
+        self.outbox
+            .insert((job.kind, job.seat_id.clone()), OutboxEntry { job, attempts: 0, enqueued_at: now });
+    }
+    fn put_invitation(&mut self, job: &Job, token_hash: &str, now: i64) {
+        self.put_job(job, now);
+        self.invite_hashes.insert(job.seat_id.clone(), token_hash.to_string());
+    }
 }
 
 /// The single table, in memory. One mutex makes each method atomic, like a transaction.
@@ -361,6 +375,7 @@ impl Store for MemoryStore {
             s.claim_tokens.insert(a.token.token_hash.clone(), a.token.clone());
             s.seats.insert((sub_id, a.seat.id.clone()), a.seat.clone());
             s.audit.push(a.audit.clone());
+            s.put_invitation(&a.invitation, &a.token.token_hash, a.seat.invited_at.timestamp());
             AssignOutcome::Assigned
         })
     }
@@ -399,6 +414,7 @@ impl Store for MemoryStore {
         &self,
         seat: &Seat,
         new: &ClaimToken,
+        invitation: &Job,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         self.with(|s| {
@@ -414,6 +430,7 @@ impl Store for MemoryStore {
             current.invitation_expires_at = Some(new.expires_at);
             s.claim_tokens.insert(new.token_hash.clone(), new.clone());
             s.audit.push(audit.clone());
+            s.put_invitation(invitation, &new.token_hash, audit.created_at.timestamp());
             true
         })
     }
@@ -434,8 +451,8 @@ impl Store for MemoryStore {
                 return ClaimOutcome::Gone;
             }
             if let Some(n) = &c.new_customer {
-                if s.customer_emails.contains_key(&(n.organization_id.clone(), n.email.clone())) {
-                    return ClaimOutcome::CustomerRace;
+                if let Some(id) = s.customer_emails.get(&(n.organization_id.clone(), n.email.clone())) {
+                    return ClaimOutcome::HolderExists(id.clone());
                 }
                 s.customer_emails.insert((n.organization_id.clone(), n.email.clone()), n.id.clone());
                 s.customers.insert(n.id.clone(), n.clone());
@@ -448,11 +465,9 @@ impl Store for MemoryStore {
                 seat.claim_token_hash = None;
                 seat.invitation_expires_at = None;
             }
-            s.outbox.insert(
-                (c.job.kind, c.job.seat_id.clone()),
-                OutboxEntry { job: c.job.clone(), attempts: 0, enqueued_at: now.timestamp() },
-            );
+            s.put_job(&c.job, now.timestamp());
             s.audit.push(c.audit.clone());
+            s.sessions.insert(c.session.token_hash.clone(), c.session.clone());
             ClaimOutcome::Claimed
         })
     }
@@ -477,10 +492,7 @@ impl Store for MemoryStore {
                 sub.seats_assigned -= 1;
             }
             if let Some(job) = &r.job {
-                s.outbox.insert(
-                    (job.kind, job.seat_id.clone()),
-                    OutboxEntry { job: job.clone(), attempts: 0, enqueued_at: r.revoked_at.timestamp() },
-                );
+                s.put_job(job, r.revoked_at.timestamp());
             }
             s.audit.push(r.audit.clone());
             true
@@ -538,6 +550,36 @@ impl Store for MemoryStore {
     async fn finish_job(&self, job: &Job) -> Result<(), StoreError> {
         self.with(|s| {
             s.outbox.remove(&(job.kind, job.seat_id.clone()));
+        })
+    }
+    async fn pending_invitation(
+        &self,
+        job: &Job,
+        token_hash: &str,
+    ) -> Result<Option<Option<ClaimToken>>, StoreError> {
+        self.with(|s| {
+            let ours = s.outbox.contains_key(&(JobKind::Invite, job.seat_id.clone()))
+                && s.invite_hashes.get(&job.seat_id).map(String::as_str) == Some(token_hash);
+            ours.then(|| s.claim_tokens.get(token_hash).cloned())
+        })
+    }
+    async fn finish_invitation(
+        &self,
+        job: &Job,
+        token_hash: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let key = (JobKind::Invite, job.seat_id.clone());
+            if !s.outbox.contains_key(&key)
+                || s.invite_hashes.get(&job.seat_id).map(String::as_str) != Some(token_hash)
+            {
+                return false;
+            }
+            s.outbox.remove(&key);
+            s.invite_hashes.remove(&job.seat_id);
+            s.audit.extend(audit.cloned());
+            true
         })
     }
     async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {

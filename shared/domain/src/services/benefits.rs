@@ -32,6 +32,8 @@ pub async fn process(app: &App, job: &Job) -> Result<(), DomainError> {
         JobKind::Grant => grant(app, job).await?,
         JobKind::Revoke => revoke(app, job).await?,
         JobKind::RevokeAll => revoke_all(app, job).await?,
+        // It leaves the outbox in the write that records the mail.
+        JobKind::Invite => return super::invitations::send(app, job).await,
     }
     app.store.finish_job(job).await?;
     Ok(())

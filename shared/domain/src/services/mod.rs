@@ -8,6 +8,7 @@ pub mod billing_events;
 pub mod catalogue;
 pub mod changes;
 pub mod claims;
+pub mod invitations;
 pub mod portal;
 pub mod purchase;
 pub mod seats;

@@ -1,16 +1,15 @@
-//! Seats: the billing manager (or the merchant) assigns them by email, re-sends invitations,
-//! lists and revokes them. Every invariant is the store's condition, not a read here.
+//! Seats: the billing manager (or the merchant) assigns them by email, re-sends invitations
+//! (mailed by the worker, see [`super::invitations`]), lists and revokes them. Every invariant
+//! is the store's condition, not a read here.
 
 use super::audit::event;
-use super::{portal, App, Principal};
+use super::{invitations, portal, App, Principal};
 use crate::error::DomainError;
 use crate::ids;
 use crate::model::*;
-use crate::ports::{AssignOutcome, OutgoingEmail, SeatAssignment, SeatRevocation};
-use crate::secrets;
+use crate::ports::{AssignOutcome, SeatAssignment, SeatRevocation};
 use crate::validate;
 use crate::views::{SeatList, SeatView};
-use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -48,10 +47,6 @@ pub fn metadata(m: Option<Map<String, Value>>) -> Result<Map<String, Value>, Dom
     Ok(m)
 }
 
-fn claim_link(app: &App, token: &str) -> String {
-    format!("{}/portal/claim?token={token}", app.settings.public_base_url)
-}
-
 /// The organization's and product's names (copied on the subscription at purchase).
 pub async fn names(app: &App, sub: &Subscription) -> (String, String) {
     let org = match sub.organization_name.as_str() {
@@ -63,38 +58,6 @@ pub async fn names(app: &App, sub: &Subscription) -> (String, String) {
         n => Some(n.to_string()),
     };
     (org.unwrap_or_else(|| "Your team".into()), product.unwrap_or_else(|| "the product".into()))
-}
-
-/// Mails the claim link. A failure leaves the seat pending; resend works later.
-async fn invite(app: &App, sub: &Subscription, seat: &Seat, token: &str, actor: String) {
-    let (org_name, product_name) = names(app, sub).await;
-    let hours = app.settings.claim_ttl_s / 3600;
-    let mail = OutgoingEmail {
-        to: seat.email.clone(),
-        subject: format!("{org_name} invited you to {product_name}"),
-        text: format!(
-            "Hello,\n\n{org_name} has a seat of {product_name} for you.\n\nClaim it here:\n\n{}\n\n\
-             The link works once and expires in {hours} hours.\n",
-            claim_link(app, token)
-        ),
-    };
-    match app.mailer.send(&mail).await {
-        Ok(()) => {
-            let audit = event(
-                app,
-                &sub.id,
-                "seat.invitation_sent",
-                actor,
-                json!({"seat_id": seat.id, "email": seat.email}),
-            );
-            if let Err(e) = app.store.put_audit_event(&audit).await {
-                tracing::warn!(error = %e, "audit event not written");
-            }
-        }
-        Err(e) => {
-            tracing::warn!(subscription_id = %sub.id, seat_id = %seat.id, error = %e, "invitation email failed; the seat stays pending");
-        }
-    }
 }
 
 pub async fn assign(
@@ -113,9 +76,7 @@ pub async fn assign(
         )));
     }
     let now = app.clock.now();
-    let token = secrets::new_secret(secrets::CLAIM_TOKEN_PREFIX);
-    let expires_at = now + Duration::seconds(app.settings.claim_ttl_s);
-    let seat = Seat {
+    let mut seat = Seat {
         id: ids::new_id(ids::SEAT),
         subscription_id: sub.id.clone(),
         organization_id: sub.organization_id.clone(),
@@ -124,18 +85,17 @@ pub async fn assign(
         customer_id: None,
         metadata,
         invited_at: now,
-        invitation_expires_at: Some(expires_at),
+        invitation_expires_at: None,
         claimed_at: None,
         revoked_at: None,
-        claim_token_hash: Some(secrets::hash(&token)),
+        claim_token_hash: None,
     };
+    let (token, link) = invitations::new_link(app, &seat, &sub);
+    seat.claim_token_hash = Some(link.token_hash.clone());
+    seat.invitation_expires_at = Some(link.expires_at);
     let assignment = SeatAssignment {
-        token: ClaimToken {
-            token_hash: secrets::hash(&token),
-            seat_id: seat.id.clone(),
-            subscription_id: sub.id.clone(),
-            expires_at,
-        },
+        invitation: Job::invite(&sub.id, &seat.id, Some(token)),
+        token: link,
         audit: event(
             app,
             &sub.id,
@@ -151,8 +111,16 @@ pub async fn assign(
         AssignOutcome::AlreadyAssigned => return Err(DomainError::SeatAlreadyAssigned),
     }
     tracing::info!(subscription_id = %sub.id, seat_id = %assignment.seat.id, metric = "seats_assigned", "seat assigned");
-    invite(app, &sub, &assignment.seat, &token, who.actor()).await;
+    send_invitation(app, assignment.invitation).await;
     Ok(SeatView::from(&assignment.seat))
+}
+
+/// Hands the committed invitation to the queue; if that fails the sweeper sends it from the
+/// outbox (with a new link, as the outbox keeps no token).
+async fn send_invitation(app: &App, job: Job) {
+    if let Err(e) = app.jobs.enqueue(std::slice::from_ref(&job)).await {
+        tracing::warn!(seat_id = %job.seat_id, error = %e, "invitation job not sent; the sweeper will send it");
+    }
 }
 
 fn seat_id(raw: &str) -> Result<&str, DomainError> {
@@ -178,23 +146,17 @@ pub async fn resend(
             seat.status.as_str()
         )));
     }
-    let token = secrets::new_secret(secrets::CLAIM_TOKEN_PREFIX);
-    let expires_at = app.clock.now() + Duration::seconds(app.settings.claim_ttl_s);
-    let new = ClaimToken {
-        token_hash: secrets::hash(&token),
-        seat_id: seat.id.clone(),
-        subscription_id: sub.id.clone(),
-        expires_at,
-    };
+    let (token, link) = invitations::new_link(app, &seat, &sub);
+    let invitation = Job::invite(&sub.id, &seat.id, Some(token));
     let audit = event(app, &sub.id, "seat.invitation_renewed", who.actor(), json!({"seat_id": seat.id}));
-    if !app.store.replace_claim_token(&seat, &new, &audit).await? {
+    if !app.store.replace_claim_token(&seat, &link, &invitation, &audit).await? {
         return Err(DomainError::InvalidState(
             "the seat changed meanwhile (claimed, revoked or re-sent); read it again".into(),
         ));
     }
-    seat.claim_token_hash = Some(new.token_hash);
-    seat.invitation_expires_at = Some(expires_at);
-    invite(app, &sub, &seat, &token, who.actor()).await;
+    seat.claim_token_hash = Some(link.token_hash);
+    seat.invitation_expires_at = Some(link.expires_at);
+    send_invitation(app, invitation).await;
     Ok(SeatView::from(&seat))
 }
 
@@ -288,6 +250,7 @@ pub async fn revoke_record(
             subscription_id: seat.subscription_id.clone(),
             customer_id: holder.clone(),
             cursor: None,
+            claim_token: None,
         }),
         _ => None,
     };
