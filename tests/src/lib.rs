@@ -3,6 +3,10 @@
 pub mod api;
 pub mod browser;
 pub mod e2e;
+pub mod flows;
+pub mod meter;
+pub mod prices;
+pub mod replay;
 
 use adapters::dynamo::DynamoStore;
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -78,9 +78,10 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             let Some(sub) = known(app, event, provider_subscription_id, checkout_id).await? else {
                 return ignore(app, event).await;
             };
-            settle_from_event(app, event, sub, state).await?;
+            // A settlement wrote the subscription: read it again; else it is as read.
+            let as_read = (!settle_from_event(app, event, sub.clone(), state).await?).then_some(sub);
             let item_id = state.item.as_ref().and_then(|i| i.id.clone());
-            update_billing(app, event, provider_subscription_id, |_| Next {
+            update_billing(app, event, provider_subscription_id, as_read, |_| Next {
                 status: Some(status),
                 period: state.period,
                 item_id: item_id.clone(),
@@ -88,10 +89,10 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             .await
         }
         PaymentEventKind::SubscriptionDeleted { provider_subscription_id, checkout_id } => {
-            if known(app, event, provider_subscription_id, checkout_id).await?.is_none() {
+            let Some(sub) = known(app, event, provider_subscription_id, checkout_id).await? else {
                 return ignore(app, event).await;
-            }
-            update_billing(app, event, provider_subscription_id, |_| {
+            };
+            update_billing(app, event, provider_subscription_id, Some(sub), |_| {
                 Next::status(SubscriptionStatus::Canceled)
             })
             .await
@@ -114,11 +115,11 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             Ok(if done { Outcome::Applied } else { Outcome::Unchanged })
         }
         PaymentEventKind::InvoicePaymentFailed { provider_subscription_id, checkout_id, billing_reason } => {
-            if known(app, event, provider_subscription_id, checkout_id).await?.is_none() {
+            let Some(sub) = known(app, event, provider_subscription_id, checkout_id).await? else {
                 return ignore(app, event).await;
-            }
+            };
             let of_a_change = billing_reason.as_deref() == Some("subscription_update");
-            update_billing(app, event, provider_subscription_id, |s| match s.status {
+            update_billing(app, event, provider_subscription_id, Some(sub), |s| match s.status {
                 // A change's declined payment leaves the subscription as it was (pay first):
                 // only a renewal's failure makes it past due.
                 SubscriptionStatus::Active | SubscriptionStatus::Trialing
@@ -139,14 +140,16 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             let Some(sub) = known(app, event, provider_subscription_id, checkout_id).await? else {
                 return ignore(app, event).await;
             };
+            let mut as_read = Some(sub.clone());
             if let (Some(pending), Some(id)) = (&sub.pending_change, invoice_id) {
                 if &pending.invoice_id == id {
                     settle_paid_pending(app, event, &sub, pending).await?;
+                    as_read = None;
                 }
             }
             // A change's invoice paid says nothing of the renewal's.
             let of_a_change = billing_reason.as_deref() == Some("subscription_update");
-            update_billing(app, event, provider_subscription_id, |s| match s.status {
+            update_billing(app, event, provider_subscription_id, as_read, |s| match s.status {
                 SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid if !of_a_change => {
                     Next::status(SubscriptionStatus::Active)
                 }
@@ -191,13 +194,13 @@ async fn settle_from_event(
     event: &PaymentEvent,
     sub: Subscription,
     state: &SubscriptionState,
-) -> Result<(), DomainError> {
+) -> Result<bool, DomainError> {
     let intent = sub
         .change_intent
         .clone()
         .filter(|i| i.kind.charges_now())
         .or_else(|| sub.pending_change.as_ref().map(|p| p.intent.clone()));
-    let (Some(intent), Some(item)) = (intent, &state.item) else { return Ok(()) };
+    let (Some(intent), Some(item)) = (intent, &state.item) else { return Ok(false) };
     if state.pending_update
         || item.quantity != intent.seats
         || item.interval.as_deref() != Some(intent.interval.as_str())
@@ -207,12 +210,12 @@ async fn settle_from_event(
         || event.created + CLOCK_SKEW_S < intent.started_at.timestamp()
         || event.created < sub.last_event_at
     {
-        return Ok(());
+        return Ok(false);
     }
     // A change waiting for payment is paid by its own invoice.
     if let (Some(pending), Some(invoice)) = (&sub.pending_change, &state.latest_invoice) {
         if pending.intent.id == intent.id && &pending.invoice_id != invoice {
-            return Ok(());
+            return Ok(false);
         }
     }
     let period =
@@ -226,7 +229,7 @@ async fn settle_from_event(
         actor: format!("stripe:{}", event.id),
     };
     changes::settle::applied(app, &sub, &intent, how).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The invoice of a change waiting for its payment was paid: Stripe applies a pending update
@@ -440,16 +443,26 @@ async fn update_billing<F>(
     app: &App,
     event: &PaymentEvent,
     provider_subscription_id: &str,
+    as_read: Option<Subscription>,
     next: F,
 ) -> Result<Outcome, DomainError>
 where
     F: Fn(&Subscription) -> Next,
 {
+    // The first attempt works on the subscription as the caller read it (when nothing wrote
+    // it since); a conflict reads it again.
+    let mut as_read = as_read;
     for _ in 0..MAX_ATTEMPTS {
-        let Some(sub) = app.store.subscription_by_provider_id(provider_subscription_id).await? else {
-            return Err(DomainError::Conflict(
-                "the subscription is not known yet; deliver the event again later".into(),
-            ));
+        let sub = match as_read.take() {
+            Some(sub) => sub,
+            None => match app.store.subscription_by_provider_id(provider_subscription_id).await? {
+                Some(sub) => sub,
+                None => {
+                    return Err(DomainError::Conflict(
+                        "the subscription is not known yet; deliver the event again later".into(),
+                    ))
+                }
+            },
         };
         if event.created < sub.last_event_at || sub.status == SubscriptionStatus::Canceled {
             return Ok(if app.store.record_event(&event.id, app.clock.now()).await? {

@@ -1,0 +1,117 @@
+//! What each flow makes, checked: the request and unit counts of the bench's cost table
+//! (`make bench`), so a change that adds a request or grows an item past a unit fails here,
+//! not only in the bench. And the claim's two refusals, which the table does not show.
+
+use domain::error::DomainError;
+use domain::model::SubscriptionStatus;
+use domain::services::claims::{self, ClaimRequest};
+use domain::services::seats::{self, AssignSeat};
+use seats_tests::flows::{self, World, FLOWS};
+use std::collections::BTreeMap;
+
+/// flow → (DynamoDB requests, read units, write units, SQS requests, emails).
+const EXPECTED: [(&str, &str, f64, f64, u32, u32); 13] = [
+    ("purchase (checkout)", "1×GetItem + 1×PutItem", 1.0, 1.0, 0, 0),
+    ("webhook: checkout completed", "4×GetItem + 1×PutItem + 1×TransactWriteItems", 4.0, 17.0, 0, 1),
+    ("assign", "2×GetItem + 1×TransactWriteItems", 2.0, 14.0, 1, 0),
+    ("worker: invitation", "1×TransactGetItems + 1×TransactWriteItems", 4.0, 4.0, 0, 1),
+    ("claim", "1×GetItem + 1×TransactWriteItems", 3.0, 15.0, 1, 0),
+    ("worker: grant", "1×DeleteItem + 4×GetItem + 1×TransactWriteItems", 6.0, 7.0, 0, 0),
+    ("benefits (holder's page)", "1×GetItem + 1×Query", 2.0, 0.0, 0, 0),
+    ("list a page (25)", "2×GetItem + 1×Query", 4.0, 0.0, 0, 0),
+    ("resize (+1 seat, charged)", "4×GetItem + 2×TransactWriteItems", 4.0, 14.0, 0, 0),
+    ("annual switch", "4×GetItem + 2×TransactWriteItems", 4.0, 14.0, 0, 0),
+    ("revoke", "3×GetItem + 1×TransactWriteItems", 3.0, 13.0, 1, 0),
+    ("worker: revoke", "1×DeleteItem + 1×Query + 1×TransactWriteItems", 1.0, 5.0, 0, 0),
+    ("webhook: renewal", "2×GetItem + 1×TransactWriteItems", 2.0, 8.0, 0, 0),
+];
+
+async fn world(name: &str) -> (local_stack::moto::Moto, World) {
+    let moto = local_stack::moto::Moto::start().await.expect("moto");
+    let sdk = local_stack::resources::sdk_config(&moto.endpoint).await;
+    let w = World::new(&sdk, name).await;
+    (moto, w)
+}
+
+#[tokio::test]
+async fn every_flow_makes_the_requests_and_units_of_the_cost_table() {
+    let (_moto, w) = world("costs").await;
+    let sub = flows::subscription(&w, 10, true).await;
+    let seen: BTreeMap<&str, _> = flows::run_all(&w, &sub)
+        .await
+        .into_iter()
+        .map(|(flow, s)| {
+            let u = s.usage;
+            (flow, (u.which("dynamodb"), u.read_units, u.write_units, u.count("sqs"), u.count("ses")))
+        })
+        .collect();
+    assert_eq!(seen.len(), FLOWS.len());
+    for (flow, which, read, write, sqs, ses) in EXPECTED {
+        assert_eq!(seen[flow], (which.to_string(), read, write, sqs, ses), "{flow}");
+    }
+}
+
+/// Assigns a seat to `email` and returns the link the worker would mail.
+async fn link_for(w: &World, sub: &str, email: &str) -> String {
+    seats::assign(&w.app, &w.merchant, sub, AssignSeat { email: email.into(), metadata: None })
+        .await
+        .expect("assign");
+    let jobs = w.queue.sent.lock().expect("jobs").clone();
+    jobs.iter().rev().find_map(|j| j.claim_token.clone()).expect("the invitation's link")
+}
+
+#[tokio::test]
+async fn a_returning_customer_claims_in_three_requests_and_dead_links_write_nothing() {
+    let (_moto, w) = world("claims").await;
+    let sub = flows::subscription(&w, 5, false).await;
+
+    // The buyer is a customer already: the first transaction's refusal names them.
+    let token = link_for(&w, &sub.id, "boss@corp.example").await;
+    w.meter.take();
+    let claimed = claims::claim(&w.app, ClaimRequest { token: token.clone() }).await.expect("claim");
+    let u = w.meter.take();
+    assert_eq!(u.which("dynamodb"), "1×GetItem + 2×TransactWriteItems");
+    assert_eq!(claimed.seat.customer_id.as_deref(), Some(sub.customer_id.as_str()));
+
+    // A used link: one read, nothing written.
+    let before = seats_tests::scan(&w.db, &w.res.table).await;
+    w.meter.take();
+    let again = claims::claim(&w.app, ClaimRequest { token }).await;
+    assert_eq!(again.err(), Some(DomainError::NotFound("claim")));
+    assert_eq!(w.meter.take().which("dynamodb"), "1×GetItem");
+
+    // A live link of a subscription that lapsed meanwhile: the transaction's reasons say so.
+    let token = link_for(&w, &sub.id, "ann@corp.example").await;
+    let key = adapters::keys::subscription(&sub.id);
+    w.db.update_item()
+        .table_name(&w.res.table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key.pk))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key.sk))
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":s", aws_sdk_dynamodb::types::AttributeValue::S("canceled".into()))
+        .send()
+        .await
+        .expect("lapse");
+    let before_lapsed = seats_tests::scan(&w.db, &w.res.table).await;
+    w.meter.take();
+    let refused = claims::claim(&w.app, ClaimRequest { token }).await;
+    assert_eq!(refused.err(), Some(DomainError::NotFound("claim")));
+    assert_eq!(w.meter.take().which("dynamodb"), "1×GetItem + 1×TransactWriteItems");
+    let after = seats_tests::scan(&w.db, &w.res.table).await;
+    assert_eq!(after.len(), before_lapsed.len(), "a refused claim writes nothing");
+    assert!(before.len() < before_lapsed.len());
+    let status = w.app.store.subscription(&sub.id).await.expect("s").expect("sub").status;
+    assert_eq!(status, SubscriptionStatus::Canceled);
+}
+
+#[test]
+fn the_priced_memory_is_the_templates() {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml"))
+        .expect("template");
+    let globals = template.split("Resources:").next().expect("globals");
+    assert!(
+        globals.contains(&format!("MemorySize: {}", seats_tests::prices::LAMBDA_MEMORY_MB as u32)),
+        "the cost table prices the functions' configured memory"
+    );
+}
