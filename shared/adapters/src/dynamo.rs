@@ -15,9 +15,17 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 
-// The store by aggregate: billing (events, changes), seats (with grants and jobs), sign-in.
+// The store by aggregate: catalogue, billing (events, changes), seats (with grants), the
+// outbox of jobs, sign-in.
 #[path = "dynamo_billing.rs"]
 mod billing;
+#[path = "dynamo_catalogue.rs"]
+mod catalogue;
+#[path = "dynamo_jobs.rs"]
+mod jobs;
+#[path = "dynamo_write.rs"]
+mod write;
+use write::Txn;
 #[path = "dynamo_seats.rs"]
 mod seats;
 #[path = "dynamo_sessions.rs"]
@@ -135,32 +143,6 @@ fn parse<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(codec)
 }
 
-/// The reasons of a cancelled transaction, one per item: its code (`None` for items that
-/// passed) and, for items that asked for it, the item as it was.
-fn cancellation_reasons(
-    e: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> Option<Vec<(String, Option<Item>)>> {
-    match e {
-        SdkError::ServiceError(se) => match se.err() {
-            TransactWriteItemsError::TransactionCanceledException(c) => Some(
-                c.cancellation_reasons()
-                    .iter()
-                    .map(|r| (r.code().unwrap_or("None").to_string(), r.item().cloned()))
-                    .collect(),
-            ),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// The outcome of a transaction: committed, or which items' conditions failed.
-enum Txn {
-    Committed,
-    /// Indices of the items whose condition failed.
-    ConditionFailed(Vec<usize>),
-}
-
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore { client, table: table.into() }
@@ -174,100 +156,6 @@ impl DynamoStore {
         &self.table
     }
 
-    pub fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-        let put = build(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .set_condition_expression(condition.map(str::to_string))
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    pub fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
-        self.put(item, Some("attribute_not_exists(PK)"))
-    }
-
-    pub fn update(
-        &self,
-        key: &Key,
-        expression: &str,
-        condition: Option<&str>,
-        names: &[(&str, &str)],
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut b = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_map(key)))
-            .update_expression(expression)
-            .set_condition_expression(condition.map(str::to_string));
-        for (k, v) in names {
-            b = b.expression_attribute_names(*k, *v);
-        }
-        for (k, v) in values {
-            b = b.expression_attribute_values(k, v);
-        }
-        Ok(TransactWriteItem::builder().update(build(b.build())?).build())
-    }
-
-    pub fn delete(
-        &self,
-        key: &Key,
-        condition: Option<&str>,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut b = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_map(key)))
-            .set_condition_expression(condition.map(str::to_string));
-        for (k, v) in values {
-            b = b.expression_attribute_values(k, v);
-        }
-        Ok(TransactWriteItem::builder().delete(build(b.build())?).build())
-    }
-
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Txn, StoreError> {
-        Ok(match self.transact_returning(items).await? {
-            Ok(()) => Txn::Committed,
-            Err(failed) => Txn::ConditionFailed(failed.into_iter().map(|(i, _)| i).collect()),
-        })
-    }
-
-    /// A transaction whose refusal lists each failed item's index with the item as it was
-    /// (for the items that asked for it with `ReturnValuesOnConditionCheckFailure`).
-    async fn transact_returning(
-        &self,
-        items: Vec<TransactWriteItem>,
-    ) -> Result<Result<(), Vec<(usize, Option<Item>)>>, StoreError> {
-        // A TransactionConflict (another transaction on the same items) is retried a few times
-        // before the caller is told the store is busy.
-        for attempt in 0..4 {
-            match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
-                Ok(_) => return Ok(Ok(())),
-                Err(e) => match cancellation_reasons(&e) {
-                    Some(reasons) if reasons.iter().any(|(c, _)| c == "ConditionalCheckFailed") => {
-                        return Ok(Err(reasons
-                            .into_iter()
-                            .enumerate()
-                            .filter(|(_, (c, _))| c == "ConditionalCheckFailed")
-                            .map(|(i, (_, item))| (i, item))
-                            .collect()))
-                    }
-                    Some(reasons)
-                        if reasons.iter().any(|(c, _)| c == "TransactionConflict") && attempt < 3 =>
-                    {
-                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                        continue;
-                    }
-                    _ => return Err(fault(e)),
-                },
-            }
-        }
-        Err(StoreError::Unavailable("transaction conflicts persisted".into()))
-    }
-
-    /// Puts a new item; an existing key is a bug (ids are fresh), not a client error.
     async fn insert(&self, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -351,50 +239,6 @@ impl DynamoStore {
         Ok(out)
     }
 
-    pub fn check(
-        &self,
-        key: &Key,
-        condition: &str,
-        names: &[(&str, &str)],
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut b = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_map(key)))
-            .condition_expression(condition);
-        for (k, v) in names {
-            b = b.expression_attribute_names(*k, *v);
-        }
-        for (k, v) in values {
-            b = b.expression_attribute_values(k, v);
-        }
-        Ok(TransactWriteItem::builder().condition_check(build(b.build())?).build())
-    }
-
-    /// A job in the outbox, never with a claim token.
-    fn outbox_item(&self, job: &Job, now: i64) -> Result<TransactWriteItem, StoreError> {
-        self.put(self.outbox_row(job, now)?, None)
-    }
-
-    /// An `invite` job in the outbox: it keeps the hash of the link it mails, not the token.
-    fn invitation_item(
-        &self,
-        job: &Job,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut item = self.outbox_row(job, now)?;
-        item.insert("token_hash".into(), s(token_hash));
-        self.put(item, None)
-    }
-
-    fn outbox_row(&self, job: &Job, now: i64) -> Result<Item, StoreError> {
-        let mut item = row("outbox", &keys::outbox(job.kind.as_str(), &job.seat_id), &job.for_outbox())?;
-        item.insert("attempts".into(), n(0));
-        item.insert("enqueued_at".into(), n(now));
-        Ok(item)
-    }
-
     fn seat_row(&self, seat: &Seat) -> Result<Item, StoreError> {
         let item = row("seat", &keys::seat(&seat.subscription_id, &seat.id), seat)?;
         Ok(match &seat.customer_id {
@@ -443,20 +287,7 @@ impl DynamoStore {
 #[async_trait]
 impl Store for DynamoStore {
     async fn create_organization(&self, org: &Organization, api_key_hash: &str) -> Result<bool, StoreError> {
-        let items = vec![
-            self.put_new(row("organization", &keys::organization(&org.id), org)?)?,
-            self.put_new(marker(
-                "organization_slug",
-                &keys::organization_slug(&org.slug),
-                &[("organization_id", s(&org.id))],
-            ))?,
-            self.put_new(marker(
-                "api_key",
-                &keys::api_key(api_key_hash),
-                &[("organization_id", s(&org.id)), ("created_at", date(org.created_at)?)],
-            ))?,
-        ];
-        Ok(matches!(self.transact(items).await?, Txn::Committed))
+        self.create_organization_in_table(org, api_key_hash).await
     }
 
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError> {
@@ -464,13 +295,7 @@ impl Store for DynamoStore {
     }
 
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError> {
-        let Some(guard) = self.get(&keys::organization_slug(slug)).await? else {
-            return Ok(None);
-        };
-        match guard.get("organization_id") {
-            Some(AttributeValue::S(id)) => self.organization(id).await,
-            _ => Ok(None),
-        }
+        self.organization_by_slug_in_table(slug).await
     }
 
     async fn organization_of_api_key(&self, key_hash: &str) -> Result<Option<String>, StoreError> {
@@ -481,12 +306,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_benefit(&self, b: &Benefit) -> Result<(), StoreError> {
-        let item = with_gsi(
-            row("benefit", &keys::benefit(&b.id), b)?,
-            keys::organization_index(&b.organization_id),
-            format!("{}{}", keys::BENEFIT_PREFIX, b.id),
-        );
-        self.insert(item).await
+        self.put_benefit_in_table(b).await
     }
 
     async fn benefit(&self, id: &str) -> Result<Option<Benefit>, StoreError> {
@@ -498,12 +318,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_product(&self, p: &Product) -> Result<(), StoreError> {
-        let item = with_gsi(
-            row("product", &keys::product(&p.id), p)?,
-            keys::organization_index(&p.organization_id),
-            format!("{}{}", keys::PRODUCT_PREFIX, p.id),
-        );
-        self.insert(item).await
+        self.put_product_in_table(p).await
     }
 
     async fn product(&self, id: &str) -> Result<Option<Product>, StoreError> {

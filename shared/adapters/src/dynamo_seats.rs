@@ -3,7 +3,7 @@
 //! used once), the grants that follow claimed seats, and the outbox of benefit jobs.
 
 use super::*;
-use aws_sdk_dynamodb::types::{Get, ReturnValuesOnConditionCheckFailure, TransactGetItem};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 impl DynamoStore {
     pub(super) async fn assign_seat_in_table(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
@@ -295,115 +295,5 @@ impl DynamoStore {
             self.audit_item(audit)?,
         ];
         Ok(matches!(self.transact(items).await?, Txn::Committed))
-    }
-
-    pub(super) async fn finish_job_in_table(&self, job: &Job) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::outbox(job.kind.as_str(), &job.seat_id))))
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
-    }
-
-    pub(super) async fn pending_invitation_in_table(
-        &self,
-        job: &Job,
-        token_hash: &str,
-    ) -> Result<Option<Option<ClaimToken>>, StoreError> {
-        let get = |key: &Key| {
-            build(Get::builder().table_name(&self.table).set_key(Some(key_map(key))).build())
-                .map(|g| TransactGetItem::builder().get(g).build())
-        };
-        let out = self
-            .client
-            .transact_get_items()
-            .transact_items(get(&keys::outbox(job.kind.as_str(), &job.seat_id))?)
-            .transact_items(get(&keys::claim_token(token_hash))?)
-            .send()
-            .await
-            .map_err(fault)?;
-        let mut found = out.responses.unwrap_or_default().into_iter().map(|r| r.item);
-        let (outbox, link) = (found.next().flatten(), found.next().flatten());
-        let ours =
-            outbox.as_ref().and_then(|o| o.get("token_hash")?.as_s().ok()).is_some_and(|h| h == token_hash);
-        if !ours {
-            return Ok(None);
-        }
-        Ok(Some(link.map(parse).transpose()?))
-    }
-
-    pub(super) async fn finish_invitation_in_table(
-        &self,
-        job: &Job,
-        token_hash: &str,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool, StoreError> {
-        let mut items = vec![self.delete(
-            &keys::outbox(job.kind.as_str(), &job.seat_id),
-            Some("token_hash = :h"),
-            vec![(":h", s(token_hash))],
-        )?];
-        if let Some(a) = audit {
-            items.push(self.audit_item(a)?);
-        }
-        Ok(matches!(self.transact(items).await?, Txn::Committed))
-    }
-
-    pub(super) async fn stale_jobs_in_table(
-        &self,
-        cutoff: i64,
-        limit: usize,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut out = Vec::new();
-        for shard in 0..keys::OUTBOX_SHARDS {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .filter_expression("enqueued_at < :cutoff")
-                .expression_attribute_values(":pk", s(keys::outbox_partition(shard)))
-                .expression_attribute_values(":cutoff", n(cutoff))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(fault)?;
-            for item in page.items.unwrap_or_default() {
-                let num = |k: &str| {
-                    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
-                };
-                let (attempts, enqueued_at) = (num("attempts"), num("enqueued_at"));
-                out.push(OutboxEntry { job: parse(item)?, attempts, enqueued_at });
-                if out.len() >= limit {
-                    return Ok(out);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    pub(super) async fn touch_job_in_table(&self, job: &Job, now: i64) -> Result<(), StoreError> {
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::outbox(job.kind.as_str(), &job.seat_id))))
-            .update_expression("SET enqueued_at = :now ADD attempts :one")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            // Done meanwhile: nothing to touch.
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
-                Ok(())
-            }
-            Err(e) => Err(fault(e)),
-        }
     }
 }
