@@ -4,7 +4,6 @@
 //! requests are not AWS's cost); everything AWS is real (moto).
 
 use crate::meter::{Meter, Usage};
-use crate::replay::Bare;
 use adapters::dynamo::DynamoStore;
 use chrono::{Duration as Days, Utc};
 use domain::error::PortError;
@@ -67,13 +66,18 @@ impl TeeQueue {
     }
 }
 
-/// One run of one flow: what it used, how long the handler took and how long the same calls
-/// took bare.
+/// One run of one flow: what it used and how long its handler took.
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub usage: Usage,
     pub handler: Duration,
-    pub bare: Duration,
+}
+
+impl Sample {
+    /// The time of the SDK calls the handler made (see [`crate::meter`]).
+    pub fn sdk(&self) -> Duration {
+        self.usage.sdk_time
+    }
 }
 
 pub struct World {
@@ -122,30 +126,13 @@ impl World {
         World { app, meter, db, sqs, ses, res, queue, api_key, merchant }
     }
 
-    fn bare(&self) -> Bare<'_> {
-        Bare {
-            db: &self.db,
-            sqs: &self.sqs,
-            ses: &self.ses,
-            table: &self.res.table,
-            queue_url: &self.res.queue_url,
-            mail_from: &self.res.mail_from,
-        }
-    }
-
-    /// Runs `flow` metered and timed, then replays its calls bare (not metered).
+    /// Runs `flow` metered and timed.
     pub async fn measure<T>(&self, flow: impl Future<Output = T>) -> (T, Sample) {
         self.meter.take();
         let t = Instant::now();
         let out = flow.await;
         let handler = t.elapsed();
-        let usage = self.meter.take();
-        self.meter.pause(true);
-        let t = Instant::now();
-        self.bare().replay(&usage.calls).await;
-        let bare = t.elapsed();
-        self.meter.pause(false);
-        (out, Sample { usage, handler, bare })
+        (out, Sample { usage: self.meter.take(), handler })
     }
 
     /// Set-up work whose requests are not any flow's.

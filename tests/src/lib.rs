@@ -6,7 +6,6 @@ pub mod e2e;
 pub mod flows;
 pub mod meter;
 pub mod prices;
-pub mod replay;
 
 use adapters::dynamo::DynamoStore;
 use aws_sdk_dynamodb::types::AttributeValue;

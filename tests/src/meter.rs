@@ -11,15 +11,16 @@
 //! without carrying it (updates, deletes, condition checks) use the size of that item as the
 //! meter last saw it (read, written or returned); an item never seen counts as 1 KB.
 //!
-//! The meter also records each call, so the bench can replay the same operations bare
-//! (see [`crate::replay`]).
+//! It also times each SDK call from its start (before the input is serialized) to its end
+//! (after the answer is deserialized, retries included): a flow's handler time over the sum
+//! is the handler's overhead over the bare SDK calls it makes, measured in the same run.
 
 use aws_sdk_dynamodb::config::interceptors::{
-    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextMut, FinalizerInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use serde_json::{Map, Value};
@@ -35,8 +36,19 @@ pub struct Usage {
     pub write_units: f64,
     /// The sum of `ConsumedCapacity` the emulator reported.
     pub reported_units: f64,
-    /// Every call, in order: (`service:Operation`, request body).
-    pub calls: Vec<(String, Value)>,
+    /// Every request, in order.
+    pub calls: Vec<Call>,
+    /// The time spent inside the SDK's calls, end to end.
+    pub sdk_time: std::time::Duration,
+}
+
+/// One request as sent, and how long it took on the wire (signing to deserialized answer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// `service:Operation`.
+    pub key: String,
+    pub body: Value,
+    pub took: std::time::Duration,
 }
 
 impl Usage {
@@ -78,8 +90,7 @@ impl Meter {
         self.0.lock().map(|mut s| std::mem::take(&mut s.usage)).unwrap_or_default()
     }
 
-    /// Requests made while paused are not counted (the replay of bare calls, set-up work);
-    /// item sizes are still learned.
+    /// Requests made while paused are not counted (set-up work); item sizes are still learned.
     pub fn pause(&self, paused: bool) {
         if let Ok(mut s) = self.0.lock() {
             s.paused = paused;
@@ -91,9 +102,17 @@ impl Meter {
 struct Sent {
     key: String,
     body: Value,
+    at: std::time::Instant,
 }
 
 impl Storable for Sent {
+    type Storer = StoreReplace<Self>;
+}
+
+#[derive(Debug, Clone)]
+struct Started(std::time::Instant);
+
+impl Storable for Started {
     type Storer = StoreReplace<Self>;
 }
 
@@ -111,6 +130,30 @@ fn operation(target: Option<&str>, path: &str) -> String {
 impl Intercept for Meter {
     fn name(&self) -> &'static str {
         "meter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Started(std::time::Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _ctx: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(Started(at)) = cfg.load::<Started>().cloned() else { return Ok(()) };
+        if let Ok(mut s) = self.0.lock() {
+            if !s.paused {
+                s.usage.sdk_time += at.elapsed();
+            }
+        }
+        Ok(())
     }
 
     fn modify_before_signing(
@@ -131,7 +174,7 @@ impl Intercept for Meter {
                 *req.body_mut() = SdkBody::from(bytes);
             }
         }
-        cfg.interceptor_state().store_put(Sent { key, body });
+        cfg.interceptor_state().store_put(Sent { key, body, at: std::time::Instant::now() });
         Ok(())
     }
 
@@ -157,7 +200,7 @@ impl Intercept for Meter {
             s.usage.read_units += read;
             s.usage.write_units += write;
             s.usage.reported_units += reported(&answer);
-            s.usage.calls.push((sent.key, sent.body));
+            s.usage.calls.push(Call { key: sent.key, body: sent.body, took: sent.at.elapsed() });
         }
         Ok(())
     }
@@ -354,29 +397,4 @@ fn units(items: &mut Items, op: &str, req: &Value, answer: &Value, committed: bo
         }
         _ => (0.0, 0.0),
     }
-}
-
-/// A recorded attribute value back into the SDK's type (for the replay).
-pub fn attribute(v: &Value) -> Option<AttributeValue> {
-    let (kind, inner) = v.as_object()?.iter().next()?;
-    Some(match kind.as_str() {
-        "S" => AttributeValue::S(inner.as_str()?.to_string()),
-        "N" => AttributeValue::N(inner.as_str()?.to_string()),
-        "BOOL" => AttributeValue::Bool(inner.as_bool()?),
-        "NULL" => AttributeValue::Null(true),
-        "M" => AttributeValue::M(
-            inner.as_object()?.iter().filter_map(|(k, v)| Some((k.clone(), attribute(v)?))).collect(),
-        ),
-        "L" => AttributeValue::L(inner.as_array()?.iter().filter_map(attribute).collect()),
-        "SS" => AttributeValue::Ss(
-            inner.as_array()?.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
-        ),
-        _ => return None,
-    })
-}
-
-pub fn attributes(v: Option<&Value>) -> HashMap<String, AttributeValue> {
-    v.and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), attribute(v)?))).collect())
-        .unwrap_or_default()
 }

@@ -42,6 +42,14 @@ async fn every_flow_makes_the_requests_and_units_of_the_cost_table() {
         .into_iter()
         .map(|(flow, s)| {
             let u = s.usage;
+            if std::env::var("SHOW_CALLS").is_ok() {
+                let took: Vec<String> = u
+                    .calls
+                    .iter()
+                    .map(|c| format!("{} {:.1} ms", c.key, c.took.as_secs_f64() * 1e3))
+                    .collect();
+                println!("{flow}: handler {:?}, SDK {:?}: {}", s.handler, u.sdk_time, took.join(", "));
+            }
             (flow, (u.which("dynamodb"), u.read_units, u.write_units, u.count("sqs"), u.count("ses")))
         })
         .collect();
