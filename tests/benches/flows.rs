@@ -34,26 +34,26 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn minimum(flow: &str) -> &'static str {
     match flow {
         "purchase (checkout)" => "2 (product read, checkout put)",
-        "webhook: checkout completed" => "3 (checkout read, customer guard read, 1 transaction)",
+        "webhook: checkout completed" => "5 (checkout, organization, product and buyer's email-guard reads, 1 transaction) + the sign-in link's code put and mail",
         "assign" => "3 (key + subscription reads, 1 transaction) + the job to SQS",
-        "worker: invitation" => "2 (link + job read, 1 transaction) + the mail",
-        "claim" => "2 (token read, 1 transaction) + the job to SQS; 3 for a returning customer",
-        "worker: grant" => "4 + 1 transaction per benefit (seat, subscription, product, benefit reads)",
-        "benefits (holder's page)" => "2 (session read, grants query)",
-        "list a page (25)" => "3 (key + subscription reads, 1 query)",
-        "resize (+1 seat, charged)" => {
-            "4 (key + subscription + product reads, begin + settle transactions) - 1"
-        }
-        "annual switch" => "5 (key + subscription + product reads, begin + settle transactions)",
+        "worker: invitation" => "2 (the job and the link in one read, 1 transaction) + the mail",
+        "claim" => "2 (the link read, 1 transaction) + the job to SQS; 3 for a returning customer",
+        "worker: grant" => "seat, subscription, product and each benefit read + 1 transaction per benefit + the job's delete",
+        "benefits (holder's page)" => "2 (session read, the holder's grants query)",
+        "list a page (25)" => "3 (key + subscription reads, 1 bounded query)",
+        "resize (+1 seat, charged)" => "5 (key, subscription, product reads; the intent's and the settlement's transactions) + the settled subscription read back for the answer",
+        "annual switch" => "5 (key, subscription, product reads; the intent's and the settlement's transactions) + the settled subscription read back for the answer",
         "revoke" => "4 (key + subscription + seat reads, 1 transaction) + the job to SQS",
-        "worker: revoke" => "2 + 1 transaction per grant (grants query)",
-        "webhook: renewal" => "3 (event guard, subscription link + subscription reads) + 1 transaction",
+        "worker: revoke" => "the holder's grants query + 1 transaction per grant + the job's delete",
+        "webhook: renewal" => "3 (the Stripe link and subscription reads, 1 transaction with the event's marker)",
         _ => "",
     }
 }
 
 fn money(d: f64) -> String {
-    if d >= 100.0 {
+    if d == 0.0 {
+        "$0".into()
+    } else if d >= 100.0 {
         format!("${d:.0}")
     } else if d >= 1.0 {
         format!("${d:.2}")
