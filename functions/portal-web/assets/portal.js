@@ -66,7 +66,15 @@ onSubmit($('#request-form'), async () => {
   $('#code').focus();
 });
 
-$('#sign-out').addEventListener('click', () => { session.clear(); signedOut(); });
+// Sign-out ends the session on the server too: a copied or stolen token stops working.
+$('#sign-out').addEventListener('click', async () => {
+  const s = session.get();
+  session.clear();
+  signedOut();
+  if (s && s.token) {
+    try { await api('POST', '/v1/portal/sessions/current/revoke', { token: s.token }); } catch { /* signed out here already */ }
+  }
+});
 
 const existing = session.get();
 if (existing && existing.token && !params.get('code')) signedIn(existing);

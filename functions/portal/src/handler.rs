@@ -12,6 +12,7 @@ use lambda_http::{Body, Error, Request, Response};
 enum R {
     SignIn,
     CreateSession,
+    SignOut,
     MySubscriptions,
     OrganizationSubscriptions,
     GetSubscription,
@@ -20,10 +21,11 @@ enum R {
     Download,
 }
 
-fn routes() -> [Route<R>; 8] {
+fn routes() -> [Route<R>; 9] {
     [
         Route::new(Method::POST, "/v1/portal/sign-in", R::SignIn, Open, false),
         Route::new(Method::POST, "/v1/portal/sessions", R::CreateSession, Open, false),
+        Route::new(Method::POST, "/v1/portal/sessions/current/revoke", R::SignOut, Bearer, false),
         Route::new(Method::GET, "/v1/portal/subscriptions", R::MySubscriptions, Bearer, false),
         Route::new(Method::GET, "/v1/subscriptions", R::OrganizationSubscriptions, Bearer, false),
         Route::new(Method::GET, "/v1/subscriptions/{id}", R::GetSubscription, Bearer, false),
@@ -42,6 +44,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
                 Ok(json(202, &Accepted { status: "accepted" }))
             }
             R::CreateSession => created(&portal::create_session(app, ctx.json()?).await?),
+            R::SignOut => {
+                portal::sign_out(app, who, ctx.bearer()?.unwrap_or_default()).await?;
+                ok(&serde_json::json!({"revoked": true}))
+            }
             R::MySubscriptions => ok(&List::of(portal::my_subscriptions(app, who).await?)),
             R::OrganizationSubscriptions => {
                 ok(&List::of(portal::organization_subscriptions(app, who).await?))

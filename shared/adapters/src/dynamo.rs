@@ -523,6 +523,10 @@ impl Store for DynamoStore {
         self.session_in_table(hash).await
     }
 
+    async fn end_session(&self, hash: &str) -> Result<(), StoreError> {
+        self.end_session_in_table(hash).await
+    }
+
     async fn begin_idempotent(
         &self,
         scope: &str,

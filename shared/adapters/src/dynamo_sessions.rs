@@ -49,6 +49,17 @@ impl DynamoStore {
         self.get_as(&keys::session(hash)).await
     }
 
+    pub(super) async fn end_session_in_table(&self, hash: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::session(hash))))
+            .send()
+            .await
+            .map_err(fault)?;
+        Ok(())
+    }
+
     pub(super) async fn begin_idempotent_in_table(
         &self,
         scope: &str,

@@ -458,6 +458,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<SignInCode>, StoreError>;
     async fn put_session(&self, s: &Session) -> Result<(), StoreError>;
     async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// Ends a session (sign-out): its token stops working at once.
+    async fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
 
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError>;
     async fn seat(&self, subscription_id: &str, seat_id: &str) -> Result<Option<Seat>, StoreError>;

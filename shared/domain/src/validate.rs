@@ -6,24 +6,49 @@ pub const MAX_EMAIL_LEN: usize = 254;
 pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_URL_LEN: usize = 2048;
 
-/// A pragmatic address check (one `@`, a dotted domain, no spaces or control characters),
-/// returning the address lower-cased so that one person is one email everywhere.
+/// Characters that render as nothing or reorder text (zero-width, joiners, bidi controls, the
+/// soft hyphen, the byte-order mark): in an address they make one mailbox look like several.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFF8}' | '\u{E0000}'..='\u{E007F}')
+}
+
+/// An address as one person's key: trimmed, Unicode NFC, lower-cased (all of Unicode, not only
+/// ASCII), its domain in ASCII (IDNA, so `bücher.example` and `xn--bcher-kva.example` are one);
+/// control and invisible characters are refused rather than dropped. Then a pragmatic shape
+/// check: one `@`, a dotted domain, no spaces.
 pub fn email(field: &str, raw: &str) -> Result<String, DomainError> {
-    let e = raw.trim().to_ascii_lowercase();
     let bad = || DomainError::invalid(field, "must be a valid email address");
-    if e.is_empty() || e.len() > MAX_EMAIL_LEN {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() || trimmed.len() > 4 * MAX_EMAIL_LEN {
         return Err(bad());
     }
-    if e.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == '"' || c == ',')
-    {
+    if trimmed.chars().any(|c| c.is_control() || invisible(c)) {
+        return Err(DomainError::invalid(field, "must not contain control or invisible characters"));
+    }
+    let composed = icu_normalizer::ComposingNormalizerBorrowed::new_nfc().normalize(trimmed);
+    let lower = composed.to_lowercase();
+    if lower.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == '"' || c == ',') {
         return Err(bad());
     }
-    let (local, domain) = e.split_once('@').ok_or_else(bad)?;
+    let (local, domain) = lower.split_once('@').ok_or_else(bad)?;
     if local.is_empty() || local.len() > 64 || domain.contains('@') {
         return Err(bad());
     }
+    let domain = if domain.is_ascii() {
+        domain.to_string()
+    } else {
+        idna::domain_to_ascii(domain).map_err(|_| bad())?
+    };
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-')) {
+        return Err(bad());
+    }
+    let e = format!("{local}@{domain}");
+    if e.len() > MAX_EMAIL_LEN {
         return Err(bad());
     }
     Ok(e)
@@ -96,6 +121,26 @@ mod tests {
         assert_eq!(email("e", " Ann@Example.COM ").as_deref(), Ok("ann@example.com"));
         for bad in ["", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b..c", "a@@b.c", "a@-b.c"] {
             assert!(email("e", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn one_mailbox_is_one_email() {
+        // Unicode case, composed and decomposed forms, and an IDN domain in either form.
+        assert_eq!(email("e", "ÉVA@Example.com").as_deref(), Ok("éva@example.com"));
+        assert_eq!(email("e", "E\u{301}va@example.com"), email("e", "\u{c9}va@example.com"));
+        assert_eq!(email("e", "ann@Bücher.example").as_deref(), Ok("ann@xn--bcher-kva.example"));
+        assert_eq!(email("e", "ann@bücher.example"), email("e", "ann@xn--bcher-kva.example"));
+        // Invisible and control characters are refused, not silently kept or dropped.
+        for bad in [
+            "an\u{200B}n@corp.example",
+            "ann@corp\u{200D}.example",
+            "\u{FEFF}ann@corp.example",
+            "ann\u{202E}@corp.example",
+            "an\u{00AD}n@corp.example",
+            "ann\u{0007}@corp.example",
+        ] {
+            assert!(email("e", bad).is_err(), "{bad:?}");
         }
     }
 

@@ -3,7 +3,9 @@
 //! request is 422 `idempotency_mismatch`; a key whose first request is still running is 409.
 //! Successful responses are kept, and a 402 `payment_required` (the change reached the payment
 //! provider and waits for its payment: a retry must not send it again); any other failure
-//! releases the key, so a failed attempt can be retried with it.
+//! releases the key, so a failed attempt can be retried with it. A secret in an answer (the
+//! API key of a new organization) is shown once: the kept answer has it `null`, and names it in
+//! `secrets_not_replayed`, so no secret is ever stored.
 
 use crate::{ApiError, ApiResult, Ctx};
 use domain::ports::{IdempotencyStart, StoredResponse};
@@ -29,12 +31,33 @@ pub fn request_hash(ctx: &Ctx) -> String {
     hex::encode(h.finalize())
 }
 
+/// Whose keys these are: the caller's; for an anonymous caller, the product or organization
+/// the request is for, so that strangers' keys never meet (one buyer's `Idempotency-Key` cannot
+/// replay, block or reveal another's purchase of another product).
+pub fn scope(ctx: &Ctx) -> String {
+    match ctx.principal {
+        domain::services::Principal::Public => {
+            let body = serde_json::from_slice::<serde_json::Value>(&ctx.body).unwrap_or_default();
+            let of = ["product_id", "organization_id", "organization_slug"]
+                .iter()
+                .find_map(|k| body.get(*k).and_then(|v| v.as_str()))
+                .filter(|v| {
+                    (1..=64).contains(&v.len())
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                })
+                .unwrap_or("-");
+            format!("public:{of}")
+        }
+        ref p => p.scope(),
+    }
+}
+
 pub async fn run<F, Fut>(app: &App, key: &str, ctx: Ctx, handler: F) -> ApiResult
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = ApiResult>,
 {
-    let scope = format!("{}#{}", ctx.principal.scope(), key);
+    let scope = format!("{}#{}", scope(&ctx), key);
     let hash = request_hash(&ctx);
     match app
         .store
@@ -70,7 +93,7 @@ where
                 Body::Empty => String::new(),
                 _ => String::new(),
             };
-            let stored = StoredResponse { status: resp.status().as_u16(), body };
+            let stored = StoredResponse { status: resp.status().as_u16(), body: without_secrets(&body) };
             if let Err(e) = app.store.finish_idempotent(&scope, &stored).await {
                 // The work is done; a retry will see "in progress" until the record goes stale.
                 tracing::warn!(error = %e, "could not store the idempotent response");
@@ -83,4 +106,62 @@ where
         }
     }
     result
+}
+
+/// The answer as kept for a replay: every secret replaced by `null`, and the fields that held
+/// one listed in `secrets_not_replayed` (a body that is not JSON holds no field to redact).
+pub fn without_secrets(body: &str) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return body.to_string();
+    };
+    let mut redacted = Vec::new();
+    redact(&mut value, "", &mut redacted);
+    if redacted.is_empty() {
+        return body.to_string();
+    }
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("secrets_not_replayed".into(), json!(redacted));
+    }
+    value.to_string()
+}
+
+fn redact(v: &mut serde_json::Value, path: &str, out: &mut Vec<String>) {
+    let at = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    match v {
+        serde_json::Value::String(s) if domain::secrets::is_secret(s) => {
+            *v = serde_json::Value::Null;
+            out.push(path.to_string());
+        }
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                redact(x, &at(k), out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter_mut().enumerate() {
+                redact(x, &at(&i.to_string()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_answer_holds_no_secret() {
+        let key = domain::secrets::new_secret(domain::secrets::API_KEY_PREFIX);
+        let body =
+            json!({"id": "org_1", "api_key": key, "nested": [{"token": key}], "url": "https://x/cs_test_1"});
+        let kept: serde_json::Value =
+            serde_json::from_str(&without_secrets(&body.to_string())).expect("json");
+        assert!(!kept.to_string().contains(&key));
+        assert_eq!(kept["api_key"], serde_json::Value::Null);
+        assert_eq!(kept["secrets_not_replayed"], json!(["api_key", "nested.0.token"]));
+        assert_eq!(kept["url"], json!("https://x/cs_test_1"));
+        assert_eq!(without_secrets("{\"id\":1}"), "{\"id\":1}");
+        assert_eq!(without_secrets("not json"), "not json");
+    }
 }

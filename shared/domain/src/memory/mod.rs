@@ -358,6 +358,11 @@ impl Store for MemoryStore {
     async fn session(&self, hash: &str) -> Result<Option<Session>, StoreError> {
         self.with(|s| s.sessions.get(hash).cloned())
     }
+    async fn end_session(&self, hash: &str) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.sessions.remove(hash);
+        })
+    }
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
         self.with(|s| {
             let sub_id = a.seat.subscription_id.clone();

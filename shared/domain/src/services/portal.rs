@@ -80,6 +80,13 @@ pub async fn create_session(app: &App, input: NewSession) -> Result<SessionView,
     new_session(app, &customer).await
 }
 
+/// Signs out: the caller's session token stops working at once, on every device that holds it.
+pub async fn sign_out(app: &App, who: &Principal, token: &str) -> Result<(), DomainError> {
+    who.require_customer()?;
+    app.store.end_session(&secrets::hash(token)).await?;
+    Ok(())
+}
+
 /// A portal session for a customer: the token is returned once, its hash stored.
 pub async fn new_session(app: &App, customer: &Customer) -> Result<SessionView, DomainError> {
     let token = secrets::new_secret(secrets::SESSION_PREFIX);

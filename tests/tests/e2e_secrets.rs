@@ -1,0 +1,122 @@
+//! No secret at rest, over HTTP through the functions: a replayed organization creation does
+//! not replay its API key, sign-out ends a session on the server, strangers' idempotency keys
+//! never meet, one mailbox is one email — and after all of it (and a seat assigned, claimed and
+//! re-sent), a scan of the whole table finds none of the secrets the run was given.
+
+use seats_tests::e2e::{buy, checkout_body, merchant, session, Ctx};
+use serde_json::{json, Value};
+
+fn strings(v: &aws_sdk_dynamodb::types::AttributeValue, out: &mut Vec<String>) {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    match v {
+        A::S(s) => out.push(s.clone()),
+        A::M(m) => m.values().for_each(|x| strings(x, out)),
+        A::L(l) => l.iter().for_each(|x| strings(x, out)),
+        A::Ss(l) => out.extend(l.iter().cloned()),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn no_secret_is_kept_and_sessions_end_on_sign_out() {
+    let c = Ctx::start("secrets").await;
+    let admin = c.stack.admin_token.clone();
+    let mut secrets: Vec<String> = Vec::new();
+
+    // A replayed organization creation answers the organization, not its key.
+    let body = json!({"name": "Globex", "slug": "globex"}).to_string().into_bytes();
+    let headers = [("idempotency-key", "org-globex")];
+    let first = c.api.raw("POST", "/v1/organizations", Some(&admin), Some(body.clone()), &headers).await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let key = first.str("/api_key");
+    secrets.push(key.clone());
+    let replay = c.api.raw("POST", "/v1/organizations", Some(&admin), Some(body), &headers).await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.body["id"], first.body["id"], "the same organization");
+    assert_eq!(replay.body["api_key"], Value::Null, "the key is shown once");
+    assert_eq!(replay.body["secrets_not_replayed"], json!(["api_key"]));
+    assert_eq!(c.api.get("/v1/products", Some(&key)).await.status, 200, "the first answer's key works");
+
+    // Anonymous keys are scoped to the product: two buyers' "order-1" are two checkouts.
+    let acme = merchant(&c, "acme").await;
+    secrets.push(acme.key.clone());
+    let other = c
+        .api
+        .post(
+            "/v1/products",
+            Some(&acme.key),
+            json!({"name": "Acme Lite", "currency": "usd", "prices": {"month": {"unit_amount": 500}}, "benefit_ids": []}),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{:?}", other.body);
+    let idem = [("idempotency-key", "order-1")];
+    let a = checkout_body(&acme.product_id, 2, "a@corp.example").to_string().into_bytes();
+    let b = checkout_body(&other.str("/id"), 2, "b@corp.example").to_string().into_bytes();
+    let (ra, rb) = (
+        c.api.raw("POST", "/v1/checkouts", None, Some(a), &idem).await,
+        c.api.raw("POST", "/v1/checkouts", None, Some(b), &idem).await,
+    );
+    assert_eq!((ra.status, rb.status), (201, 201), "{:?} {:?}", ra.body, rb.body);
+    assert_ne!(ra.str("/id"), rb.str("/id"));
+
+    // One mailbox is one email: Unicode case and composition agree, an IDN domain is one in
+    // either form, invisible characters are refused.
+    let (sub_id, _) = buy(&c, &acme, 3, "boss@corp.example").await;
+    let boss = session(&c, "acme", "boss@corp.example").await;
+    secrets.push(boss.clone());
+    let seats = format!("/v1/subscriptions/{sub_id}/seats");
+    let elodie = c.api.post(&seats, Some(&boss), json!({"email": "E\u{301}LODIE@Corp.example"})).await;
+    assert_eq!(elodie.status, 201, "{:?}", elodie.body);
+    assert_eq!(elodie.body["email"], json!("\u{e9}lodie@corp.example"));
+    let again = c.api.post(&seats, Some(&boss), json!({"email": "\u{e9}lodie@corp.example"})).await;
+    assert_eq!((again.status, again.error_code().as_str()), (409, "seat_already_assigned"));
+    let eva = c.api.post(&seats, Some(&boss), json!({"email": "Eva@B\u{fc}cher.example"})).await;
+    assert_eq!(eva.status, 201, "{:?}", eva.body);
+    assert_eq!(eva.body["email"], json!("eva@xn--bcher-kva.example"));
+    let again = c.api.post(&seats, Some(&boss), json!({"email": "EVA@xn--BCHER-kva.example"})).await;
+    assert_eq!((again.status, again.error_code().as_str()), (409, "seat_already_assigned"));
+    let hidden = c.api.post(&seats, Some(&boss), json!({"email": "ev\u{200B}a@corp.example"})).await;
+    assert_eq!((hidden.status, hidden.str("/error/field").as_str()), (400, "email"));
+
+    // A seat claimed (its holder's session: ann takes élodie's place) and another re-sent.
+    let revoked = c.api.delete(&format!("{seats}/{}", elodie.str("/id")), Some(&boss)).await;
+    assert_eq!(revoked.status, 200);
+    let ann = c.api.post(&seats, Some(&boss), json!({"email": "ann@corp.example"})).await;
+    assert_eq!(ann.status, 201, "{:?}", ann.body);
+    let token = c.invitation_token("ann@corp.example").await;
+    let claimed = c.api.post("/v1/claims", None, json!({"token": token})).await;
+    assert_eq!(claimed.status, 200, "{:?}", claimed.body);
+    secrets.push(token);
+    secrets.push(claimed.str("/session/token"));
+    let first_link = c.invitation_token("eva@xn--bcher-kva.example").await;
+    let resent = c.api.post(&format!("{seats}/{}/resend", eva.str("/id")), Some(&boss), json!({})).await;
+    assert_eq!(resent.status, 200);
+    secrets.push(first_link.clone());
+    secrets.push(c.invitation_token_after("eva@xn--bcher-kva.example", &first_link).await);
+    secrets.extend(c.mailed_secrets().await);
+
+    // Sign-out ends the session on the server, not only in the tab.
+    let mine = c.api.get("/v1/portal/subscriptions", Some(&boss)).await;
+    assert_eq!(mine.status, 200);
+    let out = c.api.post("/v1/portal/sessions/current/revoke", Some(&boss), json!({})).await;
+    assert_eq!((out.status, out.body.clone()), (200, json!({"revoked": true})));
+    assert_eq!(c.api.get("/v1/portal/subscriptions", Some(&boss)).await.status, 401);
+    assert_eq!(
+        c.api.post("/v1/portal/sessions/current/revoke", Some(&acme.key), json!({})).await.status,
+        401
+    );
+
+    // Nothing kept anywhere holds a secret, plain or as a value shaped like one.
+    let items = seats_tests::scan(&c.db, &c.stack.resources.table).await;
+    let mut values = Vec::new();
+    for item in &items {
+        item.values().for_each(|v| strings(v, &mut values));
+    }
+    assert!(values.len() > 100, "the scan read the table ({} strings)", values.len());
+    for s in &secrets {
+        assert!(!values.iter().any(|v| v.contains(s.as_str())), "a secret is stored: {}…", &s[..6]);
+    }
+    let shaped: Vec<&String> = values.iter().filter(|v| domain::secrets::is_secret(v)).collect();
+    assert!(shaped.is_empty(), "values shaped like secrets: {}", shaped.len());
+    c.assert_no_5xx_logged();
+}
