@@ -206,3 +206,61 @@ async fn a_grant_survives_a_failed_sqs_send_through_outbox_sweeper_and_worker() 
     assert!(w.app.store.stale_jobs(i64::MAX, 10).await.expect("outbox").is_empty());
     let _ = w.db.delete_table().table_name(&w.res.table).send().await;
 }
+
+#[tokio::test]
+async fn six_hundred_given_up_jobs_leave_the_outbox_and_a_fresh_one_is_sent() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let w = world("deadjobs").await;
+    let (merchant, sub) = subscription(&w, 5).await;
+    // 600 entries already re-sent ten times, as a long outage leaves them (written raw).
+    let mut writes = Vec::new();
+    for i in 0..600 {
+        let job = Job {
+            kind: JobKind::Grant,
+            seat_id: format!("seat_stuck{i:04}"),
+            subscription_id: sub.id.clone(),
+            customer_id: "cus_x".into(),
+            cursor: None,
+            claim_token: None,
+        };
+        let mut item = adapters::dynamo::row("outbox", &adapters::keys::outbox("grant", &job.seat_id), &job)
+            .expect("row");
+        item.insert("attempts".into(), AttributeValue::N(sweeper::MAX_ATTEMPTS.to_string()));
+        item.insert("enqueued_at".into(), AttributeValue::N("0".into()));
+        writes.push(
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put"))
+                .build(),
+        );
+    }
+    for chunk in writes.chunks(25) {
+        w.db.batch_write_item().request_items(&w.res.table, chunk.to_vec()).send().await.expect("batch");
+    }
+    // And one fresh job whose send failed.
+    let mut broken = w.app.clone();
+    broken.jobs =
+        Arc::new(adapters::sqs::SqsJobs::new(w.sqs.clone(), format!("{}-missing", w.res.queue_url)));
+    let who = AssignSeat { email: "fresh@corp.example".into(), metadata: None };
+    let fresh = seats::assign(&broken, &merchant, &sub.id, who).await.expect("assign");
+
+    w.clock.advance(chrono::Duration::seconds(61));
+    let swept = sweeper::sweep(&w.app, 60).await.expect("sweep");
+    assert_eq!((swept.resent, swept.given_up), (1, 600), "{swept:?}");
+    let received = w
+        .sqs
+        .receive_message()
+        .queue_url(&w.res.queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert!(received.iter().any(|m| m.body.as_deref().unwrap_or_default().contains(&fresh.id)));
+    let dead = sweeper::dead_jobs(&w.app, &Principal::Operator, 1000).await.expect("dead");
+    assert_eq!(dead.len(), 600);
+    let outbox = w.app.store.stale_jobs(i64::MAX, 1000).await.expect("outbox");
+    assert_eq!(outbox.len(), 1, "given-up jobs left the index");
+    let _ = w.db.delete_table().table_name(&w.res.table).send().await;
+}

@@ -1,7 +1,7 @@
-//! `POST /v1/organizations` (operator), benefits and products (merchant), and the public
-//! product page.
+//! `POST /v1/organizations` and the dead-letter records of the outbox (operator), benefits and
+//! products (merchant), and the public product page.
 
-use domain::services::{catalogue, App};
+use domain::services::{catalogue, sweeper, App};
 use domain::views::List;
 use http_kit::response::{created, ok};
 use http_kit::router::Access::{Bearer, Open};
@@ -17,9 +17,10 @@ enum R {
     CreateProduct,
     ListProducts,
     GetProduct,
+    DeadJobs,
 }
 
-fn routes() -> [Route<R>; 6] {
+fn routes() -> [Route<R>; 7] {
     [
         Route::new(Method::POST, "/v1/organizations", R::CreateOrganization, Bearer, true),
         Route::new(Method::POST, "/v1/benefits", R::CreateBenefit, Bearer, true),
@@ -27,6 +28,7 @@ fn routes() -> [Route<R>; 6] {
         Route::new(Method::POST, "/v1/products", R::CreateProduct, Bearer, true),
         Route::new(Method::GET, "/v1/products", R::ListProducts, Bearer, false),
         Route::new(Method::GET, "/v1/products/{id}", R::GetProduct, Open, false),
+        Route::new(Method::GET, "/v1/operator/dead-jobs", R::DeadJobs, Bearer, false),
     ]
 }
 
@@ -40,6 +42,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
             R::CreateProduct => created(&catalogue::create_product(app, who, ctx.json()?).await?),
             R::ListProducts => ok(&List::of(catalogue::list_products(app, who).await?)),
             R::GetProduct => ok(&catalogue::public_product(app, ctx.param(0)).await?),
+            R::DeadJobs => ok(&List::of(sweeper::dead_jobs(app, who, 100).await?)),
         }
     })
     .await

@@ -499,6 +499,18 @@ impl Store for DynamoStore {
         self.touch_job_in_table(job, now).await
     }
 
+    async fn advance_job(&self, job: &Job, now: i64) -> Result<(), StoreError> {
+        self.advance_job_in_table(job, now).await
+    }
+
+    async fn dead_letter_job(&self, dead: &DeadJob) -> Result<(), StoreError> {
+        self.dead_letter_job_in_table(dead).await
+    }
+
+    async fn dead_jobs(&self, limit: usize) -> Result<Vec<DeadJob>, StoreError> {
+        self.dead_jobs_in_table(limit).await
+    }
+
     async fn audit_events(&self, sub: &str) -> Result<Vec<AuditEvent>, StoreError> {
         self.query_partition(&keys::subscription(sub).pk, keys::AUDIT_PREFIX).await
     }

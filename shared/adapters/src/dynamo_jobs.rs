@@ -92,26 +92,35 @@ impl DynamoStore {
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut out = Vec::new();
         for shard in 0..keys::OUTBOX_SHARDS {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .filter_expression("enqueued_at < :cutoff")
-                .expression_attribute_values(":pk", s(keys::outbox_partition(shard)))
-                .expression_attribute_values(":cutoff", n(cutoff))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(fault)?;
-            for item in page.items.unwrap_or_default() {
-                let num = |k: &str| {
-                    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
-                };
-                let (attempts, enqueued_at) = (num("attempts"), num("enqueued_at"));
-                out.push(OutboxEntry { job: parse(item)?, attempts, enqueued_at });
-                if out.len() >= limit {
-                    return Ok(out);
+            // Every page of the shard, not only the first megabyte, until the limit.
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("PK = :pk")
+                    .filter_expression("enqueued_at < :cutoff")
+                    .expression_attribute_values(":pk", s(keys::outbox_partition(shard)))
+                    .expression_attribute_values(":cutoff", n(cutoff))
+                    .set_exclusive_start_key(start)
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(fault)?;
+                for item in page.items.unwrap_or_default() {
+                    let num = |k: &str| {
+                        item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+                    };
+                    let (attempts, enqueued_at) = (num("attempts"), num("enqueued_at"));
+                    out.push(OutboxEntry { job: parse(item)?, attempts, enqueued_at });
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
                 }
             }
         }
@@ -138,5 +147,55 @@ impl DynamoStore {
             }
             Err(e) => Err(fault(e)),
         }
+    }
+
+    pub(super) async fn advance_job_in_table(&self, job: &Job, now: i64) -> Result<(), StoreError> {
+        let (expression, mut values) = match &job.cursor {
+            Some(c) => ("SET #cursor = :c, enqueued_at = :now, attempts = :zero", vec![(":c", s(c))]),
+            None => ("SET enqueued_at = :now, attempts = :zero REMOVE #cursor", vec![]),
+        };
+        values.push((":now", n(now)));
+        values.push((":zero", n(0)));
+        let item = self.update(
+            &keys::outbox(job.kind.as_str(), &job.seat_id),
+            expression,
+            Some("attribute_exists(PK)"),
+            &[("#cursor", "cursor")],
+            values,
+        )?;
+        // Done meanwhile (the last page ran elsewhere): nothing to advance.
+        self.transact(vec![item]).await?;
+        Ok(())
+    }
+
+    pub(super) async fn dead_letter_job_in_table(&self, dead: &DeadJob) -> Result<(), StoreError> {
+        let job = &dead.job;
+        let at = dead.dead_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let items = vec![
+            self.delete(
+                &keys::outbox(job.kind.as_str(), &job.seat_id),
+                Some("attribute_exists(PK)"),
+                vec![],
+            )?,
+            self.put_new(row("dead_job", &keys::dead_job(&at, job.kind.as_str(), &job.seat_id), dead)?)?,
+        ];
+        // Gone meanwhile (done at last): nothing to move.
+        self.transact(items).await?;
+        Ok(())
+    }
+
+    pub(super) async fn dead_jobs_in_table(&self, limit: usize) -> Result<Vec<DeadJob>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(keys::DEAD_JOBS))
+            .limit(limit.min(1000) as i32)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(fault)?;
+        page.items.unwrap_or_default().into_iter().map(parse).collect()
     }
 }

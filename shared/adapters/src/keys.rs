@@ -144,6 +144,12 @@ pub fn outbox(kind: &str, seat: &str) -> Key {
     key(outbox_partition(shard), &format!("JOB#{kind}#{seat}"))
 }
 
+/// Jobs given up after their re-sends, kept for an operator (oldest first).
+pub const DEAD_JOBS: &str = "DEADJOB";
+pub fn dead_job(dead_at: &str, kind: &str, seat: &str) -> Key {
+    key(DEAD_JOBS.into(), &format!("{dead_at}#{kind}#{seat}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -521,6 +521,15 @@ impl JobKind {
     }
 }
 
+/// A job given up after its re-sends: out of the outbox, kept for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadJob {
+    pub job: Job,
+    pub attempts: i64,
+    pub reason: String,
+    pub dead_at: DateTime<Utc>,
+}
+
 /// A benefit job for one seat, carried by SQS and kept in the outbox until done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {

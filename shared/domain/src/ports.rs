@@ -519,6 +519,13 @@ pub trait Store: Send + Sync {
     async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
     /// Records that an outbox entry was sent again at `now`.
     async fn touch_job(&self, job: &Job, now: i64) -> Result<(), StoreError>;
+    /// A job that goes on in steps (a lapse's revoke-all) keeps its progress in its outbox
+    /// entry: the entry now holds `job` (its cursor), sent at `now`, with no failed re-sends.
+    async fn advance_job(&self, job: &Job, now: i64) -> Result<(), StoreError>;
+    /// Moves a given-up entry out of the outbox into the dead-letter records, in one write.
+    async fn dead_letter_job(&self, dead: &DeadJob) -> Result<(), StoreError>;
+    /// The dead-letter records, oldest first, at most `limit`.
+    async fn dead_jobs(&self, limit: usize) -> Result<Vec<DeadJob>, StoreError>;
 
     async fn begin_idempotent(
         &self,

@@ -207,7 +207,10 @@ async fn a_lapse_revokes_every_seat_and_its_benefits() {
         .await
         .expect("assign");
     }
-    // Claim three of them so that their grants exist.
+    // The worker mails the invitations; claim three of them so that their grants exist.
+    for job in s.f.queue.take() {
+        benefits::process(app, &job).await.expect("invitation");
+    }
     let tokens: Vec<String> =
         s.f.mailer
             .sent()
@@ -217,6 +220,7 @@ async fn a_lapse_revokes_every_seat_and_its_benefits() {
             })
             .take(3)
             .collect();
+    assert_eq!(tokens.len(), 3);
     for t in tokens {
         domain::services::claims::claim(app, domain::services::claims::ClaimRequest { token: t })
             .await

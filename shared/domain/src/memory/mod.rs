@@ -40,6 +40,7 @@ struct State {
     grants: HashMap<(String, String, String), Grant>,
     license_keys: HashSet<String>,
     outbox: HashMap<(JobKind, String), OutboxEntry>,
+    dead_jobs: Vec<DeadJob>,
     /// seat → the token hash its `invite` job in the outbox is for.
     invite_hashes: HashMap<String, String>,
 }
@@ -589,6 +590,25 @@ impl Store for MemoryStore {
     }
     async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.with(|s| s.outbox.values().filter(|e| e.enqueued_at < cutoff).take(limit).cloned().collect())
+    }
+    async fn advance_job(&self, job: &Job, now: i64) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(e) = s.outbox.get_mut(&(job.kind, job.seat_id.clone())) {
+                e.job = job.for_outbox();
+                e.attempts = 0;
+                e.enqueued_at = now;
+            }
+        })
+    }
+    async fn dead_letter_job(&self, dead: &DeadJob) -> Result<(), StoreError> {
+        self.with(|s| {
+            if s.outbox.remove(&(dead.job.kind, dead.job.seat_id.clone())).is_some() {
+                s.dead_jobs.push(dead.clone());
+            }
+        })
+    }
+    async fn dead_jobs(&self, limit: usize) -> Result<Vec<DeadJob>, StoreError> {
+        self.with(|s| s.dead_jobs.iter().take(limit).cloned().collect())
     }
     async fn touch_job(&self, job: &Job, now: i64) -> Result<(), StoreError> {
         self.with(|s| {

@@ -31,7 +31,17 @@ pub async fn process(app: &App, job: &Job) -> Result<(), DomainError> {
     match job.kind {
         JobKind::Grant => grant(app, job).await?,
         JobKind::Revoke => revoke(app, job).await?,
-        JobKind::RevokeAll => revoke_all(app, job).await?,
+        JobKind::RevokeAll => {
+            if let Some(next) = revoke_all(app, job).await? {
+                // The progress is the outbox entry's cursor, written before the next page is
+                // sent: a page lost or dead-lettered in the queue is sent again by the sweeper.
+                app.store.advance_job(&next, app.clock.now().timestamp()).await?;
+                if let Err(e) = app.jobs.enqueue(std::slice::from_ref(&next)).await {
+                    tracing::warn!(subscription_id = %job.subscription_id, error = %e, "next revoke page not sent; the sweeper will send it");
+                }
+                return Ok(());
+            }
+        }
         // It leaves the outbox in the write that records the mail.
         JobKind::Invite => return super::invitations::send(app, job).await,
     }
@@ -126,9 +136,9 @@ async fn revoke(app: &App, job: &Job) -> Result<(), DomainError> {
 /// 10,000-seat subscription is 100 short invocations, never one long one.
 pub const REVOKE_ALL_PAGE: i32 = 100;
 
-/// One page of a lapsed subscription's seats: revoke the live ones, send their benefit
-/// revoke jobs, and chain the next page (the outbox entry stays until the last page).
-async fn revoke_all(app: &App, job: &Job) -> Result<(), DomainError> {
+/// One page of a lapsed subscription's seats: revoke the live ones and send their benefit
+/// revoke jobs. Returns the next page's job, if any (the outbox entry stays until the last).
+async fn revoke_all(app: &App, job: &Job) -> Result<Option<Job>, DomainError> {
     let page =
         app.store.seats_page(&job.subscription_id, None, job.cursor.as_deref(), REVOKE_ALL_PAGE).await?;
     let mut benefit_jobs = Vec::new();
@@ -153,12 +163,7 @@ async fn revoke_all(app: &App, job: &Job) -> Result<(), DomainError> {
             tracing::warn!(subscription_id = %job.subscription_id, error = %e, "benefit revoke jobs not sent; the sweeper will send them");
         }
     }
-    if let Some(next) = page.next_cursor {
-        // The next page as its own message. Once SQS holds it the outbox entry may go; if the
-        // send fails this message fails and SQS retries it (every step above is idempotent).
-        app.jobs.enqueue(&[Job::revoke_all(&job.subscription_id, Some(next))]).await?;
-    }
-    Ok(())
+    Ok(page.next_cursor.map(|next| Job::revoke_all(&job.subscription_id, Some(next))))
 }
 
 pub async fn my_benefits(app: &App, who: &Principal) -> Result<Vec<GrantView>, DomainError> {

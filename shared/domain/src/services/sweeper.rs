@@ -3,37 +3,68 @@
 
 use super::App;
 use crate::error::DomainError;
+use crate::model::DeadJob;
 use crate::services::changes::settle::{self, INTENT_STALE_S};
 
-/// An outbox entry is re-sent when it has not been sent for this long.
+/// An outbox entry is re-sent when it has not been sent for this long. Deployed, the sweeper
+/// is given the queue's visibility window plus a minute (`SWEEP_STALE_AFTER_S`), so a job is
+/// never re-sent while SQS still holds it for a retry of its own.
 pub const STALE_AFTER_S: i64 = 60;
-/// After this many re-sends the entry is left alone and logged for a person.
+/// After this many re-sends the entry leaves the outbox for a dead-letter record.
 pub const MAX_ATTEMPTS: i64 = 10;
+/// Entries re-sent per sweep (a minute's tick), and pages of the outbox read at most.
+const RESEND_PER_SWEEP: usize = 500;
+const ROUNDS: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Sweep {
     pub resent: usize,
+    /// Entries moved to the dead-letter records this sweep.
     pub given_up: usize,
     /// Money changes left in flight by a function that died, settled from the provider's state.
     pub changes_settled: usize,
 }
 
 pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> {
-    let now = app.clock.now().timestamp();
-    let entries = app.store.stale_jobs(now - stale_after_s, 500).await?;
+    let now = app.clock.now();
+    let cutoff = now.timestamp() - stale_after_s;
     let mut out = Sweep::default();
-    for e in entries {
-        if e.attempts >= MAX_ATTEMPTS {
-            tracing::error!(seat_id = %e.job.seat_id, kind = e.job.kind.as_str(), "benefit job keeps failing; left in the outbox");
-            out.given_up += 1;
-            continue;
+    // Given-up entries leave the index as they are found, so they never fill a read: each
+    // round reads what is left, until enough were re-sent or nothing stale remains.
+    for _ in 0..ROUNDS {
+        let entries = app.store.stale_jobs(cutoff, RESEND_PER_SWEEP - out.resent).await?;
+        if entries.is_empty() {
+            break;
         }
-        app.jobs.enqueue(std::slice::from_ref(&e.job)).await?;
-        app.store.touch_job(&e.job, now).await?;
-        out.resent += 1;
+        for e in entries {
+            if e.attempts >= MAX_ATTEMPTS {
+                tracing::error!(seat_id = %e.job.seat_id, kind = e.job.kind.as_str(), metric = "jobs_dead_lettered", "job given up after its re-sends; moved to the dead-letter records");
+                let dead = DeadJob {
+                    reason: format!("not done after {} re-sends", e.attempts),
+                    attempts: e.attempts,
+                    job: e.job,
+                    dead_at: now,
+                };
+                app.store.dead_letter_job(&dead).await?;
+                out.given_up += 1;
+                continue;
+            }
+            app.jobs.enqueue(std::slice::from_ref(&e.job)).await?;
+            app.store.touch_job(&e.job, now.timestamp()).await?;
+            out.resent += 1;
+        }
+        if out.resent >= RESEND_PER_SWEEP {
+            break;
+        }
     }
     out.changes_settled = settle_stale_changes(app).await?;
     Ok(out)
+}
+
+/// The dead-letter records, for an operator.
+pub async fn dead_jobs(app: &App, who: &super::Principal, limit: usize) -> Result<Vec<DeadJob>, DomainError> {
+    who.require_operator()?;
+    Ok(app.store.dead_jobs(limit).await?)
 }
 
 /// Settles every change intent older than [`INTENT_STALE_S`] from the provider's state.
