@@ -264,3 +264,69 @@ async fn six_hundred_given_up_jobs_leave_the_outbox_and_a_fresh_one_is_sent() {
     assert_eq!(outbox.len(), 1, "given-up jobs left the index");
     let _ = w.db.delete_table().table_name(&w.res.table).send().await;
 }
+
+#[tokio::test]
+async fn a_ten_thousand_event_trail_comes_in_pages_under_the_byte_bound() {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use domain::services::{audit, lists};
+    let w = world("trail").await;
+    let (merchant, sub) = subscription(&w, 5).await;
+    // 10,000 events of about 1.5 KB each (15 MB of trail), written raw.
+    let mut writes = Vec::new();
+    for i in 0..10_000 {
+        let e = AuditEvent {
+            id: domain::ids::new_id(domain::ids::EVENT),
+            subscription_id: sub.id.clone(),
+            kind: "seat.assigned".into(),
+            actor: "organization:bench".into(),
+            data: serde_json::json!({"n": i, "note": "x".repeat(1400)}),
+            created_at: t0(),
+        };
+        let item = adapters::dynamo::row("audit_event", &adapters::keys::audit_event(&sub.id, &e.id), &e)
+            .expect("row");
+        writes.push(
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put"))
+                .build(),
+        );
+    }
+    for chunk in writes.chunks(25) {
+        let mut pending = chunk.to_vec();
+        while !pending.is_empty() {
+            let out =
+                w.db.batch_write_item()
+                    .request_items(&w.res.table, pending.clone())
+                    .send()
+                    .await
+                    .expect("batch");
+            pending = out.unprocessed_items.and_then(|mut u| u.remove(&w.res.table)).unwrap_or_default();
+        }
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = audit::trail_page(&w.app, &merchant, &sub.id, cursor.as_deref(), Some("1000"))
+            .await
+            .expect("page");
+        let bytes = serde_json::to_vec(&page).expect("json").len();
+        assert!(bytes <= lists::MAX_PAGE_BYTES + 1024, "page {pages} is {bytes} bytes");
+        assert!(!page.data.is_empty());
+        seen.extend(page.data.iter().map(|e| e.id.clone()));
+        pages += 1;
+        match page.next_cursor {
+            Some(c) => {
+                assert!(page.has_more);
+                cursor = Some(c);
+            }
+            None => break,
+        }
+    }
+    // The purchase's own event, then the 10,000, each once and in order.
+    assert_eq!(seen.len(), 10_001);
+    assert!(seen.windows(2).all(|p| p[0] < p[1]), "oldest first, no repeats");
+    assert!(pages >= 15, "cut by bytes, not only by the limit ({pages} pages)");
+    assert!(audit::trail_page(&w.app, &merchant, &sub.id, Some("nope"), None).await.is_err());
+    assert!(audit::trail_page(&w.app, &merchant, &sub.id, None, Some("1001")).await.is_err());
+    let _ = w.db.delete_table().table_name(&w.res.table).send().await;
+}

@@ -72,6 +72,20 @@ export async function api(method, path, { body, token, idempotencyKey } = {}) {
 }
 
 /** A key for one intended change: retries of it are answered once (Idempotency-Key). */
+/** Every item of a paged list (`next_cursor`), at most `maxPages` pages of 1,000. */
+export async function allPages(fetchPage, path, maxPages = 20) {
+  const items = [];
+  let cursor = null;
+  for (let i = 0; i < maxPages; i += 1) {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await fetchPage(`${path}${sep}limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    items.push(...page.data);
+    if (!page.has_more || !page.next_cursor) return { items, complete: true };
+    cursor = page.next_cursor;
+  }
+  return { items, complete: false };
+}
+
 export function newKey() {
   return crypto.randomUUID();
 }

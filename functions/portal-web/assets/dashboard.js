@@ -1,7 +1,7 @@
 // The merchant's dashboard, on the organization's API key (kept in sessionStorage, so it
 // leaves with the tab): products, subscriptions, and forms to create benefits (uploading the
 // file to its presigned URL) and products.
-import { $, ApiError, api, day, el, money, newKey, onSubmit, per, plan, show, status, toMinor } from './api.js';
+import { $, ApiError, allPages, api, day, el, money, newKey, onSubmit, per, plan, show, status, toMinor } from './api.js';
 
 const KEY = 'seats.merchant_key';
 let apiKey = sessionStorage.getItem(KEY);
@@ -28,7 +28,7 @@ async function loadProducts() {
 }
 
 async function loadSubscriptions() {
-  const list = await call('GET', '/v1/subscriptions');
+  const list = { data: (await allPages((path) => call('GET', path), '/v1/subscriptions')).items };
   $('#subscriptions tbody').replaceChildren(...list.data.map((s) => el('tr', { 'data-subscription': s.id },
     el('td', { class: 'key' }, s.id),
     el('td', {}, products.get(s.product_id)?.name || s.product_id),

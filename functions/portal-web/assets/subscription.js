@@ -3,7 +3,7 @@
 // interval changes that always show the server's preview before the confirm button, the
 // scheduled change with its cancel button, and the history.
 import {
-  $, ApiError, api, clearErrors, day, el, handleAuth, moment, money, newKey, onSubmit, pageError, per, plan,
+  $, ApiError, allPages, api, clearErrors, day, el, handleAuth, moment, money, newKey, onSubmit, pageError, per, plan,
   requireSession, seatStatus, show, showError, status,
 } from './api.js';
 
@@ -122,8 +122,9 @@ function actorName(actor) {
 }
 
 async function loadTrail() {
-  const events = await call('GET', `${base}/events`);
-  $('#trail').replaceChildren(...events.data.slice().reverse().map((e) => {
+  // The trail comes in pages, oldest first: read them all (a very long one up to 20,000 events).
+  const events = await allPages((path) => call('GET', path), `${base}/events`);
+  $('#trail').replaceChildren(...events.items.slice().reverse().map((e) => {
     const d = e.data || {};
     const text = (describe[e.type] || (() => e.type))(d);
     const charged = charges.has(e.type) && typeof d.amount_due_now === 'number' && d.amount_due_now !== 0

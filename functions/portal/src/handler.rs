@@ -50,10 +50,14 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
             }
             R::MySubscriptions => ok(&List::of(portal::my_subscriptions(app, who).await?)),
             R::OrganizationSubscriptions => {
-                ok(&List::of(portal::organization_subscriptions(app, who).await?))
+                let (cursor, limit) = (ctx.query_param("cursor"), ctx.query_param("limit"));
+                ok(&portal::organization_subscriptions_page(app, who, cursor, limit).await?)
             }
             R::GetSubscription => ok(&portal::get_subscription(app, who, ctx.param(0)).await?),
-            R::AuditTrail => ok(&List::of(audit::trail(app, who, ctx.param(0)).await?)),
+            R::AuditTrail => {
+                let (cursor, limit) = (ctx.query_param("cursor"), ctx.query_param("limit"));
+                ok(&audit::trail_page(app, who, ctx.param(0), cursor, limit).await?)
+            }
             R::MyBenefits => ok(&List::of(benefits::my_benefits(app, who).await?)),
             R::Download => ok(&benefits::download(app, who, ctx.param(0)).await?),
         }

@@ -204,6 +204,43 @@ impl DynamoStore {
         self.query_all(None, "PK = :pk AND begins_with(SK, :prefix)", pk, prefix).await
     }
 
+    /// At most `limit` items of a query from `start` on, over as many pages as that takes.
+    async fn query_after<T: DeserializeOwned>(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        pk: &str,
+        prefix: &str,
+        mut start: Option<Item>,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_string))
+                .key_condition_expression(key_condition)
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(index.is_none())
+                .set_exclusive_start_key(start.take())
+                .limit((limit - out.len()).min(1000) as i32)
+                .send()
+                .await
+                .map_err(fault)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(parse(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// All pages of a query (GSI reads cannot be consistent; table reads are).
     async fn query_all<T: DeserializeOwned>(
         &self,
@@ -509,6 +546,36 @@ impl Store for DynamoStore {
 
     async fn dead_jobs(&self, limit: usize) -> Result<Vec<DeadJob>, StoreError> {
         self.dead_jobs_in_table(limit).await
+    }
+
+    async fn audit_events_after(
+        &self,
+        sub: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let start = after.map(|a| key_map(&keys::audit_event(sub, a)));
+        let pk = keys::subscription(sub).pk;
+        self.query_after(None, "PK = :pk AND begins_with(SK, :prefix)", &pk, keys::AUDIT_PREFIX, start, limit)
+            .await
+    }
+
+    async fn subscriptions_of_organization_after(
+        &self,
+        org: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        // An index's start key names the item's table key and its index key.
+        let start = after.map(|a| {
+            let mut k = key_map(&keys::subscription(a));
+            k.insert(keys::GSI2PK.into(), s(keys::organization_index(org)));
+            k.insert(keys::GSI2SK.into(), s(keys::subscription_index_sk(a)));
+            k
+        });
+        let condition = "GSI2PK = :pk AND begins_with(GSI2SK, :prefix)";
+        let pk = keys::organization_index(org);
+        self.query_after(Some(keys::GSI2), condition, &pk, keys::SUBSCRIPTION_PREFIX, start, limit).await
     }
 
     async fn audit_events(&self, sub: &str) -> Result<Vec<AuditEvent>, StoreError> {

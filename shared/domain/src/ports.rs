@@ -447,6 +447,20 @@ pub trait Store: Send + Sync {
     /// Subscriptions whose change intent started before `cutoff` (Unix seconds).
     async fn stale_intents(&self, cutoff: i64, limit: usize) -> Result<Vec<String>, StoreError>;
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError>;
+    /// At most `limit` of a subscription's events after the event `after`, oldest first.
+    async fn audit_events_after(
+        &self,
+        subscription_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// At most `limit` of an organization's subscriptions after the subscription `after`.
+    async fn subscriptions_of_organization_after(
+        &self,
+        organization_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>, StoreError>;
     async fn audit_events(&self, subscription_id: &str) -> Result<Vec<AuditEvent>, StoreError>;
 
     async fn put_sign_in_code(&self, code: &SignInCode) -> Result<(), StoreError>;

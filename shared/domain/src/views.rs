@@ -11,11 +11,14 @@ pub struct List<T> {
     pub object: &'static str,
     pub data: Vec<T>,
     pub has_more: bool,
+    /// Where the next page starts (`?cursor=`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 impl<T> List<T> {
     pub fn of(data: Vec<T>) -> Self {
-        List { object: "list", data, has_more: false }
+        List { object: "list", data, has_more: false, next_cursor: None }
     }
 }
 

@@ -331,6 +331,24 @@ impl Store for MemoryStore {
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError> {
         self.with(|s| s.audit.push(a.clone()))
     }
+    async fn audit_events_after(
+        &self,
+        sub: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let all = self.audit_events(sub).await?;
+        Ok(all.into_iter().filter(|e| after.is_none_or(|a| e.id.as_str() > a)).take(limit).collect())
+    }
+    async fn subscriptions_of_organization_after(
+        &self,
+        org: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let all = self.subscriptions_of_organization(org).await?;
+        Ok(all.into_iter().filter(|s| after.is_none_or(|a| s.id.as_str() > a)).take(limit).collect())
+    }
     async fn audit_events(&self, sub: &str) -> Result<Vec<AuditEvent>, StoreError> {
         self.with(|s| {
             let mut v: Vec<AuditEvent> =

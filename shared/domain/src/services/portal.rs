@@ -7,7 +7,7 @@ use crate::ids;
 use crate::model::*;
 use crate::ports::OutgoingEmail;
 use crate::secrets;
-use crate::views::{CustomerView, SessionView, SubscriptionView};
+use crate::views::{CustomerView, List, SessionView, SubscriptionView};
 use chrono::Duration;
 use serde::Deserialize;
 
@@ -112,14 +112,17 @@ pub async fn my_subscriptions(app: &App, who: &Principal) -> Result<Vec<Subscrip
     Ok(subs.iter().map(SubscriptionView::from).collect())
 }
 
-/// Every subscription of the caller's organization (the merchant dashboard).
-pub async fn organization_subscriptions(
+/// One page of the organization's subscriptions, oldest first.
+pub async fn organization_subscriptions_page(
     app: &App,
     who: &Principal,
-) -> Result<Vec<SubscriptionView>, DomainError> {
+    cursor: Option<&str>,
+    limit: Option<&str>,
+) -> Result<List<SubscriptionView>, DomainError> {
     let organization_id = who.require_merchant()?;
-    let subs = app.store.subscriptions_of_organization(organization_id).await?;
-    Ok(subs.iter().map(SubscriptionView::from).collect())
+    let (limit, after) = (super::lists::limit(limit)?, super::lists::cursor(cursor, ids::SUBSCRIPTION)?);
+    let subs = app.store.subscriptions_of_organization_after(organization_id, after, limit + 1).await?;
+    Ok(super::lists::page(subs.iter().map(SubscriptionView::from).collect(), limit, |s| s.id.clone()))
 }
 
 /// A subscription as its billing manager or its organization's key may see it. Anyone else,
