@@ -32,10 +32,43 @@ async fn no_secret_is_kept_and_sessions_end_on_sign_out() {
     secrets.push(key.clone());
     let replay = c.api.raw("POST", "/v1/organizations", Some(&admin), Some(body), &headers).await;
     assert_eq!(replay.status, 201);
-    assert_eq!(replay.body["id"], first.body["id"], "the same organization");
+    let org_id = first.str("/organization/id");
+    assert!(org_id.starts_with("org_"));
+    assert_eq!(replay.str("/organization/id"), org_id, "the same organization");
     assert_eq!(replay.body["api_key"], Value::Null, "the key is shown once");
     assert_eq!(replay.body["secrets_not_replayed"], json!(["api_key"]));
     assert_eq!(c.api.get("/v1/products", Some(&key)).await.status, 200, "the first answer's key works");
+
+    // Key rotation: the old key works for the grace period chosen, then stops; none is listed
+    // with its secret, and a replayed rotation does not show the new key again.
+    let keys_path = format!("/v1/organizations/{org_id}/api-keys");
+    let rotate = [("idempotency-key", "rotate-1")];
+    let body = json!({"grace_period_s": 3600}).to_string().into_bytes();
+    let second = c.api.raw("POST", &keys_path, Some(&key), Some(body.clone()), &rotate).await;
+    assert_eq!(second.status, 201, "{:?}", second.body);
+    let key2 = second.str("/api_key");
+    secrets.push(key2.clone());
+    let again = c.api.raw("POST", &keys_path, Some(&key), Some(body), &rotate).await;
+    assert_eq!((again.status, again.body["api_key"].clone()), (201, Value::Null));
+    assert_eq!(c.api.get("/v1/products", Some(&key)).await.status, 200, "the old key, within its grace");
+    assert_eq!(c.api.get("/v1/products", Some(&key2)).await.status, 200);
+    let listed = c.api.get(&keys_path, Some(&key2)).await;
+    assert_eq!(listed.status, 200);
+    let rows = listed.body["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r.get("api_key").is_none()), "no secret in the list");
+    assert!(rows[0]["expires_at"].is_string() && rows[1]["expires_at"].is_null());
+    assert_eq!(rows[1]["last4"], json!(key2[key2.len() - 4..]));
+    let third = c.api.post(&keys_path, Some(&key2), json!({"grace_period_s": 0})).await;
+    assert_eq!(third.status, 201);
+    let key3 = third.str("/api_key");
+    secrets.push(key3.clone());
+    for old in [&key, &key2] {
+        assert_eq!(c.api.get("/v1/products", Some(old)).await.status, 401, "a replaced key stops");
+    }
+    assert_eq!(c.api.get("/v1/products", Some(&key3)).await.status, 200);
+    let acme_keys = c.api.get(&keys_path, Some(&admin)).await;
+    assert_eq!(acme_keys.status, 200, "the operator lists them too");
 
     // Anonymous keys are scoped to the product: two buyers' "order-1" are two checkouts.
     let acme = merchant(&c, "acme").await;

@@ -90,11 +90,29 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
 async fn organization_slugs_are_unique_and_keys_resolve_by_hash() {
     let t = TestTable::new("store-org").await;
     let a = org("acme");
-    assert_eq!(t.store.create_organization(&a, "hash-a").await, Ok(true));
-    assert_eq!(t.store.create_organization(&org("acme"), "hash-b").await, Ok(false));
-    assert_eq!(t.store.organization_of_api_key("hash-a").await, Ok(Some(a.id.clone())));
-    assert_eq!(t.store.organization_of_api_key("hash-b").await, Ok(None), "the losing key was not written");
-    assert_eq!(t.store.organization_by_slug("acme").await.map(|o| o.map(|o| o.id)), Ok(Some(a.id)));
+    let key = |org: &Organization, id: &str| ApiKey {
+        id: id.into(),
+        organization_id: org.id.clone(),
+        created_at: now(),
+        last4: "abcd".into(),
+        expires_at: None,
+    };
+    assert_eq!(t.store.create_organization(&a, &key(&a, "key_a"), "hash-a").await, Ok(true));
+    let b = org("acme");
+    assert_eq!(t.store.create_organization(&b, &key(&b, "key_b"), "hash-b").await, Ok(false));
+    assert_eq!(t.store.api_key("hash-a").await, Ok(Some(key(&a, "key_a"))));
+    assert_eq!(t.store.api_key("hash-b").await, Ok(None), "the losing key was not written");
+    assert_eq!(t.store.organization_by_slug("acme").await.map(|o| o.map(|o| o.id)), Ok(Some(a.id.clone())));
+
+    // Rotation: the new key, and the old one expiring, in one write; both listed.
+    let later = now() + chrono::Duration::hours(1);
+    let new = ApiKey { created_at: now(), ..key(&a, "key_c") };
+    t.store.rotate_api_key(&new, "hash-c", later).await.expect("rotate");
+    assert_eq!(t.store.api_key("hash-a").await.expect("a").and_then(|k| k.expires_at), Some(later));
+    assert_eq!(t.store.api_key("hash-c").await.expect("c").and_then(|k| k.expires_at), None);
+    let listed: Vec<String> =
+        t.store.api_keys(&a.id).await.expect("list").into_iter().map(|k| k.id).collect();
+    assert_eq!(listed, vec!["key_a".to_string(), "key_c".to_string()]);
     t.drop_table().await;
 }
 

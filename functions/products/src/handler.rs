@@ -18,9 +18,11 @@ enum R {
     ListProducts,
     GetProduct,
     DeadJobs,
+    RotateApiKey,
+    ListApiKeys,
 }
 
-fn routes() -> [Route<R>; 7] {
+fn routes() -> [Route<R>; 9] {
     [
         Route::new(Method::POST, "/v1/organizations", R::CreateOrganization, Bearer, true),
         Route::new(Method::POST, "/v1/benefits", R::CreateBenefit, Bearer, true),
@@ -29,6 +31,8 @@ fn routes() -> [Route<R>; 7] {
         Route::new(Method::GET, "/v1/products", R::ListProducts, Bearer, false),
         Route::new(Method::GET, "/v1/products/{id}", R::GetProduct, Open, false),
         Route::new(Method::GET, "/v1/operator/dead-jobs", R::DeadJobs, Bearer, false),
+        Route::new(Method::POST, "/v1/organizations/{id}/api-keys", R::RotateApiKey, Bearer, true),
+        Route::new(Method::GET, "/v1/organizations/{id}/api-keys", R::ListApiKeys, Bearer, false),
     ]
 }
 
@@ -43,6 +47,11 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
             R::ListProducts => ok(&List::of(catalogue::list_products(app, who).await?)),
             R::GetProduct => ok(&catalogue::public_product(app, ctx.param(0)).await?),
             R::DeadJobs => ok(&List::of(sweeper::dead_jobs(app, who, 100).await?)),
+            R::RotateApiKey => {
+                let input = if ctx.body.is_empty() { Default::default() } else { ctx.json()? };
+                created(&catalogue::rotate_api_key(app, who, ctx.param(0), input).await?)
+            }
+            R::ListApiKeys => ok(&List::of(catalogue::list_api_keys(app, who, ctx.param(0)).await?)),
         }
     })
     .await

@@ -249,6 +249,17 @@ impl DynamoStore {
         pk: &str,
         prefix: &str,
     ) -> Result<Vec<T>, StoreError> {
+        self.query_all_items(index, key_condition, pk, prefix).await?.into_iter().map(parse).collect()
+    }
+
+    /// The same, as the items themselves (their keys included).
+    async fn query_all_items(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -265,9 +276,7 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(fault)?;
-            for item in page.items.unwrap_or_default() {
-                out.push(parse(item)?);
-            }
+            out.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => break,
@@ -323,8 +332,13 @@ impl DynamoStore {
 
 #[async_trait]
 impl Store for DynamoStore {
-    async fn create_organization(&self, org: &Organization, api_key_hash: &str) -> Result<bool, StoreError> {
-        self.create_organization_in_table(org, api_key_hash).await
+    async fn create_organization(
+        &self,
+        org: &Organization,
+        key: &ApiKey,
+        key_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.create_organization_in_table(org, key, key_hash).await
     }
 
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError> {
@@ -335,11 +349,25 @@ impl Store for DynamoStore {
         self.organization_by_slug_in_table(slug).await
     }
 
-    async fn organization_of_api_key(&self, key_hash: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.get(&keys::api_key(key_hash)).await?.and_then(|i| match i.get("organization_id") {
-            Some(AttributeValue::S(id)) => Some(id.clone()),
-            _ => None,
-        }))
+    async fn api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.get_as(&keys::api_key(key_hash)).await
+    }
+
+    async fn adopt_api_key(&self, key_hash: &str, key: &ApiKey) -> Result<(), StoreError> {
+        self.adopt_api_key_in_table(key_hash, key).await
+    }
+
+    async fn api_keys(&self, org: &str) -> Result<Vec<ApiKey>, StoreError> {
+        self.query_index(&keys::organization_index(org), keys::API_KEY_PREFIX).await
+    }
+
+    async fn rotate_api_key(
+        &self,
+        key: &ApiKey,
+        key_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.rotate_api_key_in_table(key, key_hash, at).await
     }
 
     async fn put_benefit(&self, b: &Benefit) -> Result<(), StoreError> {

@@ -7,7 +7,8 @@ impl DynamoStore {
     pub(super) async fn create_organization_in_table(
         &self,
         org: &Organization,
-        api_key_hash: &str,
+        key: &ApiKey,
+        key_hash: &str,
     ) -> Result<bool, StoreError> {
         let items = vec![
             self.put_new(row("organization", &keys::organization(&org.id), org)?)?,
@@ -16,13 +17,80 @@ impl DynamoStore {
                 &keys::organization_slug(&org.slug),
                 &[("organization_id", s(&org.id))],
             ))?,
-            self.put_new(marker(
-                "api_key",
-                &keys::api_key(api_key_hash),
-                &[("organization_id", s(&org.id)), ("created_at", date(org.created_at)?)],
-            ))?,
+            self.put_new(self.api_key_row(key, key_hash)?)?,
         ];
         Ok(matches!(self.transact(items).await?, Txn::Committed))
+    }
+
+    /// An API key under its hash, listed on GSI1 under its organization (by id).
+    fn api_key_row(&self, key: &ApiKey, key_hash: &str) -> Result<Item, StoreError> {
+        let item = row("api_key", &keys::api_key(key_hash), key)?;
+        let mut item =
+            with_gsi(item, keys::organization_index(&key.organization_id), keys::api_key_index_sk(&key.id));
+        if let Some(at) = key.expires_at {
+            // Gone from the table a week after it stopped working.
+            item.insert(keys::TTL.into(), n((at + Duration::days(7)).timestamp()));
+        }
+        Ok(item)
+    }
+
+    pub(super) async fn adopt_api_key_in_table(
+        &self,
+        key_hash: &str,
+        key: &ApiKey,
+    ) -> Result<(), StoreError> {
+        let item = self.update(
+            &keys::api_key(key_hash),
+            "SET id = :id, last4 = :last4, GSI1PK = :gpk, GSI1SK = :gsk",
+            Some("attribute_exists(PK) AND attribute_not_exists(id)"),
+            &[],
+            vec![
+                (":id", s(&key.id)),
+                (":last4", s(&key.last4)),
+                (":gpk", s(keys::organization_index(&key.organization_id))),
+                (":gsk", s(keys::api_key_index_sk(&key.id))),
+            ],
+        )?;
+        // Adopted meanwhile by another request: nothing to do.
+        self.transact(vec![item]).await?;
+        Ok(())
+    }
+
+    pub(super) async fn rotate_api_key_in_table(
+        &self,
+        key: &ApiKey,
+        key_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let org = &key.organization_id;
+        let condition = "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)";
+        let existing = self
+            .query_all_items(
+                Some(keys::GSI1),
+                condition,
+                &keys::organization_index(org),
+                keys::API_KEY_PREFIX,
+            )
+            .await?;
+        let mut items = vec![self.put_new(self.api_key_row(key, key_hash)?)?];
+        for old in existing {
+            let Some(pk) = old.get(keys::PK).and_then(|v| v.as_s().ok()) else { continue };
+            let current: ApiKey = parse(old.clone())?;
+            let expires = current.expires_at.map_or(at, |e| e.min(at));
+            items.push(self.update(
+                &Key { pk: pk.clone(), sk: "APIKEY".into() },
+                "SET expires_at = :at, #ttl = :ttl",
+                Some("attribute_exists(PK)"),
+                &[("#ttl", keys::TTL)],
+                vec![(":at", date(expires)?), (":ttl", n((expires + Duration::days(7)).timestamp()))],
+            )?);
+        }
+        match self.transact(items).await? {
+            Txn::Committed => Ok(()),
+            Txn::ConditionFailed(_) => {
+                Err(StoreError::Unavailable("the keys changed meanwhile; try again".into()))
+            }
+        }
     }
 
     pub(super) async fn organization_by_slug_in_table(

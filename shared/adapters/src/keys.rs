@@ -54,6 +54,10 @@ pub fn organization_slug(slug: &str) -> Key {
 pub fn api_key(hash: &str) -> Key {
     key(format!("APIKEY#{hash}"), "APIKEY")
 }
+pub const API_KEY_PREFIX: &str = "APIKEY#";
+pub fn api_key_index_sk(id: &str) -> String {
+    format!("{API_KEY_PREFIX}{id}")
+}
 pub fn product(id: &str) -> Key {
     key(format!("PRODUCT#{id}"), "META")
 }

@@ -11,6 +11,7 @@ pub const SUBSCRIPTION: &str = "sub";
 pub const SEAT: &str = "seat";
 pub const GRANT: &str = "grant";
 pub const EVENT: &str = "evt";
+pub const API_KEY: &str = "key";
 /// A money change (its intent, then its settlement).
 pub const CHANGE: &str = "chg";
 

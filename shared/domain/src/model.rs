@@ -22,6 +22,29 @@ impl Interval {
     }
 }
 
+/// An organization's API key as stored: never the key, which only its owner saw once; the
+/// table holds its hash as the item's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Empty for a key made before keys had ids (it gets one when next used).
+    #[serde(default)]
+    pub id: String,
+    pub organization_id: String,
+    pub created_at: DateTime<Utc>,
+    /// The key's last four characters, to tell keys apart in a list.
+    #[serde(default)]
+    pub last4: String,
+    /// Set when a newer key replaced it: it stops working then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    pub fn works_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|e| now < e)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Organization {
     pub id: String,

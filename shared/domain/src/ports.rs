@@ -387,10 +387,27 @@ pub enum IdempotencyStart {
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Organization + slug guard + API key hash in one transaction. `Ok(false)`: slug taken.
-    async fn create_organization(&self, org: &Organization, api_key_hash: &str) -> Result<bool, StoreError>;
+    async fn create_organization(
+        &self,
+        org: &Organization,
+        key: &ApiKey,
+        key_hash: &str,
+    ) -> Result<bool, StoreError>;
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError>;
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
-    async fn organization_of_api_key(&self, key_hash: &str) -> Result<Option<String>, StoreError>;
+    async fn api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// Gives a key made before keys had ids its id and place in the organization's list (once).
+    async fn adopt_api_key(&self, key_hash: &str, key: &ApiKey) -> Result<(), StoreError>;
+    /// The organization's keys, live and expiring, oldest first.
+    async fn api_keys(&self, organization_id: &str) -> Result<Vec<ApiKey>, StoreError>;
+    /// A new key, and every key of the organization that does not expire yet expiring at
+    /// `others_expire_at` (or earlier, if it already did), in one transaction.
+    async fn rotate_api_key(
+        &self,
+        key: &ApiKey,
+        key_hash: &str,
+        others_expire_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     async fn put_benefit(&self, b: &Benefit) -> Result<(), StoreError>;
     async fn benefit(&self, id: &str) -> Result<Option<Benefit>, StoreError>;

@@ -22,6 +22,35 @@ impl<T> List<T> {
     }
 }
 
+/// An API key as listed: never the key itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub last4: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ApiKey> for ApiKeyView {
+    fn from(k: &ApiKey) -> Self {
+        ApiKeyView {
+            id: k.id.clone(),
+            created_at: k.created_at,
+            last4: k.last4.clone(),
+            expires_at: k.expires_at,
+        }
+    }
+}
+
+/// A new key: shown once (a replay of the request has it `null`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewApiKey {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    pub api_key: String,
+    pub previous_keys_expire_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CreatedOrganization {
     pub organization: Organization,

@@ -364,3 +364,35 @@ async fn only_the_operator_creates_organizations_and_slugs_are_unique() {
         Err(DomainError::Unauthorized)
     );
 }
+
+#[tokio::test]
+async fn a_key_made_before_keys_had_ids_gets_one_when_used_and_can_be_rotated_away() {
+    use domain::ports::Store;
+    let f = domain::memory::Fakes::at(chrono::Utc::now());
+    let org = domain::model::Organization {
+        id: domain::ids::new_id(domain::ids::ORG),
+        name: "Old".into(),
+        slug: "old-co".into(),
+        created_at: chrono::Utc::now(),
+    };
+    let key = domain::secrets::new_secret(domain::secrets::API_KEY_PREFIX);
+    let legacy = domain::model::ApiKey {
+        id: String::new(),
+        organization_id: org.id.clone(),
+        created_at: org.created_at,
+        last4: String::new(),
+        expires_at: None,
+    };
+    f.store.create_organization(&org, &legacy, &domain::secrets::hash(&key)).await.expect("org");
+    let who = domain::services::auth::authenticate(&f.app, Some(&key)).await.expect("the old key works");
+    let listed = catalogue::list_api_keys(&f.app, &who, &org.id).await.expect("list");
+    assert_eq!(listed.len(), 1, "adopted into the list");
+    assert!(listed[0].id.starts_with("key_") && key.ends_with(&listed[0].last4));
+    let input = catalogue::RotateApiKey { grace_period_s: Some(0) };
+    let new = catalogue::rotate_api_key(&f.app, &who, &org.id, input).await.expect("rotate");
+    assert!(domain::services::auth::authenticate(&f.app, Some(&key)).await.is_err(), "rotated away");
+    assert!(domain::services::auth::authenticate(&f.app, Some(&new.api_key)).await.is_ok());
+    let other =
+        catalogue::rotate_api_key(&f.app, &who, "org_other", catalogue::RotateApiKey::default()).await;
+    assert!(other.is_err(), "another organization's keys are not the caller's");
+}

@@ -18,7 +18,7 @@ pub use fakes::*;
 struct State {
     orgs: HashMap<String, Organization>,
     slugs: HashMap<String, String>,
-    api_keys: HashMap<String, String>,
+    api_keys: HashMap<String, ApiKey>,
     benefits: HashMap<String, Benefit>,
     products: HashMap<String, Product>,
     checkouts: HashMap<String, Checkout>,
@@ -76,13 +76,18 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn create_organization(&self, org: &Organization, key: &str) -> Result<bool, StoreError> {
+    async fn create_organization(
+        &self,
+        org: &Organization,
+        key: &ApiKey,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
         self.with(|s| {
             if s.slugs.contains_key(&org.slug) {
                 return false;
             }
             s.slugs.insert(org.slug.clone(), org.id.clone());
-            s.api_keys.insert(key.to_string(), org.id.clone());
+            s.api_keys.insert(hash.to_string(), key.clone());
             s.orgs.insert(org.id.clone(), org.clone());
             true
         })
@@ -93,8 +98,35 @@ impl Store for MemoryStore {
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError> {
         self.with(|s| s.slugs.get(slug).and_then(|id| s.orgs.get(id)).cloned())
     }
-    async fn organization_of_api_key(&self, key_hash: &str) -> Result<Option<String>, StoreError> {
+    async fn api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
         self.with(|s| s.api_keys.get(key_hash).cloned())
+    }
+    async fn adopt_api_key(&self, key_hash: &str, key: &ApiKey) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(k) = s.api_keys.get_mut(key_hash).filter(|k| k.id.is_empty()) {
+                *k = key.clone();
+            }
+        })
+    }
+    async fn api_keys(&self, org: &str) -> Result<Vec<ApiKey>, StoreError> {
+        self.with(|s| {
+            let mut v: Vec<ApiKey> = s
+                .api_keys
+                .values()
+                .filter(|k| k.organization_id == org && !k.id.is_empty())
+                .cloned()
+                .collect();
+            v.sort_by(|a, b| a.id.cmp(&b.id));
+            v
+        })
+    }
+    async fn rotate_api_key(&self, key: &ApiKey, hash: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|s| {
+            for k in s.api_keys.values_mut().filter(|k| k.organization_id == key.organization_id) {
+                k.expires_at = Some(k.expires_at.map_or(at, |e| e.min(at)));
+            }
+            s.api_keys.insert(hash.to_string(), key.clone());
+        })
     }
     async fn put_benefit(&self, b: &Benefit) -> Result<(), StoreError> {
         self.with(|s| {

@@ -81,9 +81,19 @@ pub async fn authenticate(app: &App, bearer: Option<&str>) -> Result<Principal, 
     }
     let hashed = secrets::hash(token);
     if token.starts_with(secrets::API_KEY_PREFIX) {
-        return match app.store.organization_of_api_key(&hashed).await? {
-            Some(organization_id) => Ok(Principal::Merchant { organization_id }),
-            None => Err(DomainError::Unauthorized),
+        return match app.store.api_key(&hashed).await? {
+            Some(key) if key.works_at(app.clock.now()) => {
+                if key.id.is_empty() {
+                    // Made before keys had ids: it gets one now, and its place in the list.
+                    let adopted =
+                        super::catalogue::key_record(app, &key.organization_id, token, key.created_at);
+                    if let Err(e) = app.store.adopt_api_key(&hashed, &adopted).await {
+                        tracing::warn!(error = %e, "an older API key was not given an id yet");
+                    }
+                }
+                Ok(Principal::Merchant { organization_id: key.organization_id })
+            }
+            _ => Err(DomainError::Unauthorized),
         };
     }
     if token.starts_with(secrets::SESSION_PREFIX) {

@@ -6,7 +6,8 @@ use crate::ids;
 use crate::model::*;
 use crate::secrets;
 use crate::validate;
-use crate::views::{BenefitView, CreatedBenefit, CreatedOrganization};
+use crate::views::{ApiKeyView, BenefitView, CreatedBenefit, CreatedOrganization, NewApiKey};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 pub const MAX_UNIT_AMOUNT: MinorUnits = 99_999_999;
@@ -32,10 +33,80 @@ pub async fn create_organization(
         created_at: app.clock.now(),
     };
     let api_key = secrets::new_secret(secrets::API_KEY_PREFIX);
-    if !app.store.create_organization(&org, &secrets::hash(&api_key)).await? {
+    let record = key_record(app, &org.id, &api_key, org.created_at);
+    if !app.store.create_organization(&org, &record, &secrets::hash(&api_key)).await? {
         return Err(DomainError::invalid("slug", "is already taken"));
     }
     Ok(CreatedOrganization { organization: org, api_key })
+}
+
+/// The stored record of a key (never the key).
+pub fn key_record(_app: &App, organization_id: &str, key: &str, created_at: DateTime<Utc>) -> ApiKey {
+    ApiKey {
+        id: ids::new_id(ids::API_KEY),
+        organization_id: organization_id.to_string(),
+        created_at,
+        last4: key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect(),
+        expires_at: None,
+    }
+}
+
+/// How long the replaced keys keep working when nothing is said: a day.
+pub const DEFAULT_KEY_GRACE_S: i64 = 24 * 3600;
+pub const MAX_KEY_GRACE_S: i64 = 30 * 24 * 3600;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiKey {
+    /// How long the organization's current keys keep working (0 stops them at once).
+    #[serde(default)]
+    pub grace_period_s: Option<i64>,
+}
+
+fn own_organization<'a>(who: &'a Principal, organization_id: &'a str) -> Result<&'a str, DomainError> {
+    match who {
+        Principal::Operator => Ok(organization_id),
+        Principal::Merchant { organization_id: mine } if mine == organization_id => Ok(organization_id),
+        Principal::Merchant { .. } => Err(DomainError::NotFound("organization")),
+        _ => Err(DomainError::Unauthorized),
+    }
+}
+
+/// A new API key for the organization (shown once); its other keys stop working after the
+/// grace period.
+pub async fn rotate_api_key(
+    app: &App,
+    who: &Principal,
+    organization_id: &str,
+    input: RotateApiKey,
+) -> Result<NewApiKey, DomainError> {
+    let org_id = own_organization(who, organization_id)?;
+    let grace = input.grace_period_s.unwrap_or(DEFAULT_KEY_GRACE_S);
+    if !(0..=MAX_KEY_GRACE_S).contains(&grace) {
+        return Err(DomainError::invalid(
+            "grace_period_s",
+            format!("must be from 0 to {MAX_KEY_GRACE_S} seconds"),
+        ));
+    }
+    if app.store.organization(org_id).await?.is_none() {
+        return Err(DomainError::NotFound("organization"));
+    }
+    let now = app.clock.now();
+    let api_key = secrets::new_secret(secrets::API_KEY_PREFIX);
+    let record = key_record(app, org_id, &api_key, now);
+    let others_expire_at = now + chrono::Duration::seconds(grace);
+    app.store.rotate_api_key(&record, &secrets::hash(&api_key), others_expire_at).await?;
+    Ok(NewApiKey { key: ApiKeyView::from(&record), api_key, previous_keys_expire_at: others_expire_at })
+}
+
+/// The organization's keys, without their secret.
+pub async fn list_api_keys(
+    app: &App,
+    who: &Principal,
+    organization_id: &str,
+) -> Result<Vec<ApiKeyView>, DomainError> {
+    let org_id = own_organization(who, organization_id)?;
+    Ok(app.store.api_keys(org_id).await?.iter().map(ApiKeyView::from).collect())
 }
 
 /// One flat shape for every benefit type, so unknown fields are refused and each type's
