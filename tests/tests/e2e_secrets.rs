@@ -128,6 +128,34 @@ async fn no_secret_is_kept_and_sessions_end_on_sign_out() {
     secrets.push(c.invitation_token_after("eva@xn--bcher-kva.example", &first_link).await);
     secrets.extend(c.mailed_secrets().await);
 
+    // Limits: a sixth sign-in link within 15 minutes, a sixth re-send of one seat within the
+    // hour — 429 with Retry-After, the same for an email nobody has.
+    for email in ["boss@corp.example", "nobody@corp.example"] {
+        let ask = json!({"organization_slug": "acme", "email": email});
+        let mut last = None;
+        for _ in 0..6 {
+            last = Some(c.api.post("/v1/portal/sign-in", None, ask.clone()).await);
+        }
+        let last = last.expect("asked");
+        assert_eq!((last.status, last.error_code().as_str()), (429, "rate_limited"), "{email}");
+        let retry: i64 = last
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        assert!((1..=900).contains(&retry), "Retry-After: {retry}");
+    }
+    let resend = format!("{seats}/{}/resend", eva.str("/id"));
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            v.push(c.api.post(&resend, Some(&boss), json!({})).await.status);
+        }
+        v
+    };
+    assert_eq!(statuses, vec![200, 200, 200, 200, 429], "five re-sends an hour (one was sent above)");
+
     // Sign-out ends the session on the server, not only in the tab.
     let mine = c.api.get("/v1/portal/subscriptions", Some(&boss)).await;
     assert_eq!(mine.status, 200);

@@ -610,6 +610,10 @@ impl Store for DynamoStore {
         self.query_partition(&keys::subscription(sub).pk, keys::AUDIT_PREFIX).await
     }
 
+    async fn count_hit(&self, key: &str, window_ends_at: i64, max: u32) -> Result<bool, StoreError> {
+        self.count_hit_in_table(key, window_ends_at, max).await
+    }
+
     async fn put_sign_in_code(&self, code: &SignInCode) -> Result<(), StoreError> {
         self.put_sign_in_code_in_table(code).await
     }

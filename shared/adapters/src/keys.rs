@@ -148,6 +148,11 @@ pub fn outbox(kind: &str, seat: &str) -> Key {
     key(outbox_partition(shard), &format!("JOB#{kind}#{seat}"))
 }
 
+/// A fixed-window rate counter (its key names the limit, the subject's hash and the window).
+pub fn rate_counter(key: &str) -> Key {
+    self::key(format!("RATE#{key}"), "RATE")
+}
+
 /// Jobs given up after their re-sends, kept for an operator (oldest first).
 pub const DEAD_JOBS: &str = "DEADJOB";
 pub fn dead_job(dead_at: &str, kind: &str, seat: &str) -> Key {

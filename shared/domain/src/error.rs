@@ -26,6 +26,9 @@ pub enum DomainError {
     PaymentRequired { payment_url: String },
     #[error("the service is unavailable, retry later")]
     Unavailable,
+    /// Too many requests of this kind in the current window (429, with `Retry-After`).
+    #[error("too many requests; retry in {retry_after_s} seconds")]
+    RateLimited { retry_after_s: i64 },
     /// Internal faults. The message is logged, never shown to clients.
     #[error("internal error: {0}")]
     Internal(String),

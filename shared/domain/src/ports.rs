@@ -480,6 +480,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Subscription>, StoreError>;
     async fn audit_events(&self, subscription_id: &str) -> Result<Vec<AuditEvent>, StoreError>;
 
+    /// Counts one hit on a fixed-window counter that lives until `window_ends_at` (Unix
+    /// seconds): `false`, and nothing counted, when it already holds `max` hits.
+    async fn count_hit(&self, key: &str, window_ends_at: i64, max: u32) -> Result<bool, StoreError>;
     async fn put_sign_in_code(&self, code: &SignInCode) -> Result<(), StoreError>;
     /// Deletes the code and returns it if it existed and had not expired: single use.
     async fn take_sign_in_code(

@@ -396,3 +396,29 @@ async fn a_key_made_before_keys_had_ids_gets_one_when_used_and_can_be_rotated_aw
         catalogue::rotate_api_key(&f.app, &who, "org_other", catalogue::RotateApiKey::default()).await;
     assert!(other.is_err(), "another organization's keys are not the caller's");
 }
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_alike_for_known_and_unknown_emails() {
+    let w = world();
+    let (_, product) = merchant(&w, "acme").await;
+    fixtures::buy(&w.app, &product, 2, "boss@corp.example", t0().timestamp(), "sub_rl")
+        .await
+        .expect("bought");
+    let ask = |email: &str| SignInRequest { organization_slug: "acme".into(), email: email.into() };
+    for email in ["boss@corp.example", "nobody@corp.example"] {
+        for _ in 0..5 {
+            assert_eq!(portal::sign_in(&w.app, ask(email)).await, Ok(()));
+        }
+        match portal::sign_in(&w.app, ask(email)).await {
+            Err(DomainError::RateLimited { retry_after_s }) => assert!((1..=900).contains(&retry_after_s)),
+            other => panic!("the 6th within 15 minutes is limited, known or not: {other:?}"),
+        }
+    }
+    // A known email whose mail fails answers as an unknown one.
+    w.mailer.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(portal::sign_in(&w.app, ask("BOSS2@corp.example")).await, Ok(()));
+    // The window passes: asking works again.
+    w.clock.advance(chrono::Duration::minutes(16));
+    w.mailer.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(portal::sign_in(&w.app, ask("boss@corp.example")).await, Ok(()));
+}

@@ -55,6 +55,7 @@ impl ApiError {
                     (409, "invalid_state", m.clone(), None)
                 }
                 DomainError::PaymentRequired { .. } => (402, "payment_required", d.to_string(), None),
+                DomainError::RateLimited { .. } => (429, "rate_limited", d.to_string(), None),
                 DomainError::Unavailable => {
                     (503, "unavailable", "The service is briefly unavailable; retry later.".into(), None)
                 }
@@ -81,6 +82,11 @@ impl ApiError {
         let mut resp = crate::response::json(status, &json!({ "error": error }));
         if status == 503 {
             resp.headers_mut().insert("retry-after", lambda_http::http::HeaderValue::from_static("1"));
+        }
+        if let ApiError::Domain(DomainError::RateLimited { retry_after_s }) = &self {
+            if let Ok(v) = lambda_http::http::HeaderValue::from_str(&retry_after_s.max(&1).to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
         }
         resp
     }

@@ -41,6 +41,7 @@ struct State {
     license_keys: HashSet<String>,
     outbox: HashMap<(JobKind, String), OutboxEntry>,
     dead_jobs: Vec<DeadJob>,
+    rate_counters: HashMap<String, u32>,
     /// seat → the token hash its `invite` job in the outbox is for.
     invite_hashes: HashMap<String, String>,
 }
@@ -387,6 +388,16 @@ impl Store for MemoryStore {
                 s.audit.iter().filter(|a| a.subscription_id == sub).cloned().collect();
             v.sort_by(|a, b| a.id.cmp(&b.id));
             v
+        })
+    }
+    async fn count_hit(&self, key: &str, _ends: i64, max: u32) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let hits = s.rate_counters.entry(key.to_string()).or_default();
+            if *hits >= max {
+                return false;
+            }
+            *hits += 1;
+            true
         })
     }
     async fn put_sign_in_code(&self, code: &SignInCode) -> Result<(), StoreError> {

@@ -23,13 +23,24 @@ pub struct SignInRequest {
 pub async fn sign_in(app: &App, input: SignInRequest) -> Result<(), DomainError> {
     let email = crate::validate::email("email", &input.email)?;
     let slug = crate::validate::slug("organization_slug", &input.organization_slug)?;
+    // Counted for known and unknown emails alike: the answer never tells them apart.
+    let who = format!("{slug}/{email}");
+    super::limits::check(
+        app,
+        &[super::limits::sign_in_per_email(&who), super::limits::sign_in_per_organization(&slug)],
+    )
+    .await?;
     let Some(org) = app.store.organization_by_slug(&slug).await? else {
         return Ok(());
     };
     let Some(customer) = app.store.customer_by_email(&org.id, &email).await? else {
         return Ok(());
     };
-    send_sign_in_link(app, &org, &customer).await
+    // A mail that fails is logged, never answered: a known email answers as an unknown one.
+    if let Err(e) = send_sign_in_link(app, &org, &customer).await {
+        tracing::warn!(error = %e, "sign-in link not mailed");
+    }
+    Ok(())
 }
 
 /// Creates a one-time sign-in code and mails its link. Also used right after a purchase.

@@ -69,6 +69,7 @@ pub async fn assign(
     let sub = portal::managed_subscription(app, who, subscription_id).await?;
     let email = validate::email("email", &input.email)?;
     let metadata = metadata(input.metadata)?;
+    super::limits::check(app, &[super::limits::invitations_per_subscription(&sub.id)]).await?;
     if !sub.status.allows_seat_changes() {
         return Err(DomainError::InvalidState(format!(
             "seats can be assigned only while the subscription is active or past due (it is {:?})",
@@ -146,6 +147,11 @@ pub async fn resend(
             seat.status.as_str()
         )));
     }
+    super::limits::check(
+        app,
+        &[super::limits::resend_per_seat(&seat.id), super::limits::invitations_per_subscription(&sub.id)],
+    )
+    .await?;
     let (token, link) = invitations::new_link(app, &seat, &sub);
     let invitation = Job::invite(&sub.id, &seat.id, Some(token));
     let audit = event(app, &sub.id, "seat.invitation_renewed", who.actor(), json!({"seat_id": seat.id}));
