@@ -19,7 +19,8 @@ fn strings(v: &aws_sdk_dynamodb::types::AttributeValue, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn no_secret_is_kept_and_sessions_end_on_sign_out() {
-    let c = Ctx::start("secrets").await;
+    // The anonymous per-address limit at 80 a minute: this test makes fewer until it floods.
+    let c = Ctx::start_with("secrets", vec![("ANONYMOUS_REQUESTS_PER_MINUTE".into(), "80".into())]).await;
     let admin = c.stack.admin_token.clone();
     let mut secrets: Vec<String> = Vec::new();
 
@@ -166,6 +167,17 @@ async fn no_secret_is_kept_and_sessions_end_on_sign_out() {
         c.api.post("/v1/portal/sessions/current/revoke", Some(&acme.key), json!({})).await.status,
         401
     );
+
+    // One address flooding the anonymous routes is stopped, with Retry-After.
+    let product_path = format!("/v1/products/{}", acme.product_id);
+    let mut flood = Vec::new();
+    for _ in 0..100 {
+        flood.push(c.api.get(&product_path, None).await);
+    }
+    let limited = flood.iter().find(|r| r.status == 429).expect("the flood is limited");
+    assert_eq!(limited.error_code(), "rate_limited");
+    assert!(limited.headers.get("retry-after").is_some());
+    assert_eq!(c.api.get("/v1/products", Some(&key3)).await.status, 200, "authenticated calls are not");
 
     // Nothing kept anywhere holds a secret, plain or as a value shaped like one.
     let items = seats_tests::scan(&c.db, &c.stack.resources.table).await;

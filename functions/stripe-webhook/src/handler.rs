@@ -5,7 +5,7 @@ use adapters::stripe::webhook::{parse_event, verify, TOLERANCE_S};
 use domain::events::PaymentEventKind;
 use domain::services::{billing_events, App};
 use http_kit::response::ok;
-use http_kit::router::Access::Open;
+use http_kit::router::Access::Signed;
 use http_kit::{serve, ApiError, Route};
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
@@ -31,7 +31,7 @@ fn kind_name(k: &PaymentEventKind) -> &str {
 
 pub async fn handle(state: &Webhook, req: Request) -> Result<Response<Body>, Error> {
     let app = &state.app;
-    let routes = [Route::new(Method::POST, "/v1/webhooks/stripe", (), Open, false)];
+    let routes = [Route::new(Method::POST, "/v1/webhooks/stripe", (), Signed, false)];
     serve(app, req, &routes, |_, ctx| async move {
         let header = ctx.header("stripe-signature").unwrap_or_default();
         if let Err(reason) = verify(&ctx.body, header, &state.secret, app.clock.now().timestamp(), TOLERANCE_S) {

@@ -24,6 +24,7 @@ pub async fn app_from_env() -> Result<(App, Config), ConfigError> {
     let mut settings = Settings::with_defaults(&config.public_base_url, &config.admin_token_hash);
     settings.claim_ttl_s = config.claim_ttl_hours * 3600;
     settings.session_ttl_s = config.session_ttl_hours * 3600;
+    settings.anonymous_requests_per_minute = config.anonymous_requests_per_minute;
     let app = App {
         store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)),
         mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &config.mail_from)),

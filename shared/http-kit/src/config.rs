@@ -60,6 +60,7 @@ pub struct Config {
     pub stripe_webhook_secret: Option<String>,
     pub claim_ttl_hours: i64,
     pub session_ttl_hours: i64,
+    pub anonymous_requests_per_minute: u32,
 }
 
 impl Config {
@@ -115,6 +116,7 @@ impl Config {
             stripe_webhook_secret: optional("STRIPE_WEBHOOK_SECRET"),
             claim_ttl_hours: parsed("CLAIM_TTL_HOURS", 72)?,
             session_ttl_hours: parsed("SESSION_TTL_HOURS", 12)?,
+            anonymous_requests_per_minute: parsed("ANONYMOUS_REQUESTS_PER_MINUTE", 120)?,
         })
     }
 }

@@ -21,6 +21,8 @@ pub struct Ctx {
     pub params: Vec<String>,
     pub principal: Principal,
     pub request_id: String,
+    /// The caller's address as API Gateway saw it (for anonymous routes' rate limit).
+    pub source_ip: Option<String>,
 }
 
 impl Ctx {
@@ -28,6 +30,11 @@ impl Ctx {
         let query =
             req.query_string_parameters().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+        let source_ip = match req.request_context_ref() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone(),
+            Some(lambda_http::request::RequestContext::ApiGatewayV1(c)) => c.identity.source_ip.clone(),
+            _ => None,
+        };
         let (parts, body) = req.into_parts();
         let body: &[u8] = body.as_ref();
         if body.len() > MAX_BODY_BYTES {
@@ -42,6 +49,7 @@ impl Ctx {
             params: Vec::new(),
             principal: Principal::Public,
             request_id,
+            source_ip,
         })
     }
 

@@ -3,15 +3,19 @@
 
 use crate::idempotency;
 use crate::{ApiError, ApiResult, Ctx};
-use domain::services::{auth, App};
+use domain::services::{auth, limits, App};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use std::future::Future;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// No credentials are read (public reads, sign-in, Stripe's signed webhook).
+    /// No credentials are read (public reads, sign-in, checkouts, claims): each caller's
+    /// address is rate limited.
     Open,
+    /// No credentials are read; the body is signed by its sender (Stripe's webhook), whose
+    /// bursts come from a few addresses: not rate limited by address.
+    Signed,
     /// A bearer token is resolved to a principal; the use case decides what it may do.
     Bearer,
 }
@@ -109,8 +113,15 @@ where
     };
     *matched = route.pattern;
     ctx.params = params;
-    if route.access == Access::Bearer {
-        ctx.principal = auth::authenticate(app, ctx.bearer()?).await?;
+    match route.access {
+        Access::Bearer => ctx.principal = auth::authenticate(app, ctx.bearer()?).await?,
+        Access::Open => {
+            if let Some(ip) = ctx.source_ip.as_deref() {
+                let per_minute = app.settings.anonymous_requests_per_minute;
+                limits::check(app, &[limits::anonymous_per_ip(ip, per_minute)]).await?;
+            }
+        }
+        Access::Signed => {}
     }
     match (route.idempotent, ctx.idempotency_key()?.map(str::to_string)) {
         (true, Some(key)) => idempotency::run(app, &key, ctx, |c| handler(route.id, c)).await,

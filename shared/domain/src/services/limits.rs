@@ -32,9 +32,10 @@ pub fn resend_per_seat<'a>(subject: &'a str) -> Limit<'a> {
 pub fn invitations_per_subscription<'a>(subject: &'a str) -> Limit<'a> {
     Limit { name: "invite-sub", subject, max: 1000, window_s: 3600 }
 }
-/// Anonymous requests per source address (sign-in, sessions, claims, checkouts).
-pub fn anonymous_per_ip<'a>(subject: &'a str) -> Limit<'a> {
-    Limit { name: "ip", subject, max: 120, window_s: 60 }
+/// Anonymous requests per source address (sign-in, sessions, claims, checkouts, public reads),
+/// `max` a minute (`ANONYMOUS_REQUESTS_PER_MINUTE`, 120 by default).
+pub fn anonymous_per_ip(subject: &str, max: u32) -> Limit<'_> {
+    Limit { name: "ip", subject, max, window_s: 60 }
 }
 
 /// Counts a hit on each limit, in order; the first one over answers 429 with the seconds to

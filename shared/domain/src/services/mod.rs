@@ -34,6 +34,8 @@ pub struct Settings {
     pub checkout_ttl_s: i64,
     pub upload_url_ttl_s: u64,
     pub download_url_ttl_s: u64,
+    /// Anonymous requests a minute from one address.
+    pub anonymous_requests_per_minute: u32,
 }
 
 impl Settings {
@@ -47,6 +49,7 @@ impl Settings {
             checkout_ttl_s: 24 * 3600,
             upload_url_ttl_s: 15 * 60,
             download_url_ttl_s: 5 * 60,
+            anonymous_requests_per_minute: 120,
         }
     }
 }
