@@ -35,7 +35,10 @@ impl WebConfig {
         origin_of("PUBLIC_BASE_URL", &public_base_url)?;
         let test_payments = match optional("PAYMENT_GATEWAY").as_deref().unwrap_or("stripe") {
             "stripe" => None,
-            "offline" => Some(TestPayments { webhook_secret: required("STRIPE_WEBHOOK_SECRET")? }),
+            "offline" => {
+                http_kit::config::require_local_stack(optional("AWS_ENDPOINT_URL").as_deref())?;
+                Some(TestPayments { webhook_secret: required("STRIPE_WEBHOOK_SECRET")? })
+            }
             other => {
                 return Err(ConfigError::Invalid(
                     "PAYMENT_GATEWAY",

@@ -63,6 +63,23 @@ pub struct Config {
     pub anonymous_requests_per_minute: u32,
 }
 
+/// The offline gateway takes no payment: it runs only where AWS itself is an emulator on this
+/// machine (`AWS_ENDPOINT_URL` on a loopback address), which no deployed stack can be.
+pub fn require_local_stack(endpoint: Option<&str>) -> Result<(), ConfigError> {
+    let local = endpoint
+        .and_then(|e| url::Url::parse(e).ok())
+        .and_then(|u| u.host_str().map(str::to_string))
+        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]" || h == "::1");
+    if local {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(
+            "PAYMENT_GATEWAY",
+            "\"offline\" takes no payment and runs only against a local emulator (AWS_ENDPOINT_URL on 127.0.0.1)".into(),
+        ))
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         // The admin token is stored as its SHA-256 (ADMIN_TOKEN_SHA256); ADMIN_TOKEN is
@@ -82,17 +99,20 @@ impl Config {
                 api_base: optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into()),
                 secret_key: required("STRIPE_SECRET_KEY")?,
             },
-            "offline" => GatewayConfig::Offline {
-                payment: match optional("OFFLINE_PAYMENT_OUTCOME") {
-                    None => Default::default(),
-                    Some(v) => adapters::offline::OfflinePayment::parse(&v).ok_or_else(|| {
-                        ConfigError::Invalid(
-                            "OFFLINE_PAYMENT_OUTCOME",
-                            format!("{v:?} is neither \"succeed\" nor \"decline\""),
-                        )
-                    })?,
-                },
-            },
+            "offline" => {
+                require_local_stack(optional("AWS_ENDPOINT_URL").as_deref())?;
+                GatewayConfig::Offline {
+                    payment: match optional("OFFLINE_PAYMENT_OUTCOME") {
+                        None => Default::default(),
+                        Some(v) => adapters::offline::OfflinePayment::parse(&v).ok_or_else(|| {
+                            ConfigError::Invalid(
+                                "OFFLINE_PAYMENT_OUTCOME",
+                                format!("{v:?} is neither \"succeed\" nor \"decline\""),
+                            )
+                        })?,
+                    },
+                }
+            }
             other => {
                 return Err(ConfigError::Invalid(
                     "PAYMENT_GATEWAY",
@@ -118,5 +138,25 @@ impl Config {
             session_ttl_hours: parsed("SESSION_TTL_HOURS", 12)?,
             anonymous_requests_per_minute: parsed("ANONYMOUS_REQUESTS_PER_MINUTE", 120)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod local_stack_tests {
+    use super::require_local_stack;
+
+    #[test]
+    fn the_offline_gateway_runs_only_against_a_local_emulator() {
+        for local in ["http://127.0.0.1:4566", "http://localhost:5000", "http://[::1]:9000"] {
+            assert!(require_local_stack(Some(local)).is_ok(), "{local}");
+        }
+        for deployed in [
+            None,
+            Some("https://dynamodb.us-east-1.amazonaws.com"),
+            Some("http://10.0.0.5:4566"),
+            Some("not a url"),
+        ] {
+            assert!(require_local_stack(deployed).is_err(), "{deployed:?}");
+        }
     }
 }
