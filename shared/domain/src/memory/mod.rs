@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 mod fakes;
 pub mod fixtures;
+mod outbox;
 
 pub use fakes::*;
 
@@ -44,18 +45,6 @@ struct State {
     rate_counters: HashMap<String, u32>,
     /// seat → the token hash its `invite` job in the outbox is for.
     invite_hashes: HashMap<String, String>,
-}
-
-impl State {
-    fn put_job(&mut self, job: &Job, now: i64) {
-        let job = job.for_outbox();
-        self.outbox
-            .insert((job.kind, job.seat_id.clone()), OutboxEntry { job, attempts: 0, enqueued_at: now });
-    }
-    fn put_invitation(&mut self, job: &Job, token_hash: &str, now: i64) {
-        self.put_job(job, now);
-        self.invite_hashes.insert(job.seat_id.clone(), token_hash.to_string());
-    }
 }
 
 /// The single table, in memory. One mutex makes each method atomic, like a transaction.
@@ -622,62 +611,32 @@ impl Store for MemoryStore {
     async fn pending_invitation(
         &self,
         job: &Job,
-        token_hash: &str,
+        hash: &str,
     ) -> Result<Option<Option<ClaimToken>>, StoreError> {
-        self.with(|s| {
-            let ours = s.outbox.contains_key(&(JobKind::Invite, job.seat_id.clone()))
-                && s.invite_hashes.get(&job.seat_id).map(String::as_str) == Some(token_hash);
-            ours.then(|| s.claim_tokens.get(token_hash).cloned())
-        })
+        self.with(|s| s.pending_invitation(job, hash))
     }
     async fn finish_invitation(
         &self,
         job: &Job,
-        token_hash: &str,
+        hash: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
-        self.with(|s| {
-            let key = (JobKind::Invite, job.seat_id.clone());
-            if !s.outbox.contains_key(&key)
-                || s.invite_hashes.get(&job.seat_id).map(String::as_str) != Some(token_hash)
-            {
-                return false;
-            }
-            s.outbox.remove(&key);
-            s.invite_hashes.remove(&job.seat_id);
-            s.audit.extend(audit.cloned());
-            true
-        })
+        self.with(|s| s.finish_invitation(job, hash, audit))
     }
     async fn stale_jobs(&self, cutoff: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.with(|s| s.outbox.values().filter(|e| e.enqueued_at < cutoff).take(limit).cloned().collect())
     }
     async fn advance_job(&self, job: &Job, now: i64) -> Result<(), StoreError> {
-        self.with(|s| {
-            if let Some(e) = s.outbox.get_mut(&(job.kind, job.seat_id.clone())) {
-                e.job = job.for_outbox();
-                e.attempts = 0;
-                e.enqueued_at = now;
-            }
-        })
+        self.with(|s| s.advance_job(job, now))
     }
     async fn dead_letter_job(&self, dead: &DeadJob) -> Result<(), StoreError> {
-        self.with(|s| {
-            if s.outbox.remove(&(dead.job.kind, dead.job.seat_id.clone())).is_some() {
-                s.dead_jobs.push(dead.clone());
-            }
-        })
+        self.with(|s| s.dead_letter_job(dead))
     }
     async fn dead_jobs(&self, limit: usize) -> Result<Vec<DeadJob>, StoreError> {
         self.with(|s| s.dead_jobs.iter().take(limit).cloned().collect())
     }
     async fn touch_job(&self, job: &Job, now: i64) -> Result<(), StoreError> {
-        self.with(|s| {
-            if let Some(e) = s.outbox.get_mut(&(job.kind, job.seat_id.clone())) {
-                e.attempts += 1;
-                e.enqueued_at = now;
-            }
-        })
+        self.with(|s| s.touch_job(job, now))
     }
     async fn begin_idempotent(
         &self,
