@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 const EXPECTED: [(&str, &str, f64, f64, u32, u32); 13] = [
     ("purchase (checkout)", "1×GetItem + 1×PutItem", 1.0, 1.0, 0, 0),
     ("webhook: checkout completed", "4×GetItem + 1×PutItem + 1×TransactWriteItems", 4.0, 17.0, 0, 1),
-    ("assign", "2×GetItem + 1×TransactWriteItems", 2.0, 14.0, 1, 0),
+    ("assign", "2×GetItem + 1×TransactWriteItems", 2.0, 16.0, 1, 0),
     ("worker: invitation", "1×TransactGetItems + 1×TransactWriteItems", 4.0, 4.0, 0, 1),
     ("claim", "1×GetItem + 1×TransactWriteItems", 3.0, 15.0, 1, 0),
     ("worker: grant", "1×DeleteItem + 4×GetItem + 1×TransactWriteItems", 6.0, 7.0, 0, 0),

@@ -31,10 +31,13 @@ impl DynamoStore {
             self.audit_item(&a.audit)?,
             // The invitation is mailed from the outbox: committed with the seat, never lost.
             self.invitation_item(&a.invitation, &a.token.token_hash, seat.invited_at.timestamp())?,
+            // 6: the subscription's invitations in this window.
+            self.rate_item(&a.limit)?,
         ];
         Ok(match self.transact(items).await? {
             Txn::Committed => AssignOutcome::Assigned,
             Txn::ConditionFailed(f) if f.contains(&2) => AssignOutcome::AlreadyAssigned,
+            Txn::ConditionFailed(f) if f == [6] => AssignOutcome::RateLimited,
             Txn::ConditionFailed(_) => AssignOutcome::NoSeats,
         })
     }

@@ -193,8 +193,16 @@ pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, jobs: &[Job]) -> Result<(), PortError>;
 }
 
+/// One hit on a fixed-window rate counter, made in the write it limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateHit {
+    pub key: String,
+    pub window_ends_at: i64,
+    pub max: u32,
+}
+
 /// Assigning a seat: counter + seat + email guard + claim token + audit + the invitation's
-/// job in the outbox, all or nothing.
+/// job in the outbox + a hit on the subscription's invitation limit, all or nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeatAssignment {
     pub seat: Seat,
@@ -202,6 +210,7 @@ pub struct SeatAssignment {
     pub audit: AuditEvent,
     /// The `invite` job; the outbox keeps it without its token.
     pub invitation: Job,
+    pub limit: RateHit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +220,8 @@ pub enum AssignOutcome {
     NoSeats,
     /// The email holds a live seat on this subscription.
     AlreadyAssigned,
+    /// The subscription sent as many invitations as its window allows.
+    RateLimited,
 }
 
 /// Claiming a seat: the token is consumed, the seat becomes the holder's, the grant job goes

@@ -141,3 +141,26 @@ async fn a_lapse_whose_next_page_the_queue_lost_is_finished_by_the_sweeper() {
     assert!(list.seats.iter().all(|s| s.status == SeatStatus::Revoked));
     assert!(f.store.stale_jobs(i64::MAX, 1000).await.expect("outbox").is_empty(), "nothing left over");
 }
+
+#[tokio::test]
+async fn a_subscription_sends_at_most_a_thousand_invitations_an_hour() {
+    let (f, merchant, sub) = setup(1000).await;
+    for i in 0..1000 {
+        let who = AssignSeat { email: format!("m{i}@corp.example"), metadata: None };
+        seats::assign(&f.app, &merchant, &sub.id, who).await.expect("within the limit");
+    }
+    let first = seats::list(&f.app, &merchant, &sub.id, None, None, Some("1")).await.expect("list");
+    seats::revoke(&f.app, &merchant, &sub.id, &first.seats[0].id).await.expect("a seat freed");
+    let who = AssignSeat { email: "one-more@corp.example".into(), metadata: None };
+    match seats::assign(&f.app, &merchant, &sub.id, who).await {
+        Err(domain::error::DomainError::RateLimited { retry_after_s }) => {
+            assert!((1..=3600).contains(&retry_after_s))
+        }
+        other => panic!("the 1,001st invitation within the hour is limited: {other:?}"),
+    }
+    let now = f.store.subscription(&sub.id).await.expect("s").expect("sub");
+    assert_eq!(now.seats_assigned, 999, "the refused assign changed nothing");
+    f.clock.advance(Duration::hours(1));
+    let who = AssignSeat { email: "one-more@corp.example".into(), metadata: None };
+    seats::assign(&f.app, &merchant, &sub.id, who).await.expect("the next hour");
+}

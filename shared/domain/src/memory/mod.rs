@@ -426,6 +426,13 @@ impl Store for MemoryStore {
             if !sub.status.allows_seat_changes() || sub.seats_assigned >= sub.assign_cap.min(sub.seats) {
                 return AssignOutcome::NoSeats;
             }
+            if s.rate_counters.get(&a.limit.key).is_some_and(|h| *h >= a.limit.max) {
+                return AssignOutcome::RateLimited;
+            }
+            *s.rate_counters.entry(a.limit.key.clone()).or_default() += 1;
+            let Some(sub) = s.subscriptions.get_mut(&sub_id) else {
+                return AssignOutcome::NoSeats;
+            };
             sub.seats_assigned += 1;
             s.seat_emails.insert((sub_id.clone(), a.seat.email.clone()), a.seat.id.clone());
             s.claim_tokens.insert(a.token.token_hash.clone(), a.token.clone());

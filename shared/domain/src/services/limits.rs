@@ -4,6 +4,7 @@
 
 use super::App;
 use crate::error::DomainError;
+use crate::ports::RateHit;
 use crate::secrets;
 
 /// One limit: at most `max` hits per `window_s` seconds for `subject` (hashed into the key,
@@ -38,17 +39,31 @@ pub fn anonymous_per_ip(subject: &str, max: u32) -> Limit<'_> {
     Limit { name: "ip", subject, max, window_s: 60 }
 }
 
+/// The hit a request makes on `l` now: the counter's key (limit, subject's hash, window) and
+/// the window's end.
+pub fn hit(app: &App, l: &Limit<'_>) -> RateHit {
+    let now = app.clock.now().timestamp();
+    let start = now - now.rem_euclid(l.window_s);
+    RateHit {
+        key: format!("{}#{}#{start}", l.name, &secrets::hash(l.subject)[..32]),
+        window_ends_at: start + l.window_s,
+        max: l.max,
+    }
+}
+
+/// The answer to a request over the limit of `hit`.
+pub fn refused(app: &App, name: &str, hit: &RateHit) -> DomainError {
+    tracing::info!(limit = name, metric = "rate_limited", "rate limited");
+    DomainError::RateLimited { retry_after_s: (hit.window_ends_at - app.clock.now().timestamp()).max(1) }
+}
+
 /// Counts a hit on each limit, in order; the first one over answers 429 with the seconds to
 /// its window's end.
 pub async fn check(app: &App, limits: &[Limit<'_>]) -> Result<(), DomainError> {
-    let now = app.clock.now().timestamp();
     for l in limits {
-        let start = now - now.rem_euclid(l.window_s);
-        let end = start + l.window_s;
-        let key = format!("{}#{}#{start}", l.name, &secrets::hash(l.subject)[..32]);
-        if !app.store.count_hit(&key, end, l.max).await? {
-            tracing::info!(limit = l.name, metric = "rate_limited", "rate limited");
-            return Err(DomainError::RateLimited { retry_after_s: (end - now).max(1) });
+        let h = hit(app, l);
+        if !app.store.count_hit(&h.key, h.window_ends_at, h.max).await? {
+            return Err(refused(app, l.name, &h));
         }
     }
     Ok(())

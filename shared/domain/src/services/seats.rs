@@ -69,7 +69,6 @@ pub async fn assign(
     let sub = portal::managed_subscription(app, who, subscription_id).await?;
     let email = validate::email("email", &input.email)?;
     let metadata = metadata(input.metadata)?;
-    super::limits::check(app, &[super::limits::invitations_per_subscription(&sub.id)]).await?;
     if !sub.status.allows_seat_changes() {
         return Err(DomainError::InvalidState(format!(
             "seats can be assigned only while the subscription is active or past due (it is {:?})",
@@ -94,7 +93,10 @@ pub async fn assign(
     let (token, link) = invitations::new_link(app, &seat, &sub);
     seat.claim_token_hash = Some(link.token_hash.clone());
     seat.invitation_expires_at = Some(link.expires_at);
+    // Counted in the assign's own transaction: no request of its own.
+    let limit = super::limits::invitations_per_subscription(&sub.id);
     let assignment = SeatAssignment {
+        limit: super::limits::hit(app, &limit),
         invitation: Job::invite(&sub.id, &seat.id, Some(token)),
         token: link,
         audit: event(
@@ -110,6 +112,7 @@ pub async fn assign(
         AssignOutcome::Assigned => {}
         AssignOutcome::NoSeats => return Err(DomainError::NoSeatsAvailable),
         AssignOutcome::AlreadyAssigned => return Err(DomainError::SeatAlreadyAssigned),
+        AssignOutcome::RateLimited => return Err(super::limits::refused(app, limit.name, &assignment.limit)),
     }
     tracing::info!(subscription_id = %sub.id, seat_id = %assignment.seat.id, metric = "seats_assigned", "seat assigned");
     send_invitation(app, assignment.invitation).await;
