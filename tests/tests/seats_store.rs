@@ -104,6 +104,20 @@ async fn two_hundred_concurrent_assigns_on_ten_seats_sell_exactly_ten() {
     let _ = w.db.delete_table().table_name(&w.res.table).send().await;
 }
 
+/// Up to ten messages of the job queue, waiting up to `wait_s` for the first.
+async fn received(w: &World, wait_s: i32) -> Vec<aws_sdk_sqs::types::Message> {
+    w.sqs
+        .receive_message()
+        .queue_url(&w.res.queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_s)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default()
+}
+
 fn sqs_event(messages: Vec<aws_sdk_sqs::types::Message>) -> SqsEvent {
     let mut event = SqsEvent::default();
     for m in messages {
@@ -129,16 +143,7 @@ async fn a_grant_survives_a_failed_sqs_send_through_outbox_sweeper_and_worker() 
     .await
     .expect("assign");
     // The worker mails the invitation from the queue (as Lambda would, then deletes it).
-    let invite = w
-        .sqs
-        .receive_message()
-        .queue_url(&w.res.queue_url)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .expect("receive")
-        .messages
-        .unwrap_or_default();
+    let invite = received(&w, 1).await;
     assert_eq!(invite.len(), 1, "the invitation job");
     let reply = benefit_worker::handler::handle(&w.app, sqs_event(invite.clone())).await.expect("batch");
     assert!(reply.batch_item_failures.is_empty());
@@ -161,30 +166,12 @@ async fn a_grant_survives_a_failed_sqs_send_through_outbox_sweeper_and_worker() 
         Arc::new(adapters::sqs::SqsJobs::new(w.sqs.clone(), format!("{}-missing", w.res.queue_url)));
     let claimed = claims::claim(&broken, ClaimRequest { token }).await.expect("the claim commits");
     assert_eq!(claimed.seat.status, SeatStatus::Claimed);
-    let nothing = w
-        .sqs
-        .receive_message()
-        .queue_url(&w.res.queue_url)
-        .wait_time_seconds(0)
-        .send()
-        .await
-        .expect("receive");
-    assert!(nothing.messages.unwrap_or_default().is_empty(), "nothing reached the queue");
+    assert!(received(&w, 0).await.is_empty(), "nothing reached the queue");
 
     // A minute later the sweeper finds the job in the outbox and sends it.
     w.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(sweeper::sweep(&w.app, 60).await.expect("sweep").resent, 1);
-    let received = w
-        .sqs
-        .receive_message()
-        .queue_url(&w.res.queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .expect("receive")
-        .messages
-        .unwrap_or_default();
+    let received = received(&w, 1).await;
     assert_eq!(received.len(), 1);
 
     // The worker's batch handler, with a poison message beside the job: only the poison fails.
@@ -246,17 +233,7 @@ async fn six_hundred_given_up_jobs_leave_the_outbox_and_a_fresh_one_is_sent() {
     w.clock.advance(chrono::Duration::seconds(61));
     let swept = sweeper::sweep(&w.app, 60).await.expect("sweep");
     assert_eq!((swept.resent, swept.given_up), (1, 600), "{swept:?}");
-    let received = w
-        .sqs
-        .receive_message()
-        .queue_url(&w.res.queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .expect("receive")
-        .messages
-        .unwrap_or_default();
+    let received = received(&w, 1).await;
     assert!(received.iter().any(|m| m.body.as_deref().unwrap_or_default().contains(&fresh.id)));
     let dead = sweeper::dead_jobs(&w.app, &Principal::Operator, 1000).await.expect("dead");
     assert_eq!(dead.len(), 600);

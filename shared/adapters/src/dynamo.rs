@@ -211,9 +211,37 @@ impl DynamoStore {
         key_condition: &str,
         pk: &str,
         prefix: &str,
-        mut start: Option<Item>,
+        start: Option<Item>,
         limit: usize,
     ) -> Result<Vec<T>, StoreError> {
+        self.query_items(index, key_condition, pk, prefix, start, limit)
+            .await?
+            .into_iter()
+            .map(parse)
+            .collect()
+    }
+
+    /// All pages of a query (GSI reads cannot be consistent; table reads are).
+    async fn query_all<T: DeserializeOwned>(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        self.query_all_items(index, key_condition, pk, prefix).await?.into_iter().map(parse).collect()
+    }
+
+    /// The items themselves (their keys included), at most `limit`, from `start` on.
+    async fn query_items(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        pk: &str,
+        prefix: &str,
+        mut start: Option<Item>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         while out.len() < limit {
             let page = self
@@ -230,52 +258,6 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(fault)?;
-            for item in page.items.unwrap_or_default() {
-                out.push(parse(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
-    }
-
-    /// All pages of a query (GSI reads cannot be consistent; table reads are).
-    async fn query_all<T: DeserializeOwned>(
-        &self,
-        index: Option<&str>,
-        key_condition: &str,
-        pk: &str,
-        prefix: &str,
-    ) -> Result<Vec<T>, StoreError> {
-        self.query_all_items(index, key_condition, pk, prefix).await?.into_iter().map(parse).collect()
-    }
-
-    /// The same, as the items themselves (their keys included).
-    async fn query_all_items(
-        &self,
-        index: Option<&str>,
-        key_condition: &str,
-        pk: &str,
-        prefix: &str,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_string))
-                .key_condition_expression(key_condition)
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(index.is_none())
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(fault)?;
             out.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -283,6 +265,17 @@ impl DynamoStore {
             }
         }
         Ok(out)
+    }
+
+    /// Every item of a query.
+    async fn query_all_items(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.query_items(index, key_condition, pk, prefix, None, usize::MAX).await
     }
 
     fn seat_row(&self, seat: &Seat) -> Result<Item, StoreError> {
