@@ -34,7 +34,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn minimum(flow: &str) -> &'static str {
     match flow {
         "purchase (checkout)" => "2 (product read, checkout put)",
-        "webhook: checkout completed" => "5 (checkout, organization, product and buyer's email-guard reads, 1 transaction) + the sign-in link's code put and mail",
+        "webhook: checkout completed" => "5 (checkout, organization, product and buyer's email-guard reads, 1 transaction) + the sign-in link's job to SQS",
+        "sign-in (a customer's email)" | "sign-in (an unknown email)" => "2 (the per-email and per-organization limits' conditional updates) + the job to SQS, alike for every email",
+        "worker: sign-in link" => "5 (the slug and email guards, the organization and customer reads, the code's put) + the mail",
         "assign" => "3 (key + subscription reads, 1 transaction) + the job to SQS",
         "worker: invitation" => "2 (the job and the link in one read, 1 transaction) + the mail",
         "claim" => "2 (the link read, 1 transaction) + the job to SQS; 3 for a returning customer",

@@ -13,6 +13,7 @@ use domain::model::*;
 use domain::ports::{JobQueue, SystemClock};
 use domain::services::changes::{self, IntervalChangeRequest, SeatChangeRequest};
 use domain::services::claims::{self, ClaimRequest};
+use domain::services::portal::{self, SignInRequest};
 use domain::services::seats::{self, AssignSeat};
 use domain::services::{auth, benefits, billing_events, purchase, App, Principal, Settings};
 use std::future::Future;
@@ -20,9 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The flows, in the order a subscription lives them.
-pub const FLOWS: [&str; 13] = [
+pub const FLOWS: [&str; 16] = [
     "purchase (checkout)",
     "webhook: checkout completed",
+    "sign-in (a customer's email)",
+    "sign-in (an unknown email)",
+    "worker: sign-in link",
     "assign",
     "worker: invitation",
     "claim",
@@ -222,6 +226,22 @@ pub async fn run_all(w: &World, sub: &Subscription) -> Vec<(&'static str, Sample
     done.expect("checkout completed");
     out.push((FLOWS[1], s));
 
+    // Sign-in costs the same whoever asks; the worker alone learns whether to mail.
+    let slug =
+        w.unmetered(w.app.store.organization(&sub.organization_id)).await.expect("s").expect("org").slug;
+    let stranger = format!("nobody{}@corp.example", uuid::Uuid::new_v4().simple());
+    for (i, email) in [buyer.clone(), stranger].into_iter().enumerate() {
+        let ask = SignInRequest { organization_slug: slug.clone(), email };
+        let (asked, s) = w.measure(portal::sign_in(&w.app, ask)).await;
+        asked.expect("sign-in");
+        out.push((FLOWS[2 + i], s));
+    }
+    let _stranger_ask = w.queue.take(JobKind::SignIn);
+    let ask = w.queue.take(JobKind::SignIn);
+    let (mailed, s) = w.measure(benefits::process(&w.app, &ask)).await;
+    mailed.expect("sign-in link mailed");
+    out.push((FLOWS[4], s));
+
     let email = format!("new{}@corp.example", uuid::Uuid::new_v4().simple());
     let (seat, s) = w
         .measure(async {
@@ -230,22 +250,22 @@ pub async fn run_all(w: &World, sub: &Subscription) -> Vec<(&'static str, Sample
         })
         .await;
     let seat = seat.expect("assign");
-    out.push((FLOWS[2], s));
+    out.push((FLOWS[5], s));
 
     let invite = w.queue.take(JobKind::Invite);
     let token = invite.claim_token.clone().expect("the job carries the link");
     let (sent, s) = w.measure(benefits::process(&w.app, &invite)).await;
     sent.expect("invitation mailed");
-    out.push((FLOWS[3], s));
+    out.push((FLOWS[6], s));
 
     let (claimed, s) = w.measure(claims::claim(&w.app, ClaimRequest { token })).await;
     let claimed = claimed.expect("claim");
-    out.push((FLOWS[4], s));
+    out.push((FLOWS[7], s));
 
     let grant = w.queue.take(JobKind::Grant);
     let (granted, s) = w.measure(benefits::process(&w.app, &grant)).await;
     granted.expect("granted");
-    out.push((FLOWS[5], s));
+    out.push((FLOWS[8], s));
 
     let (page, s) = w
         .measure(async {
@@ -254,7 +274,7 @@ pub async fn run_all(w: &World, sub: &Subscription) -> Vec<(&'static str, Sample
         })
         .await;
     assert!(!page.expect("benefits").is_empty(), "the holder sees the grant");
-    out.push((FLOWS[6], s));
+    out.push((FLOWS[9], s));
 
     let (list, s) = w
         .measure(async {
@@ -263,7 +283,7 @@ pub async fn run_all(w: &World, sub: &Subscription) -> Vec<(&'static str, Sample
         })
         .await;
     list.expect("list");
-    out.push((FLOWS[7], s));
+    out.push((FLOWS[10], s));
 
     let now_seats = w.unmetered(w.app.store.subscription(&sub.id)).await.expect("s").expect("sub").seats;
     let (resized, s) = w
@@ -274,7 +294,7 @@ pub async fn run_all(w: &World, sub: &Subscription) -> Vec<(&'static str, Sample
         })
         .await;
     resized.expect("resize");
-    out.push((FLOWS[8], s));
+    out.push((FLOWS[11], s));
 
     // A switch happens once per subscription: a fresh monthly one each run.
     let monthly = subscription(w, 5, false).await;
@@ -286,7 +306,7 @@ pub async fn run_all(w: &World, sub: &Subscription) -> Vec<(&'static str, Sample
         })
         .await;
     switched.expect("switch");
-    out.push((FLOWS[9], s));
+    out.push((FLOWS[12], s));
 
     let (revoked, s) = w
         .measure(async {
@@ -295,12 +315,12 @@ pub async fn run_all(w: &World, sub: &Subscription) -> Vec<(&'static str, Sample
         })
         .await;
     revoked.expect("revoke");
-    out.push((FLOWS[10], s));
+    out.push((FLOWS[13], s));
 
     let revoke = w.queue.take(JobKind::Revoke);
     let (done, s) = w.measure(benefits::process(&w.app, &revoke)).await;
     done.expect("revoked");
-    out.push((FLOWS[11], s));
+    out.push((FLOWS[14], s));
 
     // Renewals move the period a month on: a fresh subscription each run keeps the bench's own
     // in the present (its changes are priced in the current period).
@@ -308,6 +328,6 @@ pub async fn run_all(w: &World, sub: &Subscription) -> Vec<(&'static str, Sample
     let renewal = renewal(&renewing);
     let (renewed, s) = w.measure(billing_events::handle(&w.app, &renewal)).await;
     renewed.expect("renewal");
-    out.push((FLOWS[12], s));
+    out.push((FLOWS[15], s));
     out
 }

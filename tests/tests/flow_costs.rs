@@ -10,9 +10,12 @@ use seats_tests::flows::{self, World, FLOWS};
 use std::collections::BTreeMap;
 
 /// flow → (DynamoDB requests, read units, write units, SQS requests, emails).
-const EXPECTED: [(&str, &str, f64, f64, u32, u32); 13] = [
+const EXPECTED: [(&str, &str, f64, f64, u32, u32); 16] = [
     ("purchase (checkout)", "1×GetItem + 1×PutItem", 1.0, 1.0, 0, 0),
-    ("webhook: checkout completed", "4×GetItem + 1×PutItem + 1×TransactWriteItems", 4.0, 17.0, 0, 1),
+    ("webhook: checkout completed", "4×GetItem + 1×TransactWriteItems", 4.0, 16.0, 1, 0),
+    ("sign-in (a customer's email)", "2×UpdateItem", 0.0, 2.0, 1, 0),
+    ("sign-in (an unknown email)", "2×UpdateItem", 0.0, 2.0, 1, 0),
+    ("worker: sign-in link", "4×GetItem + 1×PutItem", 4.0, 1.0, 0, 1),
     ("assign", "2×GetItem + 1×TransactWriteItems", 2.0, 16.0, 1, 0),
     ("worker: invitation", "1×TransactGetItems + 1×TransactWriteItems", 4.0, 4.0, 0, 1),
     ("claim", "1×GetItem + 1×TransactWriteItems", 3.0, 15.0, 1, 0),

@@ -209,6 +209,7 @@ async fn six_hundred_given_up_jobs_leave_the_outbox_and_a_fresh_one_is_sent() {
             customer_id: "cus_x".into(),
             cursor: None,
             claim_token: None,
+            sign_in: None,
         };
         let mut item = adapters::dynamo::row("outbox", &adapters::keys::outbox("grant", &job.seat_id), &job)
             .expect("row");

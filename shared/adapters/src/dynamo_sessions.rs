@@ -66,15 +66,35 @@ impl DynamoStore {
         )
     }
 
-    /// One conditional update per check.
+    /// One conditional update per check (a plain `UpdateItem`: one write unit, where a
+    /// transaction of one would cost two).
     pub(super) async fn count_hit_in_table(
         &self,
         key: &str,
         window_ends_at: i64,
         max: u32,
     ) -> Result<bool, StoreError> {
-        let hit = RateHit { key: key.to_string(), window_ends_at, max };
-        Ok(matches!(self.transact(vec![self.rate_item(&hit)?]).await?, Txn::Committed))
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::rate_counter(key))))
+            .update_expression("SET hits = if_not_exists(hits, :zero) + :one, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(hits) OR hits < :max")
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(i64::from(max)))
+            .expression_attribute_values(":ttl", n(window_ends_at + 60))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(e) => Err(fault(e)),
+        }
     }
 
     pub(super) async fn end_session_in_table(&self, hash: &str) -> Result<(), StoreError> {

@@ -531,6 +531,9 @@ pub enum JobKind {
     RevokeAll,
     /// Mail a pending seat's invitation (its claim link).
     Invite,
+    /// Mail a sign-in link if the email is an organization's customer (the worker looks; the
+    /// request that asked never does, so known and unknown emails cost and answer the same).
+    SignIn,
 }
 
 impl JobKind {
@@ -540,6 +543,7 @@ impl JobKind {
             JobKind::Revoke => "revoke",
             JobKind::RevokeAll => "revoke_all",
             JobKind::Invite => "invite",
+            JobKind::SignIn => "sign_in",
         }
     }
 }
@@ -569,6 +573,15 @@ pub struct Job {
     /// keeps its hash, so a job re-sent from the outbox has none and the worker makes a new link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_token: Option<String>,
+    /// `sign_in`: who asked for a link (the organization's slug and the normalized email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<SignInAsk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInAsk {
+    pub organization_slug: String,
+    pub email: String,
 }
 
 impl Job {
@@ -580,6 +593,7 @@ impl Job {
             customer_id: String::new(),
             cursor,
             claim_token: None,
+            sign_in: None,
         }
     }
 
@@ -592,6 +606,20 @@ impl Job {
             customer_id: String::new(),
             cursor: None,
             claim_token,
+            sign_in: None,
+        }
+    }
+
+    /// Mail a sign-in link to `email` if it is a customer of the organization `slug`.
+    pub fn sign_in(slug: &str, email: &str) -> Job {
+        Job {
+            kind: JobKind::SignIn,
+            seat_id: String::new(),
+            subscription_id: String::new(),
+            customer_id: String::new(),
+            cursor: None,
+            claim_token: None,
+            sign_in: Some(SignInAsk { organization_slug: slug.to_string(), email: email.to_string() }),
         }
     }
 

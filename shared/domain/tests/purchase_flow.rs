@@ -122,6 +122,9 @@ async fn a_completed_checkout_creates_one_active_subscription_and_mails_a_sign_i
     assert_eq!(billing_events::handle(&w.app, &e).await, Ok(Outcome::Duplicate));
     let again = completed("evt_2", &checkout.id, t0().timestamp());
     assert_eq!(billing_events::handle(&w.app, &again).await, Ok(Outcome::Stale));
+    // The webhook mailed nothing itself: the link went to the worker, once.
+    assert!(w.mailer.sent().is_empty());
+    w.run_jobs().await.expect("the worker mails the link");
 
     let done = purchase::get_checkout(&w.app, &checkout.id).await.expect("checkout");
     assert_eq!(done.status, CheckoutStatus::Completed);
@@ -248,6 +251,7 @@ async fn sign_in_codes_work_once_and_expire() {
     billing_events::handle(&w.app, &completed("evt_c", &checkout.id, t0().timestamp()))
         .await
         .expect("completed");
+    w.run_jobs().await.expect("jobs");
     let code_of = |text: &str| {
         text.split("code=")
             .nth(1)
@@ -274,6 +278,7 @@ async fn sign_in_codes_work_once_and_expire() {
     )
     .await
     .expect("quiet");
+    w.run_jobs().await.expect("jobs");
     assert_eq!(w.mailer.sent().len(), before);
 
     portal::sign_in(
@@ -282,6 +287,7 @@ async fn sign_in_codes_work_once_and_expire() {
     )
     .await
     .expect("mailed");
+    w.run_jobs().await.expect("jobs");
     let code = code_of(&w.mailer.sent().last().expect("mail").text);
     w.clock.advance(chrono::Duration::minutes(16));
     assert!(portal::create_session(&w.app, NewSession { code }).await.is_err(), "codes expire");
@@ -405,20 +411,34 @@ async fn sign_in_is_rate_limited_alike_for_known_and_unknown_emails() {
         .await
         .expect("bought");
     let ask = |email: &str| SignInRequest { organization_slug: "acme".into(), email: email.into() };
+    w.run_jobs().await.expect("jobs");
+    let mails_before = w.mailer.sent().len();
     for email in ["boss@corp.example", "nobody@corp.example"] {
         for _ in 0..5 {
             assert_eq!(portal::sign_in(&w.app, ask(email)).await, Ok(()));
         }
+        // The same work for both: the limits' counters and one queued ask each (no lookup).
+        let queued = w.queue.take();
+        assert_eq!(queued.len(), 5);
+        assert!(queued.iter().all(|j| j.kind == JobKind::SignIn
+            && j.sign_in == Some(SignInAsk { organization_slug: "acme".into(), email: email.into() })));
         match portal::sign_in(&w.app, ask(email)).await {
             Err(DomainError::RateLimited { retry_after_s }) => assert!((1..=900).contains(&retry_after_s)),
             other => panic!("the 6th within 15 minutes is limited, known or not: {other:?}"),
         }
+        for job in queued {
+            domain::services::benefits::process(&w.app, &job).await.expect("worked");
+        }
     }
-    // A known email whose mail fails answers as an unknown one.
-    w.mailer.failing.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(portal::sign_in(&w.app, ask("BOSS2@corp.example")).await, Ok(()));
-    // The window passes: asking works again.
+    assert_eq!(w.mailer.sent().len(), mails_before + 5, "links only for the known email");
+    // A queue that refuses the ask is a 503 to retry, alike for known and unknown emails.
+    w.queue.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(portal::sign_in(&w.app, ask("nobody2@corp.example")).await, Err(DomainError::Unavailable));
+    w.queue.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    // The window passes: asking works again. A known email whose mail fails answers as an
+    // unknown one; the worker's job fails, and the queue retries it.
     w.clock.advance(chrono::Duration::minutes(16));
-    w.mailer.failing.store(false, std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(portal::sign_in(&w.app, ask("boss@corp.example")).await, Ok(()));
+    w.mailer.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(portal::sign_in(&w.app, ask("BOSS@corp.example")).await, Ok(()));
+    assert_eq!(w.run_jobs().await, Err(DomainError::Unavailable));
 }

@@ -214,4 +214,18 @@ impl Fakes {
         };
         Fakes { app, store, mailer, queue, payments, clock }
     }
+
+    /// Works the queue as the worker would until it is empty (jobs a job sends included).
+    pub async fn run_jobs(&self) -> Result<(), crate::error::DomainError> {
+        for _ in 0..100 {
+            let jobs = self.queue.take();
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            for job in jobs {
+                crate::services::benefits::process(&self.app, &job).await?;
+            }
+        }
+        Err(crate::error::DomainError::Unavailable)
+    }
 }

@@ -44,6 +44,13 @@ pub async fn process(app: &App, job: &Job) -> Result<(), DomainError> {
         }
         // It leaves the outbox in the write that records the mail.
         JobKind::Invite => return super::invitations::send(app, job).await,
+        // Never in the outbox: the queue's message is all there is of it.
+        JobKind::SignIn => {
+            return match &job.sign_in {
+                Some(ask) => super::portal::mail_sign_in(app, ask).await,
+                None => Err(DomainError::invalid("sign_in", "is missing from the job")),
+            }
+        }
     }
     app.store.finish_job(job).await?;
     Ok(())

@@ -400,10 +400,12 @@ async fn complete_checkout(
             .await?;
         match applied {
             Applied::Applied => {
-                // The purchase is committed; a mail failure must not undo it or make the
-                // provider retry. The billing manager can ask for another link.
-                if let Err(e) = super::portal::send_sign_in_link(app, &org, &customer).await {
-                    tracing::warn!(error = %e, "sign-in email after purchase failed");
+                // The purchase is committed; the link goes out from the worker, so neither a
+                // mail failure nor a slow mail service reaches the provider's delivery. Should
+                // the queue refuse it, the success page offers to ask for another link.
+                let link = Job::sign_in(&org.slug, &customer.email);
+                if let Err(e) = app.jobs.enqueue(&[link]).await {
+                    tracing::warn!(error = %e, "sign-in link after purchase not queued");
                 }
                 return Ok(Outcome::Applied);
             }

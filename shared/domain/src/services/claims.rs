@@ -83,6 +83,7 @@ pub async fn claim(app: &App, input: ClaimRequest) -> Result<ClaimResult, Domain
             customer_id: holder.id.clone(),
             cursor: None,
             claim_token: None,
+            sign_in: None,
         };
         let session_token = secrets::new_secret(secrets::SESSION_PREFIX);
         let session = Session {

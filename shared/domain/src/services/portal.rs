@@ -18,8 +18,10 @@ pub struct SignInRequest {
     pub email: String,
 }
 
-/// Always succeeds for well-formed input, whether or not the customer exists (no account
-/// enumeration); mails a one-time code only to an existing customer.
+/// Answers alike, with the same work, whether or not the customer exists (no account
+/// enumeration, not even by timing): the limits are counted and a `sign_in` job is queued; the
+/// worker looks the email up and mails a one-time code only to an existing customer, so the
+/// mail service's errors and latency never reach the caller.
 pub async fn sign_in(app: &App, input: SignInRequest) -> Result<(), DomainError> {
     let email = crate::validate::email("email", &input.email)?;
     let slug = crate::validate::slug("organization_slug", &input.organization_slug)?;
@@ -30,25 +32,29 @@ pub async fn sign_in(app: &App, input: SignInRequest) -> Result<(), DomainError>
         &[super::limits::sign_in_per_email(&who), super::limits::sign_in_per_organization(&slug)],
     )
     .await?;
-    let Some(org) = app.store.organization_by_slug(&slug).await? else {
-        return Ok(());
-    };
-    let Some(customer) = app.store.customer_by_email(&org.id, &email).await? else {
-        return Ok(());
-    };
-    // A mail that fails is logged, never answered: a known email answers as an unknown one.
-    if let Err(e) = send_sign_in_link(app, &org, &customer).await {
-        tracing::warn!(error = %e, "sign-in link not mailed");
-    }
+    // Nothing is stored for this ask, so a queue that refuses it is answered 503 (retry), and
+    // alike for every email.
+    app.jobs.enqueue(&[Job::sign_in(&slug, &email)]).await?;
     Ok(())
 }
 
-/// Creates a one-time sign-in code and mails its link. Also used right after a purchase.
-pub async fn send_sign_in_link(
-    app: &App,
-    org: &Organization,
-    customer: &Customer,
-) -> Result<(), DomainError> {
+/// The `sign_in` job: a link for the customer if there is one, nothing otherwise. A failed mail
+/// fails the job, and the queue retries it (a retry mails a new code; each expires alone).
+pub async fn mail_sign_in(app: &App, ask: &SignInAsk) -> Result<(), DomainError> {
+    let Some(org) = app.store.organization_by_slug(&ask.organization_slug).await? else {
+        return Ok(());
+    };
+    let Some(customer) = app.store.customer_by_email(&org.id, &ask.email).await? else {
+        return Ok(());
+    };
+    send_sign_in_link(app, &org, &customer).await.map_err(|e| {
+        tracing::warn!(error = %e, metric = "sign_in_mails_failed", "sign-in link not mailed; the queue retries it");
+        DomainError::Unavailable
+    })
+}
+
+/// Creates a one-time sign-in code and mails its link.
+async fn send_sign_in_link(app: &App, org: &Organization, customer: &Customer) -> Result<(), DomainError> {
     let code = secrets::new_secret(secrets::SIGN_IN_CODE_PREFIX);
     app.store
         .put_sign_in_code(&SignInCode {

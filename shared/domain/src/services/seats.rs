@@ -260,6 +260,7 @@ pub async fn revoke_record(
             customer_id: holder.clone(),
             cursor: None,
             claim_token: None,
+            sign_in: None,
         }),
         _ => None,
     };

@@ -35,6 +35,8 @@ pub async fn setup(seats: i64) -> Setup {
     fixtures::buy(&f.app, &product, seats, "boss@corp.example", at(2025, 3, 1).timestamp(), "sub_s")
         .await
         .expect("bought");
+    // The buyer's sign-in link is mailed: the queue starts empty.
+    f.run_jobs().await.expect("jobs");
     f.clock.advance(at(2025, 3, 11) - at(2025, 3, 1));
     let sub = f.store.subscription_by_provider_id("sub_s").await.expect("store").expect("sub");
     assert_eq!((sub.current_period_start, sub.current_period_end), (at(2025, 3, 1), at(2025, 4, 1)));
