@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod dynamo;
+pub mod faults;
 pub mod keys;
 pub mod offline;
 pub mod s3;

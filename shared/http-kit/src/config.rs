@@ -61,6 +61,8 @@ pub struct Config {
     pub claim_ttl_hours: i64,
     pub session_ttl_hours: i64,
     pub anonymous_requests_per_minute: u32,
+    /// Injected faults (`FAULTS`), local stacks only.
+    pub faults: adapters::faults::FaultSettings,
 }
 
 /// The offline gateway takes no payment: it runs only where AWS itself is an emulator on this
@@ -120,6 +122,13 @@ impl Config {
                 ))
             }
         };
+        let faults = adapters::faults::FaultSettings::parse(&optional("FAULTS").unwrap_or_default())
+            .map_err(|e| ConfigError::Invalid("FAULTS", e))?;
+        if !faults.is_off() {
+            require_local_stack(optional("AWS_ENDPOINT_URL").as_deref()).map_err(|_| {
+                ConfigError::Invalid("FAULTS", "injects faults only into a local emulator".into())
+            })?;
+        }
         let public_base_url = required("PUBLIC_BASE_URL")?;
         if url::Url::parse(&public_base_url).is_err() {
             return Err(ConfigError::Invalid("PUBLIC_BASE_URL", "must be an absolute URL".into()));
@@ -137,6 +146,7 @@ impl Config {
             claim_ttl_hours: parsed("CLAIM_TTL_HOURS", 72)?,
             session_ttl_hours: parsed("SESSION_TTL_HOURS", 12)?,
             anonymous_requests_per_minute: parsed("ANONYMOUS_REQUESTS_PER_MINUTE", 120)?,
+            faults,
         })
     }
 }
