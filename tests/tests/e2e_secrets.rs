@@ -24,6 +24,15 @@ async fn no_secret_is_kept_and_sessions_end_on_sign_out() {
     let admin = c.stack.admin_token.clone();
     let mut secrets: Vec<String> = Vec::new();
 
+    // The functions' environment names the webhook's secret; the secret itself is in Secrets
+    // Manager (every signed event this suite posts is verified with what the function read).
+    let env = &c.stack.function_env;
+    assert!(env.iter().all(|(_, v)| !v.contains(&c.stack.webhook_secret)), "a secret in the environment");
+    assert!(env
+        .iter()
+        .any(|(k, v)| k == "STRIPE_WEBHOOK_SECRET_ID" && v.starts_with("arn:aws:secretsmanager:")));
+    assert!(env.iter().all(|(k, _)| k != "STRIPE_SECRET_KEY" && k != "STRIPE_WEBHOOK_SECRET"));
+
     // A replayed organization creation answers the organization, not its key.
     let body = json!({"name": "Globex", "slug": "globex"}).to_string().into_bytes();
     let headers = [("idempotency-key", "org-globex")];

@@ -94,3 +94,57 @@ fn the_template_passes_cfn_lint() {
         "cfn-lint: zero errors and zero warnings expected:\n{text}"
     );
 }
+
+/// The template's block of the function whose binary is `binary` (up to the next resource).
+fn template_function(yaml: &str, binary: &str) -> String {
+    let mut blocks: Vec<String> = Vec::new();
+    for line in yaml.lines() {
+        let starts = line.starts_with("  ") && line.chars().nth(2).is_some_and(|c| c.is_ascii_alphabetic());
+        match blocks.last_mut() {
+            Some(b) if !starts => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            _ => blocks.push(format!("{line}\n")),
+        }
+    }
+    let found: Vec<&String> = blocks
+        .iter()
+        .filter(|b| {
+            b.contains("Type: AWS::Serverless::Function") && b.contains(&format!("Binary: {binary}\n"))
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "one function of binary {binary} in the template");
+    found[0].clone()
+}
+
+#[test]
+fn only_the_functions_that_use_a_secret_can_read_it_and_none_has_one_in_its_environment() {
+    let yaml = read("infra/template.yaml");
+    // No secret is resolved into an environment (CloudFormation's dynamic references put the
+    // value in the function's configuration, readable by anyone who can read that).
+    assert!(!yaml.contains("resolve:secretsmanager") && !yaml.contains("STRIPE_SECRET_KEY:"));
+    let root = local_stack::root();
+    let mut functions: Vec<String> = std::fs::read_dir(root.join("functions"))
+        .expect("functions")
+        .filter_map(|e| e.ok().and_then(|e| e.file_name().to_str().map(str::to_string)))
+        .collect();
+    functions.sort();
+    let mut readers = Vec::new();
+    for f in &functions {
+        let main = read(&format!("functions/{f}/src/main.rs"));
+        let block = template_function(&yaml, f);
+        let calls_stripe = main.contains("Stripe::Api");
+        let reads_key = block.contains("STRIPE_API_KEY_SECRET_ID: !Ref StripeApiKeySecret")
+            && block.contains("secret:${StripeApiKeySecret}-??????");
+        assert_eq!(calls_stripe, reads_key, "{f}: calls Stripe = may read the key");
+        assert_eq!(calls_stripe, block.contains("StripeApiKeySecret"), "{f}");
+        let verifies = main.contains("STRIPE_WEBHOOK_SECRET_ID");
+        assert_eq!(verifies, block.contains("StripeWebhookSecret"), "{f}: the webhook secret");
+        assert_eq!(verifies, f == "stripe-webhook", "{f}: only the webhook verifies Stripe's signature");
+        if calls_stripe {
+            readers.push(f.as_str());
+        }
+    }
+    assert_eq!(readers, ["annual-switch", "products", "purchase", "resize", "stripe-webhook", "sweeper"]);
+}

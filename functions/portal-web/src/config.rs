@@ -13,6 +13,8 @@ pub struct WebConfig {
     /// The origin the dashboard uploads benefit files to (the presigned S3 PUT), allowed by
     /// the Content-Security-Policy beside the pages' own origin.
     pub upload_origin: Option<String>,
+    /// The offline gateway is on: the test payment page needs the webhook's secret.
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +35,11 @@ impl WebConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         let public_base_url = required("PUBLIC_BASE_URL")?;
         origin_of("PUBLIC_BASE_URL", &public_base_url)?;
-        let test_payments = match optional("PAYMENT_GATEWAY").as_deref().unwrap_or("stripe") {
-            "stripe" => None,
+        let offline = match optional("PAYMENT_GATEWAY").as_deref().unwrap_or("stripe") {
+            "stripe" => false,
             "offline" => {
                 http_kit::config::require_local_stack(optional("AWS_ENDPOINT_URL").as_deref())?;
-                Some(TestPayments { webhook_secret: required("STRIPE_WEBHOOK_SECRET")? })
+                true
             }
             other => {
                 return Err(ConfigError::Invalid(
@@ -63,8 +65,20 @@ impl WebConfig {
         };
         Ok(WebConfig {
             public_base_url: public_base_url.trim_end_matches('/').to_string(),
-            test_payments,
+            test_payments: None,
             upload_origin,
+            offline,
         })
+    }
+
+    /// Everything, the test payment page's secret included (read from Secrets Manager, and
+    /// only with the offline gateway: with Stripe this function holds no secret).
+    pub async fn load() -> Result<Self, ConfigError> {
+        let mut config = Self::from_env()?;
+        if config.offline {
+            let webhook_secret = http_kit::bootstrap::secret("STRIPE_WEBHOOK_SECRET_ID").await?;
+            config.test_payments = Some(TestPayments { webhook_secret });
+        }
+        Ok(config)
     }
 }

@@ -17,6 +17,7 @@ fn site(api: &str, offline: bool) -> Site {
     Site::new(WebConfig {
         public_base_url: api.to_string(),
         test_payments: offline.then(|| TestPayments { webhook_secret: SECRET.into() }),
+        offline,
         upload_origin: Some("http://127.0.0.1:9".into()),
     })
     .expect("site")

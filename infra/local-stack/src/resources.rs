@@ -137,6 +137,17 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> Result<Reso
     Ok(Resources { table, queue_url, queue_arn, dlq_url, bucket, mail_from })
 }
 
+/// Stores `value` as the secret `name` in Secrets Manager; returns its ARN.
+pub async fn put_secret(sdk: &aws_config::SdkConfig, name: &str, value: &str) -> Result<String, BoxError> {
+    let out = aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await?;
+    Ok(out.arn.ok_or("no secret arn")?)
+}
+
 /// A short unique prefix for a stack (names stay within AWS limits).
 pub fn unique_prefix(base: &str) -> String {
     format!("{base}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])

@@ -40,6 +40,9 @@ pub struct Options {
     pub reload_on_change: bool,
 }
 
+/// Secrets given to the stack: put into Secrets Manager, never into a function's environment.
+const SECRETS: [&str; 2] = ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"];
+
 fn write_env_file(path: &Path, env: &[(String, String)]) -> std::io::Result<()> {
     let body: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     std::fs::write(path, body)
@@ -55,12 +58,17 @@ impl Stack {
         let api_url = format!("http://127.0.0.1:{port}");
         let admin_token = format!("adm_{}", crate::random_hex());
         // The secret in use: the caller's (e.g. what `stripe listen` printed), else a fresh one.
-        let webhook_secret = opts
-            .extra_env
-            .iter()
-            .find(|(k, _)| k == "STRIPE_WEBHOOK_SECRET")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| format!("whsec_{}", crate::random_hex()));
+        let given = |name: &str| opts.extra_env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let webhook_secret =
+            given("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|| format!("whsec_{}", crate::random_hex()));
+        // The functions read their secrets from the emulator's Secrets Manager, as deployed
+        // ones do from AWS's: their environment names the secrets and holds neither.
+        let api_key = given("STRIPE_SECRET_KEY").unwrap_or_else(|| "sk_test_none_offline".into());
+        let api_key_id =
+            resources::put_secret(&sdk, &format!("{}/stripe-api-key", opts.prefix), &api_key).await?;
+        let webhook_secret_id =
+            resources::put_secret(&sdk, &format!("{}/stripe-webhook-secret", opts.prefix), &webhook_secret)
+                .await?;
         let mut function_env: Vec<(String, String)> = [
             ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
             ("AWS_REGION", resources::REGION),
@@ -74,13 +82,14 @@ impl Stack {
             ("PAYMENT_GATEWAY", "offline"),
             ("PUBLIC_BASE_URL", api_url.as_str()),
             ("ADMIN_TOKEN", admin_token.as_str()),
-            ("STRIPE_WEBHOOK_SECRET", webhook_secret.as_str()),
+            ("STRIPE_API_KEY_SECRET_ID", api_key_id.as_str()),
+            ("STRIPE_WEBHOOK_SECRET_ID", webhook_secret_id.as_str()),
             ("RUST_LOG", "info"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        for (k, v) in &opts.extra_env {
+        for (k, v) in opts.extra_env.iter().filter(|(k, _)| !SECRETS.contains(&k.as_str())) {
             function_env.retain(|(x, _)| x != k);
             function_env.push((k.clone(), v.clone()));
         }

@@ -8,6 +8,7 @@ pub mod faults;
 pub mod keys;
 pub mod offline;
 pub mod s3;
+pub mod secrets;
 pub mod ses;
 pub mod sqs;
 pub mod stripe;

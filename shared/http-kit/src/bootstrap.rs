@@ -1,23 +1,42 @@
-//! Cold start: configuration, then every client once, shared by all invocations.
+//! Cold start: configuration, then every client once, shared by all invocations. Secrets come
+//! from Secrets Manager (the environment names them), and a function reads only the ones it
+//! uses.
 
 use crate::config::{Config, ConfigError, GatewayConfig};
 use adapters::sqs::SqsJobs;
 use adapters::{
     dynamo::DynamoStore, offline::OfflineGateway, s3::S3Files, ses::SesMailer, stripe::StripeGateway,
 };
-use domain::ports::{PaymentGateway, SystemClock};
+use async_trait::async_trait;
+use domain::error::PortError;
+use domain::model::{Product, ProviderPrices};
+use domain::ports::*;
 use domain::services::{App, Settings};
 use std::sync::Arc;
 
-pub async fn app_from_env() -> Result<(App, Config), ConfigError> {
+/// What a function does with Stripe: the functions that call its API read the secret key;
+/// the others never hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stripe {
+    /// Calls Stripe's API: reads the key named by `STRIPE_API_KEY_SECRET_ID`.
+    Api,
+    /// Never calls Stripe (a call would be a bug: it answers 503 and logs an error).
+    None,
+}
+
+pub async fn app_from_env(stripe: Stripe) -> Result<(App, Config), ConfigError> {
     let config = Config::from_env()?;
     let sdk = adapters::aws::sdk_config().await;
-    let payments: Arc<dyn PaymentGateway> = match &config.gateway {
-        GatewayConfig::Stripe { api_base, secret_key } => Arc::new(
-            StripeGateway::new(api_base, secret_key)
-                .map_err(|e| ConfigError::Invalid("STRIPE_API_BASE", e.to_string()))?,
-        ),
-        GatewayConfig::Offline { payment } => {
+    let payments: Arc<dyn PaymentGateway> = match (&config.gateway, stripe) {
+        (GatewayConfig::Stripe { api_base }, Stripe::Api) => {
+            let key = secret_with(&sdk, "STRIPE_API_KEY_SECRET_ID").await?;
+            Arc::new(
+                StripeGateway::new(api_base, &key)
+                    .map_err(|e| ConfigError::Invalid("STRIPE_API_BASE", e.to_string()))?,
+            )
+        }
+        (GatewayConfig::Stripe { .. }, Stripe::None) => Arc::new(NoStripeKey),
+        (GatewayConfig::Offline { payment }, _) => {
             Arc::new(OfflineGateway::new(&config.public_base_url, *payment))
         }
     };
@@ -51,4 +70,52 @@ pub async fn app_from_env() -> Result<(App, Config), ConfigError> {
         settings,
     };
     Ok((app, config))
+}
+
+/// The secret named by the environment variable `var` (a Secrets Manager id), read now.
+pub async fn secret(var: &'static str) -> Result<String, ConfigError> {
+    secret_with(&adapters::aws::sdk_config().await, var).await
+}
+
+async fn secret_with(sdk: &aws_config::SdkConfig, var: &'static str) -> Result<String, ConfigError> {
+    let id = crate::config::required(var)?;
+    adapters::secrets::read(&aws_sdk_secretsmanager::Client::new(sdk), &id)
+        .await
+        .map_err(|e| ConfigError::Invalid(var, format!("the secret {id:?} could not be read: {e}")))
+}
+
+/// The payment gateway of a function that holds no Stripe key.
+struct NoStripeKey;
+
+fn no_key() -> PortError {
+    tracing::error!("a function without the Stripe key called Stripe");
+    PortError::Unavailable("payments", "this function holds no Stripe key".into())
+}
+
+#[async_trait]
+impl PaymentGateway for NoStripeKey {
+    async fn create_prices(&self, _: &Product) -> Result<ProviderPrices, PortError> {
+        Err(no_key())
+    }
+    async fn create_checkout_session(
+        &self,
+        _: &CheckoutSessionRequest,
+    ) -> Result<CheckoutSession, PortError> {
+        Err(no_key())
+    }
+    async fn subscription(&self, _: &str) -> Result<Option<ProviderSubscription>, PortError> {
+        Err(no_key())
+    }
+    async fn preview_charge(&self, _: &ChargeRequest) -> Result<Option<ProviderInvoice>, PortError> {
+        Err(no_key())
+    }
+    async fn charge(&self, _: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
+        Err(no_key())
+    }
+    async fn schedule_renewal(&self, _: &RenewalSchedule) -> Result<ScheduledRenewal, PortError> {
+        Err(no_key())
+    }
+    async fn release_schedule(&self, _: &str, _: &str) -> Result<(), PortError> {
+        Err(no_key())
+    }
 }

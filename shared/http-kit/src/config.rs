@@ -35,15 +35,12 @@ where
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayConfig {
-    Stripe {
-        api_base: String,
-        secret_key: String,
-    },
+    /// The secret key is read from Secrets Manager (`STRIPE_API_KEY_SECRET_ID`), and only by
+    /// the functions that call Stripe.
+    Stripe { api_base: String },
     /// Local runs without a Stripe account; `OFFLINE_PAYMENT_OUTCOME=decline` makes every
     /// change's payment fail (a test setting for the pay-first path).
-    Offline {
-        payment: adapters::offline::OfflinePayment,
-    },
+    Offline { payment: adapters::offline::OfflinePayment },
 }
 
 /// Everything a function of this system reads from its environment.
@@ -57,7 +54,6 @@ pub struct Config {
     pub queue_url: String,
     pub s3_force_path_style: bool,
     pub gateway: GatewayConfig,
-    pub stripe_webhook_secret: Option<String>,
     pub claim_ttl_hours: i64,
     pub session_ttl_hours: i64,
     pub anonymous_requests_per_minute: u32,
@@ -99,7 +95,6 @@ impl Config {
         let gateway = match optional("PAYMENT_GATEWAY").as_deref().unwrap_or("stripe") {
             "stripe" => GatewayConfig::Stripe {
                 api_base: optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into()),
-                secret_key: required("STRIPE_SECRET_KEY")?,
             },
             "offline" => {
                 require_local_stack(optional("AWS_ENDPOINT_URL").as_deref())?;
@@ -142,7 +137,6 @@ impl Config {
             queue_url: required("QUEUE_URL")?,
             s3_force_path_style: parsed("S3_FORCE_PATH_STYLE", false)?,
             gateway,
-            stripe_webhook_secret: optional("STRIPE_WEBHOOK_SECRET"),
             claim_ttl_hours: parsed("CLAIM_TTL_HOURS", 72)?,
             session_ttl_hours: parsed("SESSION_TTL_HOURS", 12)?,
             anonymous_requests_per_minute: parsed("ANONYMOUS_REQUESTS_PER_MINUTE", 120)?,
