@@ -43,8 +43,11 @@ async fn main() {
     }
 }
 
+/// `.local` in the workspace, or `LOCAL_STACK_STATE_DIR` (a test's own, beside a developer's).
 fn state_dir() -> std::path::PathBuf {
-    local_stack::root().join(".local")
+    std::env::var_os("LOCAL_STACK_STATE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| local_stack::root().join(".local"))
 }
 
 /// What `make dev` takes from its environment (API.md, the local stack's contract): the
@@ -65,7 +68,34 @@ fn passed_through() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Serves until Ctrl-C, SIGTERM or SIGHUP, or until the process that started it (make, a
+/// shell, a test) is gone. The signals are handled from the first instant: a stop during
+/// start-up drops what was started so far, and every child ends with its session.
 async fn dev() -> Result<(), BoxError> {
+    // SAFETY: prctl(2) sets this process's own parent-death signal; getppid(2) reads a number.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        if libc::getppid() == 1 {
+            return Err("the process that started `local-stack dev` is gone".into());
+        }
+    }
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::hangup())?);
+    let env_path = state_dir().join("stack.env");
+    let outcome = tokio::select! {
+        served = serve() => served,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = term.recv() => Ok(()),
+        _ = hup.recv() => Ok(()),
+    };
+    // Whatever `serve` had started was dropped with it, and stopped.
+    println!("Stopped.");
+    let _ = std::fs::remove_file(&env_path);
+    outcome
+}
+
+/// Starts the stack and serves forever (it returns only on an error).
+async fn serve() -> Result<(), BoxError> {
     let dir = state_dir();
     println!("Starting moto and creating the table, queues, bucket and sender identity…");
     let stack = Stack::start(Options {
@@ -90,13 +120,7 @@ async fn dev() -> Result<(), BoxError> {
         env_path.display(),
         env_path.display()
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
-    println!("Stopping…");
-    let _ = std::fs::remove_file(&env_path);
+    std::future::pending::<()>().await;
     drop(stack);
     Ok(())
 }

@@ -14,8 +14,9 @@ impl Moto {
     /// Starts `.venv/bin/moto_server` on a free port and waits until it answers.
     pub async fn start() -> Result<Moto, BoxError> {
         let port = crate::free_port()?;
-        let mut cmd = moto_command(port)?;
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let (python, args) = moto_command(port)?;
+        let mut cmd = crate::process::guarded(python);
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let process = Supervised::spawn("moto_server", cmd)?;
         let endpoint = format!("http://127.0.0.1:{port}");
         wait_until_up(&format!("{endpoint}/moto-api/"), Duration::from_secs(60)).await?;
@@ -25,15 +26,15 @@ impl Moto {
 
 /// `.venv/bin/python infra/moto_server.py -H 127.0.0.1 -p PORT`: moto with DynamoDB requests
 /// serialized (see that file for why).
-fn moto_command(port: u16) -> Result<Command, BoxError> {
+fn moto_command(port: u16) -> Result<(std::path::PathBuf, Vec<std::ffi::OsString>), BoxError> {
     let root = crate::root();
     let python = root.join(".venv/bin/python");
     if !python.exists() {
         return Err(format!("{} is missing: run `make venv` first", python.display()).into());
     }
-    let mut cmd = Command::new(python);
-    cmd.arg(root.join("infra/moto_server.py")).args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-    Ok(cmd)
+    let script = root.join("infra/moto_server.py").into_os_string();
+    let args = [script, "-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string().into()];
+    Ok((python, args.to_vec()))
 }
 
 /// Polls `url` until it answers any HTTP status.
@@ -97,8 +98,9 @@ pub fn shared_for_tests() -> Result<&'static str, String> {
             std::thread::spawn(move || {
                 let started = (|| -> Result<(std::process::Child, String), String> {
                     let port = crate::free_port().map_err(|e| e.to_string())?;
-                    let mut cmd = moto_command(port).map_err(|e| e.to_string())?;
-                    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+                    let (python, args) = moto_command(port).map_err(|e| e.to_string())?;
+                    let mut cmd = Command::new(python);
+                    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
                     use std::os::unix::process::CommandExt;
                     // SAFETY: prctl is async-signal-safe; it only sets this child's death signal.
                     unsafe {

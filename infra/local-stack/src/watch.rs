@@ -7,7 +7,7 @@ use crate::process::Supervised;
 use crate::resources::{self, Resources};
 use crate::BoxError;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// A running stack: emulator, resources, and the API on a loopback port.
@@ -99,7 +99,7 @@ impl Stack {
         let root = crate::root();
         let venv_bin = root.join(".venv/bin");
         let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
-        let mut cmd = Command::new("cargo");
+        let mut cmd = crate::process::guarded("cargo");
         cmd.current_dir(&root)
             .env("PATH", path)
             .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port"])
