@@ -23,8 +23,18 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     // (Negative fuzzing also sends raw bytes that are not UTF-8 under a JSON content type:
     // cargo lambda watch itself answers those 500 before any function runs — API Gateway
     // passes them on base64-encoded, and the handlers' answer, 400, is `faults.rs`.)
-    for token in [Some(acme.key.as_str()), None] {
-        for (phases, mode) in [("examples,coverage", "all"), ("fuzzing", "positive")] {
+    // And, as the merchant, the stateful phase: chains of calls along the spec's links (a
+    // product made, then checked out; a seat assigned, then re-sent and revoked; a preview,
+    // then its apply with the preview's proration_date).
+    let plan = [
+        (Some(acme.key.as_str()), "examples,coverage", "all"),
+        (Some(acme.key.as_str()), "fuzzing", "positive"),
+        (Some(acme.key.as_str()), "stateful", "positive"),
+        (None, "examples,coverage", "all"),
+        (None, "fuzzing", "positive"),
+    ];
+    for (token, phases, mode) in plan {
+        {
             let mut cmd = Command::new(root.join(".venv/bin/st"));
             cmd.current_dir(&scratch)
                 .env("NO_COLOR", "1")
@@ -32,7 +42,7 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
                 .arg(&schema)
                 .args(["--url", &c.stack.api_url])
                 .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
-                .args(["--max-examples", "12", "--seed", "20261128", "--request-timeout", "60", "--workers", "1"])
+                .args(["--max-examples", if phases == "stateful" { "150" } else { "12" }, "--seed", "20261128", "--request-timeout", "60", "--workers", "1"])
                 .args(["--phases", phases, "--mode", mode, "--no-color"]);
             if let Some(t) = token {
                 cmd.args(["--header", &format!("Authorization: Bearer {t}")]);
@@ -49,6 +59,9 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
                 if token.is_some() { "merchant" } else { "anonymous" },
                 summary.join(" | ")
             );
+            if std::env::var("SHOW_SCHEMATHESIS").is_ok() {
+                println!("{text}");
+            }
             runs.push((out.status.success(), text));
         }
     }
