@@ -127,7 +127,29 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     ann.click("button.copy").await;
     ann.wait_text("[data-type=license_key] .status", "Copied").await;
     assert_eq!(ann.clipboard().await, api_key, "the clipboard holds the key");
+    ann.wait_text("[data-type=license_key] .activations", "Not activated anywhere yet").await;
+
+    step("ann's key activated on a machine by the merchant's software; ann removes it");
+    let sub_view = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
+    let org_id = sub_view.str("/organization_id");
+    let act = c
+        .api
+        .post(
+            "/v1/license-keys/activate",
+            None,
+            json!({"organization_id": org_id, "key": api_key, "label": "ann-laptop"}),
+        )
+        .await;
+    assert_eq!(act.status, 201, "{:?}", act.body);
+    ann.goto(&format!("{web}/portal/benefits")).await;
+    ann.wait_text("[data-type=license_key] .activations", "ann-laptop").await;
     ann.shot_at("08-benefits", "#grants").await;
+    ann.click("button.remove-activation").await;
+    ann.wait_text("[data-type=license_key] .activation-status", "ann-laptop removed").await;
+    ann.wait_text("[data-type=license_key] .activations", "Not activated anywhere yet").await;
+    let check = json!({"organization_id": org_id, "key": api_key, "activation_id": act.str("/id")});
+    let gone = c.api.post("/v1/license-keys/validate", None, check).await;
+    assert_eq!(gone.status, 404, "the removed activation is gone for the merchant's software too");
     ann.click("button.download").await;
     let link = ann.find("a.download-link").await.attr("href").await.ok().flatten().unwrap_or_default();
     assert!(link.starts_with(&c.stack.aws_endpoint), "a presigned URL of the bucket: {link}");

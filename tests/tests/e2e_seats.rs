@@ -90,6 +90,43 @@ async fn seat_lifecycle_end_to_end() {
     let bytes = reqwest::get(dl.str("/url")).await.expect("download").bytes().await.expect("bytes");
     assert_eq!(&bytes[..], FILE_BYTES);
 
+    step("the merchant's software validates the key and activates it; the holder lists and removes");
+    let org_id = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&boss)).await.str("/organization_id");
+    let check = json!({"organization_id": org_id, "key": key});
+    let v = c.api.post("/v1/license-keys/validate", None, check.clone()).await;
+    assert_eq!(
+        (v.status, v.body["valid"].clone(), v.body["status"].clone()),
+        (200, json!(true), json!("granted"))
+    );
+    let act = c
+        .api
+        .post(
+            "/v1/license-keys/activate",
+            None,
+            json!({"organization_id": org_id, "key": key, "label": "laptop"}),
+        )
+        .await;
+    assert_eq!(act.status, 201, "{:?}", act.body);
+    let activation = act.str("/id");
+    let license_grant =
+        grants.iter().find(|g| g["license_key"].is_string()).and_then(|g| g["id"].as_str()).expect("id");
+    let mine = c.api.get(&format!("/v1/portal/benefits/{license_grant}/activations"), Some(&holder)).await;
+    assert_eq!((mine.status, mine.body["data"][0]["label"].clone()), (200, json!("laptop")));
+    let off = c
+        .api
+        .post(
+            "/v1/license-keys/deactivate",
+            None,
+            json!({"organization_id": org_id, "key": key, "activation_id": activation}),
+        )
+        .await;
+    assert_eq!((off.status, off.body["deactivated"].clone()), (200, json!(true)));
+    let wrong = c
+        .api
+        .post("/v1/license-keys/validate", None, json!({"organization_id": org_id, "key": "ACME-XXXXX"}))
+        .await;
+    assert_eq!((wrong.status, wrong.error_code().as_str()), (404, "not_found"));
+
     step("other organizations, seat holders and other billing managers see nothing");
     let globex = merchant(&c, "globex").await;
     buy(&c, &globex, 1, "boss@globex.example").await;
@@ -132,6 +169,11 @@ async fn seat_lifecycle_end_to_end() {
     assert_eq!((again.status, again.body["status"].clone()), (200, json!("revoked")));
     let grants = benefits_until(&c, &holder, |l| l.iter().all(|g| g["status"] == json!("revoked"))).await;
     assert!(grants.iter().all(|g| g.get("license_key").is_none()), "a revoked key is not shown");
+    let v = c.api.post("/v1/license-keys/validate", None, check.clone()).await;
+    assert_eq!(
+        (v.status, v.body["valid"].clone(), v.body["status"].clone()),
+        (200, json!(false), json!("revoked"))
+    );
     let r = c.api.get(&format!("/v1/portal/benefits/{file_grant}/download"), Some(&holder)).await;
     assert_eq!(r.status, 404);
     let reassigned = c.api.post(&seats_path, Some(&boss), assign("member0@corp.example")).await;

@@ -186,6 +186,9 @@ async fn no_secret_is_kept_and_sessions_end_on_sign_out() {
     let limited = flood.iter().find(|r| r.status == 429).expect("the flood is limited");
     assert_eq!(limited.error_code(), "rate_limited");
     assert!(limited.headers.get("retry-after").is_some());
+    let key_check = json!({"organization_id": org_id, "key": "ACME-00000-00000-00000-00000"});
+    let r = c.api.post("/v1/license-keys/validate", None, key_check).await;
+    assert_eq!((r.status, r.error_code().as_str()), (429, "rate_limited"), "the license-key routes too");
     assert_eq!(c.api.get("/v1/products", Some(&key3)).await.status, 200, "authenticated calls are not");
 
     // Nothing kept anywhere holds a secret, plain or as a value shaped like one.

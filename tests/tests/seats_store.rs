@@ -1,6 +1,7 @@
 //! The seat flows with the real DynamoDB store and SQS on moto: no oversell under 200
-//! concurrent assigns, and a job whose SQS send failed still arrives through the sweeper,
-//! the real queue and the worker's batch handler.
+//! concurrent assigns, a job whose SQS send failed still arrives through the sweeper, the
+//! real queue and the worker's batch handler, and a license key's activations never pass
+//! their limit under 20 at once.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeZone, Utc};
@@ -8,6 +9,7 @@ use domain::error::DomainError;
 use domain::memory::{fixtures, FixedClock, MemoryFiles, MemoryMailer, MemoryPayments};
 use domain::model::*;
 use domain::services::claims::{self, ClaimRequest};
+use domain::services::license_keys::{self, ActivateRequest, DeactivateRequest};
 use domain::services::seats::{self, AssignSeat};
 use domain::services::{sweeper, App, Principal, Settings};
 use local_stack::resources::{self, Resources};
@@ -49,7 +51,8 @@ async fn world(name: &str) -> World {
 /// An organization with one product (a license key benefit) and an active subscription.
 async fn subscription(w: &World, seats: i64) -> (Principal, Subscription) {
     let (merchant, _) = fixtures::merchant(&w.app, "acme").await.expect("merchant");
-    let product = fixtures::product(&w.app, &merchant, &fixtures::Plan::default()).await.expect("product");
+    let plan = fixtures::Plan { activation_limit: Some(5), ..Default::default() };
+    let product = fixtures::product(&w.app, &merchant, &plan).await.expect("product");
     let sub = fixtures::buy(&w.app, &product, seats, "boss@corp.example", t0().timestamp(), "sub_s")
         .await
         .expect("bought");
@@ -150,7 +153,7 @@ fn sqs_event(messages: Vec<aws_sdk_sqs::types::Message>) -> SqsEvent {
     event
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_grant_survives_a_failed_sqs_send_through_outbox_sweeper_and_worker() {
     let w = world("outbox").await;
     let (merchant, sub) = subscription(&w, 2).await;
@@ -200,6 +203,40 @@ async fn a_grant_survives_a_failed_sqs_send_through_outbox_sweeper_and_worker() 
     benefit_worker::handler::handle(&w.app, sqs_event(received)).await.expect("again");
     assert_eq!(w.app.store.grants_of_customer(&holder).await.expect("grants").len(), 1);
     assert!(w.app.store.stale_jobs(i64::MAX, 10).await.expect("outbox").is_empty());
+
+    // The key's activations: 20 at once on a limit of 5 → exactly 5, the counter exact.
+    let key = grants[0].license_key.clone().expect("key");
+    let mut racing = Vec::new();
+    for i in 0..20 {
+        let (app, org, key) = (w.app.clone(), sub.organization_id.clone(), key.clone());
+        racing.push(tokio::spawn(async move {
+            let ask = ActivateRequest { organization_id: org, key, label: format!("machine {i}") };
+            license_keys::activate(&app, ask).await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for r in racing {
+        outcomes.push(r.await.expect("task"));
+    }
+    let won: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(won.len(), 5);
+    assert!(outcomes
+        .iter()
+        .filter(|o| o.is_err())
+        .all(|o| o == &Err(DomainError::ActivationLimitReached { limit: 5 })));
+    let hash = domain::secrets::hash(&key);
+    let record = w.app.store.license_key(&hash).await.expect("store").expect("record");
+    assert_eq!(record.activations, 5);
+    assert_eq!(w.app.store.license_activations(&hash).await.expect("store").len(), 5);
+    let off = DeactivateRequest {
+        organization_id: sub.organization_id.clone(),
+        key: key.clone(),
+        activation_id: won[0].id.clone(),
+    };
+    license_keys::deactivate(&w.app, off).await.expect("deactivate");
+    let ask =
+        ActivateRequest { organization_id: sub.organization_id.clone(), key, label: "new laptop".into() };
+    license_keys::activate(&w.app, ask).await.expect("the freed one is taken");
     let _ = w.db.delete_table().table_name(&w.res.table).send().await;
 }
 

@@ -1,4 +1,5 @@
-// A seat holder's benefits: license keys to copy, files to download. Grants are made moments
+// A seat holder's benefits: license keys to copy (and their activations to manage), files to
+// download. Grants are made moments
 // after the claim (by the worker), so the page looks again while any is pending.
 import { $, api, day, el, handleAuth, pageError, requireSession, show } from './api.js';
 
@@ -28,6 +29,35 @@ async function download(grant, out, link) {
   }
 }
 
+// The machines a license key is activated on (the merchant's software activates it); the
+// holder removes one they no longer use, which frees it for another.
+function activations(g, box) {
+  const list = el('ul', { class: 'activations' });
+  const out = el('p', { class: 'status activation-status', role: 'status' });
+  const path = `/v1/portal/benefits/${encodeURIComponent(g.id)}/activations`;
+  async function refresh() {
+    try {
+      const r = await api('GET', path, { token: me.token });
+      const items = r.data.map((a) => el('li', { 'data-activation': a.id }, `${a.label}, since ${day(a.created_at)} `,
+        el('button', { type: 'button', class: 'remove-activation', onclick: () => remove(a) }, `Remove ${a.label}`)));
+      list.replaceChildren(...(items.length ? items : [el('li', { class: 'muted' }, 'Not activated anywhere yet.')]));
+    } catch (err) {
+      if (!handleAuth(err)) out.textContent = err.message;
+    }
+  }
+  async function remove(a) {
+    try {
+      await api('DELETE', `${path}/${encodeURIComponent(a.id)}`, { token: me.token });
+      out.textContent = `${a.label} removed.`;
+      await refresh();
+    } catch (err) {
+      if (!handleAuth(err)) out.textContent = err.message;
+    }
+  }
+  box.append(el('h3', {}, 'Activations'), list, out);
+  refresh();
+}
+
 function card(g) {
   const box = el('section', { class: 'card grant', 'data-grant': g.id, 'data-type': g.benefit.type });
   const title = el('h2', {}, g.benefit.name, ' ', el('span', { class: `badge ${g.status}` }, g.status));
@@ -40,6 +70,7 @@ function card(g) {
     const input = el('input', { id, class: 'key license-key', readonly: true, value: g.license_key || '' });
     box.append(el('label', { for: id }, 'License key'), input,
       el('div', { class: 'actions' }, el('button', { type: 'button', class: 'copy', onclick: () => copy(input, out) }, 'Copy license key')), out);
+    activations(g, box);
   } else {
     const link = el('a', { class: 'download-link hidden', href: '#', rel: 'noopener' }, `Download ${g.benefit.name}`);
     box.append(el('p', { class: 'muted' }, 'A file for you to download. The link works for a few minutes.'),

@@ -1,6 +1,7 @@
-//! Portal sign-in and sessions, and the reads of billing managers (and merchants).
+//! Portal sign-in and sessions, the reads of billing managers (and merchants), and the seat
+//! holder's benefits (downloads, their license keys' activations).
 
-use domain::services::{audit, benefits, portal, App};
+use domain::services::{audit, benefits, license_keys, portal, App};
 use domain::views::{Accepted, List};
 use http_kit::response::{created, json, ok};
 use http_kit::router::Access::{Bearer, Open};
@@ -19,9 +20,11 @@ enum R {
     AuditTrail,
     MyBenefits,
     Download,
+    MyActivations,
+    RemoveActivation,
 }
 
-fn routes() -> [Route<R>; 9] {
+fn routes() -> [Route<R>; 11] {
     [
         Route::new(Method::POST, "/v1/portal/sign-in", R::SignIn, Open, false),
         Route::new(Method::POST, "/v1/portal/sessions", R::CreateSession, Open, false),
@@ -32,6 +35,20 @@ fn routes() -> [Route<R>; 9] {
         Route::new(Method::GET, "/v1/subscriptions/{id}/events", R::AuditTrail, Bearer, false),
         Route::new(Method::GET, "/v1/portal/benefits", R::MyBenefits, Bearer, false),
         Route::new(Method::GET, "/v1/portal/benefits/{grant_id}/download", R::Download, Bearer, false),
+        Route::new(
+            Method::GET,
+            "/v1/portal/benefits/{grant_id}/activations",
+            R::MyActivations,
+            Bearer,
+            false,
+        ),
+        Route::new(
+            Method::DELETE,
+            "/v1/portal/benefits/{grant_id}/activations/{activation_id}",
+            R::RemoveActivation,
+            Bearer,
+            false,
+        ),
     ]
 }
 
@@ -60,6 +77,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
             }
             R::MyBenefits => ok(&List::of(benefits::my_benefits(app, who).await?)),
             R::Download => ok(&benefits::download(app, who, ctx.param(0)).await?),
+            R::MyActivations => ok(&List::of(license_keys::my_activations(app, who, ctx.param(0)).await?)),
+            R::RemoveActivation => {
+                ok(&license_keys::remove_my_activation(app, who, ctx.param(0), ctx.param(1)).await?)
+            }
         }
     })
     .await

@@ -212,6 +212,7 @@ pub const WARM_UP_PROBES: &[&str] = &[
     "POST /v1/webhooks/stripe",
     "GET /v1/portal/subscriptions",
     "GET /v1/claims/ct_0000000000",
+    "POST /v1/license-keys/validate",
     "GET /v1/subscriptions/sub_0/seats",
     "DELETE /v1/subscriptions/sub_0/seats/seat_0",
     "POST /v1/subscriptions/sub_0/seat-changes/preview",

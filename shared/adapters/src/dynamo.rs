@@ -23,6 +23,8 @@ mod billing;
 mod catalogue;
 #[path = "dynamo_jobs.rs"]
 mod jobs;
+#[path = "dynamo_licenses.rs"]
+mod licenses;
 #[path = "dynamo_write.rs"]
 mod write;
 use write::Txn;
@@ -511,8 +513,38 @@ impl Store for DynamoStore {
         self.revoke_seat_in_table(r).await
     }
 
-    async fn put_grant(&self, g: &Grant, audit: &AuditEvent) -> Result<GrantOutcome, StoreError> {
-        self.put_grant_in_table(g, audit).await
+    async fn put_grant(
+        &self,
+        g: &Grant,
+        license: Option<&LicenseKeyRecord>,
+        audit: &AuditEvent,
+    ) -> Result<GrantOutcome, StoreError> {
+        self.put_grant_in_table(g, license, audit).await
+    }
+
+    async fn license_key(&self, key_hash: &str) -> Result<Option<LicenseKeyRecord>, StoreError> {
+        self.license_key_in_table(key_hash).await
+    }
+
+    async fn grant(
+        &self,
+        customer_id: &str,
+        seat_id: &str,
+        benefit_id: &str,
+    ) -> Result<Option<Grant>, StoreError> {
+        self.grant_in_table(customer_id, seat_id, benefit_id).await
+    }
+
+    async fn license_activations(&self, key_hash: &str) -> Result<Vec<LicenseActivation>, StoreError> {
+        self.license_activations_in_table(key_hash).await
+    }
+
+    async fn activate_license(&self, a: &LicenseActivation, limit: Option<u32>) -> Result<bool, StoreError> {
+        self.activate_license_in_table(a, limit).await
+    }
+
+    async fn deactivate_license(&self, key_hash: &str, activation_id: &str) -> Result<bool, StoreError> {
+        self.deactivate_license_in_table(key_hash, activation_id).await
     }
 
     async fn grants_of_customer(&self, customer_id: &str) -> Result<Vec<Grant>, StoreError> {

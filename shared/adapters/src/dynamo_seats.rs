@@ -244,6 +244,7 @@ impl DynamoStore {
     pub(super) async fn put_grant_in_table(
         &self,
         g: &Grant,
+        license: Option<&LicenseKeyRecord>,
         audit: &AuditEvent,
     ) -> Result<GrantOutcome, StoreError> {
         let mut items = vec![
@@ -258,13 +259,9 @@ impl DynamoStore {
             self.put_new(row("grant", &keys::grant(&g.customer_id, &g.seat_id, &g.benefit_id), g)?)?,
             self.audit_item(audit)?,
         ];
-        if let Some(k) = &g.license_key {
-            // 3: license keys are unique.
-            items.push(self.put_new(marker(
-                "license_key",
-                &keys::license_key(k),
-                &[("grant_id", s(&g.id))],
-            ))?);
+        if let Some(r) = license {
+            // 3: license keys are unique: the record under the key's hash is new.
+            items.push(self.license_record_item(r)?);
         }
         Ok(match self.transact(items).await? {
             Txn::Committed => GrantOutcome::Granted,

@@ -18,7 +18,8 @@
 //! | one live seat per email | `SUB#{id}` | `SEATEMAIL#{email}` | |
 //! | claim token | `CLAIM#{sha256}` | `CLAIM` (+ ttl) | |
 //! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
-//! | license key guard | `LICENSE#{key}` | `LICENSE` | |
+//! | license key record (who holds it, activation counter) | `LICENSE#{sha256}` | `LICENSE` | |
+//! | license key activation | `LICENSE#{sha256}` | `ACTIVATION#{id}` | |
 //! | outbox entry (job not yet done) | `OUTBOX#{shard 0..3}` | `JOB#{kind}#{seat id}` | |
 //! | money change in flight (sweeper's list) | `CHANGEINTENT` | `SUB#{id}` | |
 
@@ -127,9 +128,14 @@ pub fn grant(customer: &str, seat: &str, benefit: &str) -> Key {
     key(format!("CUSTOMER#{customer}"), &format!("GRANT#{seat}#{benefit}"))
 }
 pub const GRANT_PREFIX: &str = "GRANT#";
-pub fn license_key(license: &str) -> Key {
-    key(format!("LICENSE#{license}"), "LICENSE")
+/// By the key's hash: the table never holds a key in a key attribute.
+pub fn license_key(key_hash: &str) -> Key {
+    key(format!("LICENSE#{key_hash}"), "LICENSE")
 }
+pub fn license_activation(key_hash: &str, activation_id: &str) -> Key {
+    key(format!("LICENSE#{key_hash}"), &format!("ACTIVATION#{activation_id}"))
+}
+pub const ACTIVATION_PREFIX: &str = "ACTIVATION#";
 /// The partition of changes in flight: few at any time (one per subscription at most, for
 /// seconds), so one partition serves the sweeper's query.
 pub const CHANGE_INTENTS: &str = "CHANGEINTENT";

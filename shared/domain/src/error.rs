@@ -21,6 +21,9 @@ pub enum DomainError {
     InvalidState(String),
     #[error("{0}")]
     Conflict(String),
+    /// A license key has as many activations as its benefit allows (409).
+    #[error("this license key has {limit} activations, its limit: deactivate one first")]
+    ActivationLimitReached { limit: u32 },
     /// The provider could not take the payment; the change waits for it (402).
     #[error("The payment for this change did not go through: pay its invoice to apply it.")]
     PaymentRequired { payment_url: String },

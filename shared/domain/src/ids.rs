@@ -10,6 +10,7 @@ pub const CUSTOMER: &str = "cus";
 pub const SUBSCRIPTION: &str = "sub";
 pub const SEAT: &str = "seat";
 pub const GRANT: &str = "grant";
+pub const ACTIVATION: &str = "act";
 pub const EVENT: &str = "evt";
 pub const API_KEY: &str = "key";
 /// A money change (its intent, then its settlement).

@@ -65,7 +65,36 @@ pub enum BenefitKind {
     LicenseKey {
         #[serde(default)]
         prefix: Option<String>,
+        /// How many activations (installs, machines) one key may have at once; none: no limit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activation_limit: Option<u32>,
     },
+}
+
+/// A license key's record, kept under the key's hash: whose grant it is and how many
+/// activations it has (a counter the activation's condition checks against the limit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseKeyRecord {
+    pub key_hash: String,
+    pub organization_id: String,
+    pub customer_id: String,
+    pub seat_id: String,
+    pub subscription_id: String,
+    pub benefit_id: String,
+    pub grant_id: String,
+    #[serde(default)]
+    pub activation_limit: Option<u32>,
+    #[serde(default)]
+    pub activations: u32,
+}
+
+/// One activation of a license key (an install the merchant's software registered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseActivation {
+    pub id: String,
+    pub key_hash: String,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -531,8 +531,27 @@ pub trait Store: Send + Sync {
     async fn revoke_seat(&self, r: &SeatRevocation) -> Result<bool, StoreError>;
 
     /// Puts a grant if the seat is still claimed by its holder and no grant exists for
-    /// (seat, benefit); a license key also takes its uniqueness guard.
-    async fn put_grant(&self, g: &Grant, audit: &AuditEvent) -> Result<GrantOutcome, StoreError>;
+    /// (seat, benefit); a license key also puts its record (under the key's hash, which no
+    /// other key may have).
+    async fn put_grant(
+        &self,
+        g: &Grant,
+        license: Option<&LicenseKeyRecord>,
+        audit: &AuditEvent,
+    ) -> Result<GrantOutcome, StoreError>;
+    async fn license_key(&self, key_hash: &str) -> Result<Option<LicenseKeyRecord>, StoreError>;
+    /// A grant by its key parts.
+    async fn grant(
+        &self,
+        customer_id: &str,
+        seat_id: &str,
+        benefit_id: &str,
+    ) -> Result<Option<Grant>, StoreError>;
+    async fn license_activations(&self, key_hash: &str) -> Result<Vec<LicenseActivation>, StoreError>;
+    /// Adds an activation if the key has fewer than its limit. `false`: the limit is reached.
+    async fn activate_license(&self, a: &LicenseActivation, limit: Option<u32>) -> Result<bool, StoreError>;
+    /// Removes an activation. `false`: there was none with that id.
+    async fn deactivate_license(&self, key_hash: &str, activation_id: &str) -> Result<bool, StoreError>;
     async fn grants_of_customer(&self, customer_id: &str) -> Result<Vec<Grant>, StoreError>;
     /// Marks a grant revoked. `false`: it already was.
     async fn revoke_grant(

@@ -71,6 +71,9 @@ pub struct BenefitView {
     pub content_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// License keys: how many activations one key may have at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation_limit: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -80,7 +83,7 @@ impl From<&Benefit> for BenefitView {
             BenefitKind::FileDownload { filename, content_type, .. } => {
                 ("file_download", Some(filename.clone()), Some(content_type.clone()), None)
             }
-            BenefitKind::LicenseKey { prefix } => ("license_key", None, None, prefix.clone()),
+            BenefitKind::LicenseKey { prefix, .. } => ("license_key", None, None, prefix.clone()),
         };
         BenefitView {
             id: b.id.clone(),
@@ -90,6 +93,10 @@ impl From<&Benefit> for BenefitView {
             filename,
             content_type,
             prefix,
+            activation_limit: match &b.kind {
+                BenefitKind::LicenseKey { activation_limit, .. } => *activation_limit,
+                BenefitKind::FileDownload { .. } => None,
+            },
             created_at: b.created_at,
         }
     }

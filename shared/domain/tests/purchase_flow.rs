@@ -43,6 +43,7 @@ async fn merchant(w: &World, slug: &str) -> (Principal, Product) {
             filename: None,
             content_type: None,
             prefix: Some("ACME".into()),
+            activation_limit: None,
         },
     )
     .await

@@ -54,6 +54,9 @@ impl ApiError {
                 DomainError::InvalidState(m) | DomainError::Conflict(m) => {
                     (409, "invalid_state", m.clone(), None)
                 }
+                DomainError::ActivationLimitReached { .. } => {
+                    (409, "activation_limit_reached", d.to_string(), None)
+                }
                 DomainError::PaymentRequired { .. } => (402, "payment_required", d.to_string(), None),
                 DomainError::RateLimited { .. } => (429, "rate_limited", d.to_string(), None),
                 DomainError::Unavailable => {

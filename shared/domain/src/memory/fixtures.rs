@@ -28,6 +28,8 @@ pub struct Plan {
     /// A file benefit (`setup.zip`) beside the license key.
     pub with_file: bool,
     pub license_prefix: Option<&'static str>,
+    /// The license key's activation limit.
+    pub activation_limit: Option<u32>,
 }
 
 impl Default for Plan {
@@ -39,6 +41,7 @@ impl Default for Plan {
             max_seats: None,
             with_file: false,
             license_prefix: Some("ACME"),
+            activation_limit: None,
         }
     }
 }
@@ -53,6 +56,7 @@ pub async fn product(app: &App, merchant: &Principal, plan: &Plan) -> Result<Pro
             filename: Some("setup.zip".into()),
             content_type: Some("application/zip".into()),
             prefix: None,
+            activation_limit: None,
         };
         benefit_ids.push(catalogue::create_benefit(app, merchant, file).await?.benefit.id);
     }
@@ -62,6 +66,7 @@ pub async fn product(app: &App, merchant: &Principal, plan: &Plan) -> Result<Pro
         filename: None,
         content_type: None,
         prefix: plan.license_prefix.map(str::to_string),
+        activation_limit: plan.activation_limit,
     };
     benefit_ids.push(catalogue::create_benefit(app, merchant, key).await?.benefit.id);
     let price = |p: Option<i64>| p.map(|unit_amount| NewPrice { unit_amount });

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 mod fakes;
 pub mod fixtures;
+mod licenses;
 mod outbox;
 
 pub use fakes::*;
@@ -39,7 +40,8 @@ struct State {
     seat_emails: HashMap<(String, String), String>,
     claim_tokens: HashMap<String, ClaimToken>,
     grants: HashMap<(String, String, String), Grant>,
-    license_keys: HashSet<String>,
+    license_keys: HashMap<String, LicenseKeyRecord>,
+    activations: HashMap<(String, String), LicenseActivation>,
     outbox: HashMap<(JobKind, String), OutboxEntry>,
     dead_jobs: Vec<DeadJob>,
     rate_counters: HashMap<String, u32>,
@@ -561,7 +563,12 @@ impl Store for MemoryStore {
             true
         })
     }
-    async fn put_grant(&self, g: &Grant, audit: &AuditEvent) -> Result<GrantOutcome, StoreError> {
+    async fn put_grant(
+        &self,
+        g: &Grant,
+        license: Option<&LicenseKeyRecord>,
+        audit: &AuditEvent,
+    ) -> Result<GrantOutcome, StoreError> {
         self.with(|s| {
             let held = s.seats.get(&(g.subscription_id.clone(), g.seat_id.clone())).is_some_and(|x| {
                 x.status == SeatStatus::Claimed && x.customer_id.as_deref() == Some(g.customer_id.as_str())
@@ -573,15 +580,36 @@ impl Store for MemoryStore {
             if s.grants.contains_key(&key) {
                 return GrantOutcome::Exists;
             }
-            if let Some(k) = &g.license_key {
-                if !s.license_keys.insert(k.clone()) {
+            if let Some(r) = license {
+                if s.license_keys.contains_key(&r.key_hash) {
                     return GrantOutcome::KeyTaken;
                 }
+                s.license_keys.insert(r.key_hash.clone(), r.clone());
             }
             s.grants.insert(key, g.clone());
             s.audit.push(audit.clone());
             GrantOutcome::Granted
         })
+    }
+    async fn license_key(&self, key_hash: &str) -> Result<Option<LicenseKeyRecord>, StoreError> {
+        self.with(|s| s.license_keys.get(key_hash).cloned())
+    }
+    async fn grant(
+        &self,
+        customer_id: &str,
+        seat_id: &str,
+        benefit_id: &str,
+    ) -> Result<Option<Grant>, StoreError> {
+        self.with(|s| s.grants.get(&(customer_id.into(), seat_id.into(), benefit_id.into())).cloned())
+    }
+    async fn license_activations(&self, key_hash: &str) -> Result<Vec<LicenseActivation>, StoreError> {
+        self.with(|s| s.license_activations(key_hash))
+    }
+    async fn activate_license(&self, a: &LicenseActivation, limit: Option<u32>) -> Result<bool, StoreError> {
+        self.with(|s| s.activate_license(a, limit))
+    }
+    async fn deactivate_license(&self, key_hash: &str, activation_id: &str) -> Result<bool, StoreError> {
+        self.with(|s| s.deactivate_license(key_hash, activation_id))
     }
     async fn grants_of_customer(&self, customer_id: &str) -> Result<Vec<Grant>, StoreError> {
         self.with(|s| {

@@ -79,7 +79,7 @@ async fn grant(app: &App, job: &Job) -> Result<(), DomainError> {
         for _ in 0..3 {
             let now = app.clock.now();
             let (kind, license_key, object_key, filename) = match &benefit.kind {
-                BenefitKind::LicenseKey { prefix } => {
+                BenefitKind::LicenseKey { prefix, .. } => {
                     ("license_key", Some(new_license_key(prefix.as_deref())), None, None)
                 }
                 BenefitKind::FileDownload { object_key, filename, .. } => {
@@ -108,7 +108,21 @@ async fn grant(app: &App, job: &Job) -> Result<(), DomainError> {
                 "system".into(),
                 json!({"seat_id": job.seat_id, "customer_id": job.customer_id, "benefit_id": benefit.id, "grant_id": g.id}),
             );
-            match app.store.put_grant(&g, &audit).await? {
+            let license = g.license_key.as_deref().map(|k| LicenseKeyRecord {
+                key_hash: crate::secrets::hash(k),
+                organization_id: sub.organization_id.clone(),
+                customer_id: g.customer_id.clone(),
+                seat_id: g.seat_id.clone(),
+                subscription_id: g.subscription_id.clone(),
+                benefit_id: g.benefit_id.clone(),
+                grant_id: g.id.clone(),
+                activation_limit: match &benefit.kind {
+                    BenefitKind::LicenseKey { activation_limit, .. } => *activation_limit,
+                    BenefitKind::FileDownload { .. } => None,
+                },
+                activations: 0,
+            });
+            match app.store.put_grant(&g, license.as_ref(), &audit).await? {
                 GrantOutcome::Granted => {
                     tracing::info!(seat_id = %job.seat_id, grant_id = %g.id, metric = "grants_done", "benefit granted");
                     break;

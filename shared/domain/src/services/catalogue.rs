@@ -123,6 +123,9 @@ pub struct NewBenefit {
     pub content_type: Option<String>,
     #[serde(default)]
     pub prefix: Option<String>,
+    /// License keys: activations one key may have at once (1 to 1,000; none: no limit).
+    #[serde(default)]
+    pub activation_limit: Option<u32>,
 }
 
 fn filename(raw: &str) -> Result<String, DomainError> {
@@ -178,6 +181,12 @@ pub async fn create_benefit(
             if input.prefix.is_some() {
                 return Err(DomainError::invalid("prefix", "only license_key benefits take a prefix"));
             }
+            if input.activation_limit.is_some() {
+                return Err(DomainError::invalid(
+                    "activation_limit",
+                    "only license_key benefits take an activation limit",
+                ));
+            }
             let filename = filename(
                 input
                     .filename
@@ -196,7 +205,13 @@ pub async fn create_benefit(
             if input.filename.is_some() || input.content_type.is_some() {
                 return Err(DomainError::invalid("filename", "only file_download benefits take a file"));
             }
-            BenefitKind::LicenseKey { prefix: input.prefix.as_deref().map(license_prefix).transpose()? }
+            if input.activation_limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+                return Err(DomainError::invalid("activation_limit", "must be from 1 to 1000"));
+            }
+            BenefitKind::LicenseKey {
+                prefix: input.prefix.as_deref().map(license_prefix).transpose()?,
+                activation_limit: input.activation_limit,
+            }
         }
         _ => return Err(DomainError::invalid("type", "must be \"file_download\" or \"license_key\"")),
     };

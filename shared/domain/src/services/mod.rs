@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod changes;
 pub mod claims;
 pub mod invitations;
+pub mod license_keys;
 pub mod limits;
 pub mod lists;
 pub mod portal;
