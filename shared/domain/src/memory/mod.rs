@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 mod fakes;
 pub mod fixtures;
-mod licenses;
+mod grants;
 mod outbox;
 
 pub use fakes::*;
@@ -569,27 +569,7 @@ impl Store for MemoryStore {
         license: Option<&LicenseKeyRecord>,
         audit: &AuditEvent,
     ) -> Result<GrantOutcome, StoreError> {
-        self.with(|s| {
-            let held = s.seats.get(&(g.subscription_id.clone(), g.seat_id.clone())).is_some_and(|x| {
-                x.status == SeatStatus::Claimed && x.customer_id.as_deref() == Some(g.customer_id.as_str())
-            });
-            if !held {
-                return GrantOutcome::SeatNotClaimed;
-            }
-            let key = (g.customer_id.clone(), g.seat_id.clone(), g.benefit_id.clone());
-            if s.grants.contains_key(&key) {
-                return GrantOutcome::Exists;
-            }
-            if let Some(r) = license {
-                if s.license_keys.contains_key(&r.key_hash) {
-                    return GrantOutcome::KeyTaken;
-                }
-                s.license_keys.insert(r.key_hash.clone(), r.clone());
-            }
-            s.grants.insert(key, g.clone());
-            s.audit.push(audit.clone());
-            GrantOutcome::Granted
-        })
+        self.with(|s| s.put_grant(g, license, audit))
     }
     async fn license_key(&self, key_hash: &str) -> Result<Option<LicenseKeyRecord>, StoreError> {
         self.with(|s| s.license_keys.get(key_hash).cloned())
