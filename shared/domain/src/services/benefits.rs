@@ -194,16 +194,20 @@ pub async fn my_benefits(app: &App, who: &Principal) -> Result<Vec<GrantView>, D
 }
 
 /// A short-lived download URL for one of the caller's granted files; anything else is 404.
-pub async fn download(app: &App, who: &Principal, grant_id: &str) -> Result<DownloadView, DomainError> {
+/// The caller's own grant `grant_id` (a seat holder's); anyone else's is `not_found`.
+pub async fn my_grant(app: &App, who: &Principal, grant_id: &str) -> Result<Grant, DomainError> {
     let (customer_id, _) = who.require_customer()?;
-    const NOT_FOUND: DomainError = DomainError::NotFound("grant");
     if !ids::is_valid(ids::GRANT, grant_id) {
-        return Err(NOT_FOUND);
+        return Err(DomainError::NotFound("grant"));
     }
     let grants = app.store.grants_of_customer(customer_id).await?;
-    let g = grants.into_iter().find(|g| g.id == grant_id).ok_or(NOT_FOUND)?;
+    grants.into_iter().find(|g| g.id == grant_id).ok_or(DomainError::NotFound("grant"))
+}
+
+pub async fn download(app: &App, who: &Principal, grant_id: &str) -> Result<DownloadView, DomainError> {
+    let g = my_grant(app, who, grant_id).await?;
     let (Some(key), Some(filename), GrantStatus::Granted) = (&g.object_key, &g.filename, g.status) else {
-        return Err(NOT_FOUND);
+        return Err(DomainError::NotFound("grant"));
     };
     let ttl = app.settings.download_url_ttl_s;
     let url = app.files.presign_download(key, filename, ttl).await?;

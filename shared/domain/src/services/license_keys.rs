@@ -155,14 +155,8 @@ pub async fn deactivate(app: &App, input: DeactivateRequest) -> Result<Deactivat
 
 /// The seat holder's license grant `grant_id` and its key's hash.
 async fn my_key(app: &App, who: &Principal, grant_id: &str) -> Result<String, DomainError> {
-    let (customer_id, _) = who.require_customer()?;
-    const NO_GRANT: DomainError = DomainError::NotFound("grant");
-    if !ids::is_valid(ids::GRANT, grant_id) {
-        return Err(NO_GRANT);
-    }
-    let grants = app.store.grants_of_customer(customer_id).await?;
-    let g = grants.into_iter().find(|g| g.id == grant_id).ok_or(NO_GRANT)?;
-    g.license_key.as_deref().map(secrets::hash).ok_or(NO_GRANT)
+    let g = super::benefits::my_grant(app, who, grant_id).await?;
+    g.license_key.as_deref().map(secrets::hash).ok_or(DomainError::NotFound("grant"))
 }
 
 /// The holder's activations of one of their keys.
