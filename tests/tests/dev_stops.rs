@@ -75,7 +75,9 @@ fn make_dev_stopped_ten_times_leaves_no_process_and_frees_its_ports() {
         // As under `cargo test`, CARGO_* would make build scripts that watch them rebuild.
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().to_string();
-            if k.starts_with("CARGO_") && !matches!(k.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR") {
+            if k.starts_with("CARGO_")
+                && !matches!(k.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_INCREMENTAL")
+            {
                 cmd.env_remove(&k);
             }
         }

@@ -162,6 +162,40 @@ async fn seat_lifecycle_end_to_end() {
     let r = c.api.post(&format!("{seats_path}/{seat0}/resend"), Some(&boss), json!({})).await;
     assert_eq!((r.status, r.error_code().as_str()), (409, "invalid_state"));
 
+    step("transfer: member1's pending seat goes to member9 on the full subscription, the counter unmoved");
+    let before = c.api.get(&seats_path, Some(&boss)).await;
+    let moved = c
+        .api
+        .post(
+            &format!("{seats_path}/{seat1}/transfer"),
+            Some(&boss),
+            json!({"email": "member9@corp.example"}),
+        )
+        .await;
+    assert_eq!((moved.status, moved.body["status"].clone()), (201, json!("pending")), "{:?}", moved.body);
+    let after = c.api.get(&seats_path, Some(&boss)).await;
+    assert_eq!(after.body["seats_assigned"], before.body["seats_assigned"]);
+    assert_eq!(
+        c.api.get(&format!("/v1/claims/{new}"), None).await.status,
+        404,
+        "member1's link died with the seat"
+    );
+    let invited = c.invitation_token("member9@corp.example").await;
+    assert_eq!(c.api.get(&format!("/v1/claims/{invited}"), None).await.status, 200);
+    let again = c
+        .api
+        .post(
+            &format!("{seats_path}/{seat1}/transfer"),
+            Some(&boss),
+            json!({"email": "member8@corp.example"}),
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.error_code().as_str()),
+        (409, "invalid_state"),
+        "a revoked seat is not transferred"
+    );
+
     step("revoke: idempotent, benefits revoked, download refused, the seat reassignable");
     let revoked = c.api.delete(&format!("{seats_path}/{seat0}"), Some(&boss)).await;
     assert_eq!((revoked.status, revoked.body["status"].clone()), (200, json!("revoked")));

@@ -10,7 +10,7 @@ use domain::memory::{fixtures, FixedClock, MemoryFiles, MemoryMailer, MemoryPaym
 use domain::model::*;
 use domain::services::claims::{self, ClaimRequest};
 use domain::services::license_keys::{self, ActivateRequest, DeactivateRequest};
-use domain::services::seats::{self, AssignSeat};
+use domain::services::seats::{self, AssignSeat, TransferSeat};
 use domain::services::{sweeper, App, Principal, Settings};
 use local_stack::resources::{self, Resources};
 use std::sync::Arc;
@@ -352,5 +352,45 @@ async fn a_ten_thousand_event_trail_comes_in_pages_under_the_byte_bound() {
     assert!(pages >= 15, "cut by bytes, not only by the limit ({pages} pages)");
     assert!(audit::trail_page(&w.app, &merchant, &sub.id, Some("nope"), None).await.is_err());
     assert!(audit::trail_page(&w.app, &merchant, &sub.id, None, Some("1001")).await.is_err());
+    let _ = w.db.delete_table().table_name(&w.res.table).send().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transfer_racing_a_revoke_of_the_same_seat_one_wins_and_the_counter_stays_exact() {
+    let w = world("transfer").await;
+    let (merchant, sub) = subscription(&w, 2).await;
+    let mut transfers_won = 0;
+    for round in 0..10 {
+        let seat = seats::assign(
+            &w.app,
+            &merchant,
+            &sub.id,
+            AssignSeat { email: format!("p{round}@corp.example"), metadata: None },
+        )
+        .await
+        .expect("assign");
+        let (a, b) = (w.app.clone(), w.app.clone());
+        let (m1, m2) = (merchant.clone(), merchant.clone());
+        let (s1, s2, id1, id2) = (sub.id.clone(), sub.id.clone(), seat.id.clone(), seat.id.clone());
+        let to = TransferSeat { email: format!("q{round}@corp.example"), metadata: None };
+        let transfer = tokio::spawn(async move { seats::transfer(&a, &m1, &s1, &id1, to).await });
+        let revoke = tokio::spawn(async move { seats::revoke(&b, &m2, &s2, &id2).await });
+        let (transferred, revoked) = (transfer.await.expect("task"), revoke.await.expect("task"));
+        assert_eq!(revoked.expect("a revoke of a revoked seat answers it").status, SeatStatus::Revoked);
+        match transferred {
+            Ok(new) => {
+                transfers_won += 1;
+                // Clean up: the new seat goes too, so the next round has room.
+                seats::revoke(&w.app, &merchant, &sub.id, &new.id).await.expect("revoke the new seat");
+            }
+            Err(DomainError::InvalidState(_)) => {}
+            Err(e) => panic!("round {round}: {e:?}"),
+        }
+        let now = w.app.store.subscription(&sub.id).await.expect("store").expect("sub");
+        let page = w.app.store.seats_page(&sub.id, None, None, 100).await.expect("seats");
+        let live = page.seats.iter().filter(|s| s.status != SeatStatus::Revoked).count() as i64;
+        assert_eq!((now.seats_assigned, live), (0, 0), "round {round}: the counter equals the live seats");
+    }
+    println!("transfer won {transfers_won} of 10 races against a revoke");
     let _ = w.db.delete_table().table_name(&w.res.table).send().await;
 }

@@ -1,4 +1,5 @@
-//! `POST|GET /v1/subscriptions/{id}/seats` and `POST …/seats/{seat_id}/resend`.
+//! `POST|GET /v1/subscriptions/{id}/seats`, `POST …/seats/{seat_id}/resend` and
+//! `POST …/seats/{seat_id}/transfer`.
 
 use domain::services::{seats, App};
 use http_kit::response::{created, ok};
@@ -12,13 +13,21 @@ enum R {
     Assign,
     List,
     Resend,
+    Transfer,
 }
 
-fn routes() -> [Route<R>; 3] {
+fn routes() -> [Route<R>; 4] {
     [
         Route::new(Method::POST, "/v1/subscriptions/{id}/seats", R::Assign, Bearer, true),
         Route::new(Method::GET, "/v1/subscriptions/{id}/seats", R::List, Bearer, false),
         Route::new(Method::POST, "/v1/subscriptions/{id}/seats/{seat_id}/resend", R::Resend, Bearer, false),
+        Route::new(
+            Method::POST,
+            "/v1/subscriptions/{id}/seats/{seat_id}/transfer",
+            R::Transfer,
+            Bearer,
+            true,
+        ),
     ]
 }
 
@@ -37,6 +46,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
             )
             .await?),
             R::Resend => ok(&seats::resend(app, who, ctx.param(0), ctx.param(1)).await?),
+            R::Transfer => {
+                created(&seats::transfer(app, who, ctx.param(0), ctx.param(1), ctx.json()?).await?)
+            }
         }
     })
     .await

@@ -112,7 +112,10 @@ impl Stack {
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy();
             if k.starts_with("CARGO_")
-                && !matches!(k.as_ref(), "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_TERM_COLOR")
+                && !matches!(
+                    k.as_ref(),
+                    "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_TERM_COLOR" | "CARGO_INCREMENTAL"
+                )
             {
                 cmd.env_remove(k.as_ref());
             }

@@ -473,6 +473,10 @@ impl Store for DynamoStore {
         self.insert(row("audit_event", &keys::audit_event(&a.subscription_id, &a.id), a)?).await
     }
 
+    async fn transfer_seat(&self, t: &SeatTransfer) -> Result<TransferOutcome, StoreError> {
+        self.transfer_seat_in_table(t).await
+    }
+
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
         self.assign_seat_in_table(a).await
     }

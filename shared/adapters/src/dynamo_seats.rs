@@ -6,19 +6,13 @@ use super::*;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 impl DynamoStore {
-    pub(super) async fn assign_seat_in_table(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
+    /// A new pending seat's writes, the counter aside: the seat, (1) its email guard, its link,
+    /// the audit event, the invitation in the outbox, (5) the subscription's invitation limit.
+    fn assignment_items(&self, a: &SeatAssignment) -> Result<Vec<TransactWriteItem>, StoreError> {
         let seat = &a.seat;
-        let items = vec![
-            // 0: the counter moves only while there is room and the subscription takes seats.
-            self.update(
-                &keys::subscription(&seat.subscription_id),
-                "SET seats_assigned = seats_assigned + :one",
-                Some(&format!("seats_assigned < assign_cap AND seats_assigned < seats AND {TAKES_SEATS}")),
-                &[("#status", "status")],
-                [vec![(":one", n(1))], takes_seats_values()].concat(),
-            )?,
+        Ok(vec![
             self.put_new(self.seat_row(seat)?)?,
-            // 2: one live seat per email.
+            // One live seat per email.
             self.put_new(marker(
                 "seat_email",
                 &keys::seat_email(&seat.subscription_id, &seat.email),
@@ -31,14 +25,64 @@ impl DynamoStore {
             self.audit_item(&a.audit)?,
             // The invitation is mailed from the outbox: committed with the seat, never lost.
             self.invitation_item(&a.invitation, &a.token.token_hash, seat.invited_at.timestamp())?,
-            // 6: the subscription's invitations in this window.
             self.rate_item(&a.limit)?,
+        ])
+    }
+    const EMAIL_GUARD: usize = 1;
+    const INVITATION_LIMIT: usize = 5;
+
+    pub(super) async fn assign_seat_in_table(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
+        let seat = &a.seat;
+        let mut items = vec![
+            // 0: the counter moves only while there is room and the subscription takes seats.
+            self.update(
+                &keys::subscription(&seat.subscription_id),
+                "SET seats_assigned = seats_assigned + :one",
+                Some(&format!("seats_assigned < assign_cap AND seats_assigned < seats AND {TAKES_SEATS}")),
+                &[("#status", "status")],
+                [vec![(":one", n(1))], takes_seats_values()].concat(),
+            )?,
         ];
+        items.extend(self.assignment_items(a)?);
         Ok(match self.transact(items).await? {
             Txn::Committed => AssignOutcome::Assigned,
-            Txn::ConditionFailed(f) if f.contains(&2) => AssignOutcome::AlreadyAssigned,
-            Txn::ConditionFailed(f) if f == [6] => AssignOutcome::RateLimited,
+            Txn::ConditionFailed(f) if f.contains(&(1 + Self::EMAIL_GUARD)) => AssignOutcome::AlreadyAssigned,
+            Txn::ConditionFailed(f) if f == [1 + Self::INVITATION_LIMIT] => AssignOutcome::RateLimited,
             Txn::ConditionFailed(_) => AssignOutcome::NoSeats,
+        })
+    }
+
+    /// One seat out, one in, one transaction; the counter is only checked (the subscription
+    /// still takes seats), never moved.
+    pub(super) async fn transfer_seat_in_table(
+        &self,
+        t: &SeatTransfer,
+    ) -> Result<TransferOutcome, StoreError> {
+        let mut items = vec![
+            // 0: the subscription still takes seat changes.
+            self.check(
+                &keys::subscription(&t.revocation.seat.subscription_id),
+                TAKES_SEATS,
+                &[("#status", "status")],
+                takes_seats_values(),
+            )?,
+        ];
+        // 1: the old seat as it was read.
+        let revocation = self.revocation_items(&t.revocation)?;
+        let first_new = 1 + revocation.len();
+        items.extend(revocation);
+        items.extend(self.assignment_items(&t.assignment)?);
+        Ok(match self.transact(items).await? {
+            Txn::Committed => TransferOutcome::Transferred,
+            Txn::ConditionFailed(f) if f.contains(&0) => TransferOutcome::NotLive,
+            Txn::ConditionFailed(f) if f.contains(&1) => TransferOutcome::SeatChanged,
+            Txn::ConditionFailed(f) if f.contains(&(first_new + Self::EMAIL_GUARD)) => {
+                TransferOutcome::AlreadyAssigned
+            }
+            Txn::ConditionFailed(f) if f.contains(&(first_new + Self::INVITATION_LIMIT)) => {
+                TransferOutcome::RateLimited
+            }
+            Txn::ConditionFailed(_) => TransferOutcome::SeatChanged,
         })
     }
 
@@ -201,7 +245,9 @@ impl DynamoStore {
         })
     }
 
-    pub(super) async fn revoke_seat_in_table(&self, r: &SeatRevocation) -> Result<bool, StoreError> {
+    /// A seat's revocation, the counter aside: (0) the seat, if still as it was read, its email
+    /// guard, the audit event, its link, and for a claimed seat the revoke job.
+    fn revocation_items(&self, r: &SeatRevocation) -> Result<Vec<TransactWriteItem>, StoreError> {
         let seat = &r.seat;
         let (token_condition, mut values) = match &seat.claim_token_hash {
             Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
@@ -218,13 +264,6 @@ impl DynamoStore {
                 &[("#status", "status")],
                 values,
             )?,
-            self.update(
-                &keys::subscription(&seat.subscription_id),
-                "SET seats_assigned = seats_assigned - :one",
-                Some("seats_assigned > :zero"),
-                &[],
-                vec![(":one", n(1)), (":zero", n(0))],
-            )?,
             self.delete(
                 &keys::seat_email(&seat.subscription_id, &seat.email),
                 Some("seat_id = :seat"),
@@ -238,6 +277,18 @@ impl DynamoStore {
         if let Some(job) = &r.job {
             items.push(self.outbox_item(job, r.revoked_at.timestamp())?);
         }
+        Ok(items)
+    }
+
+    pub(super) async fn revoke_seat_in_table(&self, r: &SeatRevocation) -> Result<bool, StoreError> {
+        let mut items = self.revocation_items(r)?;
+        items.push(self.update(
+            &keys::subscription(&r.seat.subscription_id),
+            "SET seats_assigned = seats_assigned - :one",
+            Some("seats_assigned > :zero"),
+            &[],
+            vec![(":one", n(1)), (":zero", n(0))],
+        )?);
         Ok(matches!(self.transact(items).await?, Txn::Committed))
     }
 

@@ -213,6 +213,27 @@ pub struct SeatAssignment {
     pub limit: RateHit,
 }
 
+/// Handing a seat to someone else: the old seat revoked and a new pending one (its link, its
+/// invitation) in one transaction, the subscription's counter unmoved, so a full subscription
+/// can transfer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeatTransfer {
+    pub revocation: SeatRevocation,
+    pub assignment: SeatAssignment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOutcome {
+    Transferred,
+    /// The old seat changed since it was read (revoked, claimed, re-sent): read it again.
+    SeatChanged,
+    /// The new email holds a live seat on this subscription.
+    AlreadyAssigned,
+    /// The subscription no longer takes seat changes.
+    NotLive,
+    RateLimited,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AssignOutcome {
     Assigned,
@@ -507,6 +528,7 @@ pub trait Store: Send + Sync {
     async fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
 
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError>;
+    async fn transfer_seat(&self, t: &SeatTransfer) -> Result<TransferOutcome, StoreError>;
     async fn seat(&self, subscription_id: &str, seat_id: &str) -> Result<Option<Seat>, StoreError>;
     /// Seats in creation order, `limit` at a time, optionally of one status.
     async fn seats_page(

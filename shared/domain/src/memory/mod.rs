@@ -13,6 +13,7 @@ mod fakes;
 pub mod fixtures;
 mod grants;
 mod outbox;
+mod seats;
 
 pub use fakes::*;
 
@@ -417,32 +418,10 @@ impl Store for MemoryStore {
         })
     }
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
-        self.with(|s| {
-            let sub_id = a.seat.subscription_id.clone();
-            if s.seat_emails.contains_key(&(sub_id.clone(), a.seat.email.clone())) {
-                return AssignOutcome::AlreadyAssigned;
-            }
-            let Some(sub) = s.subscriptions.get_mut(&sub_id) else {
-                return AssignOutcome::NoSeats;
-            };
-            if !sub.status.allows_seat_changes() || sub.seats_assigned >= sub.assign_cap.min(sub.seats) {
-                return AssignOutcome::NoSeats;
-            }
-            if s.rate_counters.get(&a.limit.key).is_some_and(|h| *h >= a.limit.max) {
-                return AssignOutcome::RateLimited;
-            }
-            *s.rate_counters.entry(a.limit.key.clone()).or_default() += 1;
-            let Some(sub) = s.subscriptions.get_mut(&sub_id) else {
-                return AssignOutcome::NoSeats;
-            };
-            sub.seats_assigned += 1;
-            s.seat_emails.insert((sub_id.clone(), a.seat.email.clone()), a.seat.id.clone());
-            s.claim_tokens.insert(a.token.token_hash.clone(), a.token.clone());
-            s.seats.insert((sub_id, a.seat.id.clone()), a.seat.clone());
-            s.audit.push(a.audit.clone());
-            s.put_invitation(&a.invitation, &a.token.token_hash, a.seat.invited_at.timestamp());
-            AssignOutcome::Assigned
-        })
+        self.with(|s| s.assign_seat(a))
+    }
+    async fn transfer_seat(&self, t: &SeatTransfer) -> Result<TransferOutcome, StoreError> {
+        self.with(|s| s.transfer_seat(t))
     }
     async fn seat(&self, sub: &str, seat: &str) -> Result<Option<Seat>, StoreError> {
         self.with(|s| s.seats.get(&(sub.to_string(), seat.to_string())).cloned())
@@ -537,31 +516,7 @@ impl Store for MemoryStore {
         })
     }
     async fn revoke_seat(&self, r: &SeatRevocation) -> Result<bool, StoreError> {
-        self.with(|s| {
-            let key = (r.seat.subscription_id.clone(), r.seat.id.clone());
-            let Some(current) = s.seats.get_mut(&key) else { return false };
-            if current.status == SeatStatus::Revoked
-                || current.status != r.seat.status
-                || current.claim_token_hash != r.seat.claim_token_hash
-            {
-                return false;
-            }
-            current.status = SeatStatus::Revoked;
-            current.revoked_at = Some(r.revoked_at);
-            if let Some(h) = current.claim_token_hash.take() {
-                s.claim_tokens.remove(&h);
-            }
-            current.invitation_expires_at = None;
-            s.seat_emails.remove(&(r.seat.subscription_id.clone(), r.seat.email.clone()));
-            if let Some(sub) = s.subscriptions.get_mut(&r.seat.subscription_id) {
-                sub.seats_assigned -= 1;
-            }
-            if let Some(job) = &r.job {
-                s.put_job(job, r.revoked_at.timestamp());
-            }
-            s.audit.push(r.audit.clone());
-            true
-        })
+        self.with(|s| s.revoke_seat(r))
     }
     async fn put_grant(
         &self,

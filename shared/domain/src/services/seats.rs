@@ -7,7 +7,7 @@ use super::{invitations, portal, App, Principal};
 use crate::error::DomainError;
 use crate::ids;
 use crate::model::*;
-use crate::ports::{AssignOutcome, SeatAssignment, SeatRevocation};
+use crate::ports::{AssignOutcome, SeatAssignment, SeatRevocation, SeatTransfer, TransferOutcome};
 use crate::validate;
 use crate::views::{SeatList, SeatView};
 use serde::Deserialize;
@@ -75,7 +75,28 @@ pub async fn assign(
             sub.status
         )));
     }
-    let now = app.clock.now();
+    let assignment = new_assignment(app, who, &sub, email, metadata);
+    let limit = super::limits::invitations_per_subscription(&sub.id);
+    match app.store.assign_seat(&assignment).await? {
+        AssignOutcome::Assigned => {}
+        AssignOutcome::NoSeats => return Err(DomainError::NoSeatsAvailable),
+        AssignOutcome::AlreadyAssigned => return Err(DomainError::SeatAlreadyAssigned),
+        AssignOutcome::RateLimited => return Err(super::limits::refused(app, limit.name, &assignment.limit)),
+    }
+    tracing::info!(subscription_id = %sub.id, seat_id = %assignment.seat.id, metric = "seats_assigned", "seat assigned");
+    send_invitation(app, assignment.invitation).await;
+    Ok(SeatView::from(&assignment.seat))
+}
+
+/// A new pending seat for `email`: its link, its invitation job, its audit event and its hit on
+/// the subscription's invitation limit (counted in the same transaction: no request of its own).
+fn new_assignment(
+    app: &App,
+    who: &Principal,
+    sub: &Subscription,
+    email: String,
+    metadata: Map<String, Value>,
+) -> SeatAssignment {
     let mut seat = Seat {
         id: ids::new_id(ids::SEAT),
         subscription_id: sub.id.clone(),
@@ -84,18 +105,17 @@ pub async fn assign(
         email,
         customer_id: None,
         metadata,
-        invited_at: now,
+        invited_at: app.clock.now(),
         invitation_expires_at: None,
         claimed_at: None,
         revoked_at: None,
         claim_token_hash: None,
     };
-    let (token, link) = invitations::new_link(app, &seat, &sub);
+    let (token, link) = invitations::new_link(app, &seat, sub);
     seat.claim_token_hash = Some(link.token_hash.clone());
     seat.invitation_expires_at = Some(link.expires_at);
-    // Counted in the assign's own transaction: no request of its own.
     let limit = super::limits::invitations_per_subscription(&sub.id);
-    let assignment = SeatAssignment {
+    SeatAssignment {
         limit: super::limits::hit(app, &limit),
         invitation: Job::invite(&sub.id, &seat.id, Some(token)),
         token: link,
@@ -107,16 +127,76 @@ pub async fn assign(
             json!({"seat_id": seat.id, "email": seat.email}),
         ),
         seat,
-    };
-    match app.store.assign_seat(&assignment).await? {
-        AssignOutcome::Assigned => {}
-        AssignOutcome::NoSeats => return Err(DomainError::NoSeatsAvailable),
-        AssignOutcome::AlreadyAssigned => return Err(DomainError::SeatAlreadyAssigned),
-        AssignOutcome::RateLimited => return Err(super::limits::refused(app, limit.name, &assignment.limit)),
     }
-    tracing::info!(subscription_id = %sub.id, seat_id = %assignment.seat.id, metric = "seats_assigned", "seat assigned");
-    send_invitation(app, assignment.invitation).await;
-    Ok(SeatView::from(&assignment.seat))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferSeat {
+    pub email: String,
+    /// The new seat's metadata; the old seat's when absent.
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Hands a seat to someone else in one transaction: the old seat is revoked (its holder's
+/// benefits revoked by the worker), a new pending seat invites `email`, and the counter never
+/// moves, so a full subscription can transfer. Answers the new seat.
+pub async fn transfer(
+    app: &App,
+    who: &Principal,
+    subscription_id: &str,
+    raw_seat_id: &str,
+    input: TransferSeat,
+) -> Result<SeatView, DomainError> {
+    let sub = portal::managed_subscription(app, who, subscription_id).await?;
+    let id = seat_id(raw_seat_id)?;
+    let email = validate::email("email", &input.email)?;
+    let seat = app.store.seat(&sub.id, id).await?.ok_or(DomainError::NotFound("seat"))?;
+    if seat.status == SeatStatus::Revoked {
+        return Err(DomainError::InvalidState(
+            "a revoked seat cannot be transferred; assign a new one".into(),
+        ));
+    }
+    if seat.email == email {
+        return Err(DomainError::invalid("email", "is this seat's email already"));
+    }
+    let metadata = match input.metadata {
+        Some(m) => metadata(Some(m))?,
+        None => seat.metadata.clone(),
+    };
+    let assignment = new_assignment(app, who, &sub, email, metadata);
+    let detail =
+        json!({"seat_id": seat.id, "to_seat_id": assignment.seat.id, "to_email": assignment.seat.email});
+    let (revocation, revoke_job) = revocation(app, &seat, who.actor(), Some(detail));
+    let limit = super::limits::invitations_per_subscription(&sub.id);
+    let transfer = SeatTransfer { revocation, assignment };
+    match app.store.transfer_seat(&transfer).await? {
+        TransferOutcome::Transferred => {}
+        TransferOutcome::SeatChanged => {
+            return Err(DomainError::InvalidState(
+                "the seat changed meanwhile (claimed, revoked or re-sent); read it again".into(),
+            ))
+        }
+        TransferOutcome::AlreadyAssigned => return Err(DomainError::SeatAlreadyAssigned),
+        TransferOutcome::NotLive => {
+            return Err(DomainError::InvalidState(format!(
+                "seats can be transferred only while the subscription is active or past due (it is {:?})",
+                sub.status
+            )))
+        }
+        TransferOutcome::RateLimited => {
+            return Err(super::limits::refused(app, limit.name, &transfer.assignment.limit))
+        }
+    }
+    tracing::info!(subscription_id = %sub.id, seat_id = %seat.id, to_seat_id = %transfer.assignment.seat.id, metric = "seats_transferred", "seat transferred");
+    if let Some(job) = revoke_job {
+        if let Err(e) = app.jobs.enqueue(&[job]).await {
+            tracing::warn!(seat_id = %seat.id, error = %e, "revoke job not sent; the sweeper will send it");
+        }
+    }
+    send_invitation(app, transfer.assignment.invitation.clone()).await;
+    Ok(SeatView::from(&transfer.assignment.seat))
 }
 
 /// Hands the committed invitation to the queue; if that fails the sweeper sends it from the
@@ -251,6 +331,27 @@ pub async fn revoke_record(
     seat: &Seat,
     actor: String,
 ) -> Result<Option<(Seat, Option<Job>)>, DomainError> {
+    let (revocation, job) = revocation(app, seat, actor, None);
+    if !app.store.revoke_seat(&revocation).await? {
+        return Ok(None);
+    }
+    tracing::info!(subscription_id = %seat.subscription_id, seat_id = %seat.id, metric = "seats_revoked", "seat revoked");
+    let mut revoked = seat.clone();
+    revoked.status = SeatStatus::Revoked;
+    revoked.revoked_at = Some(revocation.revoked_at);
+    revoked.claim_token_hash = None;
+    revoked.invitation_expires_at = None;
+    Ok(Some((revoked, job)))
+}
+
+/// A seat's revocation as read, with the revoke job of a claimed seat; `transferred` names the
+/// seat that replaces it (its audit event is then `seat.transferred`).
+fn revocation(
+    app: &App,
+    seat: &Seat,
+    actor: String,
+    transferred: Option<Value>,
+) -> (SeatRevocation, Option<Job>) {
     let now = app.clock.now();
     let job = match (seat.status, &seat.customer_id) {
         (SeatStatus::Claimed, Some(holder)) => Some(Job {
@@ -264,11 +365,9 @@ pub async fn revoke_record(
         }),
         _ => None,
     };
-    let revocation = SeatRevocation {
-        seat: seat.clone(),
-        revoked_at: now,
-        job: job.clone(),
-        audit: event(
+    let audit = match transferred {
+        Some(detail) => event(app, &seat.subscription_id, "seat.transferred", actor, detail),
+        None => event(
             app,
             &seat.subscription_id,
             "seat.revoked",
@@ -276,14 +375,5 @@ pub async fn revoke_record(
             json!({"seat_id": seat.id, "email": seat.email, "was": seat.status}),
         ),
     };
-    if !app.store.revoke_seat(&revocation).await? {
-        return Ok(None);
-    }
-    tracing::info!(subscription_id = %seat.subscription_id, seat_id = %seat.id, metric = "seats_revoked", "seat revoked");
-    let mut revoked = seat.clone();
-    revoked.status = SeatStatus::Revoked;
-    revoked.revoked_at = Some(now);
-    revoked.claim_token_hash = None;
-    revoked.invitation_expires_at = None;
-    Ok(Some((revoked, job)))
+    (SeatRevocation { seat: seat.clone(), revoked_at: now, job: job.clone(), audit }, job)
 }
