@@ -30,8 +30,9 @@ build:
 	cargo build --workspace --all-targets
 
 ## Start moto, create the resources, serve every function with cargo lambda watch; Ctrl-C stops it all.
+## The build runs under infra/guarded.sh: stopping make (or killing it) stops cargo and its rustc too.
 dev: venv
-	cargo build --workspace --bins
+	setsid -w sh infra/guarded.sh $$PPID cargo build --workspace --bins
 	./target/debug/local-stack dev
 
 lint:

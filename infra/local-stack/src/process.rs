@@ -10,30 +10,8 @@ use std::ffi::OsStr;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// `sh -c GUARDIAN guardian OWNER_PID PROGRAM ARGS…`. Polls the owner every 0.3 s; `wait` on a
-/// background `sleep` lets a signal's trap run at once. Ending: TERM to every other process of
-/// the session, a second for them to go, then KILL.
-const GUARDIAN: &str = r#"owner=$1; shift
-"$@" &
-child=$!
-others() { ps -o pid= -s $$ | awk -v me=$$ '$1 != me'; }
-end() {
-  trap '' TERM INT HUP
-  kill -TERM $(others) 2>/dev/null
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    kill -0 $child 2>/dev/null || break
-    sleep 0.1
-  done
-  sleep 0.2
-  kill -KILL $(others) 2>/dev/null
-  exit 0
-}
-trap end TERM INT HUP
-while kill -0 "$owner" 2>/dev/null && kill -0 "$child" 2>/dev/null; do
-  sleep 0.3 & wait $!
-done
-end
-"#;
+/// `infra/guarded.sh`, the one guardian (the Makefile's build step runs it too).
+const GUARDIAN: &str = include_str!("../../guarded.sh");
 
 /// A command that runs `program` under a guardian owned by this process. Add its arguments,
 /// environment and stdio as to any command, then [`Supervised::spawn`] it.
