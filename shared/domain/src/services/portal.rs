@@ -32,9 +32,11 @@ pub async fn sign_in(app: &App, input: SignInRequest) -> Result<(), DomainError>
         &[super::limits::sign_in_per_email(&who), super::limits::sign_in_per_organization(&slug)],
     )
     .await?;
-    // Nothing is stored for this ask, so a queue that refuses it is answered 503 (retry), and
-    // alike for every email.
-    app.jobs.enqueue(&[Job::sign_in(&slug, &email)]).await?;
+    // The contract answers 202 always. Nothing is stored for an ask, so a queue that refuses it
+    // loses only the ask: logged and counted, and the person asks again (alike for every email).
+    if let Err(e) = app.jobs.enqueue(&[Job::sign_in(&slug, &email)]).await {
+        tracing::warn!(error = %e, metric = "sign_in_asks_lost", "sign-in ask not queued");
+    }
     Ok(())
 }
 
