@@ -170,6 +170,18 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Deletes an item whether or not it exists (an idempotent removal).
+    async fn remove(&self, key: &Key) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .send()
+            .await
+            .map_err(fault)?;
+        Ok(())
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let out = self
             .client

@@ -31,14 +31,7 @@ impl DynamoStore {
     }
 
     pub(super) async fn finish_job_in_table(&self, job: &Job) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::outbox(job.kind.as_str(), &job.seat_id))))
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.remove(&keys::outbox(job.kind.as_str(), &job.seat_id)).await
     }
 
     pub(super) async fn pending_invitation_in_table(

@@ -98,14 +98,7 @@ impl DynamoStore {
     }
 
     pub(super) async fn end_session_in_table(&self, hash: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::session(hash))))
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.remove(&keys::session(hash)).await
     }
 
     pub(super) async fn begin_idempotent_in_table(
@@ -191,13 +184,6 @@ impl DynamoStore {
     }
 
     pub(super) async fn abandon_idempotent_in_table(&self, scope: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::idempotency(scope))))
-            .send()
-            .await
-            .map_err(fault)?;
-        Ok(())
+        self.remove(&keys::idempotency(scope)).await
     }
 }

@@ -50,6 +50,12 @@ struct State {
     invite_hashes: HashMap<String, String>,
 }
 
+/// Up to `limit` of `all` (in id order) whose id comes after `after`: a page, as the table's
+/// queries from an exclusive start key give it.
+fn page_after<T>(all: Vec<T>, id: impl Fn(&T) -> &String, after: Option<&str>, limit: usize) -> Vec<T> {
+    all.into_iter().filter(|x| after.is_none_or(|a| id(x).as_str() > a)).take(limit).collect()
+}
+
 /// The single table, in memory. One mutex makes each method atomic, like a transaction.
 #[derive(Default)]
 pub struct MemoryStore {
@@ -362,8 +368,7 @@ impl Store for MemoryStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let all = self.audit_events(sub).await?;
-        Ok(all.into_iter().filter(|e| after.is_none_or(|a| e.id.as_str() > a)).take(limit).collect())
+        Ok(page_after(self.audit_events(sub).await?, |e| &e.id, after, limit))
     }
     async fn subscriptions_of_organization_after(
         &self,
@@ -371,8 +376,7 @@ impl Store for MemoryStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Subscription>, StoreError> {
-        let all = self.subscriptions_of_organization(org).await?;
-        Ok(all.into_iter().filter(|s| after.is_none_or(|a| s.id.as_str() > a)).take(limit).collect())
+        Ok(page_after(self.subscriptions_of_organization(org).await?, |s| &s.id, after, limit))
     }
     async fn audit_events(&self, sub: &str) -> Result<Vec<AuditEvent>, StoreError> {
         self.with(|s| {
