@@ -272,7 +272,14 @@ proptest::proptest! {
                 panic!("paid")
             };
             assert_eq!(invoice.amount_due, preview.amount_due);
-            assert_eq!(preview.amount_due, domain::proration::offline_charge(&c).expect("ours").amount_due_now);
+            // Stripe does not document how it rounds an exact half cent; ours rounds half to
+            // even. There (only there) the two may differ by a cent per line.
+            let ours = domain::proration::offline_charge(&c).expect("ours").amount_due_now;
+            let end = c.period_end.timestamp();
+            let (len, left) = ((end - c.period_start.timestamp()) as i128, (end - c.proration_date) as i128);
+            let on_half = |q: i64| (c.previous_unit_amount as i128 * q as i128 * left * 2) % (2 * len) == len;
+            let halves = i64::from(on_half(c.previous_quantity)) + i64::from(on_half(c.quantity));
+            assert!((preview.amount_due - ours).abs() <= halves, "Stripe {} vs ours {ours} ({halves} lines on a half cent)", preview.amount_due);
         });
     }
 }
