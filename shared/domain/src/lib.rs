@@ -11,10 +11,12 @@ pub mod memory;
 pub mod model;
 pub mod period;
 pub mod ports;
+mod ports_webhooks;
 pub mod proration;
 pub mod secrets;
 pub mod services;
 pub mod validate;
 pub mod views;
+pub mod webhooks;
 
 pub use error::{DomainError, StoreError};

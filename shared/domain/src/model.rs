@@ -50,6 +50,9 @@ pub struct Organization {
     pub id: String,
     pub name: String,
     pub slug: String,
+    /// Where operational notices go (an endpoint disabled after failing for days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -455,6 +458,17 @@ pub struct AuditEvent {
     pub actor: String,
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
+    /// The webhook events this change announces. Not part of the trail the API shows: the
+    /// store keeps them beside the entry, in the same write, until they are dispatched.
+    #[serde(skip)]
+    pub outgoing: Vec<crate::webhooks::OutgoingEvent>,
+}
+
+impl AuditEvent {
+    pub fn announcing(mut self, event: crate::webhooks::OutgoingEvent) -> Self {
+        self.outgoing.push(event);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,7 +27,7 @@ async fn merchant(w: &World, slug: &str) -> (Principal, Product) {
     let created = catalogue::create_organization(
         &w.app,
         &Principal::Operator,
-        NewOrganization { name: "Acme".into(), slug: slug.into() },
+        NewOrganization { name: "Acme".into(), slug: slug.into(), email: None },
     )
     .await
     .expect("organization");
@@ -347,7 +347,7 @@ async fn another_organization_sees_nothing() {
 #[tokio::test]
 async fn only_the_operator_creates_organizations_and_slugs_are_unique() {
     let w = world();
-    let input = || NewOrganization { name: "Acme".into(), slug: "acme".into() };
+    let input = || NewOrganization { name: "Acme".into(), slug: "acme".into(), email: None };
     assert_eq!(
         catalogue::create_organization(&w.app, &Principal::Public, input()).await.err(),
         Some(DomainError::Unauthorized)
@@ -380,6 +380,7 @@ async fn a_key_made_before_keys_had_ids_gets_one_when_used_and_can_be_rotated_aw
         id: domain::ids::new_id(domain::ids::ORG),
         name: "Old".into(),
         slug: "old-co".into(),
+        email: None,
         created_at: chrono::Utc::now(),
     };
     let key = domain::secrets::new_secret(domain::secrets::API_KEY_PREFIX);

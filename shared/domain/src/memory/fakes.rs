@@ -187,6 +187,7 @@ pub struct Fakes {
     pub store: std::sync::Arc<MemoryStore>,
     pub mailer: std::sync::Arc<MemoryMailer>,
     pub queue: std::sync::Arc<MemoryQueue>,
+    pub webhooks: std::sync::Arc<super::MemoryWebhookQueue>,
     pub payments: std::sync::Arc<MemoryPayments>,
     pub clock: std::sync::Arc<FixedClock>,
 }
@@ -198,6 +199,7 @@ impl Fakes {
         let store = Arc::new(MemoryStore::new());
         let mailer = Arc::new(MemoryMailer::default());
         let queue = Arc::new(MemoryQueue::default());
+        let webhooks = Arc::new(super::MemoryWebhookQueue::default());
         let clock = Arc::new(FixedClock::at(now));
         let payments = Arc::new(MemoryPayments::default());
         let app = crate::services::App {
@@ -206,13 +208,14 @@ impl Fakes {
             payments: payments.clone(),
             files: Arc::new(MemoryFiles),
             jobs: queue.clone(),
+            webhooks: webhooks.clone(),
             clock: clock.clone(),
             settings: crate::services::Settings::with_defaults(
                 "https://portal.example",
                 &crate::secrets::hash("admin"),
             ),
         };
-        Fakes { app, store, mailer, queue, payments, clock }
+        Fakes { app, store, mailer, queue, webhooks, payments, clock }
     }
 
     /// Works the queue as the worker would until it is empty (jobs a job sends included).
@@ -224,6 +227,43 @@ impl Fakes {
             }
             for job in jobs {
                 crate::services::benefits::process(&self.app, &job).await?;
+            }
+        }
+        Err(crate::error::DomainError::Unavailable)
+    }
+
+    /// Works the webhook queue as the sender would until it is empty. A message held back
+    /// `delay` seconds moves the clock that far first (time passes while it waits).
+    pub async fn run_webhooks(
+        &self,
+        receiver: &dyn crate::ports::WebhookPoster,
+    ) -> Result<Vec<crate::services::webhooks::send::Attempted>, crate::error::DomainError> {
+        use crate::services::webhooks::send;
+        use crate::webhooks::WebhookMessage;
+        let mut attempts = Vec::new();
+        for _ in 0..10_000 {
+            let messages = self.webhooks.take();
+            if messages.is_empty() {
+                return Ok(attempts);
+            }
+            for (message, delay) in messages {
+                self.clock.advance(Duration::seconds(i64::from(delay)));
+                match message {
+                    WebhookMessage::Dispatch { subscription_id, audit_id } => {
+                        send::dispatch(&self.app, &subscription_id, &audit_id).await?;
+                    }
+                    WebhookMessage::Deliver { organization_id, endpoint_id, delivery_id } => {
+                        let a = send::attempt(
+                            &self.app,
+                            receiver,
+                            &organization_id,
+                            &endpoint_id,
+                            &delivery_id,
+                            1.0,
+                        );
+                        attempts.push(a.await?);
+                    }
+                }
             }
         }
         Err(crate::error::DomainError::Unavailable)

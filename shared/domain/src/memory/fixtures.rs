@@ -12,7 +12,11 @@ pub async fn merchant(app: &App, slug: &str) -> Result<(Principal, String), Doma
     let org = catalogue::create_organization(
         app,
         &Principal::Operator,
-        NewOrganization { name: "Acme".into(), slug: slug.into() },
+        NewOrganization {
+            name: "Acme".into(),
+            slug: slug.into(),
+            email: Some("billing@acme.example".into()),
+        },
     )
     .await?;
     Ok((auth::authenticate(app, Some(&org.api_key)).await?, org.api_key))

@@ -14,8 +14,11 @@ pub mod fixtures;
 mod grants;
 mod outbox;
 mod seats;
+mod webhook_fakes;
+mod webhooks;
 
 pub use fakes::*;
+pub use webhook_fakes::*;
 
 #[derive(Default)]
 struct State {
@@ -48,6 +51,12 @@ struct State {
     rate_counters: HashMap<String, u32>,
     /// seat → the token hash its `invite` job in the outbox is for.
     invite_hashes: HashMap<String, String>,
+    /// (organization, endpoint id) → endpoint.
+    webhook_endpoints: std::collections::BTreeMap<(String, String), crate::webhooks::WebhookEndpoint>,
+    /// Audit entries whose webhook events were dispatched.
+    dispatched: HashSet<String>,
+    /// (endpoint, delivery id) → delivery.
+    deliveries: std::collections::BTreeMap<(String, String), crate::webhooks::WebhookDelivery>,
 }
 
 /// Up to `limit` of `all` (in id order) whose id comes after `after`: a page, as the table's

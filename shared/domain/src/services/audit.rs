@@ -15,6 +15,7 @@ pub fn event(app: &App, subscription_id: &str, kind: &str, actor: String, data: 
         actor,
         data,
         created_at: app.clock.now(),
+        outgoing: Vec::new(),
     }
 }
 

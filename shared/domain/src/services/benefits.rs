@@ -2,6 +2,7 @@
 //! once, in any order), and seat holders list and download theirs.
 
 use super::audit::event;
+use super::webhooks::announce;
 use super::{App, Principal};
 use crate::error::DomainError;
 use crate::ids;
@@ -107,7 +108,8 @@ async fn grant(app: &App, job: &Job) -> Result<(), DomainError> {
                 "benefit.granted",
                 "system".into(),
                 json!({"seat_id": job.seat_id, "customer_id": job.customer_id, "benefit_id": benefit.id, "grant_id": g.id}),
-            );
+            )
+            .announcing(announce::grant(app, "benefit.granted", &sub.organization_id, &g));
             let license = g.license_key.as_deref().map(|k| LicenseKeyRecord {
                 key_hash: crate::secrets::hash(k),
                 organization_id: sub.organization_id.clone(),
@@ -125,6 +127,7 @@ async fn grant(app: &App, job: &Job) -> Result<(), DomainError> {
             match app.store.put_grant(&g, license.as_ref(), &audit).await? {
                 GrantOutcome::Granted => {
                     tracing::info!(seat_id = %job.seat_id, grant_id = %g.id, metric = "grants_done", "benefit granted");
+                    announce::announce(app, [&audit]).await;
                     break;
                 }
                 GrantOutcome::Exists => break,
@@ -138,16 +141,31 @@ async fn grant(app: &App, job: &Job) -> Result<(), DomainError> {
 
 async fn revoke(app: &App, job: &Job) -> Result<(), DomainError> {
     let grants = app.store.grants_of_customer(&job.customer_id).await?;
-    for g in grants.iter().filter(|g| g.seat_id == job.seat_id && g.status != GrantStatus::Revoked) {
+    let live: Vec<&Grant> =
+        grants.iter().filter(|g| g.seat_id == job.seat_id && g.status != GrantStatus::Revoked).collect();
+    if live.is_empty() {
+        return Ok(());
+    }
+    let org = match app.store.subscription(&job.subscription_id).await? {
+        Some(sub) => sub.organization_id,
+        None => return Err(DomainError::Internal("a grant without its subscription".into())),
+    };
+    for g in live {
+        let now = app.clock.now();
+        let mut revoked = g.clone();
+        revoked.status = GrantStatus::Revoked;
+        revoked.revoked_at = Some(now);
         let audit = event(
             app,
             &job.subscription_id,
             "benefit.revoked",
             "system".into(),
             json!({"seat_id": job.seat_id, "customer_id": job.customer_id, "benefit_id": g.benefit_id, "grant_id": g.id}),
-        );
-        if app.store.revoke_grant(g, app.clock.now(), &audit).await? {
+        )
+        .announcing(announce::grant(app, "benefit.revoked", &org, &revoked));
+        if app.store.revoke_grant(g, now, &audit).await? {
             tracing::info!(seat_id = %job.seat_id, grant_id = %g.id, "benefit revoked");
+            announce::announce(app, [&audit]).await;
         }
     }
     Ok(())

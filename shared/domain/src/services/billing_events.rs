@@ -4,6 +4,7 @@
 //! the same transaction as its effect) and an event older than the last one applied to a
 //! subscription never rolls its state back.
 
+use super::webhooks::announce;
 use super::App;
 use crate::error::DomainError;
 use crate::events::{PaymentEvent, PaymentEventKind, SubscriptionState};
@@ -373,7 +374,14 @@ async fn complete_checkout(
             change_intent: None,
             pending_change: None,
         };
+        let mut completed = checkout.clone();
+        completed.status = CheckoutStatus::Completed;
+        completed.subscription_id = Some(subscription.id.clone());
         let audit = AuditEvent {
+            outgoing: vec![
+                announce::checkout(app, &completed),
+                announce::subscription(app, "subscription.created", &subscription),
+            ],
             id: ids::new_id(ids::EVENT),
             subscription_id: subscription.id.clone(),
             kind: "subscription.created".into(),
@@ -388,18 +396,17 @@ async fn complete_checkout(
             }),
             created_at: app.clock.now(),
         };
-        let applied = app
-            .store
-            .complete_checkout(&CheckoutCompletion {
-                checkout_id: checkout.id.clone(),
-                event_id: event.id.clone(),
-                new_customer,
-                subscription,
-                audit,
-            })
-            .await?;
+        let completion = CheckoutCompletion {
+            checkout_id: checkout.id.clone(),
+            event_id: event.id.clone(),
+            new_customer,
+            subscription,
+            audit,
+        };
+        let applied = app.store.complete_checkout(&completion).await?;
         match applied {
             Applied::Applied => {
+                announce::announce(app, [&completion.audit]).await;
                 // The purchase is committed; the link goes out from the worker, so neither a
                 // mail failure nor a slow mail service reaches the provider's delivery. Should
                 // the queue refuse it, the success page offers to ask for another link.
@@ -515,7 +522,19 @@ where
             (Some(_), _) => "subscription.renewed",
             _ => "subscription.updated",
         };
+        let mut after = sub.clone();
+        after.status = status;
+        after.current_period_start = start;
+        after.current_period_end = end;
+        after.version = sub.version + 1;
+        if let Some(r) = &renewal {
+            // The renewal bills the scheduled terms, and the schedule is used up.
+            (after.seats, after.assign_cap, after.interval, after.unit_amount) =
+                (r.seats, r.assign_cap, r.interval, r.unit_amount);
+            after.scheduled_change = None;
+        }
         let audit = billing_changed.then(|| AuditEvent {
+            outgoing: announce::billing_change(app, &sub, &after),
             id: ids::new_id(ids::EVENT),
             subscription_id: sub.id.clone(),
             kind: kind.into(),
@@ -531,26 +550,27 @@ where
             }),
             created_at: app.clock.now(),
         });
-        let applied = app
-            .store
-            .apply_billing_update(&BillingUpdate {
-                subscription_id: sub.id.clone(),
-                expected_version: sub.version,
-                event_id: event.id.clone(),
-                event_created: event.created,
-                status,
-                current_period_start: start,
-                current_period_end: end,
-                period_confirmed,
-                provider_item_id,
-                renewal,
-                revoke_all: revoke_all.clone(),
-                audit,
-            })
-            .await?;
+        let update = BillingUpdate {
+            subscription_id: sub.id.clone(),
+            expected_version: sub.version,
+            event_id: event.id.clone(),
+            event_created: event.created,
+            status,
+            current_period_start: start,
+            current_period_end: end,
+            period_confirmed,
+            provider_item_id,
+            renewal,
+            revoke_all: revoke_all.clone(),
+            audit,
+        };
+        let applied = app.store.apply_billing_update(&update).await?;
         match applied {
             Applied::Stale => continue, // someone else wrote first: read again
             Applied::Applied => {
+                if let Some(a) = &update.audit {
+                    announce::announce(app, [a]).await;
+                }
                 if let Some(job) = revoke_all {
                     if let Err(e) = app.jobs.enqueue(&[job]).await {
                         tracing::warn!(subscription_id = %sub.id, error = %e, "revoke-all job not sent; the sweeper will send it");

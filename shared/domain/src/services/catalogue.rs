@@ -18,6 +18,9 @@ pub const MAX_SEATS: i64 = 10_000;
 pub struct NewOrganization {
     pub name: String,
     pub slug: String,
+    /// The merchant's contact for operational notices (optional).
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 pub async fn create_organization(
@@ -30,6 +33,7 @@ pub async fn create_organization(
         id: ids::new_id(ids::ORG),
         name: validate::name("name", &input.name)?,
         slug: validate::slug("slug", &input.slug)?,
+        email: input.email.as_deref().map(|e| validate::email("email", e)).transpose()?,
         created_at: app.clock.now(),
     };
     let api_key = secrets::new_secret(secrets::API_KEY_PREFIX);

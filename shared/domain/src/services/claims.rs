@@ -92,6 +92,12 @@ pub async fn claim(app: &App, input: ClaimRequest) -> Result<ClaimResult, Domain
             organization_id: holder.organization_id.clone(),
             expires_at: now + Duration::seconds(app.settings.session_ttl_s),
         };
+        let mut claimed = seat.clone();
+        claimed.status = SeatStatus::Claimed;
+        claimed.customer_id = Some(holder.id.clone());
+        claimed.claimed_at = Some(now);
+        claimed.claim_token_hash = None;
+        claimed.invitation_expires_at = None;
         let claim = SeatClaim {
             token: link.clone(),
             holder: holder.clone(),
@@ -104,7 +110,8 @@ pub async fn claim(app: &App, input: ClaimRequest) -> Result<ClaimResult, Domain
                 "seat.claimed",
                 format!("customer:{}", holder.id),
                 json!({"seat_id": seat.id, "customer_id": holder.id}),
-            ),
+            )
+            .announcing(crate::services::webhooks::announce::seat(app, "seat.claimed", &claimed)),
             session: session.clone(),
         };
         match app.store.claim_seat(&claim, now).await? {
@@ -113,12 +120,7 @@ pub async fn claim(app: &App, input: ClaimRequest) -> Result<ClaimResult, Domain
                 if let Err(e) = app.jobs.enqueue(&[job]).await {
                     tracing::warn!(seat_id = %seat.id, error = %e, "grant job not sent; the sweeper will send it");
                 }
-                let mut claimed = seat.clone();
-                claimed.status = SeatStatus::Claimed;
-                claimed.customer_id = Some(holder.id.clone());
-                claimed.claimed_at = Some(now);
-                claimed.claim_token_hash = None;
-                claimed.invitation_expires_at = None;
+                crate::services::webhooks::announce::announce(app, [&claim.audit]).await;
                 return Ok(ClaimResult {
                     seat: SeatView::from(&claimed),
                     session: SessionToken { token: session_token, expires_at: session.expires_at },

@@ -91,8 +91,11 @@ pub async fn send(app: &App, job: &Job) -> Result<(), DomainError> {
         "seat.invitation_sent",
         "system".into(),
         json!({"seat_id": seat.id, "email": seat.email}),
-    );
-    app.store.finish_invitation(job, &link.token_hash, Some(&audit)).await?;
+    )
+    .announcing(crate::services::webhooks::announce::seat(app, "seat.invitation_sent", &seat));
+    if app.store.finish_invitation(job, &link.token_hash, Some(&audit)).await? {
+        crate::services::webhooks::announce::announce(app, [&audit]).await;
+    }
     tracing::info!(seat_id = %seat.id, metric = "invitations_sent", "invitation mailed");
     Ok(())
 }

@@ -16,8 +16,9 @@ pub mod portal;
 pub mod purchase;
 pub mod seats;
 pub mod sweeper;
+pub mod webhooks;
 
-use crate::ports::{Clock, FileStore, JobQueue, Mailer, PaymentGateway, Store};
+use crate::ports::{Clock, FileStore, JobQueue, Mailer, PaymentGateway, Store, WebhookQueue};
 use std::sync::Arc;
 
 pub use auth::Principal;
@@ -37,6 +38,10 @@ pub struct Settings {
     pub download_url_ttl_s: u64,
     /// Anonymous requests a minute from one address.
     pub anonymous_requests_per_minute: u32,
+    /// How failed webhook attempts are retried (3 days deployed; compressed in tests).
+    pub webhook_retry: crate::webhooks::RetryPolicy,
+    /// Plain-http webhook endpoints on 127.0.0.1 (local stacks only).
+    pub webhook_allow_loopback: bool,
 }
 
 impl Settings {
@@ -51,6 +56,8 @@ impl Settings {
             upload_url_ttl_s: 15 * 60,
             download_url_ttl_s: 5 * 60,
             anonymous_requests_per_minute: 120,
+            webhook_retry: crate::webhooks::RetryPolicy::default(),
+            webhook_allow_loopback: false,
         }
     }
 }
@@ -63,6 +70,8 @@ pub struct App {
     pub payments: Arc<dyn PaymentGateway>,
     pub files: Arc<dyn FileStore>,
     pub jobs: Arc<dyn JobQueue>,
+    /// The webhook sender's queue.
+    pub webhooks: Arc<dyn WebhookQueue>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
 }

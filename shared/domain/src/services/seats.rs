@@ -3,6 +3,7 @@
 //! is the store's condition, not a read here.
 
 use super::audit::event;
+use super::webhooks::announce::{self, announce};
 use super::{invitations, portal, App, Principal};
 use crate::error::DomainError;
 use crate::ids;
@@ -84,6 +85,7 @@ pub async fn assign(
         AssignOutcome::RateLimited => return Err(super::limits::refused(app, limit.name, &assignment.limit)),
     }
     tracing::info!(subscription_id = %sub.id, seat_id = %assignment.seat.id, metric = "seats_assigned", "seat assigned");
+    announce(app, [&assignment.audit]).await;
     send_invitation(app, assignment.invitation).await;
     Ok(SeatView::from(&assignment.seat))
 }
@@ -125,7 +127,8 @@ fn new_assignment(
             "seat.assigned",
             who.actor(),
             json!({"seat_id": seat.id, "email": seat.email}),
-        ),
+        )
+        .announcing(announce::seat(app, "seat.assigned", &seat)),
         seat,
     }
 }
@@ -195,6 +198,7 @@ pub async fn transfer(
             tracing::warn!(seat_id = %seat.id, error = %e, "revoke job not sent; the sweeper will send it");
         }
     }
+    announce(app, [&transfer.revocation.audit, &transfer.assignment.audit]).await;
     send_invitation(app, transfer.assignment.invitation.clone()).await;
     Ok(SeatView::from(&transfer.assignment.seat))
 }
@@ -336,12 +340,8 @@ pub async fn revoke_record(
         return Ok(None);
     }
     tracing::info!(subscription_id = %seat.subscription_id, seat_id = %seat.id, metric = "seats_revoked", "seat revoked");
-    let mut revoked = seat.clone();
-    revoked.status = SeatStatus::Revoked;
-    revoked.revoked_at = Some(revocation.revoked_at);
-    revoked.claim_token_hash = None;
-    revoked.invitation_expires_at = None;
-    Ok(Some((revoked, job)))
+    announce(app, [&revocation.audit]).await;
+    Ok(Some((revoked_seat(seat, revocation.revoked_at), job)))
 }
 
 /// A seat's revocation as read, with the revoke job of a claimed seat; `transferred` names the
@@ -365,6 +365,7 @@ fn revocation(
         }),
         _ => None,
     };
+    let revoked = revoked_seat(seat, now);
     let audit = match transferred {
         Some(detail) => event(app, &seat.subscription_id, "seat.transferred", actor, detail),
         None => event(
@@ -374,6 +375,18 @@ fn revocation(
             actor,
             json!({"seat_id": seat.id, "email": seat.email, "was": seat.status}),
         ),
-    };
+    }
+    // The holder as they were: the payload names who lost the seat.
+    .announcing(announce::seat(app, "seat.revoked", &revoked));
     (SeatRevocation { seat: seat.clone(), revoked_at: now, job: job.clone(), audit }, job)
+}
+
+/// The seat as a revocation at `at` leaves it.
+fn revoked_seat(seat: &Seat, at: chrono::DateTime<chrono::Utc>) -> Seat {
+    let mut revoked = seat.clone();
+    revoked.status = SeatStatus::Revoked;
+    revoked.revoked_at = Some(at);
+    revoked.claim_token_hash = None;
+    revoked.invitation_expires_at = None;
+    revoked
 }

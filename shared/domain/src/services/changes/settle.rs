@@ -9,6 +9,7 @@ use crate::ports::{
     AssignCap, ProviderInvoice, RenewalSchedule, ScheduledRenewal, SettleOutcome, Settlement, Terms,
 };
 use crate::services::audit::event;
+use crate::services::webhooks::announce;
 use chrono::DateTime;
 use serde_json::{json, Value};
 
@@ -69,6 +70,13 @@ async fn settle(
     // Only a decrease lowered the cap when it began: a dropped one gives it back.
     let dropped_decrease =
         matches!(outcome, SettleOutcome::Dropped) && intent.kind == ChangeKind::ScheduleDecrease;
+    // An applied change announces the subscription as the write leaves it.
+    let audit = match (&outcome, audit) {
+        (SettleOutcome::Applied(terms), Some(a)) => {
+            Some(a.announcing(announce::subscription(app, "subscription.updated", &with_terms(sub, terms))))
+        }
+        (_, a) => a,
+    };
     let settlement = Settlement {
         subscription_id: sub.id.clone(),
         intent_id: intent.id.clone(),
@@ -76,7 +84,40 @@ async fn settle(
         previous_cap: dropped_decrease.then_some(intent.previous_cap),
         audit,
     };
-    Ok(app.store.settle_change(&settlement).await?)
+    let done = app.store.settle_change(&settlement).await?;
+    if done {
+        announce::announce(app, settlement.audit.iter()).await;
+    }
+    Ok(done)
+}
+
+/// The subscription once `terms` are written (the store's settle write, field for field).
+fn with_terms(sub: &Subscription, terms: &Terms) -> Subscription {
+    let mut after = sub.clone();
+    if let Some(seats) = terms.seats {
+        after.seats = seats;
+    }
+    match terms.assign_cap {
+        Some(AssignCap::To(cap)) => after.assign_cap = cap,
+        Some(AssignCap::Seats) => after.assign_cap = after.seats,
+        None => {}
+    }
+    if let Some(interval) = terms.interval {
+        after.interval = interval;
+    }
+    if let Some(amount) = terms.unit_amount {
+        after.unit_amount = amount;
+    }
+    if let Some((start, end)) = terms.period {
+        (after.current_period_start, after.current_period_end) = (start, end);
+    }
+    if let Some(change) = &terms.scheduled_change {
+        after.scheduled_change = change.clone();
+    }
+    after.change_intent = None;
+    after.pending_change = None;
+    after.version += 1;
+    after
 }
 
 async fn reread(app: &App, id: &str) -> Result<Subscription, DomainError> {
