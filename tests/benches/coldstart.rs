@@ -29,6 +29,7 @@ fn init_time(bootstrap: &std::path::Path, aws: &Aws) -> Option<Duration> {
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
             ("TABLE_NAME", "seats".into()),
             ("QUEUE_URL", "http://127.0.0.1:1/000000000000/jobs".into()),
+            ("WEBHOOK_QUEUE_URL", "http://127.0.0.1:1/000000000000/webhooks".into()),
             ("FILES_BUCKET", "files".into()),
             ("MAIL_FROM", "billing@seats.example.com".into()),
             ("PUBLIC_BASE_URL", "https://billing.example.com".into()),

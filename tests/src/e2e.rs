@@ -145,7 +145,14 @@ pub struct Merchant {
 
 pub async fn merchant(c: &Ctx, slug: &str) -> Merchant {
     let admin = c.stack.admin_token.as_str();
-    let org = c.api.post("/v1/organizations", Some(admin), json!({"name": "Acme Inc", "slug": slug})).await;
+    let org = c
+        .api
+        .post(
+            "/v1/organizations",
+            Some(admin),
+            json!({"name": "Acme Inc", "slug": slug, "email": format!("ops@{slug}.example")}),
+        )
+        .await;
     assert_eq!(org.status, 201, "{:?}", org.body);
     let key = org.str("/api_key");
     assert!(key.starts_with("sk_"));

@@ -122,6 +122,7 @@ impl World {
             payments: Arc::new(MemoryPayments::default()),
             files: Arc::new(MemoryFiles),
             jobs: queue.clone(),
+            webhooks: Arc::new(adapters::sqs::SqsWebhooks::new(sqs.clone(), &res.webhook_queue_url)),
             clock: Arc::new(SystemClock),
             settings: Settings::with_defaults("https://portal.example", &domain::secrets::hash("admin")),
         };

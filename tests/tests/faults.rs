@@ -17,6 +17,7 @@ async fn app_with_store_at(endpoint: &str) -> App {
         payments: Arc::new(MemoryPayments::default()),
         files: Arc::new(MemoryFiles),
         jobs: Arc::new(MemoryQueue::default()),
+        webhooks: Arc::new(domain::memory::MemoryWebhookQueue::default()),
         clock: Arc::new(FixedClock::at(chrono::Utc::now())),
         settings: Settings::with_defaults("https://portal.example", &domain::secrets::hash("admin")),
     }

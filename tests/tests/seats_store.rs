@@ -42,6 +42,7 @@ async fn world(name: &str) -> World {
         payments: Arc::new(MemoryPayments::default()),
         files: Arc::new(MemoryFiles),
         jobs: Arc::new(adapters::sqs::SqsJobs::new(sqs.clone(), &res.queue_url)),
+        webhooks: Arc::new(adapters::sqs::SqsWebhooks::new(sqs.clone(), &res.webhook_queue_url)),
         clock: clock.clone(),
         settings: Settings::with_defaults("https://portal.example", &domain::secrets::hash("admin")),
     };
@@ -305,6 +306,7 @@ async fn a_ten_thousand_event_trail_comes_in_pages_under_the_byte_bound() {
             actor: "organization:bench".into(),
             data: serde_json::json!({"n": i, "note": "x".repeat(1400)}),
             created_at: t0(),
+            outgoing: Vec::new(),
         };
         let item = adapters::dynamo::row("audit_event", &adapters::keys::audit_event(&sub.id, &e.id), &e)
             .expect("row");

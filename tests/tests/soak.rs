@@ -328,7 +328,14 @@ async fn two_thousand_operations_under_faults_keep_every_invariant() {
             mailer: inbox,
             payments: Arc::new(MemoryPayments::default()),
             files: Arc::new(MemoryFiles),
-            jobs: Arc::new(adapters::sqs::SqsJobs::new(aws_sdk_sqs::Client::from_conf(sqs), &res.queue_url)),
+            jobs: Arc::new(adapters::sqs::SqsJobs::new(
+                aws_sdk_sqs::Client::from_conf(sqs.clone()),
+                &res.queue_url,
+            )),
+            webhooks: Arc::new(adapters::sqs::SqsWebhooks::new(
+                aws_sdk_sqs::Client::from_conf(sqs),
+                &res.webhook_queue_url,
+            )),
             clock: Arc::new(SystemClock),
             settings,
         }

@@ -11,7 +11,13 @@ fn now() -> chrono::DateTime<Utc> {
 }
 
 fn org(slug: &str) -> Organization {
-    Organization { id: domain::ids::new_id("org"), name: "Acme".into(), slug: slug.into(), created_at: now() }
+    Organization {
+        id: domain::ids::new_id("org"),
+        name: "Acme".into(),
+        slug: slug.into(),
+        email: None,
+        created_at: now(),
+    }
 }
 
 fn checkout(org_id: &str) -> Checkout {
@@ -80,6 +86,7 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
             actor: "test".into(),
             data: serde_json::json!({}),
             created_at: now(),
+            outgoing: Vec::new(),
         },
         new_customer: Some(customer),
         subscription: sub,

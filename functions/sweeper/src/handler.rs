@@ -10,7 +10,15 @@ pub async fn handle(app: &App, stale_after_s: i64) -> Result<Value, Error> {
         resent = done.resent,
         given_up = done.given_up,
         changes_settled = done.changes_settled,
+        webhooks_dispatched = done.webhooks_dispatched,
+        webhook_deliveries_resent = done.webhook_deliveries_resent,
         "sweep"
     );
-    Ok(json!({ "resent": done.resent, "given_up": done.given_up, "changes_settled": done.changes_settled }))
+    Ok(json!({
+        "resent": done.resent,
+        "given_up": done.given_up,
+        "changes_settled": done.changes_settled,
+        "webhooks_dispatched": done.webhooks_dispatched,
+        "webhook_deliveries_resent": done.webhook_deliveries_resent,
+    }))
 }

@@ -1,5 +1,5 @@
 //! The AWS resources of one stack, from one definition: the single table (keys, GSI1, TTL),
-//! the job queue with its dead-letter queue, the files bucket and the SES sender identity.
+//! the job and webhook queues with their dead-letter queues, the files bucket and the SES sender identity.
 //! `make dev` and every test suite create their own set with a unique prefix.
 
 use crate::BoxError;
@@ -22,6 +22,10 @@ pub struct Resources {
     pub queue_url: String,
     pub queue_arn: String,
     pub dlq_url: String,
+    /// The webhook sender's queue and its dead-letter queue.
+    pub webhook_queue_url: String,
+    pub webhook_queue_arn: String,
+    pub webhook_dlq_url: String,
     pub bucket: String,
     pub mail_from: String,
 }
@@ -104,29 +108,9 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> Result<Reso
     create_table(&aws_sdk_dynamodb::Client::new(sdk), &table).await?;
 
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{prefix}-jobs-dlq"))
-        .send()
-        .await?
-        .queue_url
-        .ok_or("no dead-letter queue url")?;
-    let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
-    let redrive = serde_json::json!({
-        "deadLetterTargetArn": dlq_arn,
-        "maxReceiveCount": MAX_RECEIVES.to_string(),
-    })
-    .to_string();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("{prefix}-jobs"))
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .attributes(QueueAttributeName::VisibilityTimeout, LOCAL_VISIBILITY_TIMEOUT_S.to_string())
-        .send()
-        .await?
-        .queue_url
-        .ok_or("no queue url")?;
-    let queue_arn = queue_arn(&sqs, &queue_url).await?;
+    let (queue_url, queue_arn, dlq_url) = queue_with_dlq(&sqs, &format!("{prefix}-jobs")).await?;
+    let (webhook_queue_url, webhook_queue_arn, webhook_dlq_url) =
+        queue_with_dlq(&sqs, &format!("{prefix}-webhooks")).await?;
 
     let bucket = format!("{prefix}-files");
     aws_sdk_s3::Client::new(sdk).create_bucket().bucket(&bucket).send().await?;
@@ -134,7 +118,45 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> Result<Reso
     let mail_from = "billing@seats.example.com".to_string();
     aws_sdk_sesv2::Client::new(sdk).create_email_identity().email_identity(&mail_from).send().await?;
 
-    Ok(Resources { table, queue_url, queue_arn, dlq_url, bucket, mail_from })
+    Ok(Resources {
+        table,
+        queue_url,
+        queue_arn,
+        dlq_url,
+        webhook_queue_url,
+        webhook_queue_arn,
+        webhook_dlq_url,
+        bucket,
+        mail_from,
+    })
+}
+
+/// A queue whose messages go to its dead-letter queue after [`MAX_RECEIVES`]: (url, arn, dlq url).
+async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String, String), BoxError> {
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await?
+        .queue_url
+        .ok_or("no dead-letter queue url")?;
+    let dlq_arn = queue_arn(sqs, &dlq_url).await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": MAX_RECEIVES.to_string(),
+    })
+    .to_string();
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .attributes(QueueAttributeName::VisibilityTimeout, LOCAL_VISIBILITY_TIMEOUT_S.to_string())
+        .send()
+        .await?
+        .queue_url
+        .ok_or("no queue url")?;
+    let arn = queue_arn(sqs, &url).await?;
+    Ok((url, arn, dlq_url))
 }
 
 /// Stores `value` as the secret `name` in Secrets Manager; returns its ARN.

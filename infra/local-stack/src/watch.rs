@@ -20,8 +20,9 @@ pub struct Stack {
     /// The environment every function runs with.
     pub function_env: Vec<(String, String)>,
     pub env_file: PathBuf,
-    /// Declared before `watch` so the bridge stops first.
+    /// Declared before `watch` so the bridges stop first.
     _bridge: Bridge,
+    _webhook_bridge: Bridge,
     watch: Supervised,
     _moto: Moto,
 }
@@ -76,6 +77,9 @@ impl Stack {
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("TABLE_NAME", resources.table.as_str()),
             ("QUEUE_URL", resources.queue_url.as_str()),
+            ("WEBHOOK_QUEUE_URL", resources.webhook_queue_url.as_str()),
+            // Receivers on this machine (the tests', a developer's) take plain http.
+            ("WEBHOOK_ALLOW_LOOPBACK", "true"),
             ("FILES_BUCKET", resources.bucket.as_str()),
             ("MAIL_FROM", resources.mail_from.as_str()),
             ("S3_FORCE_PATH_STYLE", "true"),
@@ -143,8 +147,18 @@ impl Stack {
                 batch_size: 10,
             },
         );
+        let webhook_bridge = Bridge::spawn(
+            aws_sdk_sqs::Client::new(&sdk),
+            BridgeConfig {
+                queue_url: resources.webhook_queue_url.clone(),
+                queue_arn: resources.webhook_queue_arn.clone(),
+                invoke_url: format!("{api_url}/2015-03-31/functions/webhook-sender/invocations"),
+                batch_size: 10,
+            },
+        );
         Ok(Stack {
             _bridge: bridge,
+            _webhook_bridge: webhook_bridge,
             api_url,
             aws_endpoint: moto.endpoint.clone(),
             admin_token,
@@ -193,7 +207,7 @@ impl Stack {
     pub fn stack_env(&self, pid: u32) -> String {
         format!(
             "API_URL={}\nAWS_ENDPOINT_URL={}\nADMIN_TOKEN={}\nSTRIPE_WEBHOOK_SECRET={}\nPID={pid}\n\
-             TABLE_NAME={}\nQUEUE_URL={}\nDLQ_URL={}\nFILES_BUCKET={}\nAWS_REGION={}\n\
+             TABLE_NAME={}\nQUEUE_URL={}\nDLQ_URL={}\nWEBHOOK_QUEUE_URL={}\nFILES_BUCKET={}\nAWS_REGION={}\n\
              AWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\n",
             self.api_url,
             self.aws_endpoint,
@@ -202,6 +216,7 @@ impl Stack {
             self.resources.table,
             self.resources.queue_url,
             self.resources.dlq_url,
+            self.resources.webhook_queue_url,
             self.resources.bucket,
             resources::REGION,
         )
@@ -221,6 +236,8 @@ pub const WARM_UP_PROBES: &[&str] = &[
     "POST /v1/subscriptions/sub_0/seat-changes/preview",
     "POST /v1/subscriptions/sub_0/interval-change/preview",
     "GET /portal",
+    "GET /v1/webhook-endpoints",
+    "INVOKE webhook-sender {\"Records\": []}",
     "INVOKE benefit-worker {\"Records\": []}",
     "INVOKE sweeper {}",
 ];

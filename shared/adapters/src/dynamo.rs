@@ -32,6 +32,8 @@ use write::Txn;
 mod seats;
 #[path = "dynamo_sessions.rs"]
 mod sessions;
+#[path = "dynamo_webhooks.rs"]
+mod webhooks;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -322,7 +324,7 @@ impl DynamoStore {
     }
 
     fn audit_item(&self, a: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
-        self.put_new(row("audit_event", &keys::audit_event(&a.subscription_id, &a.id), a)?)
+        self.put_new(webhooks::audit_row(a)?)
     }
 
     fn subscription_row(&self, sub: &Subscription) -> Result<Item, StoreError> {
@@ -482,7 +484,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError> {
-        self.insert(row("audit_event", &keys::audit_event(&a.subscription_id, &a.id), a)?).await
+        self.insert(webhooks::audit_row(a)?).await
     }
 
     async fn transfer_seat(&self, t: &SeatTransfer) -> Result<TransferOutcome, StoreError> {

@@ -22,6 +22,9 @@
 //! | license key activation | `LICENSE#{sha256}` | `ACTIVATION#{id}` | |
 //! | outbox entry (job not yet done) | `OUTBOX#{shard 0..3}` | `JOB#{kind}#{seat id}` | |
 //! | money change in flight (sweeper's list) | `CHANGEINTENT` | `SUB#{id}` | |
+//! | webhook endpoint (counter: `webhook_endpoints` on the organization) | `ORG#{org}` | `WEBHOOK#{id}` | |
+//! | webhook delivery (+ ttl) | `WEBHOOK#{endpoint}` | `DELIVERY#{id}` | `WEBHOOKDUE#{shard}` / `{next attempt:012}#{id}` (while pending) |
+//! | audit event announcing webhook events, until dispatched | (the audit event) | | `WEBHOOKOUT#{shard}` / `{created:012}#{evt id}` |
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -154,6 +157,36 @@ pub fn outbox(kind: &str, seat: &str) -> Key {
     key(outbox_partition(shard), &format!("JOB#{kind}#{seat}"))
 }
 
+pub fn webhook_endpoint(org: &str, id: &str) -> Key {
+    key(format!("ORG#{org}"), &format!("WEBHOOK#{id}"))
+}
+pub const WEBHOOK_ENDPOINT_PREFIX: &str = "WEBHOOK#";
+pub fn webhook_delivery(endpoint: &str, id: &str) -> Key {
+    key(format!("WEBHOOK#{endpoint}"), &format!("DELIVERY#{id}"))
+}
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+/// The sparse lists the sweeper reads (GSI1), spread like the outbox.
+pub const WEBHOOK_SHARDS: u32 = 4;
+fn shard_of(id: &str) -> u32 {
+    id.bytes().map(u32::from).sum::<u32>() % WEBHOOK_SHARDS
+}
+pub fn webhook_due_partition(shard: u32) -> String {
+    format!("WEBHOOKDUE#{shard}")
+}
+pub fn webhook_due(delivery_id: &str, next_attempt_at: i64) -> (String, String) {
+    (webhook_due_partition(shard_of(delivery_id)), format!("{next_attempt_at:012}#{delivery_id}"))
+}
+pub fn undispatched_partition(shard: u32) -> String {
+    format!("WEBHOOKOUT#{shard}")
+}
+pub fn undispatched(audit_id: &str, created: i64) -> (String, String) {
+    (undispatched_partition(shard_of(audit_id)), format!("{created:012}#{audit_id}"))
+}
+/// The sort key just past every entry of second `t` (`$` follows `#`).
+pub fn time_bound(t: i64) -> String {
+    format!("{t:012}$")
+}
+
 /// A fixed-window rate counter (its key names the limit, the subject's hash and the window).
 pub fn rate_counter(key: &str) -> Key {
     self::key(format!("RATE#{key}"), "RATE")
@@ -188,6 +221,9 @@ mod tests {
             claim_token("x").pk,
             license_key("x").pk,
             outbox("grant", "x").pk,
+            webhook_delivery("x", "y").pk,
+            webhook_due("x", 1).0,
+            undispatched("x", 1).0,
         ];
         let unique: std::collections::HashSet<_> = all.iter().collect();
         assert_eq!(unique.len(), all.len());

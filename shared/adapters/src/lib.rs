@@ -12,3 +12,4 @@ pub mod secrets;
 pub mod ses;
 pub mod sqs;
 pub mod stripe;
+pub mod webhook_http;

@@ -138,6 +138,9 @@ pub struct WebhookDelivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Retries stop this long after it: creation, or a manual retry.
     pub window_started_at: DateTime<Utc>,
+    /// The first failed attempt of this window.
+    #[serde(default)]
+    pub window_first_failure_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -3,7 +3,7 @@
 //! uses.
 
 use crate::config::{Config, ConfigError, GatewayConfig};
-use adapters::sqs::SqsJobs;
+use adapters::sqs::{SqsJobs, SqsWebhooks};
 use adapters::{
     dynamo::DynamoStore, offline::OfflineGateway, s3::S3Files, ses::SesMailer, stripe::StripeGateway,
 };
@@ -44,6 +44,8 @@ pub async fn app_from_env(stripe: Stripe) -> Result<(App, Config), ConfigError> 
     settings.claim_ttl_s = config.claim_ttl_hours * 3600;
     settings.session_ttl_s = config.session_ttl_hours * 3600;
     settings.anonymous_requests_per_minute = config.anonymous_requests_per_minute;
+    settings.webhook_retry = config.webhook_retry;
+    settings.webhook_allow_loopback = config.webhook_allow_loopback;
     // Faults (local stacks only) are an interceptor on the clients that write and send.
     let faults = adapters::faults::FaultInjector::new(config.faults);
     let db = aws_sdk_dynamodb::config::Builder::from(&sdk);
@@ -54,6 +56,7 @@ pub async fn app_from_env(stripe: Stripe) -> Result<(App, Config), ConfigError> 
     } else {
         (db.interceptor(faults.clone()), ses.interceptor(faults.clone()), sqs.interceptor(faults))
     };
+    let sqs_client = aws_sdk_sqs::Client::from_conf(sqs.build());
     let app = App {
         store: Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::from_conf(db.build()),
@@ -65,7 +68,8 @@ pub async fn app_from_env(stripe: Stripe) -> Result<(App, Config), ConfigError> 
             S3Files::client(&sdk, config.s3_force_path_style),
             &config.files_bucket,
         )),
-        jobs: Arc::new(SqsJobs::new(aws_sdk_sqs::Client::from_conf(sqs.build()), &config.queue_url)),
+        jobs: Arc::new(SqsJobs::new(sqs_client.clone(), &config.queue_url)),
+        webhooks: Arc::new(SqsWebhooks::new(sqs_client, &config.webhook_queue_url)),
         clock: Arc::new(SystemClock),
         settings,
     };

@@ -59,6 +59,12 @@ pub struct Config {
     pub anonymous_requests_per_minute: u32,
     /// Injected faults (`FAULTS`), local stacks only.
     pub faults: adapters::faults::FaultSettings,
+    /// The webhook sender's queue (`WEBHOOK_QUEUE_URL`).
+    pub webhook_queue_url: String,
+    /// `WEBHOOK_RETRY_BASE_S`, `WEBHOOK_RETRY_CAP_S`, `WEBHOOK_RETRY_WINDOW_S` (5 s, 6 h, 3 days).
+    pub webhook_retry: domain::webhooks::RetryPolicy,
+    /// `WEBHOOK_ALLOW_LOOPBACK=true`: plain-http endpoints on 127.0.0.1, local stacks only.
+    pub webhook_allow_loopback: bool,
 }
 
 /// The offline gateway takes no payment: it runs only where AWS itself is an emulator on this
@@ -124,6 +130,18 @@ impl Config {
                 ConfigError::Invalid("FAULTS", "injects faults only into a local emulator".into())
             })?;
         }
+        let webhook_allow_loopback = parsed("WEBHOOK_ALLOW_LOOPBACK", false)?;
+        if webhook_allow_loopback {
+            require_local_stack(optional("AWS_ENDPOINT_URL").as_deref()).map_err(|_| {
+                ConfigError::Invalid("WEBHOOK_ALLOW_LOOPBACK", "is for local stacks only".into())
+            })?;
+        }
+        let defaults = domain::webhooks::RetryPolicy::default();
+        let webhook_retry = domain::webhooks::RetryPolicy {
+            base_s: parsed("WEBHOOK_RETRY_BASE_S", defaults.base_s)?.max(1),
+            cap_s: parsed("WEBHOOK_RETRY_CAP_S", defaults.cap_s)?.max(1),
+            window_s: parsed("WEBHOOK_RETRY_WINDOW_S", defaults.window_s)?.max(1),
+        };
         let public_base_url = required("PUBLIC_BASE_URL")?;
         if url::Url::parse(&public_base_url).is_err() {
             return Err(ConfigError::Invalid("PUBLIC_BASE_URL", "must be an absolute URL".into()));
@@ -141,6 +159,9 @@ impl Config {
             session_ttl_hours: parsed("SESSION_TTL_HOURS", 12)?,
             anonymous_requests_per_minute: parsed("ANONYMOUS_REQUESTS_PER_MINUTE", 120)?,
             faults,
+            webhook_queue_url: required("WEBHOOK_QUEUE_URL")?,
+            webhook_retry,
+            webhook_allow_loopback,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The sweeper: jobs committed to the outbox whose SQS send failed (or whose worker died)
-//! are sent again. Runs on a schedule; the worker's idempotence makes a resend harmless.
+//! are sent again, and so is webhook work whose message was lost or waits longer than SQS
+//! holds one. Runs on a schedule; the worker's idempotence makes a resend harmless.
 
 use super::App;
 use crate::error::DomainError;
@@ -23,6 +24,10 @@ pub struct Sweep {
     pub given_up: usize,
     /// Money changes left in flight by a function that died, settled from the provider's state.
     pub changes_settled: usize,
+    /// Announced changes whose webhook dispatch was lost, dispatched now.
+    pub webhooks_dispatched: usize,
+    /// Webhook deliveries due that no message carried, sent again.
+    pub webhook_deliveries_resent: usize,
 }
 
 pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> {
@@ -58,6 +63,8 @@ pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> 
         }
     }
     out.changes_settled = settle_stale_changes(app).await?;
+    let hooks = super::webhooks::send::sweep(app, stale_after_s).await?;
+    (out.webhooks_dispatched, out.webhook_deliveries_resent) = (hooks.dispatched, hooks.resent);
     Ok(out)
 }
 

@@ -346,6 +346,7 @@ pub async fn retry(
         d.status = DeliveryStatus::Pending;
         d.next_attempt_at = Some(now);
         d.window_started_at = now;
+        d.window_first_failure_at = None;
         d.revision += 1;
         if app.store.replace_webhook_delivery(&d).await? {
             if let Err(err) = app.webhooks.send(&[send::deliver_message(&d)], 0).await {

@@ -62,6 +62,7 @@ pub(super) fn new_delivery(app: &App, endpoint: &WebhookEndpoint, event: &Outgoi
         last_attempt_at: None,
         next_attempt_at: Some(now),
         window_started_at: now,
+        window_first_failure_at: None,
         delivered_at: None,
         created_at: now,
         revision: 1,
@@ -157,6 +158,7 @@ pub async fn attempt(
         tracing::info!(delivery_id = %d.id, endpoint_id, attempts = d.attempts, metric = "webhooks_delivered", "webhook delivered");
         return Ok(Attempted::Delivered);
     }
+    d.window_first_failure_at.get_or_insert(after);
     let policy = app.settings.webhook_retry;
     let delay = policy.delay_s(d.attempts, jitter);
     let window_ends = d.window_started_at + Duration::seconds(policy.window_s);
@@ -172,7 +174,11 @@ pub async fn attempt(
     if !app.store.replace_webhook_delivery(&d).await? {
         return Ok(Attempted::Skipped);
     }
-    endpoint_failed(app, &endpoint, after).await?;
+    // Failed for good with no success on the endpoint since it began failing: the endpoint
+    // has failed for a whole window.
+    let whole_window = matches!(result, Attempted::GaveUp)
+        && endpoint.failing_since.zip(d.window_first_failure_at).is_some_and(|(since, first)| since <= first);
+    endpoint_failed(app, &endpoint, after, whole_window).await?;
     match result {
         Attempted::GaveUp => {
             tracing::error!(delivery_id = %d.id, endpoint_id, attempts = d.attempts, metric = "webhook_deliveries_failed", "webhook delivery failed for good")
@@ -191,18 +197,20 @@ pub async fn attempt(
     Ok(result)
 }
 
-/// A failed attempt: the endpoint is failing since now, unless it was already; failing for the
-/// whole window disables it, and the one call that disabled it tells the merchant.
+/// A failed attempt: the endpoint is failing since now, unless it was already. Failing for a
+/// whole window (by the clock, or a delivery that gave up with no success in between) disables
+/// it, and the one call that disabled it tells the merchant.
 async fn endpoint_failed(
     app: &App,
     endpoint: &WebhookEndpoint,
     now: DateTime<Utc>,
+    whole_window: bool,
 ) -> Result<(), DomainError> {
     let Some(since) = endpoint.failing_since else {
         app.store.mark_endpoint_failing(&endpoint.organization_id, &endpoint.id, now).await?;
         return Ok(());
     };
-    if now < since + Duration::seconds(app.settings.webhook_retry.window_s) {
+    if !whole_window && now < since + Duration::seconds(app.settings.webhook_retry.window_s) {
         return Ok(());
     }
     let reason = format!("every attempt failed since {}", since.to_rfc3339());
