@@ -3,12 +3,15 @@
 //! with the mailed code, invites two people; one claims a seat in a second browser, copies the
 //! license key and downloads the file; the billing manager revokes the other, previews and
 //! applies a seat increase, previews the switch to annual billing; the merchant's dashboard
-//! lists it all and creates a benefit (with its file) and a product. Every step asserts what
-//! the page shows and saves a screenshot under `target/screenshots/`.
+//! lists it all, creates a benefit (with its file) and a product, and adds a webhook endpoint
+//! whose test event reaches a receiver, signed. Every step asserts what the page shows and
+//! saves a screenshot under `target/screenshots/`.
 
 use seats_tests::browser::Driver;
 use seats_tests::e2e::{merchant, Ctx, FILE_BYTES};
 use serde_json::{json, Value};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn the_story_through_the_pages_in_a_real_browser() {
@@ -294,6 +297,31 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     assert_eq!(team["prices"]["month"]["unit_amount"], json!(1250), "12.50 → 1250 minor units exactly");
     assert_eq!((team["min_seats"].clone(), team["max_seats"].clone()), (json!(1), json!(20)));
 
+    step("webhooks on the dashboard: a new endpoint's secret shown once; its test event delivered, signed");
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&receiver).await;
+    let hook_url = format!("{}/hooks", receiver.uri());
+    boss.fill("#endpoint-url", &hook_url).await;
+    boss.click("#endpoint-form button[type=submit]").await;
+    boss.wait_text("#secret-box", "shown once").await;
+    let secret = boss.value("#secret-value").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let row = format!("#endpoints tr[data-url='{hook_url}']");
+    let listed = boss.wait_text(&row, "active").await;
+    assert!(listed.contains("All events"), "{listed}");
+    boss.click(&format!("{row} button[data-action=test]")).await;
+    boss.wait_text("#endpoint-action-status", "Test event sent").await;
+    boss.click(&format!("{row} button[data-action=deliveries]")).await;
+    // Delivered through the queue and the sender, moments later: the panel looks again meanwhile.
+    boss.find("#deliveries tr[data-event-type='webhook_endpoint.test'][data-status=succeeded]").await;
+    boss.shot_at("19-dashboard-webhooks", "#webhooks").await;
+    let got = receiver.received_requests().await.unwrap_or_default();
+    let hook = got.iter().find(|r| r.method.as_str() == "POST").expect("the receiver got the test event");
+    let signature = hook.headers.get("webhook-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(signature.starts_with("v1,"), "signed: {signature:?}");
+    let sent: Value = serde_json::from_slice(&hook.body).unwrap_or(Value::Null);
+    assert_eq!(sent["type"], json!("webhook_endpoint.test"), "{sent}");
+
     ann.close().await;
     boss.close().await;
     drop(driver);
@@ -303,7 +331,7 @@ async fn the_story_through_the_pages_in_a_real_browser() {
         .filter_map(Result::ok)
         .filter(|f| f.file_name().to_string_lossy().starts_with(|ch: char| ch.is_ascii_digit()))
         .count();
-    assert_eq!(shots, 18, "a screenshot per step");
+    assert_eq!(shots, 19, "a screenshot per step");
 }
 
 /// Pay first, through the pages: the offline gateway told to decline (as Stripe's declining

@@ -1,13 +1,15 @@
 // The merchant's dashboard, on the organization's API key (kept in sessionStorage, so it
-// leaves with the tab): products, subscriptions, and forms to create benefits (uploading the
-// file to its presigned URL) and products.
+// leaves with the tab): products, subscriptions, forms to create benefits (uploading the
+// file to its presigned URL) and products, and the webhook endpoints (webhooks.js).
 import { $, ApiError, allPages, api, day, el, money, newKey, onSubmit, per, plan, show, status, toMinor } from './api.js';
+import { webhooks } from './webhooks.js';
 
 const KEY = 'seats.merchant_key';
 let apiKey = sessionStorage.getItem(KEY);
 let benefits = [];
 const products = new Map();
 const call = (method, path, opts = {}) => api(method, path, { token: apiKey, ...opts });
+const hooks = webhooks(call);
 
 function prices(p) {
   return ['month', 'year'].filter((iv) => p.prices[iv])
@@ -53,12 +55,14 @@ async function open() {
   await loadBenefits();
   await loadProducts();
   await loadSubscriptions();
+  await hooks.load();
   show($('#key-form'), false);
   show($('#nav'), true);
   show($('#dashboard'), true);
 }
 
 function closed(message) {
+  hooks.forget();
   show($('#dashboard'), false);
   show($('#nav'), false);
   show($('#key-form'), true);

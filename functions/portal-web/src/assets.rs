@@ -23,7 +23,7 @@ const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file under `assets/`. Pages are addressed by route, modules and styles by name
 /// under `/portal/assets/`.
-const FILES: [(&str, &str, &[u8]); 18] = files![
+const FILES: [(&str, &str, &[u8]); 19] = files![
     "checkout.html" => HTML,
     "test-payment.html" => HTML,
     "complete.html" => HTML,
@@ -42,6 +42,7 @@ const FILES: [(&str, &str, &[u8]); 18] = files![
     "claim.js" => JS,
     "benefits.js" => JS,
     "dashboard.js" => JS,
+    "webhooks.js" => JS,
 ];
 
 const STYLE: (&str, &str, &[u8]) = ("style.css", CSS, include_bytes!("../assets/style.css"));

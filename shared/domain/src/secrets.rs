@@ -23,12 +23,17 @@ pub const SESSION_PREFIX: &str = "cs_";
 pub const SIGN_IN_CODE_PREFIX: &str = "sic_";
 pub const CLAIM_TOKEN_PREFIX: &str = "ct_";
 
-/// Whether `s` is one of the secrets this system makes (a known prefix, then 64 hex digits):
-/// what must never be written anywhere but to its owner.
+/// Whether `s` is one of the secrets this system makes (a known prefix, then 64 hex digits; or
+/// a webhook signing secret, `whsec_` and base64): what must never be written anywhere but to
+/// its owner.
 pub fn is_secret(s: &str) -> bool {
-    [API_KEY_PREFIX, SESSION_PREFIX, SIGN_IN_CODE_PREFIX, CLAIM_TOKEN_PREFIX].iter().any(|p| {
+    let bearer = [API_KEY_PREFIX, SESSION_PREFIX, SIGN_IN_CODE_PREFIX, CLAIM_TOKEN_PREFIX].iter().any(|p| {
         s.strip_prefix(p).is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
-    })
+    });
+    let signing = s.strip_prefix("whsec_").is_some_and(|rest| {
+        rest.len() >= 32 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+    });
+    bearer || signing
 }
 
 /// The longest secret any endpoint accepts; longer input is refused before hashing.
@@ -47,6 +52,7 @@ mod tests {
         assert_eq!(hash(&a), hash(&a));
         assert_eq!(hash(&a).len(), 64);
         assert!(is_secret(&a) && is_secret(&new_secret(CLAIM_TOKEN_PREFIX)));
+        assert!(is_secret(&crate::webhooks::new_secret()) && !is_secret("whsec_short"));
         assert!(!is_secret("sk_short") && !is_secret(&hash(&a)) && !is_secret("cs_test_a1b2"));
         assert!(!hash(&a).contains(&a));
     }

@@ -161,6 +161,10 @@ mod tests {
         assert_eq!(kept["api_key"], serde_json::Value::Null);
         assert_eq!(kept["secrets_not_replayed"], json!(["api_key", "nested.0.token"]));
         assert_eq!(kept["url"], json!("https://x/cs_test_1"));
+        // A webhook endpoint's signing secret, in a create or rotate answer, is not kept either.
+        let signing = domain::webhooks::new_secret();
+        let kept = without_secrets(&json!({"id": "we_1", "secret": signing}).to_string());
+        assert!(!kept.contains(&signing) && kept.contains("secrets_not_replayed"), "{kept}");
         assert_eq!(without_secrets("{\"id\":1}"), "{\"id\":1}");
         assert_eq!(without_secrets("not json"), "not json");
     }

@@ -128,16 +128,19 @@ fn endpoint_url(app: &App, raw: &str) -> Result<String, DomainError> {
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err(bad("must carry no credentials and no fragment"));
     }
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+    let (loopback, public) = match url.host() {
+        Some(url::Host::Ipv4(ip)) => (ip.is_loopback(), is_public_address(ip.into())),
+        Some(url::Host::Ipv6(ip)) => (ip.is_loopback(), is_public_address(ip.into())),
+        Some(url::Host::Domain(d)) => (d.eq_ignore_ascii_case("localhost"), true),
         None => return Err(bad("must name a host")),
     };
+    // Where a name resolves is checked again at each attempt, on the address connected to.
+    if !public && !(loopback && app.settings.webhook_allow_loopback) {
+        return Err(bad("may not point at a private, loopback or reserved address"));
+    }
     match url.scheme() {
         "https" if !loopback || app.settings.webhook_allow_loopback => Ok(url.to_string()),
         "http" if loopback && app.settings.webhook_allow_loopback => Ok(url.to_string()),
-        "http" | "https" if loopback => Err(bad("may not point at this machine")),
         _ => Err(bad("must be an https URL")),
     }
 }
@@ -316,9 +319,17 @@ pub async fn deliveries(
         Some(_) => return Err(DomainError::invalid("status", "must be pending, succeeded or failed")),
     };
     let limit = super::lists::limit(limit)?;
+    // The newest 1,000 (30 days' deliveries are kept; the dashboard shows the recent ones).
     let all = app.store.webhook_deliveries(&e.id, 1000).await?;
-    let shown = all.iter().filter(|d| status.is_none_or(|s| d.status == s)).take(limit);
-    Ok(List::of(shown.map(DeliveryView::from).collect()))
+    let mut shown: Vec<DeliveryView> = all
+        .iter()
+        .filter(|d| status.is_none_or(|s| d.status == s))
+        .take(limit + 1)
+        .map(DeliveryView::from)
+        .collect();
+    let has_more = shown.len() > limit;
+    shown.truncate(limit);
+    Ok(List { has_more, ..List::of(shown) })
 }
 
 /// Attempts a delivery again now, whatever its status, with a fresh retry window.
