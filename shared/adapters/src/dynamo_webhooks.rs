@@ -70,17 +70,26 @@ impl DynamoStore {
 
     /// A put conditioned on the stored `field` being `previous`; a failed condition is `Ok(false)`.
     async fn replace_if(&self, item: Item, field: &str, previous: i64) -> Result<bool, StoreError> {
-        let r = self
+        self.put_if(item, "#f = :prev", Some((field, n(previous)))).await
+    }
+
+    /// A put under `condition` (naming `#f` and `:prev` when given); a failed condition is `Ok(false)`.
+    async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        field: Option<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut b = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("#f = :prev")
-            .expression_attribute_names("#f", field)
-            .expression_attribute_values(":prev", n(previous))
-            .send()
-            .await;
-        match r {
+            .condition_expression(condition);
+        if let Some((name, previous)) = field {
+            b = b.expression_attribute_names("#f", name).expression_attribute_values(":prev", previous);
+        }
+        match b.send().await {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(conditional_failed) => Ok(false),
             Err(e) => Err(fault(e)),
@@ -247,19 +256,7 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn put_webhook_delivery(&self, d: &WebhookDelivery) -> Result<bool, StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(delivery_row(d)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(conditional_failed) => Ok(false),
-            Err(e) => Err(fault(e)),
-        }
+        self.put_if(delivery_row(d)?, "attribute_not_exists(PK)", None).await
     }
 
     async fn webhook_delivery(

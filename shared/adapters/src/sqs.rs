@@ -24,35 +24,46 @@ fn unavailable(e: impl std::fmt::Display) -> PortError {
     PortError::Unavailable("sqs", e.to_string())
 }
 
+/// Sends the bodies in batches of 10 (SQS's most), each held back `delay_s` (at most 900).
+async fn send_all(
+    client: &Client,
+    queue_url: &str,
+    bodies: Vec<String>,
+    delay_s: u32,
+) -> Result<(), PortError> {
+    for chunk in bodies.chunks(10) {
+        let mut entries = Vec::with_capacity(chunk.len());
+        for (i, body) in chunk.iter().enumerate() {
+            let entry = SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body)
+                .set_delay_seconds((delay_s > 0).then_some(delay_s.min(900) as i32))
+                .build()
+                .map_err(unavailable)?;
+            entries.push(entry);
+        }
+        let out = client
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+        if !out.failed.is_empty() {
+            return Err(unavailable(format!("{} messages were not accepted", out.failed.len())));
+        }
+    }
+    Ok(())
+}
+
+fn bodies<T: serde::Serialize>(items: &[T]) -> Result<Vec<String>, PortError> {
+    items.iter().map(|i| serde_json::to_string(i).map_err(unavailable)).collect()
+}
+
 #[async_trait]
 impl JobQueue for SqsJobs {
     async fn enqueue(&self, jobs: &[Job]) -> Result<(), PortError> {
-        // SQS takes at most 10 messages per batch.
-        for chunk in jobs.chunks(10) {
-            let mut entries = Vec::with_capacity(chunk.len());
-            for (i, job) in chunk.iter().enumerate() {
-                let body = serde_json::to_string(job).map_err(unavailable)?;
-                entries.push(
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .build()
-                        .map_err(unavailable)?,
-                );
-            }
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
-            if !out.failed.is_empty() {
-                return Err(unavailable(format!("{} messages were not accepted", out.failed.len())));
-            }
-        }
-        Ok(())
+        send_all(&self.client, &self.queue_url, bodies(jobs)?, 0).await
     }
 }
 
@@ -72,33 +83,6 @@ impl SqsWebhooks {
 #[async_trait]
 impl WebhookQueue for SqsWebhooks {
     async fn send(&self, messages: &[WebhookMessage], delay_s: u32) -> Result<(), PortError> {
-        // SQS holds a message back at most 15 minutes.
-        let delay = delay_s.min(900) as i32;
-        for chunk in messages.chunks(10) {
-            let mut entries = Vec::with_capacity(chunk.len());
-            for (i, message) in chunk.iter().enumerate() {
-                let body = serde_json::to_string(message).map_err(unavailable)?;
-                entries.push(
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .delay_seconds(delay)
-                        .build()
-                        .map_err(unavailable)?,
-                );
-            }
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
-            if !out.failed.is_empty() {
-                return Err(unavailable(format!("{} messages were not accepted", out.failed.len())));
-            }
-        }
-        Ok(())
+        send_all(&self.client, &self.queue_url, bodies(messages)?, delay_s).await
     }
 }

@@ -135,7 +135,8 @@ fn endpoint_url(app: &App, raw: &str) -> Result<String, DomainError> {
         None => return Err(bad("must name a host")),
     };
     // Where a name resolves is checked again at each attempt, on the address connected to.
-    if !public && !(loopback && app.settings.webhook_allow_loopback) {
+    let allowed = public || (loopback && app.settings.webhook_allow_loopback);
+    if !allowed {
         return Err(bad("may not point at a private, loopback or reserved address"));
     }
     match url.scheme() {
