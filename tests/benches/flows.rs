@@ -158,7 +158,7 @@ async fn main() {
                 &app,
                 &who,
                 &sub_id,
-                AssignSeat { email: format!("c{i}@corp.example"), metadata: None },
+                AssignSeat { email: format!("c{i}@corp.example"), metadata: None, ..Default::default() },
             )
             .await
         }));

@@ -247,7 +247,13 @@ pub async fn run_all(w: &World, sub: &Subscription) -> Vec<(&'static str, Sample
     let (seat, s) = w
         .measure(async {
             let who = w.merchant().await;
-            seats::assign(&w.app, &who, &sub.id, AssignSeat { email: email.clone(), metadata: None }).await
+            seats::assign(
+                &w.app,
+                &who,
+                &sub.id,
+                AssignSeat { email: email.clone(), metadata: None, ..Default::default() },
+            )
+            .await
         })
         .await;
     let seat = seat.expect("assign");

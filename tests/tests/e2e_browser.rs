@@ -388,6 +388,13 @@ async fn a_declined_change_shows_payment_needed_and_no_seats_before_the_payment(
     boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
     boss.wait_text("#total", "5").await;
     boss.wait_hidden("#pending").await;
+
+    // "Assign me": the billing manager takes a seat at once, claimed, no invitation.
+    boss.click("#assign-me").await;
+    boss.wait_text("#assign-me-form .status", "You have a seat").await;
+    boss.wait_text("#used", "1").await;
+    let table = boss.wait_text("#seats tbody", "boss@corp.example").await;
+    assert!(table.contains("Claimed"), "{table}");
     boss.close().await;
     drop(driver);
     c.assert_no_5xx_logged();

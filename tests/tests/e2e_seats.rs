@@ -229,6 +229,59 @@ async fn seat_lifecycle_end_to_end() {
     }
     assert_eq!(kinds.iter().filter(|k| **k == "seat.revoked").count(), 1, "revoking twice records once");
 
+    step("seats claimed at once: the billing manager's own, and the key's for its own onboarding");
+    let (own, _) = buy(&c, &acme, 2, "boss@corp.example").await;
+    let own_seats = format!("/v1/subscriptions/{own}/seats");
+    let mine = c
+        .api
+        .post(&own_seats, Some(&boss), json!({"email": "boss@corp.example", "claim": "immediate"}))
+        .await;
+    assert_eq!((mine.status, mine.body["status"].clone()), (201, json!("claimed")), "{:?}", mine.body);
+    let for_them =
+        c.api.post(&own_seats, Some(&boss), json!({"email": "x@corp.example", "claim": "immediate"})).await;
+    assert_eq!((for_them.status, for_them.error_code().as_str()), (400, "invalid_request"));
+    let onboarded = c
+        .api
+        .post(
+            &own_seats,
+            Some(&acme.key),
+            json!({"email": "dev@corp.example", "notify": false, "claim": "immediate"}),
+        )
+        .await;
+    assert_eq!(
+        (onboarded.status, onboarded.body["status"].clone()),
+        (201, json!("claimed")),
+        "{:?}",
+        onboarded.body
+    );
+    let full = c
+        .api
+        .post(&own_seats, Some(&acme.key), json!({"email": "dev2@corp.example", "claim": "immediate"}))
+        .await;
+    assert_eq!((full.status, full.error_code().as_str()), (409, "no_seats_available"));
+    // Both holders' benefits are granted by the worker (the trail says so for the one with no
+    // session), and nothing was mailed to the person onboarded by the key.
+    let own_seat = mine.str("/id");
+    benefits_until(&c, &boss, |l| {
+        l.iter().filter(|g| g["seat_id"] == json!(own_seat) && g["status"] == json!("granted")).count() == 2
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let trail = c.api.get(&format!("/v1/subscriptions/{own}/events?limit=100"), Some(&boss)).await;
+        let granted = trail.body["data"]
+            .as_array()
+            .map(|d| d.iter().filter(|e| e["type"] == json!("benefit.granted")).count())
+            .unwrap_or(0);
+        if granted == 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "4 grants never recorded: {:?}", trail.body);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mails = local_stack::moto::sent_emails(&c.stack.aws_endpoint).await.expect("emails");
+    assert!(!mails.iter().any(|m| m.to.iter().any(|t| t == "dev@corp.example")), "no invitation was mailed");
+
     step("bad input on seat routes: 4xx in the error shape, nothing written");
     let before = c.items().await;
     let long_token = "x".repeat(600);
@@ -238,6 +291,8 @@ async fn seat_lifecycle_end_to_end() {
         ("POST", seats_path.clone(), Some(json!({"email": "a@b.example", "metadata": {"n": 5}})), 400),
         ("POST", seats_path.clone(), Some(json!({"email": "a@b.example", "role": "admin"})), 400),
         ("POST", seats_path.clone(), Some(json!({"mail": "a@b.example"})), 400),
+        ("POST", seats_path.clone(), Some(json!({"email": "a@b.example", "notify": false})), 400),
+        ("POST", seats_path.clone(), Some(json!({"email": "a@b.example", "claim": "later"})), 400),
         ("GET", format!("{seats_path}?status=lost"), None, 400),
         ("GET", format!("{seats_path}?limit=0"), None, 400),
         ("GET", format!("{seats_path}?cursor=../../x"), None, 400),

@@ -73,9 +73,14 @@ async fn every_flow_makes_the_requests_and_units_of_the_cost_table() {
 
 /// Assigns a seat to `email` and returns the link the worker would mail.
 async fn link_for(w: &World, sub: &str, email: &str) -> String {
-    seats::assign(&w.app, &w.merchant, sub, AssignSeat { email: email.into(), metadata: None })
-        .await
-        .expect("assign");
+    seats::assign(
+        &w.app,
+        &w.merchant,
+        sub,
+        AssignSeat { email: email.into(), metadata: None, ..Default::default() },
+    )
+    .await
+    .expect("assign");
     let jobs = w.queue.sent.lock().expect("jobs").clone();
     jobs.iter().rev().find_map(|j| j.claim_token.clone()).expect("the invitation's link")
 }

@@ -78,7 +78,7 @@ async fn two_hundred_concurrent_assigns_on_ten_seats_sell_exactly_ten() {
                 &app,
                 &merchant,
                 &sub_id,
-                AssignSeat { email: format!("person{i}@corp.example"), metadata: None },
+                AssignSeat { email: format!("person{i}@corp.example"), metadata: None, ..Default::default() },
             )
             .await
         }));
@@ -109,6 +109,53 @@ async fn two_hundred_concurrent_assigns_on_ten_seats_sell_exactly_ten() {
         10,
         "counter = live seats"
     );
+    let _ = w.db.delete_table().table_name(&w.res.table).send().await;
+}
+
+/// Seats claimed at once race like assigns: 40 of them (ten by one new person) for five seats
+/// sell five, the new person is one customer, and every refused transaction left nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forty_concurrent_immediate_claims_on_five_seats_sell_exactly_five_and_one_customer_each() {
+    let w = world("claim-now").await;
+    let (merchant, sub) = subscription(&w, 5).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (app, merchant, sub_id) = (w.app.clone(), merchant.clone(), sub.id.clone());
+        let email = if i < 10 { "same@corp.example".to_string() } else { format!("p{i}@corp.example") };
+        tasks.push(tokio::spawn(async move {
+            let input = AssignSeat {
+                email,
+                notify: Some(false),
+                claim: Some("immediate".into()),
+                ..Default::default()
+            };
+            seats::assign(&app, &merchant, &sub_id, input).await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(seat) => {
+                assert_eq!(seat.status, SeatStatus::Claimed);
+                ok += 1
+            }
+            Err(DomainError::NoSeatsAvailable | DomainError::SeatAlreadyAssigned) => {}
+            Err(e) => panic!("unexpected: {e:?}"),
+        }
+    }
+    let now = w.app.store.subscription(&sub.id).await.expect("get").expect("sub");
+    assert_eq!((ok, now.seats_assigned), (5, 5));
+    let items = seats_tests::scan(&w.db, &w.res.table).await;
+    let count = |entity: &str| {
+        items
+            .iter()
+            .filter(|i| i.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(entity))
+            .count()
+    };
+    assert_eq!((count("seat"), count("seat_email"), count("claim_token")), (5, 5, 0));
+    // The buyer and one customer per claimed seat: no person twice.
+    assert_eq!(count("customer"), 1 + 5);
+    assert_eq!(count("customer_email"), 1 + 5);
     let _ = w.db.delete_table().table_name(&w.res.table).send().await;
 }
 
@@ -162,7 +209,7 @@ async fn a_grant_survives_a_failed_sqs_send_through_outbox_sweeper_and_worker() 
         &w.app,
         &merchant,
         &sub.id,
-        AssignSeat { email: "ann@corp.example".into(), metadata: None },
+        AssignSeat { email: "ann@corp.example".into(), metadata: None, ..Default::default() },
     )
     .await
     .expect("assign");
@@ -275,7 +322,7 @@ async fn six_hundred_given_up_jobs_leave_the_outbox_and_a_fresh_one_is_sent() {
     let mut broken = w.app.clone();
     broken.jobs =
         Arc::new(adapters::sqs::SqsJobs::new(w.sqs.clone(), format!("{}-missing", w.res.queue_url)));
-    let who = AssignSeat { email: "fresh@corp.example".into(), metadata: None };
+    let who = AssignSeat { email: "fresh@corp.example".into(), metadata: None, ..Default::default() };
     let fresh = seats::assign(&broken, &merchant, &sub.id, who).await.expect("assign");
 
     w.clock.advance(chrono::Duration::seconds(61));
@@ -367,7 +414,7 @@ async fn a_transfer_racing_a_revoke_of_the_same_seat_one_wins_and_the_counter_st
             &w.app,
             &merchant,
             &sub.id,
-            AssignSeat { email: format!("p{round}@corp.example"), metadata: None },
+            AssignSeat { email: format!("p{round}@corp.example"), metadata: None, ..Default::default() },
         )
         .await
         .expect("assign");

@@ -93,7 +93,7 @@ const describe = {
   'subscription.updated': (d) => `Billing updated${d.status ? ` (status ${d.status})` : ''}`,
   'subscription.renewed': () => 'Renewed for a new period',
   'subscription.lapsed': () => 'Subscription ended; every seat was revoked',
-  'seat.assigned': (d) => `Seat assigned to ${d.email}`,
+  'seat.assigned': (d) => `Seat assigned to ${d.email}${d.claim === 'immediate' ? ' and claimed at once' : ''}`,
   'seat.invitation_sent': (d) => `Invitation sent${d.email ? ` to ${d.email}` : ''}`,
   'seat.invitation_renewed': () => 'Invitation sent again (the old link stopped working)',
   'seat.claimed': (d) => `Seat claimed${d.email ? ` by ${d.email}` : ''}`,
@@ -228,6 +228,13 @@ onSubmit($('#invite-form'), async () => {
   await call('POST', `${base}/seats`, { body: { email } });
   status($('#invite-form'), `Invitation sent to ${email}.`);
   $('#invite-email').value = '';
+  await refresh();
+});
+
+// "Assign me": the billing manager's own seat, claimed at once.
+onSubmit($('#assign-me-form'), async () => {
+  await call('POST', `${base}/seats`, { body: { email: me.customer.email, claim: 'immediate' } });
+  status($('#assign-me-form'), 'You have a seat; your benefits are on the Benefits page.');
   await refresh();
 });
 

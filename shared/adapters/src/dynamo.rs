@@ -323,10 +323,6 @@ impl DynamoStore {
         self.put_new(item)
     }
 
-    fn audit_item(&self, a: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
-        self.put_new(webhooks::audit_row(a)?)
-    }
-
     fn subscription_row(&self, sub: &Subscription) -> Result<Item, StoreError> {
         let mut item = with_gsi(
             row("subscription", &keys::subscription(&sub.id), sub)?,
@@ -489,6 +485,9 @@ impl Store for DynamoStore {
 
     async fn transfer_seat(&self, t: &SeatTransfer) -> Result<TransferOutcome, StoreError> {
         self.transfer_seat_in_table(t).await
+    }
+    async fn assign_claimed_seat(&self, a: &ClaimedAssignment) -> Result<ClaimedAssignOutcome, StoreError> {
+        self.assign_claimed_seat_in_table(a).await
     }
 
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {

@@ -52,6 +52,41 @@ impl DynamoStore {
         })
     }
 
+    /// A seat assigned and claimed at once: (0) the counter, (1) the claimed seat, (2) its email
+    /// guard, the audit event, the grant job, and (5, 6) a new holder and their email guard.
+    pub(super) async fn assign_claimed_seat_in_table(
+        &self,
+        a: &ClaimedAssignment,
+    ) -> Result<ClaimedAssignOutcome, StoreError> {
+        let seat = &a.seat;
+        let mut items = vec![
+            self.update(
+                &keys::subscription(&seat.subscription_id),
+                "SET seats_assigned = seats_assigned + :one",
+                Some(&format!("seats_assigned < assign_cap AND seats_assigned < seats AND {TAKES_SEATS}")),
+                &[("#status", "status")],
+                [vec![(":one", n(1))], takes_seats_values()].concat(),
+            )?,
+            self.put_new(self.seat_row(seat)?)?,
+            self.put_new(marker(
+                "seat_email",
+                &keys::seat_email(&seat.subscription_id, &seat.email),
+                &[("seat_id", s(&seat.id))],
+            ))?,
+            self.audit_item(&a.audit)?,
+            self.outbox_item(&a.grant, a.audit.created_at.timestamp())?,
+        ];
+        if let Some(cus) = &a.new_customer {
+            items.extend(self.new_customer_items(cus)?);
+        }
+        Ok(match self.transact(items).await? {
+            Txn::Committed => ClaimedAssignOutcome::Assigned,
+            Txn::ConditionFailed(f) if f.contains(&2) => ClaimedAssignOutcome::AlreadyAssigned,
+            Txn::ConditionFailed(f) if f.contains(&6) => ClaimedAssignOutcome::HolderExists,
+            Txn::ConditionFailed(_) => ClaimedAssignOutcome::NoSeats,
+        })
+    }
+
     /// One seat out, one in, one transaction; the counter is only checked (the subscription
     /// still takes seats), never moved.
     pub(super) async fn transfer_seat_in_table(

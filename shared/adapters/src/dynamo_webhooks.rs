@@ -43,6 +43,10 @@ fn conditional_failed<E: ProvideErrorMetadata>(e: &E) -> bool {
 }
 
 impl DynamoStore {
+    pub(super) fn audit_item(&self, a: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
+        self.put_new(audit_row(a)?)
+    }
+
     /// One attribute update conditioned on `condition`; a failed condition is `Ok(false)`.
     async fn update_if(
         &self,

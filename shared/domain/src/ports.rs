@@ -236,6 +236,27 @@ pub enum TransferOutcome {
     RateLimited,
 }
 
+/// A seat assigned and claimed at once, with no invitation (the organization's own onboarding,
+/// or a billing manager's own seat): the counter, the claimed seat and its email guard, the
+/// holder when new (with the one-customer-per-email guard), the audit event and the grant job
+/// in the outbox, all or nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedAssignment {
+    pub seat: Seat,
+    pub new_customer: Option<Customer>,
+    pub audit: AuditEvent,
+    pub grant: Job,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimedAssignOutcome {
+    Assigned,
+    NoSeats,
+    AlreadyAssigned,
+    /// The person became a customer meanwhile: read them and try again.
+    HolderExists,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AssignOutcome {
     Assigned,
@@ -530,6 +551,7 @@ pub trait Store: WebhookStore + Send + Sync {
     async fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
 
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError>;
+    async fn assign_claimed_seat(&self, a: &ClaimedAssignment) -> Result<ClaimedAssignOutcome, StoreError>;
     async fn transfer_seat(&self, t: &SeatTransfer) -> Result<TransferOutcome, StoreError>;
     async fn seat(&self, subscription_id: &str, seat_id: &str) -> Result<Option<Seat>, StoreError>;
     /// Seats in creation order, `limit` at a time, optionally of one status.

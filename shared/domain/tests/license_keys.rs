@@ -41,7 +41,7 @@ async fn held() -> Held {
         &f.app,
         &merchant,
         &sub.id,
-        AssignSeat { email: "ann@corp.example".into(), metadata: None },
+        AssignSeat { email: "ann@corp.example".into(), metadata: None, ..Default::default() },
     )
     .await
     .expect("assign");

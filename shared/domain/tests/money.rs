@@ -82,7 +82,7 @@ async fn decreases_wait_for_the_period_end_and_cap_assigning() {
             app,
             &s.merchant,
             &s.sub.id,
-            AssignSeat { email: format!("p{i}@corp.example"), metadata: None },
+            AssignSeat { email: format!("p{i}@corp.example"), metadata: None, ..Default::default() },
         )
         .await
         .expect("assign");
@@ -113,7 +113,7 @@ async fn decreases_wait_for_the_period_end_and_cap_assigning() {
         app,
         &s.merchant,
         &s.sub.id,
-        AssignSeat { email: "p2@corp.example".into(), metadata: None },
+        AssignSeat { email: "p2@corp.example".into(), metadata: None, ..Default::default() },
     )
     .await
     .expect("up to the cap");
@@ -121,7 +121,7 @@ async fn decreases_wait_for_the_period_end_and_cap_assigning() {
         app,
         &s.merchant,
         &s.sub.id,
-        AssignSeat { email: "p3@corp.example".into(), metadata: None },
+        AssignSeat { email: "p3@corp.example".into(), metadata: None, ..Default::default() },
     )
     .await;
     assert_eq!(r.err(), Some(DomainError::NoSeatsAvailable));
@@ -202,7 +202,7 @@ async fn a_lapse_revokes_every_seat_and_its_benefits() {
             app,
             &s.merchant,
             &s.sub.id,
-            AssignSeat { email: format!("p{i}@corp.example"), metadata: None },
+            AssignSeat { email: format!("p{i}@corp.example"), metadata: None, ..Default::default() },
         )
         .await
         .expect("assign");
@@ -269,7 +269,7 @@ async fn a_lapse_revokes_every_seat_and_its_benefits() {
         app,
         &s.merchant,
         &s.sub.id,
-        AssignSeat { email: "late@corp.example".into(), metadata: None },
+        AssignSeat { email: "late@corp.example".into(), metadata: None, ..Default::default() },
     )
     .await;
     assert!(matches!(r, Err(DomainError::InvalidState(_))));

@@ -34,7 +34,7 @@ async fn drain(f: &Fakes) {
 /// Assigns and claims `n` seats (their grants made).
 async fn claimed_seats(f: &Fakes, merchant: &Principal, sub: &Subscription, n: usize) {
     for i in 0..n {
-        let who = AssignSeat { email: format!("p{i}@corp.example"), metadata: None };
+        let who = AssignSeat { email: format!("p{i}@corp.example"), metadata: None, ..Default::default() };
         seats::assign(&f.app, merchant, &sub.id, who).await.expect("assign");
     }
     let invites: Vec<Job> = f.queue.take();
@@ -51,7 +51,7 @@ async fn claimed_seats(f: &Fakes, merchant: &Principal, sub: &Subscription, n: u
 async fn a_job_is_sent_again_only_after_the_queues_window() {
     let (f, merchant, sub) = setup(2).await;
     f.queue.failing.store(true, Ordering::SeqCst);
-    let who = AssignSeat { email: "ann@corp.example".into(), metadata: None };
+    let who = AssignSeat { email: "ann@corp.example".into(), metadata: None, ..Default::default() };
     seats::assign(&f.app, &merchant, &sub.id, who).await.expect("assign");
     f.queue.failing.store(false, Ordering::SeqCst);
     f.clock.advance(Duration::seconds(61));
@@ -67,7 +67,8 @@ async fn given_up_jobs_leave_for_the_dead_letter_records_and_never_block_a_fresh
     // 600 invitations whose worker never runs: re-sent ten times each, then given up.
     f.queue.failing.store(true, Ordering::SeqCst);
     for i in 0..600 {
-        let who = AssignSeat { email: format!("stuck{i}@corp.example"), metadata: None };
+        let who =
+            AssignSeat { email: format!("stuck{i}@corp.example"), metadata: None, ..Default::default() };
         seats::assign(&f.app, &merchant, &sub.id, who).await.expect("assign");
     }
     f.queue.failing.store(false, Ordering::SeqCst);
@@ -82,7 +83,7 @@ async fn given_up_jobs_leave_for_the_dead_letter_records_and_never_block_a_fresh
     assert_eq!(given_up, 600, "each given up once, after its re-sends");
     // And one fresh job whose send failed.
     f.queue.failing.store(true, Ordering::SeqCst);
-    let who = AssignSeat { email: "fresh@corp.example".into(), metadata: None };
+    let who = AssignSeat { email: "fresh@corp.example".into(), metadata: None, ..Default::default() };
     let fresh = seats::assign(&f.app, &merchant, &sub.id, who).await.expect("assign");
     f.queue.failing.store(false, Ordering::SeqCst);
     f.clock.advance(Duration::seconds(61));
@@ -139,12 +140,12 @@ async fn a_lapse_whose_next_page_the_queue_lost_is_finished_by_the_sweeper() {
 async fn a_subscription_sends_at_most_a_thousand_invitations_an_hour() {
     let (f, merchant, sub) = setup(1000).await;
     for i in 0..1000 {
-        let who = AssignSeat { email: format!("m{i}@corp.example"), metadata: None };
+        let who = AssignSeat { email: format!("m{i}@corp.example"), metadata: None, ..Default::default() };
         seats::assign(&f.app, &merchant, &sub.id, who).await.expect("within the limit");
     }
     let first = seats::list(&f.app, &merchant, &sub.id, None, None, Some("1")).await.expect("list");
     seats::revoke(&f.app, &merchant, &sub.id, &first.seats[0].id).await.expect("a seat freed");
-    let who = AssignSeat { email: "one-more@corp.example".into(), metadata: None };
+    let who = AssignSeat { email: "one-more@corp.example".into(), metadata: None, ..Default::default() };
     match seats::assign(&f.app, &merchant, &sub.id, who).await {
         Err(domain::error::DomainError::RateLimited { retry_after_s }) => {
             assert!((1..=3600).contains(&retry_after_s))
@@ -154,6 +155,6 @@ async fn a_subscription_sends_at_most_a_thousand_invitations_an_hour() {
     let now = f.store.subscription(&sub.id).await.expect("s").expect("sub");
     assert_eq!(now.seats_assigned, 999, "the refused assign changed nothing");
     f.clock.advance(Duration::hours(1));
-    let who = AssignSeat { email: "one-more@corp.example".into(), metadata: None };
+    let who = AssignSeat { email: "one-more@corp.example".into(), metadata: None, ..Default::default() };
     seats::assign(&f.app, &merchant, &sub.id, who).await.expect("the next hour");
 }

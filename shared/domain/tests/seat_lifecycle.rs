@@ -39,7 +39,7 @@ fn token_in(text: &str) -> String {
 }
 
 fn assign_input(email: &str) -> AssignSeat {
-    AssignSeat { email: email.into(), metadata: None }
+    AssignSeat { email: email.into(), metadata: None, ..Default::default() }
 }
 
 async fn run_jobs(s: &Setup) {

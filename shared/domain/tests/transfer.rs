@@ -24,7 +24,7 @@ async fn full() -> (Fakes, Principal, Subscription, Seat, Seat) {
         .await
         .expect("bought");
     f.run_jobs().await.expect("jobs");
-    let assign = |email: &str| AssignSeat { email: email.into(), metadata: None };
+    let assign = |email: &str| AssignSeat { email: email.into(), metadata: None, ..Default::default() };
     seats::assign(&f.app, &merchant, &sub.id, assign("ann@corp.example")).await.expect("ann");
     let invite = f.queue.take().into_iter().find(|j| j.kind == JobKind::Invite).expect("invite");
     claims::claim(&f.app, ClaimRequest { token: invite.claim_token.clone().expect("token") })

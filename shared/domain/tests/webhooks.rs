@@ -89,7 +89,7 @@ async fn a_story_announces_every_event_once_signed_with_the_objects_as_the_api_s
         &s.f.app,
         &s.merchant,
         &sub.id,
-        AssignSeat { email: "ann@corp.example".into(), metadata: None },
+        AssignSeat { email: "ann@corp.example".into(), metadata: None, ..Default::default() },
     )
     .await
     .expect("assign");
@@ -174,7 +174,7 @@ async fn an_endpoint_gets_only_the_types_it_asked_for() {
         &s.f.app,
         &s.merchant,
         &sub.id,
-        AssignSeat { email: "ann@corp.example".into(), metadata: None },
+        AssignSeat { email: "ann@corp.example".into(), metadata: None, ..Default::default() },
     )
     .await
     .expect("assign");
@@ -193,7 +193,7 @@ async fn a_receiver_failing_three_times_gets_it_on_the_fourth_attempt_after_back
         &s.f.app,
         &s.merchant,
         &sub.id,
-        AssignSeat { email: "ann@corp.example".into(), metadata: None },
+        AssignSeat { email: "ann@corp.example".into(), metadata: None, ..Default::default() },
     )
     .await
     .expect("assign");
@@ -237,7 +237,7 @@ async fn a_receiver_that_never_accepts_fails_after_the_window_and_its_endpoint_i
         &s.f.app,
         &s.merchant,
         &sub.id,
-        AssignSeat { email: "ann@corp.example".into(), metadata: None },
+        AssignSeat { email: "ann@corp.example".into(), metadata: None, ..Default::default() },
     )
     .await
     .expect("assign");
@@ -287,7 +287,7 @@ async fn a_refused_change_announces_nothing_and_a_lost_send_is_found_by_the_swee
     s.f.run_webhooks(&receiver).await.expect("purchase events");
     let before = receiver.received().len();
     // A duplicate email is refused by the store's condition: no entry, no event.
-    let assign = |e: &str| AssignSeat { email: e.into(), metadata: None };
+    let assign = |e: &str| AssignSeat { email: e.into(), metadata: None, ..Default::default() };
     seats::assign(&s.f.app, &s.merchant, &sub.id, assign("ann@corp.example")).await.expect("ann");
     s.f.webhooks.take();
     let again = seats::assign(&s.f.app, &s.merchant, &sub.id, assign("ann@corp.example")).await;

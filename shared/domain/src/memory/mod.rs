@@ -433,6 +433,9 @@ impl Store for MemoryStore {
     async fn assign_seat(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
         self.with(|s| s.assign_seat(a))
     }
+    async fn assign_claimed_seat(&self, a: &ClaimedAssignment) -> Result<ClaimedAssignOutcome, StoreError> {
+        self.with(|s| s.assign_claimed_seat(a))
+    }
     async fn transfer_seat(&self, t: &SeatTransfer) -> Result<TransferOutcome, StoreError> {
         self.with(|s| s.transfer_seat(t))
     }

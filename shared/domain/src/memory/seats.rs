@@ -3,7 +3,10 @@
 
 use super::State;
 use crate::model::*;
-use crate::ports::{AssignOutcome, SeatAssignment, SeatRevocation, SeatTransfer, TransferOutcome};
+use crate::ports::{
+    AssignOutcome, ClaimedAssignOutcome, ClaimedAssignment, SeatAssignment, SeatRevocation, SeatTransfer,
+    TransferOutcome,
+};
 
 impl State {
     /// Whether the revocation's seat is still as it was read.
@@ -67,6 +70,34 @@ impl State {
         }
         self.put_assignment(a);
         AssignOutcome::Assigned
+    }
+
+    pub(super) fn assign_claimed_seat(&mut self, a: &ClaimedAssignment) -> ClaimedAssignOutcome {
+        let sub_id = a.seat.subscription_id.clone();
+        if self.seat_emails.contains_key(&(sub_id.clone(), a.seat.email.clone())) {
+            return ClaimedAssignOutcome::AlreadyAssigned;
+        }
+        let room = self.subscriptions.get(&sub_id).is_some_and(|sub| {
+            sub.status.allows_seat_changes() && sub.seats_assigned < sub.assign_cap.min(sub.seats)
+        });
+        if !room {
+            return ClaimedAssignOutcome::NoSeats;
+        }
+        if let Some(c) = &a.new_customer {
+            if self.customer_emails.contains_key(&(c.organization_id.clone(), c.email.clone())) {
+                return ClaimedAssignOutcome::HolderExists;
+            }
+            self.customer_emails.insert((c.organization_id.clone(), c.email.clone()), c.id.clone());
+            self.customers.insert(c.id.clone(), c.clone());
+        }
+        if let Some(sub) = self.subscriptions.get_mut(&sub_id) {
+            sub.seats_assigned += 1;
+        }
+        self.seat_emails.insert((sub_id.clone(), a.seat.email.clone()), a.seat.id.clone());
+        self.seats.insert((sub_id, a.seat.id.clone()), a.seat.clone());
+        self.audit.push(a.audit.clone());
+        self.put_job(&a.grant, a.audit.created_at.timestamp());
+        ClaimedAssignOutcome::Assigned
     }
 
     pub(super) fn revoke_seat(&mut self, r: &SeatRevocation) -> bool {

@@ -8,7 +8,10 @@ use super::{invitations, portal, App, Principal};
 use crate::error::DomainError;
 use crate::ids;
 use crate::model::*;
-use crate::ports::{AssignOutcome, SeatAssignment, SeatRevocation, SeatTransfer, TransferOutcome};
+use crate::ports::{
+    AssignOutcome, ClaimedAssignOutcome, ClaimedAssignment, SeatAssignment, SeatRevocation, SeatTransfer,
+    TransferOutcome,
+};
 use crate::validate;
 use crate::views::{SeatList, SeatView};
 use serde::Deserialize;
@@ -17,12 +20,41 @@ use serde_json::{json, Map, Value};
 pub const DEFAULT_PAGE: i32 = 25;
 pub const MAX_PAGE: i32 = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignSeat {
     pub email: String,
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
+    /// `false` (with `claim: "immediate"`): no invitation is mailed.
+    #[serde(default)]
+    pub notify: Option<bool>,
+    /// `"invitation"` (the default: the person claims through the mailed link) or `"immediate"`:
+    /// claimed at once, for the organization's own onboarding (its key, any email) or a billing
+    /// manager's own seat ("assign me").
+    #[serde(default)]
+    pub claim: Option<String>,
+}
+
+impl AssignSeat {
+    /// Whether the seat is claimed at once; the combinations that make no sense are refused.
+    fn immediate(&self) -> Result<bool, DomainError> {
+        let immediate = match self.claim.as_deref() {
+            None | Some("invitation") => false,
+            Some("immediate") => true,
+            Some(_) => return Err(DomainError::invalid("claim", "must be \"invitation\" or \"immediate\"")),
+        };
+        match (immediate, self.notify) {
+            (false, Some(false)) => Err(DomainError::invalid(
+                "notify",
+                "a pending seat is claimed through its invitation: notify: false needs claim: \"immediate\"",
+            )),
+            (true, Some(true)) => {
+                Err(DomainError::invalid("notify", "a seat claimed at once has no invitation to send"))
+            }
+            _ => Ok(immediate),
+        }
+    }
 }
 
 /// Stripe's metadata rules: at most 50 keys of ≤ 40 characters, string values of ≤ 500.
@@ -69,12 +101,16 @@ pub async fn assign(
 ) -> Result<SeatView, DomainError> {
     let sub = portal::managed_subscription(app, who, subscription_id).await?;
     let email = validate::email("email", &input.email)?;
+    let immediate = input.immediate()?;
     let metadata = metadata(input.metadata)?;
     if !sub.status.allows_seat_changes() {
         return Err(DomainError::InvalidState(format!(
             "seats can be assigned only while the subscription is active or past due (it is {:?})",
             sub.status
         )));
+    }
+    if immediate {
+        return assign_claimed(app, who, &sub, email, metadata).await;
     }
     let assignment = new_assignment(app, who, &sub, email, metadata);
     let limit = super::limits::invitations_per_subscription(&sub.id);
@@ -88,6 +124,86 @@ pub async fn assign(
     announce(app, [&assignment.audit]).await;
     send_invitation(app, assignment.invitation).await;
     Ok(SeatView::from(&assignment.seat))
+}
+
+/// A seat claimed at once by `email`'s customer (made if new): no link, no invitation; the grant
+/// job goes to the outbox with it. The organization's key may do it for anyone; a billing
+/// manager only for themselves.
+async fn assign_claimed(
+    app: &App,
+    who: &Principal,
+    sub: &Subscription,
+    email: String,
+    metadata: Map<String, Value>,
+) -> Result<SeatView, DomainError> {
+    for _ in 0..3 {
+        let known = app.store.customer_by_email(&sub.organization_id, &email).await?;
+        if let Principal::Customer { customer_id, .. } = who {
+            if known.as_ref().map(|c| &c.id) != Some(customer_id) {
+                return Err(DomainError::invalid(
+                    "claim",
+                    "a billing manager claims at once only their own seat; invite everyone else",
+                ));
+            }
+        }
+        let now = app.clock.now();
+        let (holder, new_customer) = match known {
+            Some(c) => (c, None),
+            None => {
+                let c = Customer {
+                    id: ids::new_id(ids::CUSTOMER),
+                    organization_id: sub.organization_id.clone(),
+                    email: email.clone(),
+                    created_at: now,
+                };
+                (c.clone(), Some(c))
+            }
+        };
+        let seat = Seat {
+            id: ids::new_id(ids::SEAT),
+            subscription_id: sub.id.clone(),
+            organization_id: sub.organization_id.clone(),
+            status: SeatStatus::Claimed,
+            email: email.clone(),
+            customer_id: Some(holder.id.clone()),
+            metadata: metadata.clone(),
+            invited_at: now,
+            invitation_expires_at: None,
+            claimed_at: Some(now),
+            revoked_at: None,
+            claim_token_hash: None,
+        };
+        let grant = Job {
+            kind: JobKind::Grant,
+            seat_id: seat.id.clone(),
+            subscription_id: sub.id.clone(),
+            customer_id: holder.id.clone(),
+            cursor: None,
+            claim_token: None,
+            sign_in: None,
+        };
+        let detail =
+            json!({"seat_id": seat.id, "email": seat.email, "customer_id": holder.id, "claim": "immediate"});
+        let audit = event(app, &sub.id, "seat.assigned", who.actor(), detail)
+            .announcing(announce::seat(app, "seat.assigned", &seat))
+            .announcing(announce::seat(app, "seat.claimed", &seat));
+        let assignment = ClaimedAssignment { seat, new_customer, audit, grant };
+        match app.store.assign_claimed_seat(&assignment).await? {
+            ClaimedAssignOutcome::Assigned => {
+                tracing::info!(subscription_id = %sub.id, seat_id = %assignment.seat.id, metric = "seats_assigned", "seat assigned and claimed at once");
+                if let Err(e) = app.jobs.enqueue(std::slice::from_ref(&assignment.grant)).await {
+                    tracing::warn!(seat_id = %assignment.seat.id, error = %e, "grant job not sent; the sweeper will send it");
+                }
+                announce(app, [&assignment.audit]).await;
+                return Ok(SeatView::from(&assignment.seat));
+            }
+            ClaimedAssignOutcome::NoSeats => return Err(DomainError::NoSeatsAvailable),
+            ClaimedAssignOutcome::AlreadyAssigned => return Err(DomainError::SeatAlreadyAssigned),
+            // Became a customer meanwhile: read them again.
+            ClaimedAssignOutcome::HolderExists => continue,
+        }
+    }
+    Err(DomainError::Unavailable)
 }
 
 /// A new pending seat for `email`: its link, its invitation job, its audit event and its hit on
