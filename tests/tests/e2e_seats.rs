@@ -281,6 +281,26 @@ async fn seat_lifecycle_end_to_end() {
     }
     let mails = local_stack::moto::sent_emails(&c.stack.aws_endpoint).await.expect("emails");
     assert!(!mails.iter().any(|m| m.to.iter().any(|t| t == "dev@corp.example")), "no invitation was mailed");
+    // A seat claimed at once is revoked like any other, and frees its place.
+    let dev_seat = onboarded.str("/id");
+    let gone = c.api.delete(&format!("{own_seats}/{dev_seat}"), Some(&acme.key)).await;
+    assert_eq!((gone.status, gone.body["status"].clone()), (200, json!("revoked")), "{:?}", gone.body);
+    let list = c.api.get(&own_seats, Some(&boss)).await;
+    assert_eq!(list.body["seats_available"], json!(1));
+    // Its benefits are revoked by the worker: wait for it, so later steps count a quiet table.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let trail = c.api.get(&format!("/v1/subscriptions/{own}/events?limit=100"), Some(&boss)).await;
+        let revoked = trail.body["data"]
+            .as_array()
+            .map(|d| d.iter().filter(|e| e["type"] == json!("benefit.revoked")).count())
+            .unwrap_or(0);
+        if revoked == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the benefits were never revoked: {:?}", trail.body);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 
     step("bad input on seat routes: 4xx in the error shape, nothing written");
     let before = c.items().await;

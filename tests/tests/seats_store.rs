@@ -156,6 +156,13 @@ async fn forty_concurrent_immediate_claims_on_five_seats_sell_exactly_five_and_o
     // The buyer and one customer per claimed seat: no person twice.
     assert_eq!(count("customer"), 1 + 5);
     assert_eq!(count("customer_email"), 1 + 5);
+    // A seat claimed at once is revoked like any claimed seat (its holder's benefits with it).
+    let live = seats::list(&w.app, &merchant, &sub.id, None, None, Some("100")).await.expect("list");
+    let first = live.seats.first().expect("a seat").clone();
+    let revoked = seats::revoke(&w.app, &merchant, &sub.id, &first.id).await.expect("revoked");
+    assert_eq!(revoked.status, SeatStatus::Revoked);
+    let now = w.app.store.subscription(&sub.id).await.expect("get").expect("sub");
+    assert_eq!(now.seats_assigned, 4);
     let _ = w.db.delete_table().table_name(&w.res.table).send().await;
 }
 

@@ -508,8 +508,9 @@ pub struct Seat {
     pub claimed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub revoked_at: Option<DateTime<Utc>>,
-    /// SHA-256 of the live claim token (pending seats only).
-    #[serde(default)]
+    /// SHA-256 of the live claim token (pending seats only). Absent, never null: the store's
+    /// conditions test a seat with no link for its absence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_token_hash: Option<String>,
 }
 
