@@ -297,6 +297,10 @@ async fn a_refused_change_announces_nothing_and_a_lost_send_is_found_by_the_swee
     // The queue is down when bob is assigned: the change is committed, its events wait.
     s.f.webhooks.failing.store(true, std::sync::atomic::Ordering::SeqCst);
     seats::assign(&s.f.app, &s.merchant, &sub.id, assign("bob@corp.example")).await.expect("bob");
+    // The sweeper's webhook part fails with the queue; its jobs' part does not.
+    s.f.clock.advance(Duration::seconds(120));
+    let swept = domain::services::sweeper::sweep(&s.f.app, 60).await.expect("the sweep goes on");
+    assert_eq!(swept.webhooks_dispatched, 0);
     s.f.webhooks.failing.store(false, std::sync::atomic::Ordering::SeqCst);
     assert!(s.f.webhooks.take().is_empty());
     s.f.clock.advance(Duration::seconds(120));

@@ -253,18 +253,30 @@ pub struct WebhookSweep {
 pub async fn sweep(app: &App, stale_s: i64) -> Result<WebhookSweep, DomainError> {
     let now = app.clock.now();
     let mut out = WebhookSweep::default();
-    for (sub, audit) in app.store.undispatched_events(now.timestamp() - stale_s, 200).await? {
-        app.webhooks.send(&[WebhookMessage::Dispatch { subscription_id: sub, audit_id: audit }], 0).await?;
-        out.dispatched += 1;
+    let dispatches: Vec<WebhookMessage> = app
+        .store
+        .undispatched_events(now.timestamp() - stale_s, 200)
+        .await?
+        .into_iter()
+        .map(|(subscription_id, audit_id)| WebhookMessage::Dispatch { subscription_id, audit_id })
+        .collect();
+    // In batches; a send that fails leaves its work where the next sweep finds it again.
+    match app.webhooks.send(&dispatches, 0).await {
+        Ok(()) => out.dispatched = dispatches.len(),
+        Err(e) => tracing::warn!(error = %e, "undispatched events not sent; the next sweep sends them"),
     }
+    let mut deliveries = Vec::new();
     for mut d in app.store.due_webhook_deliveries(now.timestamp() - stale_s, 500).await? {
-        // Due again only if this message is lost too.
+        // Due again (a sweep later) only if this message is lost too.
         d.next_attempt_at = Some(now);
         d.revision += 1;
         if app.store.replace_webhook_delivery(&d).await? {
-            app.webhooks.send(&[deliver_message(&d)], 0).await?;
-            out.resent += 1;
+            deliveries.push(deliver_message(&d));
         }
+    }
+    match app.webhooks.send(&deliveries, 0).await {
+        Ok(()) => out.resent = deliveries.len(),
+        Err(e) => tracing::warn!(error = %e, "due deliveries not sent; the next sweep sends them"),
     }
     Ok(out)
 }
