@@ -6,18 +6,35 @@ use super::*;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 impl DynamoStore {
-    /// A new pending seat's writes, the counter aside: the seat, (1) its email guard, its link,
-    /// the audit event, the invitation in the outbox, (5) the subscription's invitation limit.
-    fn assignment_items(&self, a: &SeatAssignment) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let seat = &a.seat;
-        Ok(vec![
+    /// The counter moves only while there is room and the subscription takes seats.
+    fn seat_taken_item(&self, sub: &str) -> Result<TransactWriteItem, StoreError> {
+        self.update(
+            &keys::subscription(sub),
+            "SET seats_assigned = seats_assigned + :one",
+            Some(&format!("seats_assigned < assign_cap AND seats_assigned < seats AND {TAKES_SEATS}")),
+            &[("#status", "status")],
+            [vec![(":one", n(1))], takes_seats_values()].concat(),
+        )
+    }
+
+    /// A new seat and its guard: one live seat per email.
+    fn new_seat_items(&self, seat: &Seat) -> Result<[TransactWriteItem; 2], StoreError> {
+        Ok([
             self.put_new(self.seat_row(seat)?)?,
-            // One live seat per email.
             self.put_new(marker(
                 "seat_email",
                 &keys::seat_email(&seat.subscription_id, &seat.email),
                 &[("seat_id", s(&seat.id))],
             ))?,
+        ])
+    }
+
+    /// A new pending seat's writes, the counter aside: the seat, (1) its email guard, its link,
+    /// the audit event, the invitation in the outbox, (5) the subscription's invitation limit.
+    fn assignment_items(&self, a: &SeatAssignment) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let seat = &a.seat;
+        let mut items = Vec::from(self.new_seat_items(seat)?);
+        items.extend([
             self.put_new(with_ttl(
                 row("claim_token", &keys::claim_token(&a.token.token_hash), &a.token)?,
                 a.token.expires_at,
@@ -26,23 +43,15 @@ impl DynamoStore {
             // The invitation is mailed from the outbox: committed with the seat, never lost.
             self.invitation_item(&a.invitation, &a.token.token_hash, seat.invited_at.timestamp())?,
             self.rate_item(&a.limit)?,
-        ])
+        ]);
+        Ok(items)
     }
     const EMAIL_GUARD: usize = 1;
     const INVITATION_LIMIT: usize = 5;
 
     pub(super) async fn assign_seat_in_table(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
-        let seat = &a.seat;
-        let mut items = vec![
-            // 0: the counter moves only while there is room and the subscription takes seats.
-            self.update(
-                &keys::subscription(&seat.subscription_id),
-                "SET seats_assigned = seats_assigned + :one",
-                Some(&format!("seats_assigned < assign_cap AND seats_assigned < seats AND {TAKES_SEATS}")),
-                &[("#status", "status")],
-                [vec![(":one", n(1))], takes_seats_values()].concat(),
-            )?,
-        ];
+        // 0: the counter.
+        let mut items = vec![self.seat_taken_item(&a.seat.subscription_id)?];
         items.extend(self.assignment_items(a)?);
         Ok(match self.transact(items).await? {
             Txn::Committed => AssignOutcome::Assigned,
@@ -58,24 +67,12 @@ impl DynamoStore {
         &self,
         a: &ClaimedAssignment,
     ) -> Result<ClaimedAssignOutcome, StoreError> {
-        let seat = &a.seat;
-        let mut items = vec![
-            self.update(
-                &keys::subscription(&seat.subscription_id),
-                "SET seats_assigned = seats_assigned + :one",
-                Some(&format!("seats_assigned < assign_cap AND seats_assigned < seats AND {TAKES_SEATS}")),
-                &[("#status", "status")],
-                [vec![(":one", n(1))], takes_seats_values()].concat(),
-            )?,
-            self.put_new(self.seat_row(seat)?)?,
-            self.put_new(marker(
-                "seat_email",
-                &keys::seat_email(&seat.subscription_id, &seat.email),
-                &[("seat_id", s(&seat.id))],
-            ))?,
+        let mut items = vec![self.seat_taken_item(&a.seat.subscription_id)?];
+        items.extend(self.new_seat_items(&a.seat)?);
+        items.extend([
             self.audit_item(&a.audit)?,
             self.outbox_item(&a.grant, a.audit.created_at.timestamp())?,
-        ];
+        ]);
         if let Some(cus) = &a.new_customer {
             items.extend(self.new_customer_items(cus)?);
         }
