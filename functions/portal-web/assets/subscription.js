@@ -226,16 +226,17 @@ function renderPreview(box, q, interval, confirmLabel, apply) {
 onSubmit($('#invite-form'), async () => {
   const email = $('#invite-email').value.trim();
   await call('POST', `${base}/seats`, { body: { email } });
-  status($('#invite-form'), `Invitation sent to ${email}.`);
   $('#invite-email').value = '';
   await refresh();
+  // Said once the page is up to date and the form takes the next address.
+  status($('#invite-form'), `Invitation sent to ${email}.`);
 });
 
 // "Assign me": the billing manager's own seat, claimed at once.
 onSubmit($('#assign-me-form'), async () => {
   await call('POST', `${base}/seats`, { body: { email: me.customer.email, claim: 'immediate' } });
-  status($('#assign-me-form'), 'You have a seat; your benefits are on the Benefits page.');
   await refresh();
+  status($('#assign-me-form'), 'You have a seat; your benefits are on the Benefits page.');
 });
 
 onSubmit($('#cancel-form'), async () => {
