@@ -88,6 +88,7 @@ pub async fn seed_seats(
             claimed_at: claimed.then_some(now),
             revoked_at: None,
             claim_token_hash: (!claimed).then(|| domain::secrets::hash(&format!("seeded-{}", seat_token(i)))),
+            reinvitations: 0,
         };
         let item = row("seat", &keys::seat(subscription_id, &seat.id), &seat).expect("row");
         let guard = marker(

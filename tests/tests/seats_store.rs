@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use domain::error::DomainError;
 use domain::memory::{fixtures, FixedClock, MemoryFiles, MemoryMailer, MemoryPayments};
 use domain::model::*;
+use domain::services::batch::{self, AssignBatch};
 use domain::services::claims::{self, ClaimRequest};
 use domain::services::license_keys::{self, ActivateRequest, DeactivateRequest};
 use domain::services::seats::{self, AssignSeat, TransferSeat};
@@ -448,5 +449,129 @@ async fn a_transfer_racing_a_revoke_of_the_same_seat_one_wins_and_the_counter_st
         assert_eq!((now.seats_assigned, live), (0, 0), "round {round}: the counter equals the live seats");
     }
     println!("transfer won {transfers_won} of 10 races against a revoke");
+    let _ = w.db.delete_table().table_name(&w.res.table).send().await;
+}
+
+fn batch_of(prefix: &str, n: usize) -> AssignBatch {
+    AssignBatch {
+        seats: (0..n).map(|i| serde_json::json!({"email": format!("{prefix}{i}@corp.example")})).collect(),
+        notify: None,
+    }
+}
+
+/// The counter against the seats the table holds, and no reservation left open.
+async fn counter_is_exact(w: &World, sub_id: &str) -> i64 {
+    let now = w.app.store.subscription(sub_id).await.expect("store").expect("sub");
+    let items = seats_tests::scan(&w.db, &w.res.table).await;
+    let entity = |i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, e: &str| {
+        i.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(e)
+    };
+    let holding = items
+        .iter()
+        .filter(|i| entity(i, "seat"))
+        .filter(|i| {
+            matches!(
+                i.get("status").and_then(|v| v.as_s().ok()).map(String::as_str),
+                Some("pending" | "claimed")
+            )
+        })
+        .count() as i64;
+    assert_eq!(items.iter().filter(|i| entity(i, "seat_reservation")).count(), 0, "no reservation left open");
+    assert_eq!(now.seats_assigned, holding, "the counter equals the seats holding one");
+    holding
+}
+
+/// Batches race for the last 50 seats of 100: each is reserved whole or refused whole, so at
+/// most 50 are written in all, and the counter ends equal to the seats in the table. Then 500
+/// rows against the 100 free of a 400-seat subscription are refused with nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_batches_racing_for_the_last_fifty_seats_write_at_most_fifty() {
+    let w = world("batch").await;
+    let (merchant, sub) = subscription(&w, 100).await;
+    let first = batch::assign(&w.app, &merchant, &sub.id, batch_of("early", 50)).await.expect("first 50");
+    assert_eq!((first.created, first.seats_available), (50, 50));
+
+    // Two batches of 40 for the last 50: one wins whole, the other is refused whole.
+    let (a, b) = (w.app.clone(), w.app.clone());
+    let (m1, m2, s1, s2) = (merchant.clone(), merchant.clone(), sub.id.clone(), sub.id.clone());
+    let one = tokio::spawn(async move { batch::assign(&a, &m1, &s1, batch_of("a", 40)).await });
+    let two = tokio::spawn(async move { batch::assign(&b, &m2, &s2, batch_of("b", 40)).await });
+    let outcomes = [one.await.expect("task"), two.await.expect("task")];
+    let won: Vec<usize> = outcomes.iter().filter_map(|o| o.as_ref().ok().map(|r| r.created)).collect();
+    assert_eq!(won, [40], "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| matches!(o, Err(DomainError::NotEnoughSeats { needed: 40, .. }))));
+    assert_eq!(counter_is_exact(&w, &sub.id).await, 90);
+    // Give the 40 back: the last 50 are free again for the 200-way race.
+    let page = w.app.store.seats_page(&sub.id, None, None, 100).await.expect("seats");
+    for s in page.seats.iter().filter(|s| !s.email.starts_with("early")) {
+        seats::revoke(&w.app, &merchant, &sub.id, &s.id).await.expect("revoke");
+    }
+
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (app, m, s) = (w.app.clone(), merchant.clone(), sub.id.clone());
+        tasks.push(tokio::spawn(
+            async move { batch::assign(&app, &m, &s, batch_of(&format!("r{i}-"), 3)).await },
+        ));
+    }
+    let (mut written, mut refused, mut other) = (0, 0, Vec::new());
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(r) => written += r.created,
+            Err(DomainError::NotEnoughSeats { .. }) => refused += 1,
+            Err(e) => other.push(e),
+        }
+    }
+    assert!(other.iter().all(|e| *e == DomainError::Unavailable), "unexpected errors: {other:?}");
+    assert!(written <= 50, "{written} written for 50 free seats");
+    assert_eq!(written, 48, "sixteen batches of three fit; the last two seats fit no batch");
+    println!("200 batches of 3 for 50 seats: {written} seats written, {refused} batches refused whole");
+    assert_eq!(counter_is_exact(&w, &sub.id).await, 98);
+    let _ = w.db.delete_table().table_name(&w.res.table).send().await;
+}
+
+#[tokio::test]
+async fn five_hundred_rows_for_a_hundred_free_seats_are_refused_with_nothing_written() {
+    let w = world("batchbig").await;
+    let (merchant, sub) = subscription(&w, 400).await;
+    let first = batch::assign(&w.app, &merchant, &sub.id, batch_of("early", 300)).await.expect("300");
+    assert_eq!((first.created, first.seats_available), (300, 100));
+    let before = seats_tests::scan(&w.db, &w.res.table).await.len();
+    let big = batch::assign(&w.app, &merchant, &sub.id, batch_of("late", 500)).await;
+    assert_eq!(big.err(), Some(DomainError::NotEnoughSeats { needed: 500, free: 100 }));
+    assert_eq!(seats_tests::scan(&w.db, &w.res.table).await.len(), before, "not one item written");
+    assert_eq!(counter_is_exact(&w, &sub.id).await, 300);
+    let _ = w.db.delete_table().table_name(&w.res.table).send().await;
+}
+
+/// Expiry in the table: the sweeper reads the links' expiry list, frees the seats of the ones
+/// past it (once), a resend takes a free seat again with a link that claims, and an expired
+/// seat revoked leaves the counter alone.
+#[tokio::test]
+async fn expired_invitations_free_their_seats_and_a_resend_restores_one() {
+    let w = world("expiry").await;
+    let (merchant, sub) = subscription(&w, 3).await;
+    let assign = |email: &str| AssignSeat { email: email.into(), ..Default::default() };
+    let ann = seats::assign(&w.app, &merchant, &sub.id, assign("ann@corp.example")).await.expect("ann");
+    let bob = seats::assign(&w.app, &merchant, &sub.id, assign("bob@corp.example")).await.expect("bob");
+    w.clock.advance(chrono::Duration::hours(1));
+    seats::assign(&w.app, &merchant, &sub.id, assign("cy@corp.example")).await.expect("cy");
+    // Ann's and bob's links run out; cy's (an hour younger) does not yet.
+    w.clock.advance(chrono::Duration::seconds(w.app.settings.claim_ttl_s - 1800));
+    let swept = sweeper::sweep(&w.app, 60).await.expect("sweep");
+    assert_eq!(swept.invitations_expired, 2);
+    assert_eq!(sweeper::sweep(&w.app, 60).await.expect("again").invitations_expired, 0, "once");
+    assert_eq!(counter_is_exact(&w, &sub.id).await, 1);
+    let expired = w.app.store.seat(&sub.id, &ann.id).await.expect("store").expect("seat");
+    assert_eq!(expired.status, SeatStatus::Expired);
+
+    // Ann's seat comes back with a new link (the old invitation's token is dead); bob's goes.
+    let back = seats::resend(&w.app, &merchant, &sub.id, &ann.id).await.expect("resend");
+    assert_eq!(back.status, SeatStatus::Pending);
+    seats::revoke(&w.app, &merchant, &sub.id, &bob.id).await.expect("bob revoked");
+    assert_eq!(counter_is_exact(&w, &sub.id).await, 2);
+    // A second resend of a pending seat is an ordinary resend; assigning ann again is refused.
+    let again = seats::assign(&w.app, &merchant, &sub.id, assign("ann@corp.example")).await;
+    assert_eq!(again.err(), Some(DomainError::SeatAlreadyAssigned));
     let _ = w.db.delete_table().table_name(&w.res.table).send().await;
 }

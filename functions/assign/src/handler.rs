@@ -1,7 +1,7 @@
-//! `POST|GET /v1/subscriptions/{id}/seats`, `POST …/seats/{seat_id}/resend` and
-//! `POST …/seats/{seat_id}/transfer`.
+//! `POST|GET /v1/subscriptions/{id}/seats`, `POST …/seats/batch` (and its preview),
+//! `POST …/seats/{seat_id}/resend` and `POST …/seats/{seat_id}/transfer`.
 
-use domain::services::{seats, App};
+use domain::services::{batch, seats, App};
 use http_kit::response::{created, ok};
 use http_kit::router::Access::Bearer;
 use http_kit::{serve, Route};
@@ -14,10 +14,20 @@ enum R {
     List,
     Resend,
     Transfer,
+    Batch,
+    BatchPreview,
 }
 
-fn routes() -> [Route<R>; 4] {
+fn routes() -> [Route<R>; 6] {
     [
+        Route::new(Method::POST, "/v1/subscriptions/{id}/seats/batch", R::Batch, Bearer, true),
+        Route::new(
+            Method::POST,
+            "/v1/subscriptions/{id}/seats/batch/preview",
+            R::BatchPreview,
+            Bearer,
+            false,
+        ),
         Route::new(Method::POST, "/v1/subscriptions/{id}/seats", R::Assign, Bearer, true),
         Route::new(Method::GET, "/v1/subscriptions/{id}/seats", R::List, Bearer, false),
         Route::new(Method::POST, "/v1/subscriptions/{id}/seats/{seat_id}/resend", R::Resend, Bearer, false),
@@ -46,6 +56,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
             )
             .await?),
             R::Resend => ok(&seats::resend(app, who, ctx.param(0), ctx.param(1)).await?),
+            R::Batch => ok(&batch::assign(app, who, ctx.param(0), ctx.json()?).await?),
+            R::BatchPreview => ok(&batch::preview(app, who, ctx.param(0), ctx.json()?).await?),
             R::Transfer => {
                 created(&seats::transfer(app, who, ctx.param(0), ctx.param(1), ctx.json()?).await?)
             }

@@ -32,6 +32,8 @@ use write::Txn;
 mod seats;
 #[path = "dynamo_sessions.rs"]
 mod sessions;
+#[path = "dynamo_team.rs"]
+mod team;
 #[path = "dynamo_webhooks.rs"]
 mod webhooks;
 

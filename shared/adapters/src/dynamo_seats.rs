@@ -5,9 +5,20 @@
 use super::*;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
+/// A claim link's item: it expires with its TTL, and sits on the sweeper's expiry list (GSI1)
+/// until it is used, replaced or expired, each of which deletes it.
+pub(super) fn claim_token_row(token: &ClaimToken) -> Result<Item, StoreError> {
+    let mut item =
+        with_ttl(row("claim_token", &keys::claim_token(&token.token_hash), token)?, token.expires_at);
+    let (gpk, gsk) = keys::invitation_expiry(&token.token_hash, token.expires_at.timestamp());
+    item.insert(keys::GSI1PK.into(), s(gpk));
+    item.insert(keys::GSI1SK.into(), s(gsk));
+    Ok(item)
+}
+
 impl DynamoStore {
     /// The counter moves only while there is room and the subscription takes seats.
-    fn seat_taken_item(&self, sub: &str) -> Result<TransactWriteItem, StoreError> {
+    pub(super) fn seat_taken_item(&self, sub: &str) -> Result<TransactWriteItem, StoreError> {
         self.update(
             &keys::subscription(sub),
             "SET seats_assigned = seats_assigned + :one",
@@ -31,22 +42,30 @@ impl DynamoStore {
 
     /// A new pending seat's writes, the counter aside: the seat, (1) its email guard, its link,
     /// the audit event, the invitation in the outbox, (5) the subscription's invitation limit.
-    fn assignment_items(&self, a: &SeatAssignment) -> Result<Vec<TransactWriteItem>, StoreError> {
+    pub(super) fn assignment_items(&self, a: &SeatAssignment) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = self.pending_seat_items(a)?;
+        items.push(self.rate_item(&a.limit)?);
+        Ok(items)
+    }
+
+    /// The [`Self::PENDING_SEAT_ITEMS`] writes of a new pending seat: the seat, (1) its email
+    /// guard, its link, the audit event and the invitation in the outbox.
+    pub(super) fn pending_seat_items(
+        &self,
+        a: &SeatAssignment,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let seat = &a.seat;
         let mut items = Vec::from(self.new_seat_items(seat)?);
         items.extend([
-            self.put_new(with_ttl(
-                row("claim_token", &keys::claim_token(&a.token.token_hash), &a.token)?,
-                a.token.expires_at,
-            ))?,
+            self.put_new(claim_token_row(&a.token)?)?,
             self.audit_item(&a.audit)?,
             // The invitation is mailed from the outbox: committed with the seat, never lost.
             self.invitation_item(&a.invitation, &a.token.token_hash, seat.invited_at.timestamp())?,
-            self.rate_item(&a.limit)?,
         ]);
         Ok(items)
     }
-    const EMAIL_GUARD: usize = 1;
+    pub(super) const PENDING_SEAT_ITEMS: usize = 5;
+    pub(super) const EMAIL_GUARD: usize = 1;
     const INVITATION_LIMIT: usize = 5;
 
     pub(super) async fn assign_seat_in_table(&self, a: &SeatAssignment) -> Result<AssignOutcome, StoreError> {
@@ -182,10 +201,7 @@ impl DynamoStore {
                 ],
             )?,
             self.delete(&keys::claim_token(old), None, vec![])?,
-            self.put_new(with_ttl(
-                row("claim_token", &keys::claim_token(&new.token_hash), new)?,
-                new.expires_at,
-            ))?,
+            self.put_new(claim_token_row(new)?)?,
             self.audit_item(audit)?,
             self.invitation_item(invitation, &new.token_hash, audit.created_at.timestamp())?,
         ];
@@ -314,6 +330,10 @@ impl DynamoStore {
 
     pub(super) async fn revoke_seat_in_table(&self, r: &SeatRevocation) -> Result<bool, StoreError> {
         let mut items = self.revocation_items(r)?;
+        // An expired seat left the count when it expired (the seat's condition checks it is so).
+        if !r.seat.status.holds_a_seat() {
+            return Ok(matches!(self.transact(items).await?, Txn::Committed));
+        }
         items.push(self.update(
             &keys::subscription(&r.seat.subscription_id),
             "SET seats_assigned = seats_assigned - :one",

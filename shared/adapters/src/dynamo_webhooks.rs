@@ -101,7 +101,7 @@ impl DynamoStore {
     }
 
     /// Items of the sparse GSI1 lists due before `cutoff`, soonest first, over every shard.
-    async fn due_in_lists(
+    pub(super) async fn due_in_lists(
         &self,
         partition: fn(u32) -> String,
         cutoff: i64,

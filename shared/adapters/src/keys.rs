@@ -16,7 +16,8 @@
 //! | idempotency record | `IDEMP#{scope}#{key}` | `IDEMP` (+ ttl) | |
 //! | seat | `SUB#{id}` | `SEAT#{seat id}` | `CUSTOMER#{holder}` / `SEAT#{seat id}` (once claimed) |
 //! | one live seat per email | `SUB#{id}` | `SEATEMAIL#{email}` | |
-//! | claim token | `CLAIM#{sha256}` | `CLAIM` (+ ttl) | |
+//! | claim token | `CLAIM#{sha256}` | `CLAIM` (+ ttl) | `INVITEEXP#{shard}` / `{expires:012}#{sha256}` (the sweeper's expiry list) |
+//! | seats reserved by a batch, until given back | `SUB#{id}` | `RESERVATION#{id}` | `SEATRESERVATION` / `{created:012}#{id}` |
 //! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
 //! | license key record (who holds it, activation counter) | `LICENSE#{sha256}` | `LICENSE` | |
 //! | license key activation | `LICENSE#{sha256}` | `ACTIVATION#{id}` | |
@@ -182,6 +183,22 @@ pub fn undispatched_partition(shard: u32) -> String {
 pub fn undispatched(audit_id: &str, created: i64) -> (String, String) {
     (undispatched_partition(shard_of(audit_id)), format!("{created:012}#{audit_id}"))
 }
+/// The sweeper's list of claim links by expiry, spread like the outbox.
+pub fn invitation_expiry_partition(shard: u32) -> String {
+    format!("INVITEEXP#{shard}")
+}
+pub fn invitation_expiry(token_hash: &str, expires_at: i64) -> (String, String) {
+    (invitation_expiry_partition(shard_of(token_hash)), format!("{expires_at:012}#{token_hash}"))
+}
+pub fn seat_reservation(sub: &str, id: &str) -> Key {
+    key(format!("SUB#{sub}"), &format!("RESERVATION#{id}"))
+}
+/// Open reservations are few (one per batch running, for seconds): one partition serves.
+pub const RESERVATIONS: &str = "SEATRESERVATION";
+pub fn reservation_index(id: &str, created: i64) -> (String, String) {
+    (RESERVATIONS.to_string(), format!("{created:012}#{id}"))
+}
+
 /// The sort key just past every entry of second `t` (`$` follows `#`).
 pub fn time_bound(t: i64) -> String {
     format!("{t:012}$")
@@ -224,6 +241,8 @@ mod tests {
             webhook_delivery("x", "y").pk,
             webhook_due("x", 1).0,
             undispatched("x", 1).0,
+            invitation_expiry("x", 1).0,
+            reservation_index("x", 1).0,
         ];
         let unique: std::collections::HashSet<_> = all.iter().collect();
         assert_eq!(unique.len(), all.len());

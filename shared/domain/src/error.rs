@@ -13,6 +13,9 @@ pub enum DomainError {
     NotFound(&'static str),
     #[error("every seat of this subscription is assigned")]
     NoSeatsAvailable,
+    /// A batch that does not fit is refused whole (409 `no_seats_available`).
+    #[error("this batch needs {needed} seats and {free} are free: nothing was assigned")]
+    NotEnoughSeats { needed: i64, free: i64 },
     #[error("this email already holds a seat on this subscription")]
     SeatAlreadyAssigned,
     #[error("{assigned} seats are assigned; revoke seats before going below that")]

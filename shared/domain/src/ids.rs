@@ -15,6 +15,7 @@ pub const EVENT: &str = "evt";
 pub const API_KEY: &str = "key";
 /// A money change (its intent, then its settlement).
 pub const CHANGE: &str = "chg";
+pub const RESERVATION: &str = "rsv";
 
 /// A new id: the prefix, `_`, and a UUIDv7 in simple hex (sortable by creation time).
 pub fn new_id(prefix: &str) -> String {

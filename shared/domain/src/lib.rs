@@ -11,6 +11,7 @@ pub mod memory;
 pub mod model;
 pub mod period;
 pub mod ports;
+mod ports_team;
 mod ports_webhooks;
 pub mod proration;
 pub mod secrets;

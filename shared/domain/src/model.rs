@@ -477,6 +477,9 @@ pub enum SeatStatus {
     Pending,
     Claimed,
     Revoked,
+    /// A pending seat whose invitation ran out: it holds no seat of the count (the sweeper freed
+    /// it) and keeps its email; re-sending the invitation takes a free seat again.
+    Expired,
 }
 
 impl SeatStatus {
@@ -485,7 +488,13 @@ impl SeatStatus {
             SeatStatus::Pending => "pending",
             SeatStatus::Claimed => "claimed",
             SeatStatus::Revoked => "revoked",
+            SeatStatus::Expired => "expired",
         }
+    }
+
+    /// Whether the seat is one of the subscription's `seats_assigned` (pending or claimed).
+    pub fn holds_a_seat(self) -> bool {
+        matches!(self, SeatStatus::Pending | SeatStatus::Claimed)
     }
 }
 
@@ -512,6 +521,14 @@ pub struct Seat {
     /// conditions test a seat with no link for its absence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_token_hash: Option<String>,
+    /// How many times an expired invitation was sent again: the webhook version of the seat
+    /// grows with it (pending → expired → pending again).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reinvitations: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The stored side of a claim link: only the token's hash is the key.

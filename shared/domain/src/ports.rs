@@ -6,6 +6,7 @@ use crate::model::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use crate::ports_team::*;
 pub use crate::ports_webhooks::*;
 
 pub trait Clock: Send + Sync {
@@ -440,7 +441,7 @@ pub enum IdempotencyStart {
 /// The single table, in the domain's words. Every invariant is enforced by the store itself
 /// (conditions and transactions), never by a read followed by a write.
 #[async_trait]
-pub trait Store: WebhookStore + Send + Sync {
+pub trait Store: WebhookStore + TeamSeatStore + Send + Sync {
     /// Organization + slug guard + API key hash in one transaction. `Ok(false)`: slug taken.
     async fn create_organization(
         &self,

@@ -320,7 +320,8 @@ impl From<&Seat> for SeatView {
             metadata: s.metadata.clone(),
             invited_at: s.invited_at,
             invitation_expires_at: match s.status {
-                SeatStatus::Pending => s.invitation_expires_at,
+                // An expired seat shows when its invitation ran out.
+                SeatStatus::Pending | SeatStatus::Expired => s.invitation_expires_at,
                 _ => None,
             },
             claimed_at: s.claimed_at,

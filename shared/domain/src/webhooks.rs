@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 /// Every event type an endpoint can subscribe to.
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "subscription.created",
     "subscription.updated",
     "subscription.canceled",
@@ -20,6 +20,7 @@ pub const EVENT_TYPES: [&str; 11] = [
     "seat.claimed",
     "seat.revoked",
     "seat.invitation_sent",
+    "seat.expired",
     "benefit.granted",
     "benefit.revoked",
     "checkout.completed",

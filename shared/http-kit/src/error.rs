@@ -44,7 +44,9 @@ impl ApiError {
                     (401, "unauthorized", "Missing or invalid credentials for this route.".into(), None)
                 }
                 DomainError::NotFound(what) => (404, "not_found", format!("No such {what}."), None),
-                DomainError::NoSeatsAvailable => (409, "no_seats_available", d.to_string(), None),
+                DomainError::NoSeatsAvailable | DomainError::NotEnoughSeats { .. } => {
+                    (409, "no_seats_available", d.to_string(), None)
+                }
                 DomainError::SeatAlreadyAssigned => {
                     (409, "seat_already_assigned", d.to_string(), Some("email".into()))
                 }
@@ -114,6 +116,7 @@ mod tests {
             (DomainError::Unauthorized, 401, "unauthorized"),
             (DomainError::NotFound("seat"), 404, "not_found"),
             (DomainError::NoSeatsAvailable, 409, "no_seats_available"),
+            (DomainError::NotEnoughSeats { needed: 5, free: 2 }, 409, "no_seats_available"),
             (DomainError::SeatAlreadyAssigned, 409, "seat_already_assigned"),
             (DomainError::SeatsBelowAssigned { assigned: 3 }, 409, "seats_below_assigned"),
             (DomainError::InvalidState("x".into()), 409, "invalid_state"),

@@ -14,6 +14,7 @@ pub mod fixtures;
 mod grants;
 mod outbox;
 mod seats;
+mod team;
 mod webhook_fakes;
 mod webhooks;
 
@@ -57,6 +58,8 @@ struct State {
     dispatched: HashSet<String>,
     /// (endpoint, delivery id) → delivery.
     deliveries: std::collections::BTreeMap<(String, String), crate::webhooks::WebhookDelivery>,
+    /// (subscription, reservation id) → (seats left to use, made at).
+    reservations: HashMap<(String, String), (i64, DateTime<Utc>)>,
 }
 
 /// Up to `limit` of `all` (in id order) whose id comes after `after`: a page, as the table's

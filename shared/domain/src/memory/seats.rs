@@ -10,7 +10,7 @@ use crate::ports::{
 
 impl State {
     /// Whether the revocation's seat is still as it was read.
-    fn seat_as_read(&self, r: &SeatRevocation) -> bool {
+    pub(super) fn seat_as_read(&self, r: &SeatRevocation) -> bool {
         self.seats.get(&(r.seat.subscription_id.clone(), r.seat.id.clone())).is_some_and(|current| {
             current.status != SeatStatus::Revoked
                 && current.status == r.seat.status
@@ -18,12 +18,12 @@ impl State {
         })
     }
 
-    fn invitation_allowed(&self, a: &SeatAssignment) -> bool {
+    pub(super) fn invitation_allowed(&self, a: &SeatAssignment) -> bool {
         self.rate_counters.get(&a.limit.key).is_none_or(|h| *h < a.limit.max)
     }
 
     /// The assignment's writes, the counter aside.
-    fn put_assignment(&mut self, a: &SeatAssignment) {
+    pub(super) fn put_assignment(&mut self, a: &SeatAssignment) {
         let sub_id = a.seat.subscription_id.clone();
         *self.rate_counters.entry(a.limit.key.clone()).or_default() += 1;
         self.seat_emails.insert((sub_id.clone(), a.seat.email.clone()), a.seat.id.clone());
@@ -104,8 +104,11 @@ impl State {
         if !self.seat_as_read(r) {
             return false;
         }
-        if let Some(sub) = self.subscriptions.get_mut(&r.seat.subscription_id) {
-            sub.seats_assigned -= 1;
+        // An expired seat left the count when it expired.
+        if r.seat.status.holds_a_seat() {
+            if let Some(sub) = self.subscriptions.get_mut(&r.seat.subscription_id) {
+                sub.seats_assigned -= 1;
+            }
         }
         self.put_revocation(r);
         true

@@ -122,3 +122,87 @@ async fn relink(app: &App, job: &Job) -> Result<Option<(String, ClaimToken)>, Do
     }
     Ok(Some((token, link)))
 }
+
+/// Pending seats whose link ran out leave the count, so dead invitations stop holding seats
+/// (the sweeper, every tick). Each expiry is one conditional write: a seat claimed, revoked or
+/// re-sent meanwhile is left as it is. Answers how many expired.
+pub async fn expire_due(app: &App, limit: usize) -> Result<usize, DomainError> {
+    let now = app.clock.now();
+    let mut expired = 0;
+    for link in app.store.expired_links(now, limit).await? {
+        let seat = app.store.seat(&link.subscription_id, &link.seat_id).await?;
+        let Some(seat) = seat.filter(|s| {
+            s.status == SeatStatus::Pending && s.claim_token_hash.as_deref() == Some(link.token_hash.as_str())
+        }) else {
+            // The link outlived its seat's pending state: forget it.
+            app.store.drop_claim_token(&link.token_hash).await?;
+            continue;
+        };
+        let mut after = seat.clone();
+        after.status = SeatStatus::Expired;
+        after.claim_token_hash = None;
+        let audit = event(
+            app,
+            &seat.subscription_id,
+            "seat.expired",
+            "system".into(),
+            json!({"seat_id": seat.id, "email": seat.email, "invitation_expires_at": seat.invitation_expires_at}),
+        )
+        .announcing(crate::services::webhooks::announce::seat(app, "seat.expired", &after));
+        let expiry = crate::ports::SeatExpiry { seat, at: now, audit };
+        if app.store.expire_seat(&expiry).await? {
+            expired += 1;
+            tracing::info!(seat_id = %expiry.seat.id, metric = "invitations_expired", "invitation expired; its seat is free");
+            crate::services::webhooks::announce::announce(app, [&expiry.audit]).await;
+        }
+    }
+    Ok(expired)
+}
+
+/// An expired seat invited again: it takes a free seat again (409 `no_seats_available` when
+/// none is), with a new link mailed like any invitation.
+pub async fn reinvite(
+    app: &App,
+    who: &super::Principal,
+    sub: &Subscription,
+    seat: Seat,
+) -> Result<Seat, DomainError> {
+    super::limits::check(app, &[super::limits::resend_per_seat(&seat.id)]).await?;
+    let mut restored = seat.clone();
+    restored.status = SeatStatus::Pending;
+    restored.reinvitations += 1;
+    let (token, link) = new_link(app, &restored, sub);
+    restored.claim_token_hash = Some(link.token_hash.clone());
+    restored.invitation_expires_at = Some(link.expires_at);
+    let limit = super::limits::invitations_per_subscription(&sub.id);
+    let reinvitation = crate::ports::SeatReinvitation {
+        invitation: Job::invite(&sub.id, &seat.id, Some(token)),
+        audit: event(
+            app,
+            &sub.id,
+            "seat.invitation_renewed",
+            who.actor(),
+            json!({"seat_id": seat.id, "was": "expired"}),
+        ),
+        limit: super::limits::hit(app, &limit),
+        token: link,
+        seat,
+    };
+    match app.store.reinvite_seat(&reinvitation).await? {
+        crate::ports::ReinviteOutcome::Reinvited => {}
+        crate::ports::ReinviteOutcome::NoSeats => return Err(DomainError::NoSeatsAvailable),
+        crate::ports::ReinviteOutcome::SeatChanged => {
+            return Err(DomainError::InvalidState(
+                "the seat changed meanwhile (revoked or re-sent); read it again".into(),
+            ))
+        }
+        crate::ports::ReinviteOutcome::RateLimited => {
+            return Err(super::limits::refused(app, limit.name, &reinvitation.limit))
+        }
+    }
+    tracing::info!(seat_id = %restored.id, metric = "invitations_renewed", "expired invitation sent again");
+    if let Err(e) = app.jobs.enqueue(std::slice::from_ref(&reinvitation.invitation)).await {
+        tracing::warn!(seat_id = %restored.id, error = %e, "invitation job not sent; the sweeper will send it");
+    }
+    Ok(restored)
+}

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod benefits;
 pub mod billing_events;
 pub mod catalogue;

@@ -172,6 +172,7 @@ async fn assign_claimed(
             claimed_at: Some(now),
             revoked_at: None,
             claim_token_hash: None,
+            reinvitations: 0,
         };
         let grant = Job {
             kind: JobKind::Grant,
@@ -208,7 +209,7 @@ async fn assign_claimed(
 
 /// A new pending seat for `email`: its link, its invitation job, its audit event and its hit on
 /// the subscription's invitation limit (counted in the same transaction: no request of its own).
-fn new_assignment(
+pub(super) fn new_assignment(
     app: &App,
     who: &Principal,
     sub: &Subscription,
@@ -228,6 +229,7 @@ fn new_assignment(
         claimed_at: None,
         revoked_at: None,
         claim_token_hash: None,
+        reinvitations: 0,
     };
     let (token, link) = invitations::new_link(app, &seat, sub);
     seat.claim_token_hash = Some(link.token_hash.clone());
@@ -272,10 +274,19 @@ pub async fn transfer(
     let id = seat_id(raw_seat_id)?;
     let email = validate::email("email", &input.email)?;
     let seat = app.store.seat(&sub.id, id).await?.ok_or(DomainError::NotFound("seat"))?;
-    if seat.status == SeatStatus::Revoked {
-        return Err(DomainError::InvalidState(
-            "a revoked seat cannot be transferred; assign a new one".into(),
-        ));
+    match seat.status {
+        SeatStatus::Revoked => {
+            return Err(DomainError::InvalidState(
+                "a revoked seat cannot be transferred; assign a new one".into(),
+            ))
+        }
+        // It holds none of the count: handing it on would seat someone without a free seat.
+        SeatStatus::Expired => {
+            return Err(DomainError::InvalidState(
+                "an expired invitation holds no seat: re-send it, or revoke it and assign a new one".into(),
+            ))
+        }
+        SeatStatus::Pending | SeatStatus::Claimed => {}
     }
     if seat.email == email {
         return Err(DomainError::invalid("email", "is this seat's email already"));
@@ -344,9 +355,13 @@ pub async fn resend(
     let sub = portal::managed_subscription(app, who, subscription_id).await?;
     let mut seat =
         app.store.seat(&sub.id, seat_id(raw_seat_id)?).await?.ok_or(DomainError::NotFound("seat"))?;
+    if seat.status == SeatStatus::Expired {
+        let restored = invitations::reinvite(app, who, &sub, seat).await?;
+        return Ok(SeatView::from(&restored));
+    }
     if seat.status != SeatStatus::Pending {
         return Err(DomainError::InvalidState(format!(
-            "only pending seats can be re-invited (this one is {})",
+            "only pending and expired seats can be re-invited (this one is {})",
             seat.status.as_str()
         )));
     }
@@ -383,7 +398,10 @@ pub async fn list(
         Some("pending") => Some(SeatStatus::Pending),
         Some("claimed") => Some(SeatStatus::Claimed),
         Some("revoked") => Some(SeatStatus::Revoked),
-        Some(_) => return Err(DomainError::invalid("status", "must be pending, claimed or revoked")),
+        Some("expired") => Some(SeatStatus::Expired),
+        Some(_) => {
+            return Err(DomainError::invalid("status", "must be pending, claimed, revoked or expired"))
+        }
     };
     let limit = match limit {
         None | Some("") => DEFAULT_PAGE,

@@ -16,6 +16,8 @@ pub const MAX_ATTEMPTS: i64 = 10;
 /// Entries re-sent per sweep (a minute's tick), and pages of the outbox read at most.
 const RESEND_PER_SWEEP: usize = 500;
 const ROUNDS: usize = 10;
+/// Invitations expired per sweep: a minute's tick keeps up with any realistic backlog.
+const EXPIRE_PER_SWEEP: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Sweep {
@@ -28,6 +30,10 @@ pub struct Sweep {
     pub webhooks_dispatched: usize,
     /// Webhook deliveries due that no message carried, sent again.
     pub webhook_deliveries_resent: usize,
+    /// Pending seats whose invitation ran out, freed.
+    pub invitations_expired: usize,
+    /// Seats reserved by batches that died half-way, given back.
+    pub reservations_released: usize,
 }
 
 pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> {
@@ -63,6 +69,17 @@ pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> 
         }
     }
     out.changes_settled = settle_stale_changes(app).await?;
+    // Expiry and reservations have their own retries (the next tick): never fail the jobs' sweep.
+    match super::invitations::expire_due(app, EXPIRE_PER_SWEEP).await {
+        Ok(n) => out.invitations_expired = n,
+        Err(e) => tracing::warn!(error = %e, "invitations not expired yet; the next sweep tries again"),
+    }
+    match super::batch::release_stale(app).await {
+        Ok(n) => out.reservations_released = n,
+        Err(e) => {
+            tracing::warn!(error = %e, "seat reservations not released yet; the next sweep tries again")
+        }
+    }
     // Webhook work is the merchant's, not the seats': its trouble never fails the jobs' sweep.
     match super::webhooks::send::sweep(app, stale_after_s).await {
         Ok(hooks) => {

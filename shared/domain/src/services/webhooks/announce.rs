@@ -24,13 +24,15 @@ fn value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// A seat's version: its lifecycle only moves forward (pending → claimed → revoked).
+/// A seat's version: its lifecycle only moves forward (pending → claimed or expired →
+/// revoked), and an expired invitation sent again starts a later round of it.
 fn seat_version(seat: &Seat) -> i64 {
-    match seat.status {
+    let step = match seat.status {
         SeatStatus::Pending => 1,
-        SeatStatus::Claimed => 2,
+        SeatStatus::Claimed | SeatStatus::Expired => 2,
         SeatStatus::Revoked => 3,
-    }
+    };
+    3 * i64::from(seat.reinvitations) + step
 }
 
 pub fn seat(app: &App, kind: &str, seat: &Seat) -> OutgoingEvent {
