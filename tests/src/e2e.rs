@@ -83,6 +83,19 @@ impl Ctx {
         crate::scan(&self.db, &self.stack.resources.table).await.len()
     }
 
+    /// Every item's `PK|SK`, to say which item a step wrote when it should have written none.
+    pub async fn item_keys(&self) -> std::collections::BTreeSet<String> {
+        let key = |i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+                   k: &str| {
+            i.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+        };
+        crate::scan(&self.db, &self.stack.resources.table)
+            .await
+            .iter()
+            .map(|i| format!("{}|{}", key(i, "PK"), key(i, "SK")))
+            .collect()
+    }
+
     /// The `name=` parameter of the link in the newest email to `email` that has one. Mail
     /// goes out from the worker, after the request that caused it: wait for it a while.
     async fn mailed_link_param(&self, email: &str, name: &str) -> String {

@@ -303,7 +303,7 @@ async fn seat_lifecycle_end_to_end() {
     }
 
     step("bad input on seat routes: 4xx in the error shape, nothing written");
-    let before = c.items().await;
+    let before = c.item_keys().await;
     let long_token = "x".repeat(600);
     let bad: Vec<(&str, String, Option<Value>, u16)> = vec![
         ("POST", seats_path.clone(), Some(json!({"email": "not-an-email"})), 400),
@@ -314,6 +314,15 @@ async fn seat_lifecycle_end_to_end() {
         ("POST", seats_path.clone(), Some(json!({"email": "a@b.example", "notify": false})), 400),
         ("POST", seats_path.clone(), Some(json!({"email": "a@b.example", "claim": "later"})), 400),
         ("GET", format!("{seats_path}?status=lost"), None, 400),
+        ("POST", format!("{seats_path}/batch"), Some(json!({"seats": []})), 400),
+        (
+            "POST",
+            format!("{seats_path}/batch"),
+            Some(json!({"seats": [{"email": "a@b.example"}], "notify": false})),
+            400,
+        ),
+        ("POST", format!("{seats_path}/batch"), Some(json!({"rows": [{"email": "a@b.example"}]})), 400),
+        ("POST", format!("{seats_path}/batch/preview"), Some(json!({"seats": "a@b.example"})), 400),
         ("GET", format!("{seats_path}?limit=0"), None, 400),
         ("GET", format!("{seats_path}?cursor=../../x"), None, 400),
         (
@@ -341,7 +350,64 @@ async fn seat_lifecycle_end_to_end() {
         assert_eq!(r.status, want, "{method} {path}: {:?}", r.body);
         r.error_code();
     }
-    assert_eq!(c.items().await, before, "bad input wrote nothing");
+    let after = c.item_keys().await;
+    assert_eq!(
+        after.difference(&before).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "bad input wrote nothing"
+    );
+
+    step("a batch: previewed, then 100 rows (3 refused) invited at once; a batch too big is refused whole");
+    let (team, _) = buy(&c, &acme, 100, "team@corp.example").await;
+    let team_seats = format!("/v1/subscriptions/{team}/seats");
+    let mut rows: Vec<Value> = (0..97).map(|i| json!({"email": format!("batch{i}@corp.example")})).collect();
+    rows.insert(5, json!({"email": "nope"}));
+    rows.insert(6, json!({"email": "Batch0@corp.example"}));
+    rows.insert(7, json!({"email": "x@corp.example", "role": "admin"}));
+    let body = json!({"seats": rows});
+    let preview = c.api.post(&format!("{team_seats}/batch/preview"), Some(&acme.key), body.clone()).await;
+    assert_eq!(preview.status, 200, "{:?}", preview.body);
+    assert_eq!(
+        (preview.body["will_be_created"].clone(), preview.body["refused"].clone()),
+        (json!(97), json!(3))
+    );
+    let key = [("Idempotency-Key", "batch-e2e-1")];
+    let bytes = || Some(body.to_string().into_bytes());
+    let done = c.api.raw("POST", &format!("{team_seats}/batch"), Some(&acme.key), bytes(), &key).await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    assert_eq!((done.body["created"].clone(), done.body["refused"].clone()), (json!(97), json!(3)));
+    let codes: Vec<String> = done.body["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["error"]["code"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(codes, ["invalid_request", "duplicate_row", "invalid_request"]);
+    assert_eq!(
+        (done.body["seats_assigned"].clone(), done.body["seats_available"].clone()),
+        (json!(97), json!(3))
+    );
+    let replay = c.api.raw("POST", &format!("{team_seats}/batch"), Some(&acme.key), bytes(), &key).await;
+    assert_eq!(
+        (replay.status, replay.body["created"].clone()),
+        (200, json!(97)),
+        "the replay answers the same"
+    );
+    let listed = c.api.get(&team_seats, Some(&acme.key)).await;
+    assert_eq!(listed.body["seats_assigned"], json!(97), "and wrote nothing more");
+    let big_batch: Vec<Value> = (0..4).map(|i| json!({"email": format!("more{i}@corp.example")})).collect();
+    let whole =
+        c.api.post(&format!("{team_seats}/batch"), Some(&acme.key), json!({"seats": big_batch})).await;
+    assert_eq!((whole.status, whole.error_code().as_str()), (409, "no_seats_available"), "{:?}", whole.body);
+    assert!(whole.str("/error/message").contains("needs 4 seats and 3 are free"), "{:?}", whole.body);
+    let after = c.api.get(&team_seats, Some(&acme.key)).await;
+    assert_eq!(after.body["seats_assigned"], json!(97), "a batch that does not fit reserves nothing");
+    let one = c.api.post(&team_seats, Some(&acme.key), assign("more0@corp.example")).await;
+    assert_eq!(one.status, 201, "and writes no seat: {:?}", one.body);
+    // Each invitation went out through the outbox; one of them claims.
+    let token = c.invitation_token("batch42@corp.example").await;
+    let claimed = c.api.post("/v1/claims", None, json!({ "token": token })).await;
+    assert_eq!(claimed.status, 200, "{:?}", claimed.body);
 
     // cargo lambda watch (1.9.2) stalls for good when one function has more than about 120
     // requests waiting (seen here: 100 in flight pass, 130 hang), so the HTTP run keeps 100

@@ -1,5 +1,6 @@
 // One subscription, for its billing manager: seats used and available, the people holding or
-// invited to seats (filter, resend, revoke with confirmation), invitations, seat-count and
+// invited to seats (filter, resend — expired invitations too —, revoke with confirmation),
+// invitations one at a time or a list at once (checked by the server before it is sent), seat-count and
 // interval changes that always show the server's preview before the confirm button, the
 // scheduled change with its cancel button, and the history.
 import {
@@ -58,17 +59,27 @@ function renderSummary() {
   }
 }
 
+/** When an invitation's link stops working (pending) or stopped (expired); nothing for the others. */
+function expiryHint(seat) {
+  if (!seat.invitation_expires_at) return null;
+  if (seat.status === 'pending') return el('span', { class: 'hint' }, `Link valid until ${day(seat.invitation_expires_at)}`);
+  if (seat.status === 'expired') return el('span', { class: 'hint' }, `Ran out on ${day(seat.invitation_expires_at)}`);
+  return null;
+}
+
 function seatRow(seat) {
   const actions = el('td', {});
-  if (seat.status === 'pending') {
-    actions.append(el('button', { type: 'button', class: 'link', 'data-action': 'resend', 'aria-label': `Resend the invitation to ${seat.email}`, onclick: () => resend(seat) }, 'Resend'));
+  // An expired invitation holds no seat: sending it again takes a free one (or says none is).
+  if (seat.status === 'pending' || seat.status === 'expired') {
+    const label = seat.status === 'expired' ? `Invite ${seat.email} again (the invitation expired)` : `Resend the invitation to ${seat.email}`;
+    actions.append(el('button', { type: 'button', class: 'link', 'data-action': 'resend', 'aria-label': label, onclick: () => resend(seat) }, 'Resend'));
   }
   if (seat.status !== 'revoked') {
     actions.append(el('button', { type: 'button', class: 'link', 'data-action': 'revoke', 'aria-label': `Revoke the seat of ${seat.email}`, onclick: () => askRevoke(seat) }, 'Revoke'));
   }
-  return el('tr', { 'data-seat': seat.id, 'data-email': seat.email },
+  return el('tr', { 'data-seat': seat.id, 'data-email': seat.email, 'data-status': seat.status },
     el('td', {}, seat.email),
-    el('td', {}, el('span', { class: `badge ${seat.status}` }, seatStatus[seat.status])),
+    el('td', {}, el('span', { class: `badge ${seat.status}` }, seatStatus[seat.status] || seat.status), expiryHint(seat)),
     el('td', {}, day(seat.invited_at)),
     el('td', {}, seat.claimed_at ? day(seat.claimed_at) : '—'),
     actions);
@@ -95,7 +106,10 @@ const describe = {
   'subscription.lapsed': () => 'Subscription ended; every seat was revoked',
   'seat.assigned': (d) => `Seat assigned to ${d.email}${d.claim === 'immediate' ? ' and claimed at once' : ''}`,
   'seat.invitation_sent': (d) => `Invitation sent${d.email ? ` to ${d.email}` : ''}`,
-  'seat.invitation_renewed': () => 'Invitation sent again (the old link stopped working)',
+  'seat.invitation_renewed': (d) => (d.was === 'expired'
+    ? 'Expired invitation sent again (it holds a seat again)'
+    : 'Invitation sent again (the old link stopped working)'),
+  'seat.expired': (d) => `Invitation to ${d.email || 'a person'} expired unclaimed; its seat is free again`,
   'seat.claimed': (d) => `Seat claimed${d.email ? ` by ${d.email}` : ''}`,
   'seat.revoked': (d) => `Seat of ${d.email || 'a person'} revoked`,
   'benefit.granted': () => 'Benefit granted to a seat holder',
@@ -151,8 +165,10 @@ async function resend(seat) {
   const box = $('#seats-filter');
   clearErrors(box);
   try {
-    await call('POST', `${base}/seats/${encodeURIComponent(seat.id)}/resend`);
-    $('#seat-action-status').textContent = `Invitation sent again to ${seat.email}. The previous link no longer works.`;
+    const after = await call('POST', `${base}/seats/${encodeURIComponent(seat.id)}/resend`);
+    $('#seat-action-status').textContent = seat.status === 'expired'
+      ? `Invitation sent again to ${seat.email}; it holds a seat again${after && after.invitation_expires_at ? ` until ${day(after.invitation_expires_at)}` : ''}.`
+      : `Invitation sent again to ${seat.email}. The previous link no longer works.`;
     await refresh();
   } catch (err) { if (!handleAuth(err)) showError(box, err); }
 }
@@ -161,7 +177,9 @@ function askRevoke(seat) {
   const dialog = $('#revoke-dialog');
   $('#revoke-text').textContent = seat.status === 'claimed'
     ? `${seat.email} loses the seat and its benefits (license keys, downloads) now. The seat becomes free for someone else.`
-    : `The invitation to ${seat.email} stops working and the seat becomes free for someone else.`;
+    : seat.status === 'expired'
+      ? `The expired invitation to ${seat.email} is withdrawn for good: it can no longer be sent again. It holds no seat, so the free seats stay as they are.`
+      : `The invitation to ${seat.email} stops working and the seat becomes free for someone else.`;
   dialog.returnValue = '';
   dialog.onclose = async () => {
     if (dialog.returnValue !== 'revoke') return;
@@ -230,6 +248,169 @@ onSubmit($('#invite-form'), async () => {
   await refresh();
   // Said once the page is up to date and the form takes the next address.
   status($('#invite-form'), `Invitation sent to ${email}.`);
+});
+
+// "Invite a list": up to MAX_BATCH emails, pasted or read from a CSV; the server checks them
+// (preview, nothing written) and the confirm button sends exactly the rows it checked.
+const MAX_BATCH = 500;
+const batchForm = $('#batch-form');
+const batchBox = $('#batch-result');
+const batchText = $('#batch-emails');
+
+/** The emails of the textarea: one per line, or separated by commas, semicolons or spaces. */
+function batchEmails() {
+  return batchText.value.split(/[\s,;]+/).filter(Boolean);
+}
+
+/** The rows of a CSV text (quoted fields with "" and line breaks inside; `,`, `;` or tab). */
+function csvRows(text) {
+  const src = text.replace(/^\uFEFF/, '');
+  const firstLine = src.split(/\r?\n/, 1)[0] || '';
+  const outside = firstLine.replace(/"[^"]*"/g, '');
+  const count = (c) => outside.split(c).length - 1;
+  const delim = [',', ';', '\t'].reduce((best, c) => (count(c) > count(best) ? c : best), ',');
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < src.length; i += 1) {
+    const c = src[i];
+    if (quoted) {
+      if (c === '"' && src[i + 1] === '"') { field += '"'; i += 1; } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field.trim() === '') {
+      quoted = true;
+      field = '';
+    } else if (c === delim) {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && src[i + 1] === '\n') i += 1;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  if (field !== '' || row.length) { row.push(field); rows.push(row); }
+  return rows.map((r) => r.map((f) => f.trim())).filter((r) => r.some((f) => f !== ''));
+}
+
+/** A CSV's emails: its `email` column when the first row names one, else every row's first column. */
+function csvEmails(text) {
+  const rows = csvRows(text);
+  if (!rows.length) return [];
+  const col = rows[0].findIndex((h) => h.toLowerCase() === 'email');
+  const body = col >= 0 ? rows.slice(1) : rows;
+  const at = col >= 0 ? col : 0;
+  return body.map((r) => r[at] || '').filter(Boolean);
+}
+
+/** The server's refused rows, each with its row number (from 1), email and reason. */
+function refusedList(answer) {
+  const refused = (answer.rows || []).filter((r) => r.status === 'refused');
+  if (!refused.length) return null;
+  return el('ul', { class: 'refused-rows' }, refused.map((r) => el('li', { 'data-row': r.index },
+    `Row ${r.index + 1}, ${r.email || '(no email)'}: ${r.error ? r.error.message : 'refused'}`)));
+}
+
+/** A preview no longer matches the list once it is edited: its confirm button goes. */
+function batchStale() {
+  const confirm = batchBox.querySelector('form');
+  if (!confirm || confirm.dataset.busy) return;
+  confirm.remove();
+  batchBox.append(el('p', { class: 'muted batch-stale' }, 'The list changed since it was checked: check it again before inviting.'));
+}
+
+batchText.addEventListener('input', batchStale);
+
+function tooMany(n) {
+  return new ApiError(400, 'invalid_request', `This list has ${n} emails; at most ${MAX_BATCH} can be invited at once. Split it into smaller lists.`, 'seats');
+}
+
+$('#batch-file').addEventListener('change', async () => {
+  const input = $('#batch-file');
+  const file = input.files && input.files[0];
+  clearErrors(batchForm);
+  if (!file) return;
+  let text;
+  try {
+    if (file.size > 5 * 1024 * 1024) throw new Error('too large');
+    text = await file.text();
+  } catch {
+    $('#batch-file-error').textContent = `${file.name} could not be read: choose a CSV or text file of at most 5 MB.`;
+    input.value = '';
+    return;
+  }
+  const emails = csvEmails(text);
+  input.value = '';
+  if (!emails.length) {
+    $('#batch-file-error').textContent = `${file.name} holds no emails.`;
+    return;
+  }
+  batchText.value = emails.join('\n');
+  batchStale();
+  if (emails.length > MAX_BATCH) showError(batchForm, tooMany(emails.length));
+  else status(batchForm, `Loaded ${emails.length} ${emails.length === 1 ? 'email' : 'emails'} from ${file.name}. Check the list to see who will be invited.`);
+});
+
+function renderBatch(answer, preview, rows) {
+  const n = preview ? answer.will_be_created : answer.created;
+  const m = answer.refused;
+  const headline = preview ? `${n} will be invited, ${m} are refused` : `${n} invited, ${m} refused`;
+  const refused = refusedList(answer);
+  batchBox.replaceChildren(el('p', { class: 'batch-headline' }, headline), ...(refused ? [refused] : []));
+  show(batchBox, true);
+  if (!preview || !n) return;
+  // One key per checked list: a retry of the confirm (a lost answer) is answered once.
+  const key = newKey();
+  const form = el('form', { novalidate: true },
+    el('p', { class: 'form-error', role: 'alert' }),
+    el('p', { class: 'status', role: 'status' }),
+    el('div', { class: 'actions' },
+      el('button', { type: 'submit', class: 'confirm', id: 'batch-confirm' }, `Invite ${n} ${n === 1 ? 'person' : 'people'}`)));
+  batchBox.append(form);
+  onSubmit(form, async () => {
+    // While it is sent, the list is what was checked: no edits, no new check.
+    batchText.readOnly = true;
+    $('#batch-preview').disabled = true;
+    $('#batch-file').disabled = true;
+    try {
+      const done = await call('POST', `${base}/seats/batch`, { body: { seats: rows }, idempotencyKey: key });
+      batchText.value = '';
+      renderBatch(done, false, rows);
+      await refresh();
+    } catch (err) {
+      if (handleAuth(err)) return;
+      throw err;
+    } finally {
+      batchText.readOnly = false;
+      $('#batch-preview').disabled = false;
+      $('#batch-file').disabled = false;
+    }
+  });
+}
+
+onSubmit(batchForm, async () => {
+  batchBox.replaceChildren();
+  show(batchBox, false);
+  const emails = batchEmails();
+  if (!emails.length) throw new ApiError(400, 'invalid_request', 'Paste at least one email, or load a CSV file.', 'seats');
+  if (emails.length > MAX_BATCH) throw tooMany(emails.length);
+  const rows = emails.map((email) => ({ email }));
+  let answer;
+  try {
+    answer = await call('POST', `${base}/seats/batch/preview`, { body: { seats: rows } });
+  } catch (err) {
+    if (handleAuth(err)) return;
+    if (!(err instanceof ApiError) || err.code !== 'no_seats_available') throw err;
+    // The list does not fit the free seats: nothing would be assigned.
+    const message = err.message.charAt(0).toUpperCase() + err.message.slice(1);
+    batchBox.replaceChildren(el('p', { class: 'form-error', role: 'alert' }, message));
+    show(batchBox, true);
+    return;
+  }
+  renderBatch(answer, true, rows);
 });
 
 // "Assign me": the billing manager's own seat, claimed at once.
