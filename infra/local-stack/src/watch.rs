@@ -233,6 +233,7 @@ pub const WARM_UP_PROBES: &[&str] = &[
     "POST /v1/license-keys/validate",
     "GET /v1/subscriptions/sub_0/seats",
     "DELETE /v1/subscriptions/sub_0/seats/seat_0",
+    "GET /v1/subscriptions/sub_0/managers",
     "POST /v1/subscriptions/sub_0/seat-changes/preview",
     "POST /v1/subscriptions/sub_0/interval-change/preview",
     "GET /portal",

@@ -25,6 +25,8 @@ mod catalogue;
 mod jobs;
 #[path = "dynamo_licenses.rs"]
 mod licenses;
+#[path = "dynamo_managers.rs"]
+mod managers;
 #[path = "dynamo_write.rs"]
 mod write;
 use write::Txn;
@@ -306,7 +308,7 @@ impl DynamoStore {
 
     /// A new customer and its one-per-email guard (the guard's condition makes a concurrent
     /// creation of the same person fail the whole transaction).
-    fn new_customer_items(&self, cus: &Customer) -> Result<[TransactWriteItem; 2], StoreError> {
+    pub(super) fn new_customer_items(&self, cus: &Customer) -> Result<[TransactWriteItem; 2], StoreError> {
         Ok([
             self.put_new(row("customer", &keys::customer(&cus.id), cus)?)?,
             self.put_new(marker(

@@ -17,6 +17,8 @@
 //! | seat | `SUB#{id}` | `SEAT#{seat id}` | `CUSTOMER#{holder}` / `SEAT#{seat id}` (once claimed) |
 //! | one live seat per email | `SUB#{id}` | `SEATEMAIL#{email}` | |
 //! | claim token | `CLAIM#{sha256}` | `CLAIM` (+ ttl) | `INVITEEXP#{shard}` / `{expires:012}#{sha256}` (the sweeper's expiry list) |
+//! | co-manager / their counter | `SUB#{id}` | `MANAGER#{customer}` / `MANAGERS` | `CUSTOMER#{customer}` / `MANAGES#{sub}` |
+//! | ownership offer (one per subscription) | `SUB#{id}` | `OWNEROFFER` | `CUSTOMER#{offered}` / `OWNEROFFER#{sub}` |
 //! | seats reserved by a batch, until given back | `SUB#{id}` | `RESERVATION#{id}` | `SEATRESERVATION` / `{created:012}#{id}` |
 //! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
 //! | license key record (who holds it, activation counter) | `LICENSE#{sha256}` | `LICENSE` | |
@@ -189,6 +191,25 @@ pub fn invitation_expiry_partition(shard: u32) -> String {
 }
 pub fn invitation_expiry(token_hash: &str, expires_at: i64) -> (String, String) {
     (invitation_expiry_partition(shard_of(token_hash)), format!("{expires_at:012}#{token_hash}"))
+}
+pub fn manager(sub: &str, customer: &str) -> Key {
+    key(format!("SUB#{sub}"), &format!("MANAGER#{customer}"))
+}
+pub const MANAGER_PREFIX: &str = "MANAGER#";
+pub fn managers_counter(sub: &str) -> Key {
+    key(format!("SUB#{sub}"), "MANAGERS")
+}
+/// GSI1 sort keys under a customer's partition: the subscriptions they co-manage, the offers.
+pub const MANAGES_PREFIX: &str = "MANAGES#";
+pub fn manages_index_sk(sub: &str) -> String {
+    format!("{MANAGES_PREFIX}{sub}")
+}
+pub fn ownership_offer(sub: &str) -> Key {
+    key(format!("SUB#{sub}"), "OWNEROFFER")
+}
+pub const OFFER_PREFIX: &str = "OWNEROFFER#";
+pub fn offer_index_sk(sub: &str) -> String {
+    format!("{OFFER_PREFIX}{sub}")
 }
 pub fn seat_reservation(sub: &str, id: &str) -> Key {
     key(format!("SUB#{sub}"), &format!("RESERVATION#{id}"))

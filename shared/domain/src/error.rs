@@ -24,6 +24,9 @@ pub enum DomainError {
     InvalidState(String),
     #[error("{0}")]
     Conflict(String),
+    /// Known and allowed to see it, but not to do this (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// A license key has as many activations as its benefit allows (409).
     #[error("this license key has {limit} activations, its limit: deactivate one first")]
     ActivationLimitReached { limit: u32 },

@@ -441,7 +441,7 @@ pub enum IdempotencyStart {
 /// The single table, in the domain's words. Every invariant is enforced by the store itself
 /// (conditions and transactions), never by a read followed by a write.
 #[async_trait]
-pub trait Store: WebhookStore + TeamSeatStore + Send + Sync {
+pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + Send + Sync {
     /// Organization + slug guard + API key hash in one transaction. `Ok(false)`: slug taken.
     async fn create_organization(
         &self,

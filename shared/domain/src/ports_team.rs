@@ -114,3 +114,88 @@ pub trait TeamSeatStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<OpenReservation>, StoreError>;
 }
+
+/// A co-manager of a subscription: a customer of its organization who may do whatever its
+/// owner (the buyer) may, except removing managers and handing over ownership.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manager {
+    pub subscription_id: String,
+    pub customer_id: String,
+    pub email: String,
+    pub added_at: DateTime<Utc>,
+    /// The actor who added them (`cus:…` or `org:…`).
+    pub added_by: String,
+}
+
+/// Ownership offered to someone; it changes hands when they accept, signed in as that customer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OwnershipOffer {
+    pub subscription_id: String,
+    pub customer_id: String,
+    pub email: String,
+    pub offered_by: String,
+    pub offered_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Adding a manager: the manager, the subscription's manager counter (at most `max`), a new
+/// customer and their email guard when the person is new, and the audit entry, at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagerAddition {
+    pub manager: Manager,
+    pub new_customer: Option<crate::model::Customer>,
+    pub max: i64,
+    pub audit: AuditEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagerAdded {
+    Added,
+    AlreadyManager,
+    LimitReached,
+    /// They own the subscription.
+    IsOwner,
+    /// The person became a customer meanwhile: read them again.
+    CustomerExists,
+}
+
+/// Ownership changing hands as offered: the subscription (as read, still its old owner's) gets
+/// the new owner, the offer is used up (unexpired, theirs), and a new owner who was a manager
+/// stops being one (the counter follows). The old owner keeps nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnershipChange {
+    pub subscription_id: String,
+    pub from: String,
+    pub offer: OwnershipOffer,
+    pub was_manager: bool,
+    pub at: DateTime<Utc>,
+    pub audit: AuditEvent,
+}
+
+#[async_trait]
+pub trait ManagerStore: Send + Sync {
+    async fn add_manager(&self, a: &ManagerAddition) -> Result<ManagerAdded, StoreError>;
+    /// `false`: not a manager (any more).
+    async fn remove_manager(
+        &self,
+        subscription_id: &str,
+        customer_id: &str,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+    async fn manager(&self, subscription_id: &str, customer_id: &str) -> Result<Option<Manager>, StoreError>;
+    async fn managers(&self, subscription_id: &str) -> Result<Vec<Manager>, StoreError>;
+    /// The ids of the subscriptions `customer_id` co-manages.
+    async fn managed_by(&self, customer_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Replaces any earlier offer of the subscription; a new customer and their guard with it.
+    async fn offer_ownership(
+        &self,
+        offer: &OwnershipOffer,
+        new_customer: Option<&crate::model::Customer>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+    async fn ownership_offer(&self, subscription_id: &str) -> Result<Option<OwnershipOffer>, StoreError>;
+    /// The offers made to `customer_id` (to show them in the portal).
+    async fn ownership_offers_for(&self, customer_id: &str) -> Result<Vec<OwnershipOffer>, StoreError>;
+    /// `false`: the offer is gone, expired or not theirs, or the owner changed meanwhile.
+    async fn change_owner(&self, c: &OwnershipChange) -> Result<bool, StoreError>;
+}

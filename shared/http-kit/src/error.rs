@@ -56,6 +56,7 @@ impl ApiError {
                 DomainError::InvalidState(m) | DomainError::Conflict(m) => {
                     (409, "invalid_state", m.clone(), None)
                 }
+                DomainError::Forbidden(m) => (403, "forbidden", m.clone(), None),
                 DomainError::ActivationLimitReached { .. } => {
                     (409, "activation_limit_reached", d.to_string(), None)
                 }
@@ -120,6 +121,7 @@ mod tests {
             (DomainError::SeatAlreadyAssigned, 409, "seat_already_assigned"),
             (DomainError::SeatsBelowAssigned { assigned: 3 }, 409, "seats_below_assigned"),
             (DomainError::InvalidState("x".into()), 409, "invalid_state"),
+            (DomainError::Forbidden("x".into()), 403, "forbidden"),
             (DomainError::Unavailable, 503, "unavailable"),
         ];
         for (e, status, code) in cases {

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 mod fakes;
 pub mod fixtures;
 mod grants;
+mod managers;
 mod outbox;
 mod seats;
 mod team;
@@ -60,6 +61,10 @@ struct State {
     deliveries: std::collections::BTreeMap<(String, String), crate::webhooks::WebhookDelivery>,
     /// (subscription, reservation id) → (seats left to use, made at).
     reservations: HashMap<(String, String), (i64, DateTime<Utc>)>,
+    /// (subscription, customer) → co-manager.
+    managers: std::collections::BTreeMap<(String, String), Manager>,
+    /// subscription → the ownership offer standing.
+    ownership_offers: HashMap<String, OwnershipOffer>,
 }
 
 /// Up to `limit` of `all` (in id order) whose id comes after `after`: a page, as the table's

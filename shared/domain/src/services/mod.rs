@@ -13,6 +13,7 @@ pub mod invitations;
 pub mod license_keys;
 pub mod limits;
 pub mod lists;
+pub mod managers;
 pub mod portal;
 pub mod purchase;
 pub mod seats;

@@ -127,7 +127,14 @@ pub async fn new_session(app: &App, customer: &Customer) -> Result<SessionView, 
 
 pub async fn my_subscriptions(app: &App, who: &Principal) -> Result<Vec<SubscriptionView>, DomainError> {
     let (customer_id, _) = who.require_customer()?;
-    let subs = app.store.subscriptions_of_billing_manager(customer_id).await?;
+    let mut subs = app.store.subscriptions_of_billing_manager(customer_id).await?;
+    // And those they co-manage.
+    for id in app.store.managed_by(customer_id).await? {
+        if let Some(s) = app.store.subscription(&id).await? {
+            subs.push(s);
+        }
+    }
+    subs.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(subs.iter().map(SubscriptionView::from).collect())
 }
 
@@ -161,7 +168,17 @@ pub async fn managed_subscription(app: &App, who: &Principal, id: &str) -> Resul
     }
     match app.store.subscription(id).await? {
         Some(s) if allowed(&s) => Ok(s),
-        _ => Err(not_found),
+        // A co-manager: read on every request, so a removed one is refused at once.
+        Some(s) => match who {
+            Principal::Customer { customer_id, organization_id } if *organization_id == s.organization_id => {
+                match app.store.manager(&s.id, customer_id).await? {
+                    Some(_) => Ok(s),
+                    None => Err(not_found),
+                }
+            }
+            _ => Err(not_found),
+        },
+        None => Err(not_found),
     }
 }
 
