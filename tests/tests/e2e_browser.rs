@@ -395,6 +395,26 @@ async fn a_declined_change_shows_payment_needed_and_no_seats_before_the_payment(
     boss.wait_text("#used", "1").await;
     let table = boss.wait_text("#seats tbody", "boss@corp.example").await;
     assert!(table.contains("Claimed"), "{table}");
+
+    // A pasted list: checked first (who will be invited, who is refused and why), then invited.
+    boss.fill("#batch-emails", "cy@corp.example\nnot-an-email\nCY@corp.example, di@corp.example").await;
+    boss.click("#batch-preview").await;
+    let checked = boss.wait_text("#batch-result", "2 will be invited, 2 are refused").await;
+    assert!(checked.contains("Row 2, not-an-email") && checked.contains("Row 3"), "{checked}");
+    assert_eq!(boss.text("#used").await, "1", "a check writes nothing");
+    boss.click("#batch-confirm").await;
+    boss.wait_text("#batch-result", "2 invited, 2 refused").await;
+    boss.wait_text("#used", "3").await;
+    boss.wait_text("#seats tbody", "di@corp.example").await;
+    boss.shot_at("batch-invite", "#batch-form").await;
+
+    // A co-manager added from the page; they are mailed a sign-in link.
+    boss.fill("#manager-email", "cfo@corp.example").await;
+    boss.click("#manager-add").await;
+    boss.wait_text("#manager-form", "Added cfo@corp.example").await;
+    boss.wait_text("#managers-list", "cfo@corp.example").await;
+    c.sign_in_code_for("cfo@corp.example").await;
+    boss.shot_at("billing-managers", "#managers-section").await;
     boss.close().await;
     drop(driver);
     c.assert_no_5xx_logged();

@@ -409,6 +409,63 @@ async fn seat_lifecycle_end_to_end() {
     let claimed = c.api.post("/v1/claims", None, json!({ "token": token })).await;
     assert_eq!(claimed.status, 200, "{:?}", claimed.body);
 
+    step("billing managers: a co-manager works until the owner removes them; ownership moves on acceptance");
+    let team_owner = session(&c, "acme", "team@corp.example").await;
+    let managers_path = format!("/v1/subscriptions/{team}/managers");
+    let added = c.api.post(&managers_path, Some(&team_owner), json!({"email": "cfo@corp.example"})).await;
+    assert_eq!((added.status, added.str("/role")), (201, "manager".to_string()), "{:?}", added.body);
+    let cfo = session(&c, "acme", "cfo@corp.example").await;
+    let mine = c.api.get("/v1/portal/subscriptions", Some(&cfo)).await;
+    assert!(mine.body.to_string().contains(&team), "the co-managed subscription is listed: {:?}", mine.body);
+    let seen = c.api.get(&team_seats, Some(&cfo)).await;
+    assert_eq!(seen.status, 200, "{:?}", seen.body);
+    let ops = c.api.post(&managers_path, Some(&cfo), json!({"email": "ops@corp.example"})).await;
+    assert_eq!(ops.status, 201, "a co-manager adds one: {:?}", ops.body);
+    let not_theirs = c.api.delete(&format!("{managers_path}/{}", ops.str("/customer_id")), Some(&cfo)).await;
+    assert_eq!((not_theirs.status, not_theirs.error_code().as_str()), (403, "forbidden"));
+    let offer_refused = c
+        .api
+        .post(&format!("/v1/subscriptions/{team}/owner"), Some(&cfo), json!({"email": "cfo@corp.example"}))
+        .await;
+    assert_eq!(offer_refused.status, 403, "{:?}", offer_refused.body);
+    let trail = c.api.get(&format!("/v1/subscriptions/{team}/events"), Some(&team_owner)).await;
+    assert!(
+        trail.body.to_string().contains(&format!("customer:{}", added.str("/customer_id"))),
+        "the trail names the co-manager"
+    );
+    let removed =
+        c.api.delete(&format!("{managers_path}/{}", added.str("/customer_id")), Some(&team_owner)).await;
+    assert_eq!((removed.status, removed.body["deleted"].clone()), (200, json!(true)), "{:?}", removed.body);
+    let refused = c.api.get(&team_seats, Some(&cfo)).await;
+    assert_eq!(refused.status, 404, "a removed co-manager's session is refused at once");
+    // Ownership: offered to ops, taken by ops signed in; the old owner keeps nothing.
+    let offer = c
+        .api
+        .post(
+            &format!("/v1/subscriptions/{team}/owner"),
+            Some(&team_owner),
+            json!({"email": "ops@corp.example"}),
+        )
+        .await;
+    assert_eq!(offer.status, 201, "{:?}", offer.body);
+    let still = c.api.get(&format!("/v1/subscriptions/{team}"), Some(&team_owner)).await;
+    assert_eq!(still.status, 200, "nothing moves before the acceptance");
+    let ops_session = session(&c, "acme", "ops@corp.example").await;
+    let offers = c.api.get("/v1/portal/ownership-offers", Some(&ops_session)).await;
+    assert_eq!(offers.body["data"][0]["subscription_id"], json!(team), "{:?}", offers.body);
+    let stolen = c.api.post(&format!("/v1/subscriptions/{team}/owner/accept"), Some(&cfo), json!({})).await;
+    assert_eq!(stolen.status, 404, "only the person offered accepts");
+    let taken =
+        c.api.post(&format!("/v1/subscriptions/{team}/owner/accept"), Some(&ops_session), json!({})).await;
+    assert_eq!((taken.status, taken.str("/customer_id")), (200, ops.str("/customer_id")), "{:?}", taken.body);
+    let gone = c.api.get(&format!("/v1/subscriptions/{team}"), Some(&team_owner)).await;
+    assert_eq!(gone.status, 404, "the old owner keeps nothing");
+    let list = c.api.get(&managers_path, Some(&ops_session)).await;
+    assert_eq!(
+        (list.str("/owner/email"), list.body["managers"].as_array().map(Vec::len)),
+        ("ops@corp.example".to_string(), Some(0))
+    );
+
     // cargo lambda watch (1.9.2) stalls for good when one function has more than about 120
     // requests waiting (seen here: 100 in flight pass, 130 hang), so the HTTP run keeps 100
     // in flight. The 200-at-once race on the store itself is `seats_store.rs`.

@@ -2,7 +2,8 @@
 // invited to seats (filter, resend — expired invitations too —, revoke with confirmation),
 // invitations one at a time or a list at once (checked by the server before it is sent), seat-count and
 // interval changes that always show the server's preview before the confirm button, the
-// scheduled change with its cancel button, and the history.
+// scheduled change with its cancel button, the billing managers (the owner and co-managers:
+// add, remove with confirmation, hand ownership over), and the history.
 import {
   $, ApiError, allPages, api, clearErrors, day, el, handleAuth, moment, money, newKey, onSubmit, pageError, per, plan,
   requireSession, seatStatus, show, showError, status,
@@ -15,6 +16,9 @@ const base = `/v1/subscriptions/${encodeURIComponent(id)}`;
 let sub = null;
 let product = null;
 let cursor = null;
+// The last answer of GET …/managers, and the emails of the customers it and the history name.
+let managers = null;
+const names = new Map();
 
 const call = (method, path, opts = {}) => api(method, path, { token, ...opts });
 
@@ -121,6 +125,10 @@ const describe = {
   'subscription.scheduled_change_canceled': () => 'Scheduled change canceled',
   'subscription.change_payment_required': (d) => `Payment needed for ${d.seats ? `${d.seats.to} seats` : `${d.interval?.to === 'year' ? 'yearly' : 'monthly'} billing`} (${money(d.amount_due, sub.currency)}); nothing changes until it is paid`,
   'subscription.pending_change_expired': () => 'A change waiting for its payment expired unpaid; nothing was charged',
+  'subscription.manager_added': (d) => `Billing manager ${d.email || 'a person'} added`,
+  'subscription.manager_removed': (d) => `Billing manager ${names.get(d.customer_id) || 'a person'} removed`,
+  'subscription.ownership_offered': (d) => `Ownership offered to ${d.email || 'a person'}${d.expires_at ? ` until ${day(d.expires_at)}` : ''}`,
+  'subscription.owner_changed': (d) => `Ownership handed over${names.get(d.to) ? ` to ${names.get(d.to)}` : ''}`,
 };
 
 /** The events whose amount was charged (a change that waits for its payment charged nothing). */
@@ -129,6 +137,7 @@ const charges = new Set(['subscription.seats_increased', 'subscription.interval_
 function actorName(actor) {
   if (!actor) return '';
   if (actor === `customer:${me.customer.id}`) return 'you';
+  if (actor.startsWith('customer:') && names.has(actor.slice('customer:'.length))) return names.get(actor.slice('customer:'.length));
   if (actor.startsWith('customer:')) return 'a seat holder';
   if (actor.startsWith('organization:')) return 'the seller';
   if (actor.startsWith('stripe:')) return 'the payment provider';
@@ -138,6 +147,11 @@ function actorName(actor) {
 async function loadTrail() {
   // The trail comes in pages, oldest first: read them all (a very long one up to 20,000 events).
   const events = await allPages((path) => call('GET', path), `${base}/events`);
+  // Managers added and offers made name their customer: a removed manager keeps a name here.
+  for (const e of events.items) {
+    const d = e.data || {};
+    if (d.customer_id && d.email && !names.has(d.customer_id)) names.set(d.customer_id, d.email);
+  }
   $('#trail').replaceChildren(...events.items.slice().reverse().map((e) => {
     const d = e.data || {};
     const text = (describe[e.type] || (() => e.type))(d);
@@ -154,7 +168,8 @@ async function loadAll() {
     try { product = await api('GET', `/v1/products/${encodeURIComponent(sub.product_id)}`); } catch { product = null; }
   }
   renderSummary();
-  await Promise.all([loadSeats(), loadTrail()]);
+  // The history names managers by their email: it is read once they are known.
+  await Promise.all([loadSeats(), loadManagers().then(loadTrail)]);
 }
 
 async function refresh() {
@@ -193,6 +208,127 @@ function askRevoke(seat) {
   };
   dialog.showModal();
   $('#keep-seat').focus();
+}
+
+// Billing managers: the owner and up to `max_managers` co-managers. Any of them adds one; only
+// the owner removes one or hands ownership over (the server refuses the others: 403).
+let managersLoadFailed = false;
+let removingManager = false;
+
+/** Whether a person of the managers answer is the signed-in customer. */
+function isMe(person) {
+  if (!person) return false;
+  if (me.customer.id && person.customer_id) return person.customer_id === me.customer.id;
+  return (person.email || '').toLowerCase() === (me.customer.email || '').toLowerCase();
+}
+
+const iAmOwner = () => Boolean(managers) && isMe(managers.owner);
+
+function managerItem(person) {
+  const owner = person.role === 'owner';
+  return el('li', { 'data-customer-id': person.customer_id, 'data-email': person.email, 'data-role': person.role },
+    el('span', { class: 'manager-email' }, person.email),
+    owner ? el('span', { class: 'badge owner' }, 'Owner') : el('span', { class: 'muted' }, `added ${day(person.added_at)}`),
+    isMe(person) ? el('span', { class: 'muted you' }, '(you)') : null,
+    !owner && iAmOwner()
+      ? el('button', {
+        type: 'button',
+        class: 'link manager-remove',
+        'data-customer-id': person.customer_id,
+        'aria-label': `Remove ${person.email} as a billing manager`,
+        onclick: () => askRemoveManager(person),
+      }, 'Remove')
+      : null);
+}
+
+/** "N of 5", and the add form off once the subscription has as many co-managers as it may. */
+function applyManagerLimit() {
+  if (!managers) return;
+  const n = managers.managers.length;
+  const max = managers.max_managers;
+  const full = n >= max;
+  $('#manager-count').textContent = `${n} of ${max} co-managers`;
+  $('#manager-fields').disabled = full;
+  $('#manager-email').disabled = full;
+  if (!$('#manager-form').dataset.busy) $('#manager-add').disabled = full;
+  $('#manager-limit').textContent = full
+    ? `This subscription has ${max} billing managers besides its owner, the most it can have. ${iAmOwner() ? 'Remove one to add another.' : 'Its owner can remove one to make room.'}`
+    : '';
+  show($('#manager-limit'), full);
+}
+
+function renderManagers() {
+  const m = managers;
+  names.set(m.owner.customer_id, m.owner.email);
+  for (const p of m.managers) names.set(p.customer_id, p.email);
+  $('#managers-list').replaceChildren(managerItem(m.owner), ...m.managers.map(managerItem));
+  applyManagerLimit();
+  const offer = m.ownership_offer;
+  const box = $('#ownership-offer');
+  show(box, Boolean(offer));
+  if (offer) {
+    box.replaceChildren(`Ownership offered to ${offer.email} until ${moment(offer.expires_at)}. `,
+      isMe(offer)
+        ? el('span', {}, 'That is you: ', el('a', { href: '/portal' }, 'accept it on the portal home'), '.')
+        : 'It changes hands only when they accept.');
+  }
+  show($('#owner-form'), iAmOwner());
+}
+
+async function loadManagers() {
+  let answer;
+  try {
+    answer = await call('GET', `${base}/managers`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) throw err;
+    // The rest of the page works without them: the failure is said in their section.
+    managersLoadFailed = true;
+    showError($('#managers-box'), err);
+    return;
+  }
+  if (managersLoadFailed) {
+    managersLoadFailed = false;
+    $('#manager-action-error').textContent = '';
+  }
+  managers = answer;
+  renderManagers();
+}
+
+function askRemoveManager(person) {
+  if (removingManager) return;
+  const dialog = $('#manager-remove-dialog');
+  $('#manager-remove-text').textContent = `${person.email} can no longer manage this subscription: it leaves their portal at once. Seats, and a seat they may hold, stay as they are. You can add them again later.`;
+  dialog.returnValue = '';
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== 'remove' || removingManager) return;
+    removingManager = true;
+    const box = $('#managers-box');
+    clearErrors(box);
+    for (const b of document.querySelectorAll('.manager-remove')) b.disabled = true;
+    try {
+      await call('DELETE', `${base}/managers/${encodeURIComponent(person.customer_id)}`);
+      await refresh();
+      $('#manager-action-status').textContent = `${person.email} is no longer a billing manager.`;
+    } catch (err) {
+      if (!handleAuth(err)) showError(box, err);
+    } finally {
+      removingManager = false;
+      for (const b of document.querySelectorAll('.manager-remove')) b.disabled = false;
+    }
+  };
+  dialog.showModal();
+  $('#keep-manager').focus();
+}
+
+// One Idempotency-Key per intended change (a form and the email it names): sending the same
+// again after a lost answer is answered once; another email is another change.
+const keys = new Map();
+function keyFor(slot, what) {
+  const k = keys.get(slot);
+  if (k && k.what === what) return k.key;
+  const key = newKey();
+  keys.set(slot, { what, key });
+  return key;
 }
 
 /** The money of a change, as the server computed it, with the button that applies it. */
@@ -418,6 +554,40 @@ onSubmit($('#assign-me-form'), async () => {
   await call('POST', `${base}/seats`, { body: { email: me.customer.email, claim: 'immediate' } });
   await refresh();
   status($('#assign-me-form'), 'You have a seat; your benefits are on the Benefits page.');
+});
+
+onSubmit($('#manager-form'), async () => {
+  const email = $('#manager-email').value.trim();
+  try {
+    try {
+      await call('POST', `${base}/managers`, { body: { email }, idempotencyKey: keyFor('manager', email) });
+    } catch (err) {
+      if (handleAuth(err)) return;
+      throw err;
+    }
+    keys.delete('manager');
+    $('#manager-email').value = '';
+    clearErrors($('#managers-box'));
+    await refresh();
+    status($('#manager-form'), `Added ${email}; they were emailed a sign-in link.`);
+  } finally {
+    // Once the form's buttons are given back: the last co-manager allowed closes the form.
+    setTimeout(applyManagerLimit, 0);
+  }
+});
+
+onSubmit($('#owner-form'), async () => {
+  const email = $('#owner-email').value.trim();
+  try {
+    await call('POST', `${base}/owner`, { body: { email }, idempotencyKey: keyFor('owner', email) });
+  } catch (err) {
+    if (handleAuth(err)) return;
+    throw err;
+  }
+  keys.delete('owner');
+  $('#owner-email').value = '';
+  await refresh();
+  status($('#owner-form'), `Ownership offered to ${email}. They were emailed a sign-in link; you stay the owner until they accept.`);
 });
 
 onSubmit($('#cancel-form'), async () => {

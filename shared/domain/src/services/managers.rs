@@ -95,6 +95,12 @@ async fn person(app: &App, sub: &Subscription, email: &str) -> Result<(Customer,
     })
 }
 
+/// Mails go out on every add and offer: they count on the subscription's invitation limit, so
+/// that adding and removing in a loop cannot flood an inbox.
+async fn count_mail(app: &App, sub: &Subscription) -> Result<(), DomainError> {
+    super::limits::check(app, &[super::limits::invitations_per_subscription(&sub.id)]).await
+}
+
 /// Their way in: a sign-in link, mailed by the worker like any other.
 async fn mail_sign_in_link(app: &App, sub: &Subscription, email: &str) {
     let slug = match app.store.organization(&sub.organization_id).await {
@@ -138,6 +144,7 @@ pub async fn add(
 ) -> Result<ManagerView, DomainError> {
     let sub = portal::managed_subscription(app, who, id).await?;
     let email = validate::email("email", &input.email)?;
+    count_mail(app, &sub).await?;
     for _ in 0..3 {
         let (customer, new) = person(app, &sub, &email).await?;
         let manager = Manager {
@@ -209,6 +216,7 @@ pub async fn offer(
 ) -> Result<OwnershipOffer, DomainError> {
     let sub = owned_subscription(app, who, id).await?;
     let email = validate::email("email", &input.email)?;
+    count_mail(app, &sub).await?;
     for _ in 0..3 {
         let (customer, new) = person(app, &sub, &email).await?;
         if customer.id == sub.customer_id {
