@@ -428,9 +428,26 @@ async fn seat_lifecycle_end_to_end() {
         .post(&format!("/v1/subscriptions/{team}/owner"), Some(&cfo), json!({"email": "cfo@corp.example"}))
         .await;
     assert_eq!(offer_refused.status, 403, "{:?}", offer_refused.body);
-    let trail = c.api.get(&format!("/v1/subscriptions/{team}/events"), Some(&team_owner)).await;
+    // The trail (oldest first, in pages) names the co-manager who acted.
+    let (mut actors, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let page = c
+            .api
+            .get(&format!("/v1/subscriptions/{team}/events?limit=100&cursor={cursor}"), Some(&team_owner))
+            .await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        let data = page.body["data"].as_array().cloned().unwrap_or_default();
+        actors.extend(data.iter().map(|e| (e["type"].clone(), e["actor"].clone())));
+        match data.last() {
+            Some(last) if page.body["has_more"] == json!(true) => {
+                cursor = last["id"].as_str().unwrap_or_default().to_string()
+            }
+            _ => break,
+        }
+    }
+    let by_cfo = json!(format!("customer:{}", added.str("/customer_id")));
     assert!(
-        trail.body.to_string().contains(&format!("customer:{}", added.str("/customer_id"))),
+        actors.contains(&(json!("subscription.manager_added"), by_cfo)),
         "the trail names the co-manager"
     );
     let removed =
