@@ -447,7 +447,14 @@ function refusedList(answer) {
   const refused = (answer.rows || []).filter((r) => r.status === 'refused');
   if (!refused.length) return null;
   return el('ul', { class: 'refused-rows' }, refused.map((r) => el('li', { 'data-row': r.index },
-    `Row ${r.index + 1}, ${r.email || '(no email)'}: ${r.error ? r.error.message : 'refused'}`)));
+    `Row ${r.index + 1}, ${r.email || '(no email)'}: ${refusal(r.error)}`)));
+}
+
+/** Why a row was refused, in the page's own row numbers (the API's `index` starts at 0). */
+function refusal(error) {
+  if (!error) return 'refused';
+  if (error.code === 'duplicate_row') return 'the same email as an earlier row';
+  return error.message;
 }
 
 /** A preview no longer matches the list once it is edited: its confirm button goes. */

@@ -134,7 +134,7 @@ async fn check(app: &App, sub: &Subscription, input: &AssignBatch) -> Result<Che
         let error = match read {
             Err(e) => Some(e),
             Ok((email, _)) if first_row.contains_key(&email) => {
-                refused("duplicate_row", format!("the same email as row {}", first_row[&email]))
+                refused("duplicate_row", format!("the same email as the row at index {}", first_row[&email]))
             }
             Ok((email, meta)) => {
                 first_row.insert(email.clone(), index);
