@@ -456,6 +456,7 @@ fn batch_of(prefix: &str, n: usize) -> AssignBatch {
     AssignBatch {
         seats: (0..n).map(|i| serde_json::json!({"email": format!("{prefix}{i}@corp.example")})).collect(),
         notify: None,
+        ..Default::default()
     }
 }
 

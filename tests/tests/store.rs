@@ -225,6 +225,7 @@ async fn billing_updates_apply_in_order_and_once() {
         idempotency_key: format!("k-{id}"),
         detail: serde_json::json!({}),
         started_at: now(),
+        reserve: None,
     };
     let s = &t.store;
     let mut stale = sub.clone();
@@ -247,6 +248,7 @@ async fn billing_updates_apply_in_order_and_once() {
         outcome,
         previous_cap: Some(sub.assign_cap),
         audit: None,
+        reserve: None,
     };
     assert_eq!(s.settle_change(&settle("chg_2", SettleOutcome::Applied(terms.clone()))).await, Ok(false));
     assert_eq!(s.settle_change(&settle("chg_1", SettleOutcome::Applied(terms.clone()))).await, Ok(true));

@@ -160,6 +160,11 @@ impl DynamoStore {
                     set.push("seats = :seats".into());
                     values.push((":seats", n(seats)));
                 }
+                if let Some(hold) = &st.reserve {
+                    // The seats just added, taken for the one who grew the subscription.
+                    set.push("seats_assigned = seats_assigned + :held".into());
+                    values.push((":held", n(hold.seats)));
+                }
                 match (t.assign_cap, t.seats) {
                     (Some(AssignCap::To(cap)), _) | (Some(AssignCap::Seats), Some(cap)) => {
                         set.push("assign_cap = :cap".into());
@@ -233,6 +238,9 @@ impl DynamoStore {
         ];
         if let Some(a) = &st.audit {
             items.push(self.audit_item(a)?);
+        }
+        if let (SettleOutcome::Applied(_), Some(hold)) = (&st.outcome, &st.reserve) {
+            items.push(self.put_new(super::team::hold_row(&st.subscription_id, hold))?);
         }
         Ok(matches!(self.transact(items).await?, Txn::Committed))
     }

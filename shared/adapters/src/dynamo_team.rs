@@ -11,15 +11,24 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 const ROWS_PER_TRANSACTION: usize = 12;
 
 fn reservation_row(r: &SeatReservation) -> Item {
-    let (gpk, gsk) = keys::reservation_index(&r.id, r.created_at.timestamp());
+    reservation_item(&r.subscription_id, &r.id, r.seats, r.created_at)
+}
+
+/// The reservation an applied growth makes for whoever grew the subscription.
+pub(super) fn hold_row(subscription_id: &str, hold: &SeatHold) -> Item {
+    reservation_item(subscription_id, &hold.reservation_id, hold.seats, hold.created_at)
+}
+
+fn reservation_item(subscription_id: &str, id: &str, seats: i64, created_at: DateTime<Utc>) -> Item {
+    let (gpk, gsk) = keys::reservation_index(id, created_at.timestamp());
     marker(
         "seat_reservation",
-        &keys::seat_reservation(&r.subscription_id, &r.id),
+        &keys::seat_reservation(subscription_id, id),
         &[
-            ("reservation_id", s(&r.id)),
-            ("subscription_id", s(&r.subscription_id)),
-            ("remaining", n(r.seats)),
-            ("created_at", n(r.created_at.timestamp())),
+            ("reservation_id", s(id)),
+            ("subscription_id", s(subscription_id)),
+            ("remaining", n(seats)),
+            ("created_at", n(created_at.timestamp())),
             (keys::GSI1PK, s(gpk)),
             (keys::GSI1SK, s(gsk)),
         ],

@@ -30,6 +30,10 @@ pub enum DomainError {
     /// A license key has as many activations as its benefit allows (409).
     #[error("this license key has {limit} activations, its limit: deactivate one first")]
     ActivationLimitReached { limit: u32 },
+    /// A full subscription whose product grows when full: `seats` more are needed, charged
+    /// first; `preview` is the seat change's preview (402 `seat_increase_required`).
+    #[error("every seat is taken: {seats} more needed. Send the request again with confirm_charge: true (and the preview's proration_date) to buy them first.")]
+    SeatIncreaseRequired { seats: i64, preview: Box<serde_json::Value> },
     /// The provider could not take the payment; the change waits for it (402).
     #[error("The payment for this change did not go through: pay its invoice to apply it.")]
     PaymentRequired { payment_url: String },

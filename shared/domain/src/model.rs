@@ -149,6 +149,18 @@ pub struct Product {
     /// product or before its first use: every checkout and change names one.
     #[serde(default)]
     pub provider_prices: ProviderPrices,
+    /// What assigning on a full subscription does: refuse (`block`, the default) or offer to add
+    /// the seats, charged first (`grow`).
+    #[serde(default)]
+    pub when_full: WhenFull,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    #[default]
+    Block,
+    Grow,
 }
 
 /// The provider's Price ids of a product, per interval.
@@ -350,6 +362,21 @@ pub struct ChangeIntent {
     #[serde(default)]
     pub detail: serde_json::Value,
     pub started_at: DateTime<Utc>,
+    /// Seats the asker is growing the subscription for (auto-grow): reserved for them in the
+    /// write that applies the change, so nobody else takes the seats they paid for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve: Option<i64>,
+}
+
+impl ChangeIntent {
+    /// The reservation its settlement makes (a `rsv_` id from the intent's).
+    pub fn reservation_id(&self) -> String {
+        format!(
+            "{}_{}",
+            crate::ids::RESERVATION,
+            self.id.split_once('_').map_or(self.id.as_str(), |(_, hex)| hex)
+        )
+    }
 }
 
 /// A change that charges, sent to the provider and waiting for its payment (declined card,

@@ -389,6 +389,17 @@ pub struct Settlement {
     /// Restored on `Dropped` (a decrease lowered it when it began).
     pub previous_cap: Option<i64>,
     pub audit: Option<AuditEvent>,
+    /// On `Applied`: seats taken for the asker at once, under this reservation (auto-grow).
+    pub reserve: Option<SeatHold>,
+}
+
+/// Seats an applied growth takes for whoever asked for it: the counter moves by `seats` and the
+/// reservation is recorded, in the settlement's own write (the new seats are free by then).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatHold {
+    pub reservation_id: String,
+    pub seats: i64,
+    pub created_at: DateTime<Utc>,
 }
 
 /// The billing state written by a payment-provider event, guarded by the version read.

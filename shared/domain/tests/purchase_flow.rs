@@ -59,6 +59,7 @@ async fn merchant(w: &World, slug: &str) -> (Principal, Product) {
             min_seats: Some(2),
             max_seats: Some(50),
             benefit_ids: vec![benefit.benefit.id.clone()],
+            when_full: None,
         },
     )
     .await
@@ -338,6 +339,7 @@ async fn another_organization_sees_nothing() {
             min_seats: None,
             max_seats: None,
             benefit_ids: vec![acme_benefit],
+            when_full: None,
         },
     )
     .await;

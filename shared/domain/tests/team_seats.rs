@@ -38,7 +38,11 @@ fn invite(email: &str) -> AssignSeat {
 }
 
 fn rows(emails: &[String]) -> AssignBatch {
-    AssignBatch { seats: emails.iter().map(|e| json!({"email": e})).collect(), notify: None }
+    AssignBatch {
+        seats: emails.iter().map(|e| json!({"email": e})).collect(),
+        notify: None,
+        ..Default::default()
+    }
 }
 
 fn emails(prefix: &str, n: usize) -> Vec<String> {
@@ -166,7 +170,7 @@ async fn a_batch_answers_every_row_and_invites_the_good_ones() {
     list.insert(30, json!({"email": "taken@corp.example"}));
     list.push(json!({"email": "meta@corp.example", "metadata": {"team": "ops"}}));
     assert_eq!(list.len(), 100);
-    let input = || AssignBatch { seats: list.clone(), notify: None };
+    let input = || AssignBatch { seats: list.clone(), notify: None, ..Default::default() };
 
     let preview = batch::preview(&f.app, &merchant, &sub.id, input()).await.expect("preview");
     assert_eq!((preview.will_be_created, preview.refused, preview.created), (Some(97), 3, 0));
@@ -235,7 +239,11 @@ async fn a_billing_manager_batches_too_and_a_lapsed_subscription_takes_none() {
     let nobody = Principal::Public;
     let refused = batch::assign(&f.app, &nobody, &sub.id, rows(&emails("n", 1))).await;
     assert_eq!(refused.err(), Some(DomainError::Unauthorized));
-    let silent = AssignBatch { seats: vec![json!({"email": "q@corp.example"})], notify: Some(false) };
+    let silent = AssignBatch {
+        seats: vec![json!({"email": "q@corp.example"})],
+        notify: Some(false),
+        ..Default::default()
+    };
     let silent = batch::assign(&f.app, &manager, &sub.id, silent).await;
     assert!(matches!(silent, Err(DomainError::InvalidRequest { .. })), "{silent:?}");
 }

@@ -61,6 +61,9 @@ impl ApiError {
                     (409, "activation_limit_reached", d.to_string(), None)
                 }
                 DomainError::PaymentRequired { .. } => (402, "payment_required", d.to_string(), None),
+                DomainError::SeatIncreaseRequired { .. } => {
+                    (402, "seat_increase_required", d.to_string(), None)
+                }
                 DomainError::RateLimited { .. } => (429, "rate_limited", d.to_string(), None),
                 DomainError::Unavailable => {
                     (503, "unavailable", "The service is briefly unavailable; retry later.".into(), None)
@@ -84,6 +87,10 @@ impl ApiError {
         }
         if let ApiError::Domain(DomainError::PaymentRequired { payment_url }) = &self {
             error["payment_url"] = json!(payment_url);
+        }
+        if let ApiError::Domain(DomainError::SeatIncreaseRequired { seats, preview }) = &self {
+            error["seats_needed"] = json!(seats);
+            error["preview"] = (**preview).clone();
         }
         let mut resp = crate::response::json(status, &json!({ "error": error }));
         if status == 503 {

@@ -1,6 +1,6 @@
 //! What the Stripe gateway tests share.
 
-use domain::model::{Price, Prices, Product, ProviderPrices};
+use domain::model::{Price, Prices, Product, ProviderPrices, WhenFull};
 
 /// A product priced 1000 per seat per month and 10000 per year, without Stripe Prices yet.
 pub fn product() -> Product {
@@ -16,5 +16,6 @@ pub fn product() -> Product {
         benefit_ids: vec![],
         created_at: chrono::Utc::now(),
         provider_prices: ProviderPrices::default(),
+        when_full: WhenFull::Block,
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::error::DomainError;
 use crate::events::{PaymentEvent, PaymentEventKind};
-use crate::model::{Interval, Product, Subscription};
+use crate::model::{Interval, Product, Subscription, WhenFull};
 use crate::services::catalogue::{self, NewBenefit, NewOrganization, NewPrice, NewPrices, NewProduct};
 use crate::services::{auth, billing_events, purchase, App, Principal};
 
@@ -34,6 +34,8 @@ pub struct Plan {
     pub license_prefix: Option<&'static str>,
     /// The license key's activation limit.
     pub activation_limit: Option<u32>,
+    /// What assigning on a full subscription does.
+    pub when_full: WhenFull,
 }
 
 impl Default for Plan {
@@ -46,6 +48,7 @@ impl Default for Plan {
             with_file: false,
             license_prefix: Some("ACME"),
             activation_limit: None,
+            when_full: WhenFull::Block,
         }
     }
 }
@@ -82,6 +85,7 @@ pub async fn product(app: &App, merchant: &Principal, plan: &Plan) -> Result<Pro
         min_seats: plan.min_seats,
         max_seats: plan.max_seats,
         benefit_ids,
+        when_full: Some(plan.when_full),
     };
     catalogue::create_product(app, merchant, new).await
 }

@@ -343,6 +343,9 @@ impl Store for MemoryStore {
                         sub.scheduled_change = sc.clone();
                     }
                     sub.pending_change = None;
+                    if let Some(hold) = &st.reserve {
+                        sub.seats_assigned += hold.seats;
+                    }
                 }
                 SettleOutcome::PaymentPending(p) => {
                     sub.pending_change = Some(p.clone());
@@ -361,6 +364,10 @@ impl Store for MemoryStore {
                 Some(t) => s.intents.insert(st.subscription_id.clone(), t),
                 None => s.intents.remove(&st.subscription_id),
             };
+            if let (SettleOutcome::Applied(_), Some(hold)) = (&st.outcome, &st.reserve) {
+                let key = (st.subscription_id.clone(), hold.reservation_id.clone());
+                s.reservations.insert(key, (hold.seats, hold.created_at));
+            }
             if let Some(a) = &st.audit {
                 s.audit.push(a.clone());
             }

@@ -21,13 +21,19 @@ pub const MAX_ROWS: usize = 500;
 /// (a batch runs for seconds, under the API's 30-second limit).
 pub const RESERVATION_STALE_S: i64 = 15 * 60;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignBatch {
     /// Rows are read one by one, so that a bad row is answered instead of failing the batch.
     pub seats: Vec<Value>,
     #[serde(default)]
     pub notify: Option<bool>,
+    /// On a full subscription whose product grows when full: buy the seats the rows need
+    /// beyond the free ones (the 402's preview) and assign them all.
+    #[serde(default)]
+    pub confirm_charge: Option<bool>,
+    #[serde(default)]
+    pub proration_date: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -202,53 +208,64 @@ pub async fn assign(
         return Ok(result(rows, &sub, false));
     }
     let needed = good.len() as i64;
-    let sub_id = sub.id.clone();
-    let limit = super::limits::invitations_per_subscription(&sub_id);
-    let mut reservation = None;
-    for _ in 0..3 {
-        let r = SeatReservation {
-            id: ids::new_id(ids::RESERVATION),
-            subscription_id: sub.id.clone(),
-            seats: needed,
-            seats_read: sub.seats,
-            assign_cap_read: sub.assign_cap,
-            max_assigned_before: sub.assign_cap.min(sub.seats) - needed,
-            limit: super::limits::hit(app, &limit),
-            created_at: app.clock.now(),
-        };
-        match app.store.reserve_seats(&r).await? {
-            ReservationOutcome::Reserved => {
-                reservation = Some(r);
-                break;
-            }
-            ReservationOutcome::NoSeats => {
-                let now = app.store.subscription(&sub.id).await?.unwrap_or(sub);
-                if !now.status.allows_seat_changes() {
+    // The seats: one reservation of the free ones, and, on a product that grows when full, the
+    // ones bought for the rest (reserved by the write that applies the purchase).
+    let mut holds: Vec<(String, usize)> = Vec::new();
+    match reserve(app, &mut sub, needed).await? {
+        Some(id) => holds.push((id, good.len())),
+        None => {
+            let free = sub.seats_available();
+            if !super::grow::grows(app, &sub).await? {
+                if !sub.status.allows_seat_changes() {
                     return Err(DomainError::InvalidState(format!(
                         "seats can be assigned only while the subscription is active or past due (it is {:?})",
-                        now.status
+                        sub.status
                     )));
                 }
-                return Err(DomainError::NotEnoughSeats { needed, free: now.seats_available() });
+                return Err(DomainError::NotEnoughSeats { needed, free });
             }
-            ReservationOutcome::RateLimited => return Err(super::limits::refused(app, limit.name, &r.limit)),
-            // A resize or a scheduled decrease moved the bound: read it again.
-            ReservationOutcome::BoundChanged => {
-                sub = app.store.subscription(&sub.id).await?.ok_or(DomainError::NotFound("subscription"))?;
+            let missing = needed - free;
+            if input.confirm_charge != Some(true) {
+                return Err(super::grow::required(app, who, &sub, missing).await);
+            }
+            if free > 0 {
+                match reserve(app, &mut sub, free).await? {
+                    Some(id) => holds.push((id, free as usize)),
+                    None => return Err(DomainError::NotEnoughSeats { needed, free: sub.seats_available() }),
+                }
+            }
+            match super::grow::grow(app, who, &sub, missing, input.proration_date).await {
+                Ok(id) => holds.push((id, missing as usize)),
+                Err(e) => {
+                    release(app, &sub.id, &holds).await;
+                    return Err(e);
+                }
             }
         }
     }
-    let Some(reservation) = reservation else { return Err(DomainError::Unavailable) };
     let assignments: Vec<_> = good
         .iter()
         .map(|(_, email, meta)| new_assignment(app, who, &sub, email.clone(), meta.clone()))
         .collect();
-    let written = app.store.assign_reserved_seats(&reservation.id, &sub.id, &assignments).await;
-    // Whatever happened, what was not used goes back now (or, if this fails too, by the sweeper).
-    if let Err(e) = app.store.release_reservation(&sub.id, &reservation.id).await {
-        tracing::warn!(reservation_id = %reservation.id, error = %e, "reservation not released; the sweeper will");
+    let mut written = Vec::with_capacity(assignments.len());
+    let mut failure = None;
+    let mut rest = assignments.as_slice();
+    for (id, n) in &holds {
+        let (these, after) = rest.split_at((*n).min(rest.len()));
+        rest = after;
+        match app.store.assign_reserved_seats(id, &sub.id, these).await {
+            Ok(w) => written.extend(w),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
     }
-    let written = written?;
+    // Whatever happened, what was not used goes back now (or, if this fails too, by the sweeper).
+    release(app, &sub.id, &holds).await;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
     let mut invitations = Vec::new();
     let mut audits = Vec::new();
     for ((index, _, _), (a, ok)) in good.iter().zip(assignments.iter().zip(&written)) {
@@ -270,6 +287,46 @@ pub async fn assign(
     announce(app, audits).await;
     let after = app.store.subscription(&sub.id).await?.unwrap_or(sub);
     Ok(result(rows, &after, false))
+}
+
+/// Reserves `n` free seats with one conditional counter update (re-reading the bound when a
+/// resize moved it). `None`: fewer are free (`sub` is then the subscription as it is now).
+async fn reserve(app: &App, sub: &mut Subscription, n: i64) -> Result<Option<String>, DomainError> {
+    let sub_id = sub.id.clone();
+    let limit = super::limits::invitations_per_subscription(&sub_id);
+    for _ in 0..3 {
+        let r = SeatReservation {
+            id: ids::new_id(ids::RESERVATION),
+            subscription_id: sub.id.clone(),
+            seats: n,
+            seats_read: sub.seats,
+            assign_cap_read: sub.assign_cap,
+            max_assigned_before: sub.assign_cap.min(sub.seats) - n,
+            limit: super::limits::hit(app, &limit),
+            created_at: app.clock.now(),
+        };
+        let outcome = app.store.reserve_seats(&r).await?;
+        if outcome == ReservationOutcome::RateLimited {
+            return Err(super::limits::refused(app, limit.name, &r.limit));
+        }
+        if outcome == ReservationOutcome::Reserved {
+            return Ok(Some(r.id));
+        }
+        // Full, or a resize or scheduled decrease moved the bound: read it again.
+        *sub = app.store.subscription(&sub.id).await?.ok_or(DomainError::NotFound("subscription"))?;
+        if outcome == ReservationOutcome::NoSeats {
+            return Ok(None);
+        }
+    }
+    Err(DomainError::Unavailable)
+}
+
+async fn release(app: &App, subscription_id: &str, holds: &[(String, usize)]) {
+    for (id, _) in holds {
+        if let Err(e) = app.store.release_reservation(subscription_id, id).await {
+            tracing::warn!(reservation_id = %id, error = %e, "reservation not released; the sweeper will");
+        }
+    }
 }
 
 /// Reservations of batches that died half-way, given back (the sweeper).

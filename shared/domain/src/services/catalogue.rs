@@ -265,6 +265,9 @@ pub struct NewProduct {
     pub max_seats: Option<i64>,
     #[serde(default)]
     pub benefit_ids: Vec<String>,
+    /// `block` (the default) or `grow`: see [`WhenFull`].
+    #[serde(default)]
+    pub when_full: Option<WhenFull>,
 }
 
 fn price(field: &str, p: Option<NewPrice>) -> Result<Option<Price>, DomainError> {
@@ -336,6 +339,7 @@ pub async fn create_product(app: &App, who: &Principal, input: NewProduct) -> Re
         benefit_ids,
         created_at: app.clock.now(),
         provider_prices: Default::default(),
+        when_full: input.when_full.unwrap_or_default(),
     };
     // The provider's Product and Prices first: every checkout and change names a Price.
     let provider_prices = app.payments.create_prices(&product).await?;

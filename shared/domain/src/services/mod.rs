@@ -9,6 +9,7 @@ pub mod billing_events;
 pub mod catalogue;
 pub mod changes;
 pub mod claims;
+pub mod grow;
 pub mod invitations;
 pub mod license_keys;
 pub mod limits;

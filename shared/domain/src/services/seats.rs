@@ -34,6 +34,13 @@ pub struct AssignSeat {
     /// manager's own seat ("assign me").
     #[serde(default)]
     pub claim: Option<String>,
+    /// On a full subscription whose product grows when full: buy the seat first (the 402's
+    /// preview), then assign.
+    #[serde(default)]
+    pub confirm_charge: Option<bool>,
+    /// The 402 preview's instant, so the charge is the amount shown.
+    #[serde(default)]
+    pub proration_date: Option<i64>,
 }
 
 impl AssignSeat {
@@ -112,15 +119,54 @@ pub async fn assign(
     if immediate {
         return assign_claimed(app, who, &sub, email, metadata).await;
     }
+    let growth = (input.confirm_charge == Some(true), input.proration_date);
     let assignment = new_assignment(app, who, &sub, email, metadata);
     let limit = super::limits::invitations_per_subscription(&sub.id);
     match app.store.assign_seat(&assignment).await? {
         AssignOutcome::Assigned => {}
-        AssignOutcome::NoSeats => return Err(DomainError::NoSeatsAvailable),
+        AssignOutcome::NoSeats => return assign_growing(app, who, &sub.id, assignment, growth).await,
         AssignOutcome::AlreadyAssigned => return Err(DomainError::SeatAlreadyAssigned),
         AssignOutcome::RateLimited => return Err(super::limits::refused(app, limit.name, &assignment.limit)),
     }
     tracing::info!(subscription_id = %sub.id, seat_id = %assignment.seat.id, metric = "seats_assigned", "seat assigned");
+    announce(app, [&assignment.audit]).await;
+    send_invitation(app, assignment.invitation).await;
+    Ok(SeatView::from(&assignment.seat))
+}
+
+/// A full subscription: refused, or (its product growing when full) the 402 with the price of
+/// one more seat, or, confirmed, that seat bought and this assignment written under the
+/// reservation the purchase made. The email was free when the assign found no seat.
+async fn assign_growing(
+    app: &App,
+    who: &Principal,
+    subscription_id: &str,
+    assignment: SeatAssignment,
+    (confirmed, proration_date): (bool, Option<i64>),
+) -> Result<SeatView, DomainError> {
+    let sub = app.store.subscription(subscription_id).await?.ok_or(DomainError::NotFound("subscription"))?;
+    if !super::grow::grows(app, &sub).await? {
+        return Err(DomainError::NoSeatsAvailable);
+    }
+    if sub.seats_available() > 0 {
+        return Err(DomainError::Conflict(
+            "a seat was freed meanwhile: assign again (nothing was charged)".into(),
+        ));
+    }
+    if !confirmed {
+        return Err(super::grow::required(app, who, &sub, 1).await);
+    }
+    let reservation = super::grow::grow(app, who, &sub, 1, proration_date).await?;
+    let written =
+        app.store.assign_reserved_seats(&reservation, &sub.id, std::slice::from_ref(&assignment)).await;
+    if let Err(e) = app.store.release_reservation(&sub.id, &reservation).await {
+        tracing::warn!(reservation_id = %reservation, error = %e, "reservation not released; the sweeper will");
+    }
+    if !written?.first().copied().unwrap_or(false) {
+        // Someone assigned this email meanwhile: the seat bought is free for the next one.
+        return Err(DomainError::SeatAlreadyAssigned);
+    }
+    tracing::info!(subscription_id = %sub.id, seat_id = %assignment.seat.id, metric = "seats_assigned", "seat bought and assigned");
     announce(app, [&assignment.audit]).await;
     send_invitation(app, assignment.invitation).await;
     Ok(SeatView::from(&assignment.seat))

@@ -17,6 +17,8 @@ struct Plan {
     quote: Quote,
     actor: String,
     detail: Value,
+    /// Seats taken for the asker when it applies (auto-grow).
+    reserve: Option<i64>,
 }
 
 fn new_intent(app: &App, sub: &Subscription, plan: &Plan) -> ChangeIntent {
@@ -35,6 +37,7 @@ fn new_intent(app: &App, sub: &Subscription, plan: &Plan) -> ChangeIntent {
         actor: plan.actor.clone(),
         detail: plan.detail.clone(),
         started_at: app.clock.now(),
+        reserve: plan.reserve,
     }
 }
 
@@ -75,7 +78,43 @@ pub async fn apply_seats(
     id: &str,
     req: SeatChangeRequest,
 ) -> Result<ChangeView, DomainError> {
+    Ok(apply_seats_reserving(app, who, id, req, None).await?.0)
+}
+
+/// More seats for someone assigning on a full subscription (auto-grow): charged like any
+/// increase, and once applied the new seats are theirs under the reservation the settlement
+/// makes ([`ChangeIntent::reservation_id`]). `seats_before` is the count the 402's preview was
+/// made from: if the subscription moved since, the caller previews again.
+pub async fn grow(
+    app: &App,
+    who: &Principal,
+    id: &str,
+    seats_before: i64,
+    by: i64,
+    proration_date: Option<i64>,
+) -> Result<(ChangeView, String), DomainError> {
+    let req = SeatChangeRequest { seats: seats_before + by, proration_date };
+    let (view, reservation) = apply_seats_reserving(app, who, id, req, Some((seats_before, by))).await?;
+    let reservation =
+        reservation.ok_or_else(|| DomainError::Internal("grown without a reservation".into()))?;
+    Ok((view, reservation))
+}
+
+async fn apply_seats_reserving(
+    app: &App,
+    who: &Principal,
+    id: &str,
+    req: SeatChangeRequest,
+    growth: Option<(i64, i64)>,
+) -> Result<(ChangeView, Option<String>), DomainError> {
     let (sub, product) = changeable(app, who, id).await?;
+    if let Some((before, _)) = growth {
+        if sub.seats != before {
+            return Err(DomainError::Conflict(
+                "the subscription's seats changed since the preview; assign again to see the new one".into(),
+            ));
+        }
+    }
     let at = recent_instant(app, req.proration_date)?;
     let mut sub = settle::heal(app, sub).await?;
     let quote = quote_seats(&sub, &product, req.seats, at)?;
@@ -87,23 +126,32 @@ pub async fn apply_seats(
         "proration_date": at.timestamp(),
     });
     let target = Target { seats: req.seats, interval: sub.interval, unit_amount: sub.unit_amount };
-    let plan =
-        |kind| Plan { kind, target, at, quote: quote.clone(), actor: who.actor(), detail: detail.clone() };
+    let reserve = growth.map(|(_, by)| by);
+    let plan = |kind| Plan {
+        kind,
+        target,
+        at,
+        quote: quote.clone(),
+        actor: who.actor(),
+        detail: detail.clone(),
+        reserve,
+    };
     if req.seats == sub.seats {
         // The same count as now cancels a scheduled decrease (an interval change is cancelled
         // by its own DELETE: a retried increase must never cancel it), and is a no-op otherwise.
         if matches!(sub.scheduled_change, Some(ScheduledChange::SeatDecrease { .. })) {
             sub = cancel(app, &sub, &product, who.actor(), at).await?;
         }
-        return Ok(view(quote, &sub, None, at));
+        return Ok((view(quote, &sub, None, at), None));
     }
     if req.seats < sub.seats {
-        return schedule(app, &sub, product, plan(ChangeKind::ScheduleDecrease)).await;
+        return Ok((schedule(app, &sub, product, plan(ChangeKind::ScheduleDecrease)).await?, None));
     }
     // More seats replace a scheduled decrease, once paid: its schedule is released with the
     // settlement, so a declined payment leaves it as it was. Stripe's quantity is still the
     // count paid for, which the charge prorates from.
-    charge_now(app, &sub, product, plan(ChangeKind::SeatIncrease)).await
+    let (view, reservation) = charge_now(app, &sub, product, plan(ChangeKind::SeatIncrease)).await?;
+    Ok((view, reserve.map(|_| reservation)))
 }
 
 pub async fn apply_interval(
@@ -134,9 +182,9 @@ pub async fn apply_interval(
         Effective::Now => ChangeKind::IntervalSwitch,
         Effective::PeriodEnd => ChangeKind::ScheduleInterval,
     };
-    let plan = Plan { kind, target, at, quote, actor: who.actor(), detail };
+    let plan = Plan { kind, target, at, quote, actor: who.actor(), detail, reserve: None };
     match kind {
-        ChangeKind::IntervalSwitch => charge_now(app, &sub, product, plan).await,
+        ChangeKind::IntervalSwitch => Ok(charge_now(app, &sub, product, plan).await?.0),
         _ => schedule(app, &sub, product, plan).await,
     }
 }
@@ -158,7 +206,7 @@ async fn charge_now(
     sub: &Subscription,
     product: Product,
     plan: Plan,
-) -> Result<ChangeView, DomainError> {
+) -> Result<(ChangeView, String), DomainError> {
     let product = with_prices(app, product).await?;
     let price = price_id(&product, plan.target.interval)?;
     let intent = new_intent(app, sub, &plan);
@@ -190,7 +238,7 @@ async fn charge_now(
             )
             .await?;
             let quote = with_provider_numbers(sub, plan.quote, &invoice);
-            Ok(view(quote, &updated, Some(&invoice), plan.at))
+            Ok((view(quote, &updated, Some(&invoice), plan.at), intent.reservation_id()))
         }
         ChargeOutcome::PaymentRequired { invoice, expires_at } => {
             let payment_url = invoice.hosted_invoice_url.clone().unwrap_or_default();
@@ -234,7 +282,7 @@ async fn cancel(
         "canceled": sub.scheduled_change.as_ref().map(crate::views::ScheduledChangeView::from),
     });
     let target = Target { seats: sub.seats, interval: sub.interval, unit_amount: sub.unit_amount };
-    let plan = Plan { kind: ChangeKind::CancelScheduled, target, at, quote, actor, detail };
+    let plan = Plan { kind: ChangeKind::CancelScheduled, target, at, quote, actor, detail, reserve: None };
     let intent = new_intent(app, sub, &plan);
     begin(app, sub, &intent, None).await?;
     settle::scheduled(app, sub, product, &intent).await

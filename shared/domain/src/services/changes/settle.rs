@@ -70,6 +70,7 @@ async fn settle(
     // Only a decrease lowered the cap when it began: a dropped one gives it back.
     let dropped_decrease =
         matches!(outcome, SettleOutcome::Dropped) && intent.kind == ChangeKind::ScheduleDecrease;
+    let outcome_applied = matches!(outcome, SettleOutcome::Applied(_));
     // An applied change announces the subscription as the write leaves it.
     let audit = match (&outcome, audit) {
         (SettleOutcome::Applied(terms), Some(a)) => {
@@ -82,6 +83,14 @@ async fn settle(
         intent_id: intent.id.clone(),
         outcome,
         previous_cap: dropped_decrease.then_some(intent.previous_cap),
+        reserve: match (&outcome_applied, intent.reserve) {
+            (true, Some(seats)) => Some(crate::ports::SeatHold {
+                reservation_id: intent.reservation_id(),
+                seats,
+                created_at: app.clock.now(),
+            }),
+            _ => None,
+        },
         audit,
     };
     let done = app.store.settle_change(&settlement).await?;

@@ -1,6 +1,7 @@
-//! Billing managers in the real table (moto): ten owners' racing adds make exactly five
-//! co-managers; a removed one is refused on the next request; ownership moves with its index
-//! entry (the new owner's portal lists it, the old one's does not), once.
+//! Team features in the real table (moto). Billing managers: ten owners' racing adds make
+//! exactly five co-managers; a removed one is refused on the next request; ownership moves with
+//! its index entry (the new owner's portal lists it, the old one's does not), once. Auto-grow:
+//! the write that applies the purchase reserves the new seat, and the counter ends exact.
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::error::DomainError;
@@ -8,6 +9,7 @@ use domain::memory::{
     fixtures, FixedClock, MemoryFiles, MemoryMailer, MemoryPayments, MemoryQueue, MemoryWebhookQueue,
 };
 use domain::services::managers::{self, ManagerRequest};
+use domain::services::seats::AssignSeat;
 use domain::services::{portal, seats, App, Principal, Settings};
 use seats_tests::TestTable;
 use std::sync::Arc;
@@ -111,5 +113,45 @@ async fn racing_adds_make_five_managers_and_ownership_moves_once_with_its_index(
     );
     let list = managers::list(&app, &heir_p, &sub.id).await.expect("the new owner's list");
     assert_eq!((list.owner.customer_id.as_str(), list.managers.len()), (heir.customer_id.as_str(), 4));
+    table.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_grown_seat_is_reserved_by_the_settlement_and_assigned_with_the_counter_exact() {
+    let table = TestTable::new("grow").await;
+    let app = app(&table);
+    let (merchant, _) = fixtures::merchant(&app, "acme").await.expect("merchant");
+    let plan = fixtures::Plan { when_full: domain::model::WhenFull::Grow, ..Default::default() };
+    let product = fixtures::product(&app, &merchant, &plan).await.expect("product");
+    let sub = fixtures::buy(&app, &product, 1, "owner@corp.example", t0().timestamp(), "sub_grow")
+        .await
+        .expect("bought");
+    let assign = |email: &str, confirm: Option<i64>| AssignSeat {
+        email: email.into(),
+        confirm_charge: confirm.map(|_| true),
+        proration_date: confirm,
+        ..Default::default()
+    };
+    seats::assign(&app, &merchant, &sub.id, assign("a@corp.example", None)).await.expect("the one seat");
+    let asked = seats::assign(&app, &merchant, &sub.id, assign("b@corp.example", None)).await;
+    let Err(DomainError::SeatIncreaseRequired { seats: 1, preview }) = asked else { panic!("{asked:?}") };
+    let at = preview["proration_date"].as_i64().expect("proration_date");
+    let seat =
+        seats::assign(&app, &merchant, &sub.id, assign("b@corp.example", Some(at))).await.expect("grown");
+    assert_eq!(seat.email, "b@corp.example");
+    let now = app.store.subscription(&sub.id).await.expect("store").expect("sub");
+    assert_eq!((now.seats, now.seats_assigned, now.change_intent.is_none()), (2, 2, true));
+    let items = seats_tests::scan(&table.client, &table.name).await;
+    let entity = |e: &str| {
+        items
+            .iter()
+            .filter(|i| i.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(e))
+            .count()
+    };
+    assert_eq!(
+        (entity("seat"), entity("seat_reservation")),
+        (2, 0),
+        "both seats written, the reservation used up"
+    );
     table.drop_table().await;
 }
