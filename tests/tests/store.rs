@@ -287,8 +287,28 @@ async fn billing_updates_apply_in_order_and_once() {
         Terms { assign_cap: Some(AssignCap::Seats), scheduled_change: Some(None), ..Terms::default() };
     assert_eq!(s.settle_change(&settle("chg_5", SettleOutcome::Applied(cancel))).await, Ok(true));
     let back = s.subscription(&sub_id).await.expect("get").expect("sub");
-    assert_eq!((back.assign_cap, back.seats, back.scheduled_change), (6, 6, None));
+    assert_eq!((back.assign_cap, back.seats, back.scheduled_change.clone()), (6, 6, None));
     assert_eq!(s.stale_intents(after_expiry, 10).await, Ok(vec![]));
+    // Auto-grow: the write that applies the purchase takes the new seat for the asker and holds
+    // the lock until it is written: no other change begins until the reservation is released.
+    let mut grow = intent("chg_6", 7);
+    grow.reserve = Some(1);
+    assert_eq!(s.begin_change(&back, &grow, None).await, Ok(true));
+    let hold = SeatHold { reservation_id: grow.reservation_id(), seats: 1, created_at: now() };
+    let seven = Terms { seats: Some(7), assign_cap: Some(AssignCap::Seats), ..Terms::default() };
+    let grown = Settlement { reserve: Some(hold.clone()), ..settle("chg_6", SettleOutcome::Applied(seven)) };
+    assert_eq!(s.settle_change(&grown).await, Ok(true));
+    let held = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!(
+        (held.seats, held.seats_assigned - back.seats_assigned),
+        (7, 1),
+        "the new seat is taken for the asker"
+    );
+    assert_eq!(s.begin_change(&held, &intent("chg_7", 8), None).await, Ok(false), "held until written");
+    s.release_reservation(&sub_id, &hold.reservation_id).await.expect("released");
+    let free = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!(free.seats_assigned, back.seats_assigned, "unused: given back");
+    assert_eq!(s.begin_change(&free, &intent("chg_7", 8), None).await, Ok(true), "the lock is free again");
     t.drop_table().await;
 }
 

@@ -141,6 +141,8 @@ impl DynamoStore {
                 ),
                 None,
             )?,
+            // Seats bought by auto-grow and not yet written: they hold the lock a moment longer.
+            self.check(&keys::grow_hold(&read.id), "attribute_not_exists(PK)", &[], vec![])?,
         ];
         Ok(matches!(self.transact(items).await?, Txn::Committed))
     }
@@ -241,6 +243,11 @@ impl DynamoStore {
         }
         if let (SettleOutcome::Applied(_), Some(hold)) = (&st.outcome, &st.reserve) {
             items.push(self.put_new(super::team::hold_row(&st.subscription_id, hold))?);
+            items.push(self.put_new(marker(
+                "grow_hold",
+                &keys::grow_hold(&st.subscription_id),
+                &[("reservation_id", s(&hold.reservation_id))],
+            ))?);
         }
         Ok(matches!(self.transact(items).await?, Txn::Committed))
     }

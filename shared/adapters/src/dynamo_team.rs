@@ -16,7 +16,10 @@ fn reservation_row(r: &SeatReservation) -> Item {
 
 /// The reservation an applied growth makes for whoever grew the subscription.
 pub(super) fn hold_row(subscription_id: &str, hold: &SeatHold) -> Item {
-    reservation_item(subscription_id, &hold.reservation_id, hold.seats, hold.created_at)
+    let mut item = reservation_item(subscription_id, &hold.reservation_id, hold.seats, hold.created_at);
+    // Its release also lifts the subscription's grow hold.
+    item.insert("grow".into(), AttributeValue::Bool(true));
+    item
 }
 
 fn reservation_item(subscription_id: &str, id: &str, seats: i64, created_at: DateTime<Utc>) -> Item {
@@ -280,6 +283,13 @@ impl TeamSeatStore for DynamoStore {
                     Some("seats_assigned >= :left"),
                     &[],
                     vec![(":left", n(left))],
+                )?);
+            }
+            if item.get("grow").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false) {
+                items.push(self.delete(
+                    &keys::grow_hold(subscription_id),
+                    Some("reservation_id = :rsv"),
+                    vec![(":rsv", s(reservation_id))],
                 )?);
             }
             if matches!(self.transact(items).await?, Txn::Committed) {

@@ -19,6 +19,7 @@
 //! | claim token | `CLAIM#{sha256}` | `CLAIM` (+ ttl) | `INVITEEXP#{shard}` / `{expires:012}#{sha256}` (the sweeper's expiry list) |
 //! | co-manager / their counter | `SUB#{id}` | `MANAGER#{customer}` / `MANAGERS` | `CUSTOMER#{customer}` / `MANAGES#{sub}` |
 //! | ownership offer (one per subscription) | `SUB#{id}` | `OWNEROFFER` | `CUSTOMER#{offered}` / `OWNEROFFER#{sub}` |
+//! | seats just bought by auto-grow, until written (no other change begins meanwhile) | `SUB#{id}` | `GROWHOLD` | |
 //! | seats reserved by a batch, until given back | `SUB#{id}` | `RESERVATION#{id}` | `SEATRESERVATION` / `{created:012}#{id}` |
 //! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
 //! | license key record (who holds it, activation counter) | `LICENSE#{sha256}` | `LICENSE` | |
@@ -210,6 +211,10 @@ pub fn ownership_offer(sub: &str) -> Key {
 pub const OFFER_PREFIX: &str = "OWNEROFFER#";
 pub fn offer_index_sk(sub: &str) -> String {
     format!("{OFFER_PREFIX}{sub}")
+}
+/// Seats just bought by auto-grow, until they are written: begin_change checks its absence.
+pub fn grow_hold(sub: &str) -> Key {
+    key(format!("SUB#{sub}"), "GROWHOLD")
 }
 pub fn seat_reservation(sub: &str, id: &str) -> Key {
     key(format!("SUB#{sub}"), &format!("RESERVATION#{id}"))

@@ -65,6 +65,9 @@ struct State {
     managers: std::collections::BTreeMap<(String, String), Manager>,
     /// subscription → the ownership offer standing.
     ownership_offers: HashMap<String, OwnershipOffer>,
+    /// subscription → the reservation of seats just bought, until they are written: no other
+    /// change begins meanwhile (a second confirm would buy again).
+    grow_holds: HashMap<String, String>,
 }
 
 /// Up to `limit` of `all` (in id order) whose id comes after `after`: a page, as the table's
@@ -293,6 +296,9 @@ impl Store for MemoryStore {
         cap: Option<i64>,
     ) -> Result<bool, StoreError> {
         self.with(|s| {
+            if s.grow_holds.contains_key(&read.id) {
+                return false;
+            }
             let Some(sub) = s.subscriptions.get_mut(&read.id) else { return false };
             if sub.version != read.version
                 || sub.change_intent.is_some()
@@ -367,6 +373,7 @@ impl Store for MemoryStore {
             if let (SettleOutcome::Applied(_), Some(hold)) = (&st.outcome, &st.reserve) {
                 let key = (st.subscription_id.clone(), hold.reservation_id.clone());
                 s.reservations.insert(key, (hold.seats, hold.created_at));
+                s.grow_holds.insert(st.subscription_id.clone(), hold.reservation_id.clone());
             }
             if let Some(a) = &st.audit {
                 s.audit.push(a.clone());

@@ -161,6 +161,9 @@ impl TeamSeatStore for MemoryStore {
         reservation_id: &str,
     ) -> Result<(), StoreError> {
         self.with(|s| {
+            if s.grow_holds.get(subscription_id).is_some_and(|r| r == reservation_id) {
+                s.grow_holds.remove(subscription_id);
+            }
             if let Some((left, _)) =
                 s.reservations.remove(&(subscription_id.to_string(), reservation_id.to_string()))
             {
