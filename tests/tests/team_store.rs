@@ -149,9 +149,9 @@ async fn a_grown_seat_is_reserved_by_the_settlement_and_assigned_with_the_counte
             .count()
     };
     assert_eq!(
-        (entity("seat"), entity("seat_reservation")),
-        (2, 0),
-        "both seats written, the reservation used up"
+        (entity("seat"), entity("seat_reservation"), entity("grow_hold")),
+        (2, 0, 0),
+        "both seats written, the reservation used up, the change lock free"
     );
     table.drop_table().await;
 }
