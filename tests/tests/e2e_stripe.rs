@@ -175,6 +175,64 @@ async fn money_against_the_stripe_simulator() {
         phases.form.iter().filter(|(k, _)| k.ends_with("[quantity]")).map(|(_, v)| v.as_str()).collect();
     assert_eq!(quantities, vec!["14", "14"], "both phases bill the seats paid for now");
 
+    step("auto-grow: a full subscription's 402 shows Stripe's price of one more seat; confirmed, charged once, assigned");
+    let grow_product = c
+        .api
+        .post(
+            "/v1/products",
+            Some(&acme.key),
+            json!({"name": "Acme Team", "currency": "usd", "prices": {"month": {"unit_amount": 1500}},
+                   "when_full": "grow"}),
+        )
+        .await;
+    assert_eq!(
+        (grow_product.status, grow_product.str("/when_full")),
+        (201, "grow".to_string()),
+        "{:?}",
+        grow_product.body
+    );
+    let chk = c
+        .api
+        .post("/v1/checkouts", None, checkout_body(&grow_product.str("/id"), 1, "lead@corp.example"))
+        .await;
+    let cs = chk.str("/payment_url").rsplit('/').next().map(str::to_string).expect("session id");
+    let team_stripe = sim.complete_checkout(&cs, "pm_card_visa").await.expect("paid at Stripe");
+    sim.redeliver_failed().await;
+    let team = c.api.get(&format!("/v1/checkouts/{}", chk.str("/id")), None).await.str("/subscription_id");
+    let seats_path = format!("/v1/subscriptions/{team}/seats");
+    let first = c.api.post(&seats_path, Some(&acme.key), json!({"email": "one@corp.example"})).await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let asked = c.api.post(&seats_path, Some(&acme.key), json!({"email": "two@corp.example"})).await;
+    assert_eq!(
+        (asked.status, asked.error_code().as_str()),
+        (402, "seat_increase_required"),
+        "{:?}",
+        asked.body
+    );
+    let preview = asked.body["error"]["preview"].clone();
+    let due = preview["amount_due_now"].as_i64().expect("amount");
+    assert!(due > 0 && due <= 1500, "{preview}");
+    let invoices_before = sim.invoices_of(&team_stripe).len();
+    let confirm = json!({"email": "two@corp.example", "confirm_charge": true, "proration_date": preview["proration_date"]});
+    // A double click: two confirms at once; one buys and assigns, the other is refused.
+    let (a, b) = tokio::join!(
+        c.api.post(&seats_path, Some(&acme.key), confirm.clone()),
+        c.api.post(&seats_path, Some(&acme.key), confirm.clone())
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{:?} {:?}", a.body, b.body);
+    let invoices: Vec<Value> = sim.invoices_of(&team_stripe).into_iter().skip(invoices_before).collect();
+    assert_eq!(invoices.len(), 1, "charged once: {invoices:?}");
+    assert_eq!(
+        (invoices[0]["amount_due"].as_i64(), invoices[0]["status"].clone()),
+        (Some(due), json!("paid")),
+        "the preview's amount"
+    );
+    let grown = c.api.get(&format!("/v1/subscriptions/{team}"), Some(&acme.key)).await;
+    assert_eq!((grown.body["seats"].clone(), grown.body["seats_assigned"].clone()), (json!(2), json!(2)));
+    assert_eq!(sim.subscription(&team_stripe).expect("at Stripe")["items"]["data"][0]["quantity"], json!(2));
+
     step("events of a subscription another integration made are acknowledged");
     let before = sim.deliveries().len();
     let foreign = reqwest::Client::new()

@@ -4,13 +4,17 @@
 
 /** An error answer of the API: `{error: {code, message, field?}}`, or a network failure. */
 export class ApiError extends Error {
-  constructor(status, code, message, field, paymentUrl) {
+  constructor(status, code, message, field, paymentUrl, extra = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.field = field || null;
     // 402 payment_required: where the invoice of the change can be paid.
     this.paymentUrl = paymentUrl || null;
+    // 402 seat_increase_required (auto-grow): how many seats are missing, and the seat change's
+    // preview of that many more (its lines, amount due now, proration_date).
+    this.seatsNeeded = extra.seats_needed || null;
+    this.preview = extra.preview || null;
   }
 }
 
@@ -67,7 +71,7 @@ export async function api(method, path, { body, token, idempotencyKey } = {}) {
   try { data = await resp.json(); } catch { data = null; }
   if (resp.ok) return data;
   const e = data && data.error;
-  if (e && e.message) throw new ApiError(resp.status, e.code, e.message, e.field, e.payment_url);
+  if (e && e.message) throw new ApiError(resp.status, e.code, e.message, e.field, e.payment_url, e);
   throw new ApiError(resp.status, 'unavailable', 'Something went wrong on our side. Please try again in a moment.');
 }
 

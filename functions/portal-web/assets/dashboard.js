@@ -23,7 +23,7 @@ async function loadProducts() {
   $('#products tbody').replaceChildren(...list.data.map((p) => el('tr', { 'data-product': p.id },
     el('td', {}, el('strong', {}, p.name), p.description ? el('span', { class: 'hint' }, p.description) : null),
     el('td', {}, prices(p)),
-    el('td', {}, `${p.min_seats}–${p.max_seats}`),
+    el('td', {}, `${p.min_seats}–${p.max_seats}`, p.when_full === 'grow' ? el('span', { class: 'hint' }, 'offers more seats when full') : null),
     el('td', {}, p.benefit_ids.map((id) => benefits.find((b) => b.id === id)?.name || id).join(', ') || '—'),
     el('td', {}, el('a', { href: `/checkout/${encodeURIComponent(p.id)}` }, 'Open checkout')))));
   show($('#no-products'), list.data.length === 0);
@@ -141,6 +141,8 @@ onSubmit($('#product-form'), async () => {
     min_seats: int('#min-seats'),
     max_seats: int('#max-seats'),
     benefit_ids: [...document.querySelectorAll('#benefit-choices input:checked')].map((i) => i.value),
+    // block: a full subscription refuses new seats; grow: it offers to buy them (charged first).
+    when_full: $('#product-when-full').value,
   };
   const description = $('#product-description').value.trim();
   if (description) body.description = description;

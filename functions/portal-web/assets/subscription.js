@@ -1,7 +1,9 @@
 // One subscription, for its billing manager: seats used and available, the people holding or
 // invited to seats (filter, resend — expired invitations too —, revoke with confirmation),
 // invitations one at a time or a list at once (checked by the server before it is sent), seat-count and
-// interval changes that always show the server's preview before the confirm button, the
+// interval changes that always show the server's preview before the confirm button (so does an
+// invitation past the count on a product that grows when full: the seats it lacks are bought only
+// on its confirm button), the
 // scheduled change with its cancel button, the billing managers (the owner and co-managers:
 // add, remove with confirmation, hand ownership over), and the history.
 import {
@@ -331,8 +333,13 @@ function keyFor(slot, what) {
   return key;
 }
 
-/** The money of a change, as the server computed it, with the button that applies it. */
-function renderPreview(box, q, interval, confirmLabel, apply) {
+/**
+ * The money of a change, as the server computed it, with the button that applies it. `opts`:
+ * `title` and `question` (above the lines), `confirmId` (the confirm button's id), `paymentNote`
+ * (said after a declined payment) and `done` (run with the answer instead of "The change is
+ * applied.").
+ */
+function renderPreview(box, q, interval, confirmLabel, apply, opts = {}) {
   const cur = q.subscription.currency;
   const when = q.effective === 'now' ? 'Takes effect now.' : `Takes effect on ${day(q.effective_at)}, at the renewal.`;
   const rows = q.lines.map((l) => el('tr', {},
@@ -343,10 +350,11 @@ function renderPreview(box, q, interval, confirmLabel, apply) {
     el('p', { class: 'form-error', role: 'alert' }),
     el('p', { class: 'status', role: 'status' }),
     el('div', { class: 'actions' },
-      el('button', { type: 'submit', class: 'confirm' }, confirmLabel),
+      el('button', { type: 'submit', class: 'confirm', id: opts.confirmId }, confirmLabel),
       el('button', { type: 'button', class: 'secondary', onclick: () => { box.replaceChildren(); show(box, false); } }, 'Not now')));
   box.replaceChildren(
-    el('h3', {}, 'Preview'),
+    el('h3', {}, opts.title || 'Preview'),
+    ...(opts.question ? [el('p', { class: 'grow-question' }, opts.question)] : []),
     el('p', {}, when),
     q.lines.length
       ? el('div', { class: 'table-wrap' }, el('table', { class: 'lines' },
@@ -358,16 +366,21 @@ function renderPreview(box, q, interval, confirmLabel, apply) {
     form);
   show(box, true);
   onSubmit(form, async () => {
+    let answer;
     try {
-      await apply();
+      answer = await apply();
     } catch (err) {
       if (!(err instanceof ApiError) || err.code !== 'payment_required') throw err;
       // Pay first: the card was declined or needs authentication; nothing changed yet.
       box.replaceChildren(
         el('h3', {}, 'Payment needed'),
-        el('p', { role: 'alert' }, `${err.message} Due: ${money(q.amount_due_now, cur)}. Nothing changes until it is paid.`),
+        el('p', { role: 'alert' }, `${err.message} Due: ${money(q.amount_due_now, cur)}. ${opts.paymentNote || 'Nothing changes until it is paid.'}`),
         el('p', {}, el('a', { class: 'button', href: err.paymentUrl || '#', rel: 'noopener' }, 'Pay the invoice')));
       await refresh();
+      return;
+    }
+    if (opts.done) {
+      await opts.done(answer);
       return;
     }
     status(form, 'Done.');
@@ -377,13 +390,73 @@ function renderPreview(box, q, interval, confirmLabel, apply) {
   form.querySelector('button.confirm').focus();
 }
 
-onSubmit($('#invite-form'), async () => {
-  const email = $('#invite-email').value.trim();
-  await call('POST', `${base}/seats`, { body: { email } });
+// Auto-grow: on a full subscription whose product grows when full, an invitation (or a list)
+// answers 402 seat_increase_required with the preview of the seats it lacks. The page shows that
+// preview and a confirm button that sends the same request again with confirm_charge and the
+// preview's proration_date, under one Idempotency-Key per preview: the amount charged is the one
+// shown, and a double click charges once.
+const growBox = $('#grow-preview');
+let growFor = null;
+
+/** Whether an error is the offer to buy the seats missing (with its preview). */
+const growthOffered = (err) => err instanceof ApiError && err.code === 'seat_increase_required' && Boolean(err.preview);
+
+const seatsText = (n) => `${n} more ${n === 1 ? 'seat' : 'seats'}`;
+const peopleText = (n) => `${n} ${n === 1 ? 'person' : 'people'}`;
+
+function hideGrowth() {
+  growBox.replaceChildren();
+  show(growBox, false);
+  growFor = null;
+}
+
+/** The price of the seats missing, and the button that buys them and sends `resend` again. */
+function offerGrowth(box, err, { question, label, confirmId, resend, done, paymentNote }) {
+  const q = err.preview;
+  const key = newKey();
+  const confirm = { confirm_charge: true, proration_date: q.proration_date };
+  renderPreview(box, q, q.subscription.interval || sub.interval, `${label} (${money(q.amount_due_now, q.subscription.currency)})`,
+    () => resend(confirm, key), { title: 'Buy more seats', question, confirmId, done, paymentNote });
+}
+
+/** The invitation went out: the form takes the next address once the counts are up to date. */
+async function invited(email) {
   $('#invite-email').value = '';
   await refresh();
-  // Said once the page is up to date and the form takes the next address.
   status($('#invite-form'), `Invitation sent to ${email}.`);
+}
+
+onSubmit($('#invite-form'), async () => {
+  const email = $('#invite-email').value.trim();
+  const buying = growBox.querySelector('form');
+  if (buying && buying.dataset.busy) throw new ApiError(409, 'invalid_state', 'The seat purchase below is still being sent: wait for its answer.');
+  hideGrowth();
+  try {
+    await call('POST', `${base}/seats`, { body: { email } });
+  } catch (err) {
+    if (!growthOffered(err)) throw err;
+    const n = err.seatsNeeded || 1;
+    growFor = email;
+    offerGrowth(growBox, err, {
+      question: `Every seat is taken. Buy ${seatsText(n)} to invite ${email}?`,
+      label: n === 1 ? 'Buy the seat and invite' : `Buy ${n} seats and invite`,
+      confirmId: 'grow-confirm',
+      resend: (confirm, key) => call('POST', `${base}/seats`, { body: { email, ...confirm }, idempotencyKey: key }),
+      done: async () => {
+        hideGrowth();
+        await invited(email);
+      },
+      paymentNote: `Nothing is assigned until it is paid. Once it is, the ${n === 1 ? 'seat is' : 'seats are'} added: invite ${email} again then.`,
+    });
+    return;
+  }
+  await invited(email);
+});
+
+// The offer is for the address it was priced for: another one takes it away.
+$('#invite-email').addEventListener('input', () => {
+  const pending = growBox.querySelector('form');
+  if (growFor !== null && $('#invite-email').value.trim() !== growFor && !(pending && pending.dataset.busy)) hideGrowth();
 });
 
 // "Invite a list": up to MAX_BATCH emails, pasted or read from a CSV; the server checks them
@@ -505,32 +578,71 @@ function renderBatch(answer, preview, rows) {
   batchBox.replaceChildren(el('p', { class: 'batch-headline' }, headline), ...(refused ? [refused] : []));
   show(batchBox, true);
   if (!preview || !n) return;
+  batchConfirm(rows, `Invite ${peopleText(n)}`);
+}
+
+/** While a list is sent it is what was checked: no edits, no new check. */
+function lockBatch(locked) {
+  batchText.readOnly = locked;
+  $('#batch-preview').disabled = locked;
+  $('#batch-file').disabled = locked;
+}
+
+/** Sends the list (`extra`: the auto-grow confirm) under `key`. */
+async function sendBatch(rows, key, extra = {}) {
+  lockBatch(true);
+  try {
+    return await call('POST', `${base}/seats/batch`, { body: { seats: rows, ...extra }, idempotencyKey: key });
+  } finally {
+    lockBatch(false);
+  }
+}
+
+async function batchSent(answer, rows) {
+  batchText.value = '';
+  renderBatch(answer, false, rows);
+  await refresh();
+}
+
+/** The button that sends the checked list, `hint` above it. */
+function batchConfirm(rows, label, hint) {
   // One key per checked list: a retry of the confirm (a lost answer) is answered once.
   const key = newKey();
   const form = el('form', { novalidate: true },
+    hint ? el('p', { class: 'hint' }, hint) : null,
     el('p', { class: 'form-error', role: 'alert' }),
     el('p', { class: 'status', role: 'status' }),
     el('div', { class: 'actions' },
-      el('button', { type: 'submit', class: 'confirm', id: 'batch-confirm' }, `Invite ${n} ${n === 1 ? 'person' : 'people'}`)));
+      el('button', { type: 'submit', class: 'confirm', id: 'batch-confirm' }, label)));
   batchBox.append(form);
   onSubmit(form, async () => {
-    // While it is sent, the list is what was checked: no edits, no new check.
-    batchText.readOnly = true;
-    $('#batch-preview').disabled = true;
-    $('#batch-file').disabled = true;
+    let answer;
     try {
-      const done = await call('POST', `${base}/seats/batch`, { body: { seats: rows }, idempotencyKey: key });
-      batchText.value = '';
-      renderBatch(done, false, rows);
-      await refresh();
+      answer = await sendBatch(rows, key);
     } catch (err) {
       if (handleAuth(err)) return;
-      throw err;
-    } finally {
-      batchText.readOnly = false;
-      $('#batch-preview').disabled = false;
-      $('#batch-file').disabled = false;
+      if (!growthOffered(err)) throw err;
+      offerBatchGrowth(rows, err);
+      return;
     }
+    await batchSent(answer, rows);
+  });
+}
+
+/** The list does not fit and the product grows when full: the price of the seats it lacks. */
+function offerBatchGrowth(rows, err) {
+  const n = err.seatsNeeded || 1;
+  const free = Math.max(0, err.preview.subscription.seats_available || 0);
+  const people = peopleText(free + n);
+  offerGrowth(batchBox, err, {
+    question: free
+      ? `Only ${free} ${free === 1 ? 'seat is' : 'seats are'} free. Buy ${seatsText(n)} to invite ${people}?`
+      : `Every seat is taken. Buy ${seatsText(n)} to invite ${people}?`,
+    label: `Buy ${n} ${n === 1 ? 'seat' : 'seats'} and invite ${people}`,
+    confirmId: 'batch-grow-confirm',
+    resend: (confirm, key) => sendBatch(rows, key, confirm),
+    done: (answer) => batchSent(answer, rows),
+    paymentNote: 'Nothing is assigned until it is paid. Once it is, the seats are added: send the list again then.',
   });
 }
 
@@ -551,6 +663,11 @@ onSubmit(batchForm, async () => {
     const message = err.message.charAt(0).toUpperCase() + err.message.slice(1);
     batchBox.replaceChildren(el('p', { class: 'form-error', role: 'alert' }, message));
     show(batchBox, true);
+    // A product that grows when full: sending the list answers the price of the seats missing
+    // first (the check prices nothing), and nothing is charged before that is confirmed.
+    if (product && product.when_full === 'grow') {
+      batchConfirm(rows, 'Invite this list', 'More seats can be bought for this list: sending it shows their price first, and nothing is charged until you confirm it.');
+    }
     return;
   }
   renderBatch(answer, true, rows);

@@ -5,12 +5,13 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::error::DomainError;
+use domain::events::{ItemState, PaymentEvent, PaymentEventKind, SubscriptionState};
 use domain::memory::{fixtures, Fakes};
 use domain::model::*;
-use domain::ports::{Store, TeamSeatStore};
+use domain::ports::{Clock, Store, TeamSeatStore};
 use domain::services::batch::{self, AssignBatch};
 use domain::services::seats::{self, AssignSeat};
-use domain::services::Principal;
+use domain::services::{billing_events, Principal};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
@@ -108,6 +109,36 @@ async fn a_declined_payment_assigns_nothing_and_a_blocking_product_still_refuses
     let after = now(&f, &sub.id).await;
     assert_eq!((after.seats, after.seats_assigned), (1, 1), "nothing before the payment");
     assert!(f.store.seat_emails_taken(&sub.id, &["cy@corp.example".into()]).await.expect("read").is_empty());
+    // Paid later (Stripe applies the pending update): the seat is added and free for anyone,
+    // not held for a request that is long gone; the next change begins at once.
+    let invoice = after.pending_change.as_ref().map(|p| p.invoice_id.clone()).expect("pending");
+    let paid = PaymentEvent {
+        id: "evt_paid".into(),
+        created: f.clock.now().timestamp(),
+        kind: PaymentEventKind::SubscriptionUpdated {
+            provider_subscription_id: "sub_grow".into(),
+            checkout_id: Some("chk_x".into()),
+            state: SubscriptionState {
+                status: "active".into(),
+                period: None,
+                item: Some(ItemState {
+                    id: Some("si_memory".into()),
+                    quantity: 2,
+                    interval: Some("month".into()),
+                }),
+                pending_update: false,
+                latest_invoice: Some(invoice),
+            },
+        },
+    };
+    billing_events::handle(&f.app, &paid).await.expect("paid");
+    let added = now(&f, &sub.id).await;
+    assert_eq!((added.seats, added.seats_assigned, added.seats_available()), (2, 1, 1));
+    f.payments.decline.store(false, Ordering::SeqCst);
+    seats::assign(&f.app, &merchant, &sub.id, invite("cy@corp.example"))
+        .await
+        .expect("a free seat, no charge");
+    assert_eq!(f.payments.charges.lock().expect("lock").len(), 1, "only the declined attempt");
 
     let (f, merchant, sub) = full(WhenFull::Block, 1).await;
     let refused =

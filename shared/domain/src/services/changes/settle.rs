@@ -71,6 +71,7 @@ async fn settle(
     let dropped_decrease =
         matches!(outcome, SettleOutcome::Dropped) && intent.kind == ChangeKind::ScheduleDecrease;
     let outcome_applied = matches!(outcome, SettleOutcome::Applied(_));
+    let paid_later = sub.pending_change.as_ref().is_some_and(|p| p.intent.id == intent.id);
     // An applied change announces the subscription as the write leaves it.
     let audit = match (&outcome, audit) {
         (SettleOutcome::Applied(terms), Some(a)) => {
@@ -83,7 +84,9 @@ async fn settle(
         intent_id: intent.id.clone(),
         outcome,
         previous_cap: dropped_decrease.then_some(intent.previous_cap),
-        reserve: match (&outcome_applied, intent.reserve) {
+        // Seats bought by auto-grow are taken for the one who asked, while they wait for them.
+        // Paid later (the change waited for its payment), nobody waits: they are simply added.
+        reserve: match (outcome_applied && !paid_later, intent.reserve) {
             (true, Some(seats)) => Some(crate::ports::SeatHold {
                 reservation_id: intent.reservation_id(),
                 seats,
