@@ -146,5 +146,8 @@ fn only_the_functions_that_use_a_secret_can_read_it_and_none_has_one_in_its_envi
             readers.push(f.as_str());
         }
     }
-    assert_eq!(readers, ["annual-switch", "products", "purchase", "resize", "stripe-webhook", "sweeper"]);
+    assert_eq!(
+        readers,
+        ["annual-switch", "assign", "products", "purchase", "resize", "stripe-webhook", "sweeper"]
+    );
 }
