@@ -150,6 +150,7 @@ impl Ctx {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct Merchant {
     pub key: String,
     pub product_id: String,

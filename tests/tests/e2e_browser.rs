@@ -248,6 +248,40 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     boss.shot("16-phone-width").await;
     boss.client.set_window_size(1280, 1000).await.expect("resize");
 
+    step("a full subscription of a product that grows: the price of one more seat, then bought and invited");
+    let team = c
+        .api
+        .post(
+            "/v1/products",
+            Some(&acme.key),
+            json!({"name": "Acme Crew", "currency": "usd", "prices": {"month": {"unit_amount": 1000}}, "when_full": "grow"}),
+        )
+        .await;
+    assert_eq!(team.status, 201, "{:?}", team.body);
+    let growing = seats_tests::e2e::Merchant { product_id: team.str("/id"), ..acme.clone() };
+    let (team_sub, _) = seats_tests::e2e::buy(&c, &growing, 1, "boss@corp.example").await;
+    let filled = c
+        .api
+        .post(
+            &format!("/v1/subscriptions/{team_sub}/seats"),
+            Some(&acme.key),
+            json!({"email": "first@corp.example"}),
+        )
+        .await;
+    assert_eq!(filled.status, 201, "{:?}", filled.body);
+    boss.goto(&format!("{web}/portal/subscription?id={team_sub}")).await;
+    boss.wait_text("#total", "1").await;
+    boss.fill("#invite-email", "grown@corp.example").await;
+    boss.click("#invite").await;
+    let offer = boss.wait_text("#grow-preview", "Every seat is taken").await;
+    assert!(offer.contains("Due now"), "the price first: {offer}");
+    assert_eq!(boss.text("#total").await, "1", "nothing bought yet");
+    boss.shot_at("grow-preview", "#grow-preview").await;
+    boss.click("#grow-confirm").await;
+    boss.wait_text("#invite-form .status", "Invitation sent to grown@corp.example").await;
+    boss.wait_text("#total", "2").await;
+    boss.wait_text("#seats tbody", "grown@corp.example").await;
+
     step("the merchant's dashboard: a wrong key in words, then products and subscriptions; new benefit and product");
     boss.goto(&format!("{web}/dashboard")).await;
     boss.fill("#api-key", "sk_wrong").await;
@@ -272,6 +306,7 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     boss.fill("#price-month", "12.50").await;
     boss.fill("#price-year", "125").await;
     boss.fill("#max-seats", "20").await;
+    boss.js("document.querySelector('#product-when-full').value = 'grow'").await;
     let handbook = boss.find("#benefit-choices label:last-of-type input").await;
     handbook.click().await.expect("choose the benefit");
     boss.click("#product-form button[type=submit]").await;
@@ -296,6 +331,7 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     let team = team.expect("the dashboard created the product");
     assert_eq!(team["prices"]["month"]["unit_amount"], json!(1250), "12.50 → 1250 minor units exactly");
     assert_eq!((team["min_seats"].clone(), team["max_seats"].clone()), (json!(1), json!(20)));
+    assert_eq!(team["when_full"], json!("grow"), "the form's When full choice");
 
     step("webhooks on the dashboard: a new endpoint's secret shown once; its test event delivered, signed");
     let receiver = MockServer::start().await;
