@@ -1,0 +1,224 @@
+//! The stored seat entities: seats, their claim links, the grants that follow claimed seats, and
+//! the benefit jobs that carry the work (re-exported by [`crate::model`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatStatus {
+    Pending,
+    Claimed,
+    Revoked,
+    /// A pending seat whose invitation ran out: it holds no seat of the count (the sweeper freed
+    /// it) and keeps its email; re-sending the invitation takes a free seat again.
+    Expired,
+}
+
+impl SeatStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeatStatus::Pending => "pending",
+            SeatStatus::Claimed => "claimed",
+            SeatStatus::Revoked => "revoked",
+            SeatStatus::Expired => "expired",
+        }
+    }
+
+    /// Whether the seat is one of the subscription's `seats_assigned` (pending or claimed).
+    pub fn holds_a_seat(self) -> bool {
+        matches!(self, SeatStatus::Pending | SeatStatus::Claimed)
+    }
+}
+
+/// A seat of a subscription, assigned to an email and claimed by a customer (the holder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seat {
+    pub id: String,
+    pub subscription_id: String,
+    pub organization_id: String,
+    pub status: SeatStatus,
+    pub email: String,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub invited_at: DateTime<Utc>,
+    #[serde(default)]
+    pub invitation_expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub claimed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the live claim token (pending seats only). Absent, never null: the store's
+    /// conditions test a seat with no link for its absence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_token_hash: Option<String>,
+    /// How many times an expired invitation was sent again: the webhook version of the seat
+    /// grows with it (pending → expired → pending again).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reinvitations: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The stored side of a claim link: only the token's hash is the key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimToken {
+    pub token_hash: String,
+    pub seat_id: String,
+    pub subscription_id: String,
+    pub expires_at: DateTime<Utc>,
+    /// The pending seat as the link was made (a pending seat does not change until it is
+    /// claimed, revoked or re-sent, and each of those deletes this item): the claim and the
+    /// invitation read it here instead of reading the seat. Absent on links made before it was
+    /// kept; those read the seat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<Seat>,
+    /// The names the invitation and the claim page show (copied from the subscription).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    Pending,
+    Granted,
+    Revoked,
+}
+
+/// A benefit given to a seat holder: one per (seat, benefit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub customer_id: String,
+    pub seat_id: String,
+    pub subscription_id: String,
+    pub benefit_id: String,
+    pub benefit_type: String,
+    pub benefit_name: String,
+    pub status: GrantStatus,
+    #[serde(default)]
+    pub granted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub license_key: Option<String>,
+    /// The file's object key (file_download grants).
+    #[serde(default)]
+    pub object_key: Option<String>,
+    #[serde(default)]
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Grant,
+    Revoke,
+    /// Revoke every live seat of a lapsed subscription, a page per message.
+    RevokeAll,
+    /// Mail a pending seat's invitation (its claim link).
+    Invite,
+    /// Mail a sign-in link if the email is an organization's customer (the worker looks; the
+    /// request that asked never does, so known and unknown emails cost and answer the same).
+    SignIn,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Grant => "grant",
+            JobKind::Revoke => "revoke",
+            JobKind::RevokeAll => "revoke_all",
+            JobKind::Invite => "invite",
+            JobKind::SignIn => "sign_in",
+        }
+    }
+}
+
+/// A job given up after its re-sends: out of the outbox, kept for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadJob {
+    pub job: Job,
+    pub attempts: i64,
+    pub reason: String,
+    pub dead_at: DateTime<Utc>,
+}
+
+/// A benefit job for one seat, carried by SQS and kept in the outbox until done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub kind: JobKind,
+    /// The seat; for `revoke_all`, the subscription's id (one such job per subscription).
+    pub seat_id: String,
+    pub subscription_id: String,
+    /// The holder; empty for `revoke_all`.
+    pub customer_id: String,
+    /// `revoke_all`: the last seat id done (the next page starts after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// `invite`: the claim token to mail. It travels only in the queue's message: the outbox
+    /// keeps its hash, so a job re-sent from the outbox has none and the worker makes a new link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_token: Option<String>,
+    /// `sign_in`: who asked for a link (the organization's slug and the normalized email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<SignInAsk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInAsk {
+    pub organization_slug: String,
+    pub email: String,
+}
+
+impl Job {
+    pub fn revoke_all(subscription_id: &str, cursor: Option<String>) -> Job {
+        Job {
+            kind: JobKind::RevokeAll,
+            seat_id: subscription_id.to_string(),
+            subscription_id: subscription_id.to_string(),
+            customer_id: String::new(),
+            cursor,
+            claim_token: None,
+            sign_in: None,
+        }
+    }
+
+    /// Mail the invitation of a pending seat, with the link of `claim_token`.
+    pub fn invite(subscription_id: &str, seat_id: &str, claim_token: Option<String>) -> Job {
+        Job {
+            kind: JobKind::Invite,
+            seat_id: seat_id.to_string(),
+            subscription_id: subscription_id.to_string(),
+            customer_id: String::new(),
+            cursor: None,
+            claim_token,
+            sign_in: None,
+        }
+    }
+
+    /// Mail a sign-in link to `email` if it is a customer of the organization `slug`.
+    pub fn sign_in(slug: &str, email: &str) -> Job {
+        Job {
+            kind: JobKind::SignIn,
+            seat_id: String::new(),
+            subscription_id: String::new(),
+            customer_id: String::new(),
+            cursor: None,
+            claim_token: None,
+            sign_in: Some(SignInAsk { organization_slug: slug.to_string(), email: email.to_string() }),
+        }
+    }
+
+    /// What the outbox keeps of this job: everything but the claim token.
+    pub fn for_outbox(&self) -> Job {
+        Job { claim_token: None, ..self.clone() }
+    }
+}
