@@ -4,12 +4,15 @@
 // interval changes that always show the server's preview before the confirm button (so does an
 // invitation past the count on a product that grows when full: the seats it lacks are bought only
 // on its confirm button), the
-// scheduled change with its cancel button, the billing managers (the owner and co-managers:
-// add, remove with confirmation, hand ownership over), and the history.
+// scheduled change with its cancel button, the billing managers (managers.js: the owner and
+// co-managers: add, remove with confirmation, hand ownership over), and the history. The list
+// (paste or CSV, checked, then confirmed) is batch.js.
 import {
   $, ApiError, allPages, api, clearErrors, day, el, handleAuth, moment, money, newKey, onSubmit, pageError, per, plan,
   requireSession, seatStatus, show, showError, status,
 } from './api.js';
+import { initBatch } from './batch.js';
+import { initManagers } from './managers.js';
 
 const id = new URLSearchParams(location.search).get('id') || '';
 const me = requireSession();
@@ -18,8 +21,7 @@ const base = `/v1/subscriptions/${encodeURIComponent(id)}`;
 let sub = null;
 let product = null;
 let cursor = null;
-// The last answer of GET …/managers, and the emails of the customers it and the history name.
-let managers = null;
+// The emails of the customers the managers answer and the history name.
 const names = new Map();
 
 const call = (method, path, opts = {}) => api(method, path, { token, ...opts });
@@ -171,7 +173,7 @@ async function loadAll() {
   }
   renderSummary();
   // The history names managers by their email: it is read once they are known.
-  await Promise.all([loadSeats(), loadManagers().then(loadTrail)]);
+  await Promise.all([loadSeats(), billingManagers.load().then(loadTrail)]);
 }
 
 async function refresh() {
@@ -210,127 +212,6 @@ function askRevoke(seat) {
   };
   dialog.showModal();
   $('#keep-seat').focus();
-}
-
-// Billing managers: the owner and up to `max_managers` co-managers. Any of them adds one; only
-// the owner removes one or hands ownership over (the server refuses the others: 403).
-let managersLoadFailed = false;
-let removingManager = false;
-
-/** Whether a person of the managers answer is the signed-in customer. */
-function isMe(person) {
-  if (!person) return false;
-  if (me.customer.id && person.customer_id) return person.customer_id === me.customer.id;
-  return (person.email || '').toLowerCase() === (me.customer.email || '').toLowerCase();
-}
-
-const iAmOwner = () => Boolean(managers) && isMe(managers.owner);
-
-function managerItem(person) {
-  const owner = person.role === 'owner';
-  return el('li', { 'data-customer-id': person.customer_id, 'data-email': person.email, 'data-role': person.role },
-    el('span', { class: 'manager-email' }, person.email),
-    owner ? el('span', { class: 'badge owner' }, 'Owner') : el('span', { class: 'muted' }, `added ${day(person.added_at)}`),
-    isMe(person) ? el('span', { class: 'muted you' }, '(you)') : null,
-    !owner && iAmOwner()
-      ? el('button', {
-        type: 'button',
-        class: 'link manager-remove',
-        'data-customer-id': person.customer_id,
-        'aria-label': `Remove ${person.email} as a billing manager`,
-        onclick: () => askRemoveManager(person),
-      }, 'Remove')
-      : null);
-}
-
-/** "N of 5", and the add form off once the subscription has as many co-managers as it may. */
-function applyManagerLimit() {
-  if (!managers) return;
-  const n = managers.managers.length;
-  const max = managers.max_managers;
-  const full = n >= max;
-  $('#manager-count').textContent = `${n} of ${max} co-managers`;
-  $('#manager-fields').disabled = full;
-  $('#manager-email').disabled = full;
-  if (!$('#manager-form').dataset.busy) $('#manager-add').disabled = full;
-  $('#manager-limit').textContent = full
-    ? `This subscription has ${max} billing managers besides its owner, the most it can have. ${iAmOwner() ? 'Remove one to add another.' : 'Its owner can remove one to make room.'}`
-    : '';
-  show($('#manager-limit'), full);
-}
-
-function renderManagers() {
-  const m = managers;
-  names.set(m.owner.customer_id, m.owner.email);
-  for (const p of m.managers) names.set(p.customer_id, p.email);
-  $('#managers-list').replaceChildren(managerItem(m.owner), ...m.managers.map(managerItem));
-  applyManagerLimit();
-  const offer = m.ownership_offer;
-  const box = $('#ownership-offer');
-  show(box, Boolean(offer));
-  if (offer) {
-    box.replaceChildren(`Ownership offered to ${offer.email} until ${moment(offer.expires_at)}. `,
-      isMe(offer)
-        ? el('span', {}, 'That is you: ', el('a', { href: '/portal' }, 'accept it on the portal home'), '.')
-        : 'It changes hands only when they accept.');
-  }
-  show($('#owner-form'), iAmOwner());
-}
-
-async function loadManagers() {
-  let answer;
-  try {
-    answer = await call('GET', `${base}/managers`);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) throw err;
-    // The rest of the page works without them: the failure is said in their section.
-    managersLoadFailed = true;
-    showError($('#managers-box'), err);
-    return;
-  }
-  if (managersLoadFailed) {
-    managersLoadFailed = false;
-    $('#manager-action-error').textContent = '';
-  }
-  managers = answer;
-  renderManagers();
-}
-
-function askRemoveManager(person) {
-  if (removingManager) return;
-  const dialog = $('#manager-remove-dialog');
-  $('#manager-remove-text').textContent = `${person.email} can no longer manage this subscription: it leaves their portal at once. Seats, and a seat they may hold, stay as they are. You can add them again later.`;
-  dialog.returnValue = '';
-  dialog.onclose = async () => {
-    if (dialog.returnValue !== 'remove' || removingManager) return;
-    removingManager = true;
-    const box = $('#managers-box');
-    clearErrors(box);
-    for (const b of document.querySelectorAll('.manager-remove')) b.disabled = true;
-    try {
-      await call('DELETE', `${base}/managers/${encodeURIComponent(person.customer_id)}`);
-      await refresh();
-      $('#manager-action-status').textContent = `${person.email} is no longer a billing manager.`;
-    } catch (err) {
-      if (!handleAuth(err)) showError(box, err);
-    } finally {
-      removingManager = false;
-      for (const b of document.querySelectorAll('.manager-remove')) b.disabled = false;
-    }
-  };
-  dialog.showModal();
-  $('#keep-manager').focus();
-}
-
-// One Idempotency-Key per intended change (a form and the email it names): sending the same
-// again after a lost answer is answered once; another email is another change.
-const keys = new Map();
-function keyFor(slot, what) {
-  const k = keys.get(slot);
-  if (k && k.what === what) return k.key;
-  const key = newKey();
-  keys.set(slot, { what, key });
-  return key;
 }
 
 /**
@@ -459,219 +340,8 @@ $('#invite-email').addEventListener('input', () => {
   if (growFor !== null && $('#invite-email').value.trim() !== growFor && !(pending && pending.dataset.busy)) hideGrowth();
 });
 
-// "Invite a list": up to MAX_BATCH emails, pasted or read from a CSV; the server checks them
-// (preview, nothing written) and the confirm button sends exactly the rows it checked.
-const MAX_BATCH = 500;
-const batchForm = $('#batch-form');
-const batchBox = $('#batch-result');
-const batchText = $('#batch-emails');
-
-/** The emails of the textarea: one per line, or separated by commas, semicolons or spaces. */
-function batchEmails() {
-  return batchText.value.split(/[\s,;]+/).filter(Boolean);
-}
-
-/** The rows of a CSV text (quoted fields with "" and line breaks inside; `,`, `;` or tab). */
-function csvRows(text) {
-  const src = text.replace(/^\uFEFF/, '');
-  const firstLine = src.split(/\r?\n/, 1)[0] || '';
-  const outside = firstLine.replace(/"[^"]*"/g, '');
-  const count = (c) => outside.split(c).length - 1;
-  const delim = [',', ';', '\t'].reduce((best, c) => (count(c) > count(best) ? c : best), ',');
-  const rows = [];
-  let row = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < src.length; i += 1) {
-    const c = src[i];
-    if (quoted) {
-      if (c === '"' && src[i + 1] === '"') { field += '"'; i += 1; } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"' && field.trim() === '') {
-      quoted = true;
-      field = '';
-    } else if (c === delim) {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && src[i + 1] === '\n') i += 1;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length) { row.push(field); rows.push(row); }
-  return rows.map((r) => r.map((f) => f.trim())).filter((r) => r.some((f) => f !== ''));
-}
-
-/** A CSV's emails: its `email` column when the first row names one, else every row's first column. */
-function csvEmails(text) {
-  const rows = csvRows(text);
-  if (!rows.length) return [];
-  const col = rows[0].findIndex((h) => h.toLowerCase() === 'email');
-  const body = col >= 0 ? rows.slice(1) : rows;
-  const at = col >= 0 ? col : 0;
-  return body.map((r) => r[at] || '').filter(Boolean);
-}
-
-/** The server's refused rows, each with its row number (from 1), email and reason. */
-function refusedList(answer) {
-  const refused = (answer.rows || []).filter((r) => r.status === 'refused');
-  if (!refused.length) return null;
-  return el('ul', { class: 'refused-rows' }, refused.map((r) => el('li', { 'data-row': r.index },
-    `Row ${r.index + 1}, ${r.email || '(no email)'}: ${refusal(r.error)}`)));
-}
-
-/** Why a row was refused, in the page's own row numbers (the API's `index` starts at 0). */
-function refusal(error) {
-  if (!error) return 'refused';
-  if (error.code === 'duplicate_row') return 'the same email as an earlier row';
-  return error.message;
-}
-
-/** A preview no longer matches the list once it is edited: its confirm button goes. */
-function batchStale() {
-  const confirm = batchBox.querySelector('form');
-  if (!confirm || confirm.dataset.busy) return;
-  confirm.remove();
-  batchBox.append(el('p', { class: 'muted batch-stale' }, 'The list changed since it was checked: check it again before inviting.'));
-}
-
-batchText.addEventListener('input', batchStale);
-
-function tooMany(n) {
-  return new ApiError(400, 'invalid_request', `This list has ${n} emails; at most ${MAX_BATCH} can be invited at once. Split it into smaller lists.`, 'seats');
-}
-
-$('#batch-file').addEventListener('change', async () => {
-  const input = $('#batch-file');
-  const file = input.files && input.files[0];
-  clearErrors(batchForm);
-  if (!file) return;
-  let text;
-  try {
-    if (file.size > 5 * 1024 * 1024) throw new Error('too large');
-    text = await file.text();
-  } catch {
-    $('#batch-file-error').textContent = `${file.name} could not be read: choose a CSV or text file of at most 5 MB.`;
-    input.value = '';
-    return;
-  }
-  const emails = csvEmails(text);
-  input.value = '';
-  if (!emails.length) {
-    $('#batch-file-error').textContent = `${file.name} holds no emails.`;
-    return;
-  }
-  batchText.value = emails.join('\n');
-  batchStale();
-  if (emails.length > MAX_BATCH) showError(batchForm, tooMany(emails.length));
-  else status(batchForm, `Loaded ${emails.length} ${emails.length === 1 ? 'email' : 'emails'} from ${file.name}. Check the list to see who will be invited.`);
-});
-
-function renderBatch(answer, preview, rows) {
-  const n = preview ? answer.will_be_created : answer.created;
-  const m = answer.refused;
-  const headline = preview ? `${n} will be invited, ${m} are refused` : `${n} invited, ${m} refused`;
-  const refused = refusedList(answer);
-  batchBox.replaceChildren(el('p', { class: 'batch-headline' }, headline), ...(refused ? [refused] : []));
-  show(batchBox, true);
-  if (!preview || !n) return;
-  batchConfirm(rows, `Invite ${peopleText(n)}`);
-}
-
-/** While a list is sent it is what was checked: no edits, no new check. */
-function lockBatch(locked) {
-  batchText.readOnly = locked;
-  $('#batch-preview').disabled = locked;
-  $('#batch-file').disabled = locked;
-}
-
-/** Sends the list (`extra`: the auto-grow confirm) under `key`. */
-async function sendBatch(rows, key, extra = {}) {
-  lockBatch(true);
-  try {
-    return await call('POST', `${base}/seats/batch`, { body: { seats: rows, ...extra }, idempotencyKey: key });
-  } finally {
-    lockBatch(false);
-  }
-}
-
-async function batchSent(answer, rows) {
-  batchText.value = '';
-  renderBatch(answer, false, rows);
-  await refresh();
-}
-
-/** The button that sends the checked list, `hint` above it. */
-function batchConfirm(rows, label, hint) {
-  // One key per checked list: a retry of the confirm (a lost answer) is answered once.
-  const key = newKey();
-  const form = el('form', { novalidate: true },
-    hint ? el('p', { class: 'hint' }, hint) : null,
-    el('p', { class: 'form-error', role: 'alert' }),
-    el('p', { class: 'status', role: 'status' }),
-    el('div', { class: 'actions' },
-      el('button', { type: 'submit', class: 'confirm', id: 'batch-confirm' }, label)));
-  batchBox.append(form);
-  onSubmit(form, async () => {
-    let answer;
-    try {
-      answer = await sendBatch(rows, key);
-    } catch (err) {
-      if (handleAuth(err)) return;
-      if (!growthOffered(err)) throw err;
-      offerBatchGrowth(rows, err);
-      return;
-    }
-    await batchSent(answer, rows);
-  });
-}
-
-/** The list does not fit and the product grows when full: the price of the seats it lacks. */
-function offerBatchGrowth(rows, err) {
-  const n = err.seatsNeeded || 1;
-  const free = Math.max(0, err.preview.subscription.seats_available || 0);
-  const people = peopleText(free + n);
-  offerGrowth(batchBox, err, {
-    question: free
-      ? `Only ${free} ${free === 1 ? 'seat is' : 'seats are'} free. Buy ${seatsText(n)} to invite ${people}?`
-      : `Every seat is taken. Buy ${seatsText(n)} to invite ${people}?`,
-    label: `Buy ${n} ${n === 1 ? 'seat' : 'seats'} and invite ${people}`,
-    confirmId: 'batch-grow-confirm',
-    resend: (confirm, key) => sendBatch(rows, key, confirm),
-    done: (answer) => batchSent(answer, rows),
-    paymentNote: 'Nothing is assigned until it is paid. Once it is, the seats are added: send the list again then.',
-  });
-}
-
-onSubmit(batchForm, async () => {
-  batchBox.replaceChildren();
-  show(batchBox, false);
-  const emails = batchEmails();
-  if (!emails.length) throw new ApiError(400, 'invalid_request', 'Paste at least one email, or load a CSV file.', 'seats');
-  if (emails.length > MAX_BATCH) throw tooMany(emails.length);
-  const rows = emails.map((email) => ({ email }));
-  let answer;
-  try {
-    answer = await call('POST', `${base}/seats/batch/preview`, { body: { seats: rows } });
-  } catch (err) {
-    if (handleAuth(err)) return;
-    if (!(err instanceof ApiError) || err.code !== 'no_seats_available') throw err;
-    // The list does not fit the free seats: nothing would be assigned.
-    const message = err.message.charAt(0).toUpperCase() + err.message.slice(1);
-    batchBox.replaceChildren(el('p', { class: 'form-error', role: 'alert' }, message));
-    show(batchBox, true);
-    // A product that grows when full: sending the list answers the price of the seats missing
-    // first (the check prices nothing), and nothing is charged before that is confirmed.
-    if (product && product.when_full === 'grow') {
-      batchConfirm(rows, 'Invite this list', 'More seats can be bought for this list: sending it shows their price first, and nothing is charged until you confirm it.');
-    }
-    return;
-  }
-  renderBatch(answer, true, rows);
-});
+// "Invite a list" (batch.js): the product is read when the list is sent (it is loaded later).
+initBatch({ call, base, refresh, product: () => product, growthOffered, offerGrowth, seatsText, peopleText });
 
 // "Assign me": the billing manager's own seat, claimed at once.
 onSubmit($('#assign-me-form'), async () => {
@@ -680,39 +350,8 @@ onSubmit($('#assign-me-form'), async () => {
   status($('#assign-me-form'), 'You have a seat; your benefits are on the Benefits page.');
 });
 
-onSubmit($('#manager-form'), async () => {
-  const email = $('#manager-email').value.trim();
-  try {
-    try {
-      await call('POST', `${base}/managers`, { body: { email }, idempotencyKey: keyFor('manager', email) });
-    } catch (err) {
-      if (handleAuth(err)) return;
-      throw err;
-    }
-    keys.delete('manager');
-    $('#manager-email').value = '';
-    clearErrors($('#managers-box'));
-    await refresh();
-    status($('#manager-form'), `Added ${email}; they were emailed a sign-in link.`);
-  } finally {
-    // Once the form's buttons are given back: the last co-manager allowed closes the form.
-    setTimeout(applyManagerLimit, 0);
-  }
-});
-
-onSubmit($('#owner-form'), async () => {
-  const email = $('#owner-email').value.trim();
-  try {
-    await call('POST', `${base}/owner`, { body: { email }, idempotencyKey: keyFor('owner', email) });
-  } catch (err) {
-    if (handleAuth(err)) return;
-    throw err;
-  }
-  keys.delete('owner');
-  $('#owner-email').value = '';
-  await refresh();
-  status($('#owner-form'), `Ownership offered to ${email}. They were emailed a sign-in link; you stay the owner until they accept.`);
-});
+// "Billing managers" (managers.js); loadAll reads them through `billingManagers.load`.
+const billingManagers = initManagers({ call, base, me, names, refresh });
 
 onSubmit($('#cancel-form'), async () => {
   await call('DELETE', `${base}/scheduled-change`);

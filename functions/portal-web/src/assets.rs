@@ -23,7 +23,7 @@ const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file under `assets/`. Pages are addressed by route, modules and styles by name
 /// under `/portal/assets/`.
-const FILES: [(&str, &str, &[u8]); 19] = files![
+const FILES: [(&str, &str, &[u8]); 21] = files![
     "checkout.html" => HTML,
     "test-payment.html" => HTML,
     "complete.html" => HTML,
@@ -39,6 +39,8 @@ const FILES: [(&str, &str, &[u8]); 19] = files![
     "complete.js" => JS,
     "portal.js" => JS,
     "subscription.js" => JS,
+    "batch.js" => JS,
+    "managers.js" => JS,
     "claim.js" => JS,
     "benefits.js" => JS,
     "dashboard.js" => JS,
