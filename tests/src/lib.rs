@@ -89,6 +89,9 @@ pub async fn seed_seats(
             revoked_at: None,
             claim_token_hash: (!claimed).then(|| domain::secrets::hash(&format!("seeded-{}", seat_token(i)))),
             reinvitations: 0,
+            suspended_at: None,
+            suspended_from: None,
+            restorations: 0,
         };
         let item = row("seat", &keys::seat(subscription_id, &seat.id), &seat).expect("row");
         let guard = marker(

@@ -75,6 +75,9 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         period_confirmed: false,
         change_intent: None,
         pending_change: None,
+        suspended_until: None,
+        restored_from: None,
+        restored_into: None,
     };
     CheckoutCompletion {
         checkout_id: c.id.clone(),
@@ -90,6 +93,7 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         },
         new_customer: Some(customer),
         subscription: sub,
+        restore: None,
     }
 }
 
@@ -178,7 +182,8 @@ async fn billing_updates_apply_in_order_and_once() {
         period_confirmed: true,
         provider_item_id: Some("si_1".into()),
         renewal: None,
-        revoke_all: None,
+        seats_job: None,
+        suspension: Default::default(),
         audit: None,
     };
     assert_eq!(

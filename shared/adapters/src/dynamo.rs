@@ -36,6 +36,8 @@ use write::Txn;
 mod seats;
 #[path = "dynamo_sessions.rs"]
 mod sessions;
+#[path = "dynamo_suspension.rs"]
+mod suspension;
 #[path = "dynamo_team.rs"]
 mod team;
 #[path = "dynamo_webhooks.rs"]

@@ -8,7 +8,7 @@ use super::{codec, date, fault, keys, marker, n, s, DynamoStore, Txn, TAKES_SEAT
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use domain::model::*;
-use domain::ports::{Applied, BillingUpdate, CheckoutCompletion};
+use domain::ports::{Applied, BillingUpdate, CheckoutCompletion, SuspensionChange};
 use domain::ports::{AssignCap, SettleOutcome, Settlement};
 use domain::StoreError;
 
@@ -42,6 +42,25 @@ impl DynamoStore {
         if let Some(cus) = &c.new_customer {
             items.extend(self.new_customer_items(cus)?);
         }
+        if let Some(r) = &c.restore {
+            // The suspended subscription's seats come over: its suspension, still there and
+            // not past its end, is used up (the sweeper's end deletes the same record).
+            items.extend([
+                self.delete(
+                    &keys::suspension(&r.from_subscription_id),
+                    Some("attribute_exists(PK) AND ends_at > :now"),
+                    vec![(":now", n(r.at.timestamp()))],
+                )?,
+                self.update(
+                    &keys::subscription(&r.from_subscription_id),
+                    "SET restored_into = :new REMOVE suspended_until",
+                    Some("attribute_exists(PK)"),
+                    &[],
+                    vec![(":new", s(&sub.id))],
+                )?,
+                self.outbox_item(&r.job, r.at.timestamp())?,
+            ]);
+        }
         Ok(match self.transact(items).await? {
             Txn::Committed => Applied::Applied,
             Txn::ConditionFailed(failed) if failed.contains(&0) => Applied::Duplicate,
@@ -71,14 +90,37 @@ impl DynamoStore {
             expression.push_str(", provider_item_id = :item");
             values.push((":item", s(item)));
         }
+        let mut removed = Vec::new();
         if let Some(r) = &u.renewal {
             // The scheduled change takes effect with the new period.
-            expression.push_str(", seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit REMOVE scheduled_change");
+            expression
+                .push_str(", seats = :seats, assign_cap = :cap, #interval = :interval, unit_amount = :unit");
+            removed.push("scheduled_change");
             names.push(("#interval", "interval"));
             values.push((":seats", n(r.seats)));
             values.push((":cap", n(r.assign_cap)));
             values.push((":interval", s(r.interval.as_str())));
             values.push((":unit", n(r.unit_amount)));
+        }
+        // 2: a lapse's suspension record; a reactivation's delete of it (it must still exist).
+        let suspension = match &u.suspension {
+            SuspensionChange::None => None,
+            SuspensionChange::Begin(x) => {
+                expression.push_str(", suspended_until = :until");
+                values.push((":until", date(x.until)?));
+                Some(self.put(super::suspension::suspension_row(x), None)?)
+            }
+            SuspensionChange::End => {
+                removed.push("suspended_until");
+                Some(self.delete(
+                    &keys::suspension(&u.subscription_id),
+                    Some("attribute_exists(PK)"),
+                    vec![],
+                )?)
+            }
+        };
+        if !removed.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
         let mut items = vec![
             self.event_marker(&u.event_id, Utc::now())?,
@@ -90,10 +132,11 @@ impl DynamoStore {
                 values,
             )?,
         ];
+        items.extend(suspension);
         if let Some(a) = &u.audit {
             items.push(self.audit_item(a)?);
         }
-        if let Some(job) = &u.revoke_all {
+        if let Some(job) = &u.seats_job {
             items.push(self.outbox_item(job, u.event_created)?);
         }
         Ok(match self.transact(items).await? {

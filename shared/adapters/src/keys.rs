@@ -20,6 +20,7 @@
 //! | co-manager / their counter | `SUB#{id}` | `MANAGER#{customer}` / `MANAGERS` | `CUSTOMER#{customer}` / `MANAGES#{sub}` |
 //! | ownership offer (one per subscription) | `SUB#{id}` | `OWNEROFFER` | `CUSTOMER#{offered}` / `OWNEROFFER#{sub}` |
 //! | seats just bought by auto-grow, until written (no other change begins meanwhile) | `SUB#{id}` | `GROWHOLD` | |
+//! | a lapsed subscription's suspension (its seats wait for a reactivation) | `SUB#{id}` | `SUSPENSION` | `SUSPENDED#{shard}` / `{until:012}#{sub}` (the sweeper's list) |
 //! | seats reserved by a batch, until given back | `SUB#{id}` | `RESERVATION#{id}` | `SEATRESERVATION` / `{created:012}#{id}` |
 //! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
 //! | license key record (who holds it, activation counter) | `LICENSE#{sha256}` | `LICENSE` | |
@@ -192,6 +193,15 @@ pub fn invitation_expiry_partition(shard: u32) -> String {
 }
 pub fn invitation_expiry(token_hash: &str, expires_at: i64) -> (String, String) {
     (invitation_expiry_partition(shard_of(token_hash)), format!("{expires_at:012}#{token_hash}"))
+}
+pub fn suspension(sub: &str) -> Key {
+    key(format!("SUB#{sub}"), "SUSPENSION")
+}
+pub fn suspension_due_partition(shard: u32) -> String {
+    format!("SUSPENDED#{shard}")
+}
+pub fn suspension_due(sub: &str, until: i64) -> (String, String) {
+    (suspension_due_partition(shard_of(sub)), format!("{until:012}#{sub}"))
 }
 pub fn manager(sub: &str, customer: &str) -> Key {
     key(format!("SUB#{sub}"), &format!("MANAGER#{customer}"))

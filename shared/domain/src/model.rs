@@ -437,6 +437,16 @@ pub struct Subscription {
     /// A change sent to the provider and waiting for its payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_change: Option<PendingChange>,
+    /// A lapsed subscription's seats are suspended until then: a reactivation before it
+    /// restores them, the sweeper revokes them at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_until: Option<DateTime<Utc>>,
+    /// The lapsed subscription whose seats this one's purchase restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<String>,
+    /// The subscription that took this lapsed one's seats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_into: Option<String>,
 }
 
 impl Subscription {

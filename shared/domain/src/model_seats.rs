@@ -13,6 +13,10 @@ pub enum SeatStatus {
     /// A pending seat whose invitation ran out: it holds no seat of the count (the sweeper freed
     /// it) and keeps its email; re-sending the invitation takes a free seat again.
     Expired,
+    /// A seat of a lapsed subscription: its benefits revoked, its person and email kept (and
+    /// still counted in `seats_assigned`), until a reactivation restores it or the sweeper
+    /// revokes it when the suspension ends.
+    Suspended,
 }
 
 impl SeatStatus {
@@ -22,12 +26,14 @@ impl SeatStatus {
             SeatStatus::Claimed => "claimed",
             SeatStatus::Revoked => "revoked",
             SeatStatus::Expired => "expired",
+            SeatStatus::Suspended => "suspended",
         }
     }
 
-    /// Whether the seat is one of the subscription's `seats_assigned` (pending or claimed).
+    /// Whether the seat is one of the subscription's `seats_assigned` (pending, claimed, or
+    /// suspended with its lapsed subscription).
     pub fn holds_a_seat(self) -> bool {
-        matches!(self, SeatStatus::Pending | SeatStatus::Claimed)
+        matches!(self, SeatStatus::Pending | SeatStatus::Claimed | SeatStatus::Suspended)
     }
 }
 
@@ -58,6 +64,15 @@ pub struct Seat {
     /// grows with it (pending → expired → pending again).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reinvitations: u32,
+    /// While suspended: when, and what it was (`pending` or `claimed`), which a restore brings back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_from: Option<SeatStatus>,
+    /// How many times the seat was restored in place: like re-invitations, each starts a
+    /// later round of its webhook versions.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restorations: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -114,6 +129,9 @@ pub struct Grant {
     pub object_key: Option<String>,
     #[serde(default)]
     pub filename: Option<String>,
+    /// How many times it was granted again after a suspension (its webhook versions go on).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reinstatements: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -123,6 +141,11 @@ pub enum JobKind {
     Revoke,
     /// Revoke every live seat of a lapsed subscription, a page per message.
     RevokeAll,
+    /// Suspend every live seat of a subscription that just lapsed, a page per message.
+    SuspendAll,
+    /// Restore a suspended subscription's seats, a page per message: in place (Stripe
+    /// reactivated it) or onto the new subscription of a reactivating purchase.
+    Restore,
     /// Mail a pending seat's invitation (its claim link).
     Invite,
     /// Mail a sign-in link if the email is an organization's customer (the worker looks; the
@@ -136,6 +159,8 @@ impl JobKind {
             JobKind::Grant => "grant",
             JobKind::Revoke => "revoke",
             JobKind::RevokeAll => "revoke_all",
+            JobKind::SuspendAll => "suspend_all",
+            JobKind::Restore => "restore",
             JobKind::Invite => "invite",
             JobKind::SignIn => "sign_in",
         }
@@ -155,8 +180,10 @@ pub struct DeadJob {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub kind: JobKind,
-    /// The seat; for `revoke_all`, the subscription's id (one such job per subscription).
+    /// The seat; for `revoke_all` and `suspend_all`, the subscription's id (one such job per
+    /// subscription); for `restore`, the suspended subscription's.
     pub seat_id: String,
+    /// For `restore`, the subscription the seats are restored to (the same one, in place).
     pub subscription_id: String,
     /// The holder; empty for `revoke_all`.
     pub customer_id: String,
@@ -189,6 +216,16 @@ impl Job {
             claim_token: None,
             sign_in: None,
         }
+    }
+
+    /// Suspend the seats of a subscription that lapsed, from `cursor` on.
+    pub fn suspend_all(subscription_id: &str, cursor: Option<String>) -> Job {
+        Job { kind: JobKind::SuspendAll, ..Job::revoke_all(subscription_id, cursor) }
+    }
+
+    /// Restore the suspended seats of `from` onto `to` (the same id: in place), from `cursor` on.
+    pub fn restore(from: &str, to: &str, cursor: Option<String>) -> Job {
+        Job { kind: JobKind::Restore, subscription_id: to.to_string(), ..Job::revoke_all(from, cursor) }
     }
 
     /// Mail the invitation of a pending seat, with the link of `claim_token`.

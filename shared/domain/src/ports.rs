@@ -6,6 +6,7 @@ use crate::model::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use crate::ports_suspension::*;
 pub use crate::ports_team::*;
 pub use crate::ports_webhooks::*;
 
@@ -337,6 +338,8 @@ pub struct CheckoutCompletion {
     pub new_customer: Option<Customer>,
     pub subscription: Subscription,
     pub audit: AuditEvent,
+    /// The purchase reactivates a suspended subscription: its seats come over.
+    pub restore: Option<Restoration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,8 +420,9 @@ pub struct BillingUpdate {
     pub provider_item_id: Option<String>,
     /// A renewal that applies the scheduled change: the new seats, cap and price.
     pub renewal: Option<RenewalTerms>,
-    /// A lapse: the job that revokes every seat, committed with the status.
-    pub revoke_all: Option<Job>,
+    /// A lapse's `suspend_all` or a reactivation's `restore` job, committed with the status.
+    pub seats_job: Option<Job>,
+    pub suspension: SuspensionChange,
     pub audit: Option<AuditEvent>,
 }
 
@@ -452,7 +456,7 @@ pub enum IdempotencyStart {
 /// The single table, in the domain's words. Every invariant is enforced by the store itself
 /// (conditions and transactions), never by a read followed by a write.
 #[async_trait]
-pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + Send + Sync {
+pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore + Send + Sync {
     /// Organization + slug guard + API key hash in one transaction. `Ok(false)`: slug taken.
     async fn create_organization(
         &self,

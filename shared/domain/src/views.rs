@@ -178,6 +178,15 @@ pub struct SubscriptionView {
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// Lapsed: its seats are suspended until then (a reactivating purchase before it restores them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended_until: Option<DateTime<Utc>>,
+    /// The lapsed subscription whose seats this one restored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<String>,
+    /// The subscription that restored this lapsed one's seats.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_into: Option<String>,
 }
 
 /// A change waiting for the period's end, as the API shows it.
@@ -272,6 +281,9 @@ impl From<&Subscription> for SubscriptionView {
             current_period_start: s.current_period_start,
             current_period_end: s.current_period_end,
             created_at: s.created_at,
+            suspended_until: s.suspended_until,
+            restored_from: s.restored_from.clone(),
+            restored_into: s.restored_into.clone(),
         }
     }
 }
@@ -307,6 +319,9 @@ pub struct SeatView {
     pub invitation_expires_at: Option<DateTime<Utc>>,
     pub claimed_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Suspended: since when (its subscription lapsed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Seat> for SeatView {
@@ -326,6 +341,7 @@ impl From<&Seat> for SeatView {
             },
             claimed_at: s.claimed_at,
             revoked_at: s.revoked_at,
+            suspended_at: s.suspended_at.filter(|_| s.status == SeatStatus::Suspended),
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 /// Every event type an endpoint can subscribe to.
-pub const EVENT_TYPES: [&str; 12] = [
+pub const EVENT_TYPES: [&str; 14] = [
     "subscription.created",
     "subscription.updated",
     "subscription.canceled",
@@ -21,6 +21,8 @@ pub const EVENT_TYPES: [&str; 12] = [
     "seat.revoked",
     "seat.invitation_sent",
     "seat.expired",
+    "seat.suspended",
+    "seat.restored",
     "benefit.granted",
     "benefit.revoked",
     "checkout.completed",

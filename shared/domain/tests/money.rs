@@ -194,7 +194,7 @@ async fn annual_to_monthly_waits_for_the_renewal() {
 }
 
 #[tokio::test]
-async fn a_lapse_revokes_every_seat_and_its_benefits() {
+async fn a_lapse_suspends_every_seat_and_revokes_its_benefits_and_the_window_end_revokes_the_seats() {
     let s = setup(20).await;
     let app = &s.f.app;
     for i in 0..12 {
@@ -247,24 +247,47 @@ async fn a_lapse_revokes_every_seat_and_its_benefits() {
     assert_eq!(billing_events::handle(app, &same).await, Ok(billing_events::Outcome::Stale));
     let later = updated("evt_later", at(2025, 3, 13).timestamp(), None, 20, "month");
     assert_eq!(billing_events::handle(app, &later).await, Ok(billing_events::Outcome::Stale));
-    // Drain the queue: revoke_all pages, then the benefit revoke jobs.
-    for _ in 0..10 {
-        let jobs = s.f.queue.take();
-        if jobs.is_empty() {
-            break;
+    // Drain the queue: suspend_all pages, then the benefit revoke jobs.
+    let drain = || async {
+        for _ in 0..10 {
+            let jobs = s.f.queue.take();
+            if jobs.is_empty() {
+                break;
+            }
+            for job in jobs {
+                benefits::process(app, &job).await.expect("job");
+            }
         }
-        for job in jobs {
-            benefits::process(app, &job).await.expect("job");
-        }
-    }
+    };
+    drain().await;
+    // Suspended: every seat kept (and counted), every benefit revoked.
     let sub = current(&s).await;
-    assert_eq!((sub.status, sub.seats_assigned), (SubscriptionStatus::Canceled, 0));
+    assert_eq!((sub.status, sub.seats_assigned), (SubscriptionStatus::Canceled, 12));
+    let until = sub.suspended_until.expect("suspended");
+    assert_eq!(until, s.f.app.clock.now() + chrono::Duration::days(30));
+    let list = seats::list(app, &s.merchant, &s.sub.id, None, None, Some("100")).await.expect("list");
+    assert_eq!(list.seats.len(), 12);
+    assert!(list.seats.iter().all(|x| x.status == SeatStatus::Suspended));
+    let holders: Vec<String> = list.seats.iter().filter_map(|x| x.customer_id.clone()).collect();
+    assert_eq!(holders.len(), 3);
+    for holder in &holders {
+        let grants = s.f.store.grants_of_customer(holder).await.expect("grants");
+        assert!(!grants.is_empty() && grants.iter().all(|g| g.status == GrantStatus::Revoked));
+    }
+    // A sweep a second before the window closes leaves them; at its end they are revoked.
+    s.f.clock.set(until - chrono::Duration::seconds(1));
+    assert_eq!(domain::services::sweeper::sweep(app, 60).await.expect("sweep").suspensions_ended, 0);
+    s.f.clock.set(until);
+    assert_eq!(domain::services::sweeper::sweep(app, 60).await.expect("sweep").suspensions_ended, 1);
+    assert_eq!(domain::services::sweeper::sweep(app, 60).await.expect("sweep").suspensions_ended, 0, "once");
+    drain().await;
+    let sub = current(&s).await;
+    assert_eq!(
+        (sub.status, sub.seats_assigned, sub.suspended_until),
+        (SubscriptionStatus::Canceled, 0, None)
+    );
     let list = seats::list(app, &s.merchant, &s.sub.id, None, None, Some("100")).await.expect("list");
     assert!(list.seats.iter().all(|x| x.status == SeatStatus::Revoked));
-    for seat in list.seats.iter().filter_map(|x| x.customer_id.clone()) {
-        let grants = s.f.store.grants_of_customer(&seat).await.expect("grants");
-        assert!(grants.iter().all(|g| g.status == GrantStatus::Revoked));
-    }
     let r = seats::assign(
         app,
         &s.merchant,

@@ -98,7 +98,7 @@ async fn given_up_jobs_leave_for_the_dead_letter_records_and_never_block_a_fresh
 }
 
 #[tokio::test]
-async fn a_lapse_whose_next_page_the_queue_lost_is_finished_by_the_sweeper() {
+async fn a_lapse_whose_next_suspend_page_the_queue_lost_is_finished_by_the_sweeper() {
     let (f, merchant, sub) = setup(250).await;
     claimed_seats(&f, &merchant, &sub, 250).await;
     let deleted = PaymentEvent {
@@ -111,28 +111,28 @@ async fn a_lapse_whose_next_page_the_queue_lost_is_finished_by_the_sweeper() {
     };
     billing_events::handle(&f.app, &deleted).await.expect("lapse");
     // The first page runs; the message of the next is lost (or dead-lettered by the queue).
-    let first: Vec<Job> = f.queue.take().into_iter().filter(|j| j.kind == JobKind::RevokeAll).collect();
+    let first: Vec<Job> = f.queue.take().into_iter().filter(|j| j.kind == JobKind::SuspendAll).collect();
     assert_eq!(first.len(), 1);
     benefits::process(&f.app, &first[0]).await.expect("page 1");
     let lost: Vec<Job> = f.queue.take();
-    let next = lost.iter().find(|j| j.kind == JobKind::RevokeAll).expect("the next page was sent");
+    let next = lost.iter().find(|j| j.kind == JobKind::SuspendAll).expect("the next page was sent");
     assert!(next.cursor.is_some());
-    for job in lost.iter().filter(|j| j.kind != JobKind::RevokeAll) {
+    for job in lost.iter().filter(|j| j.kind != JobKind::SuspendAll) {
         benefits::process(&f.app, job).await.expect("benefit revoke");
     }
     // The outbox remembers where the fan-out was: the sweeper sends that page again.
     f.clock.advance(Duration::seconds(61));
     assert!(sweeper::sweep(&f.app, 60).await.expect("sweep").resent >= 1);
     let resent = f.queue.take();
-    assert!(resent.iter().any(|j| j.kind == JobKind::RevokeAll && j.cursor == next.cursor));
+    assert!(resent.iter().any(|j| j.kind == JobKind::SuspendAll && j.cursor == next.cursor));
     for job in resent {
         benefits::process(&f.app, &job).await.expect("job");
     }
     drain(&f).await;
     let now = f.store.subscription(&sub.id).await.expect("s").expect("sub");
-    assert_eq!(now.seats_assigned, 0, "every seat revoked");
+    assert_eq!(now.seats_assigned, 250, "every seat suspended, still counted");
     let list = seats::list(&f.app, &merchant, &sub.id, None, None, Some("100")).await.expect("list");
-    assert!(list.seats.iter().all(|s| s.status == SeatStatus::Revoked));
+    assert!(list.seats.iter().all(|s| s.status == SeatStatus::Suspended));
     assert!(f.store.stale_jobs(i64::MAX, 1000).await.expect("outbox").is_empty(), "nothing left over");
 }
 

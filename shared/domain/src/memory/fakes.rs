@@ -168,6 +168,11 @@ impl FixedClock {
     pub fn at(t: DateTime<Utc>) -> Self {
         FixedClock(Mutex::new(t))
     }
+    pub fn set(&self, to: DateTime<Utc>) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = to;
+        }
+    }
     pub fn advance(&self, by: Duration) {
         if let Ok(mut t) = self.0.lock() {
             *t += by;

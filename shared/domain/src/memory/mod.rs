@@ -15,6 +15,7 @@ mod grants;
 mod managers;
 mod outbox;
 mod seats;
+mod suspension;
 mod team;
 mod webhook_fakes;
 mod webhooks;
@@ -68,6 +69,8 @@ struct State {
     /// subscription → the reservation of seats just bought, until they are written: no other
     /// change begins meanwhile (a second confirm would buy again).
     grow_holds: HashMap<String, String>,
+    /// subscription → its suspension, while its seats wait for a reactivation.
+    suspensions: HashMap<String, Suspension>,
 }
 
 /// Up to `limit` of `all` (in id order) whose id comes after `after`: a page, as the table's
@@ -196,8 +199,21 @@ impl Store for MemoryStore {
             let email_taken = c.new_customer.as_ref().is_some_and(|n| {
                 s.customer_emails.contains_key(&(n.organization_id.clone(), n.email.clone()))
             });
-            if !open || email_taken {
+            // A restore needs the suspension still there and not past its end.
+            let restorable = c
+                .restore
+                .as_ref()
+                .is_none_or(|r| s.suspensions.get(&r.from_subscription_id).is_some_and(|x| x.until > r.at));
+            if !open || email_taken || !restorable {
                 return Applied::Stale;
+            }
+            if let Some(r) = &c.restore {
+                s.suspensions.remove(&r.from_subscription_id);
+                if let Some(old) = s.subscriptions.get_mut(&r.from_subscription_id) {
+                    old.suspended_until = None;
+                    old.restored_into = Some(c.subscription.id.clone());
+                }
+                s.put_job(&r.job, r.at.timestamp());
             }
             s.events_seen.insert(c.event_id.clone());
             if let Some(k) = s.checkouts.get_mut(&c.checkout_id) {
@@ -259,6 +275,10 @@ impl Store for MemoryStore {
             if sub.version != u.expected_version || sub.last_event_at > u.event_created {
                 return Applied::Stale;
             }
+            // An end needs the record still there (the sweeper may have ended it first).
+            if u.suspension == SuspensionChange::End && !s.suspensions.contains_key(&u.subscription_id) {
+                return Applied::Stale;
+            }
             sub.status = u.status;
             sub.current_period_start = u.current_period_start;
             sub.current_period_end = u.current_period_end;
@@ -273,11 +293,19 @@ impl Store for MemoryStore {
                 sub.unit_amount = r.unit_amount;
                 sub.scheduled_change = None;
             }
-            if let Some(job) = &u.revoke_all {
-                s.outbox.insert(
-                    (job.kind, job.seat_id.clone()),
-                    OutboxEntry { job: job.clone(), attempts: 0, enqueued_at: u.event_created },
-                );
+            match &u.suspension {
+                SuspensionChange::None => {}
+                SuspensionChange::Begin(x) => {
+                    sub.suspended_until = Some(x.until);
+                    s.suspensions.insert(x.subscription_id.clone(), x.clone());
+                }
+                SuspensionChange::End => {
+                    s.suspensions.remove(&u.subscription_id);
+                    sub.suspended_until = None;
+                }
+            }
+            if let Some(job) = &u.seats_job {
+                s.put_job(job, u.event_created);
             }
             s.events_seen.insert(u.event_id.clone());
             if let Some(a) = &u.audit {

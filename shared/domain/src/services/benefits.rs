@@ -32,16 +32,12 @@ pub async fn process(app: &App, job: &Job) -> Result<(), DomainError> {
     match job.kind {
         JobKind::Grant => grant(app, job).await?,
         JobKind::Revoke => revoke(app, job).await?,
-        JobKind::RevokeAll => {
-            if let Some(next) = revoke_all(app, job).await? {
-                // The progress is the outbox entry's cursor, written before the next page is
-                // sent: a page lost or dead-lettered in the queue is sent again by the sweeper.
-                app.store.advance_job(&next, app.clock.now().timestamp()).await?;
-                if let Err(e) = app.jobs.enqueue(std::slice::from_ref(&next)).await {
-                    tracing::warn!(subscription_id = %job.subscription_id, error = %e, "next revoke page not sent; the sweeper will send it");
-                }
-                return Ok(());
-            }
+        JobKind::RevokeAll => return next_page(app, job, revoke_all(app, job).await?).await,
+        JobKind::SuspendAll => {
+            return next_page(app, job, super::suspension::suspend_page(app, job).await?).await
+        }
+        JobKind::Restore => {
+            return next_page(app, job, super::suspension::restore_page(app, job).await?).await
         }
         // It leaves the outbox in the write that records the mail.
         JobKind::Invite => return super::invitations::send(app, job).await,
@@ -54,6 +50,21 @@ pub async fn process(app: &App, job: &Job) -> Result<(), DomainError> {
         }
     }
     app.store.finish_job(job).await?;
+    Ok(())
+}
+
+/// A paged job (`revoke_all`, `suspend_all`, `restore`) after one page: the next one, or done.
+async fn next_page(app: &App, job: &Job, next: Option<Job>) -> Result<(), DomainError> {
+    let Some(next) = next else {
+        app.store.finish_job(job).await?;
+        return Ok(());
+    };
+    // The progress is the outbox entry's cursor, written before the next page is sent: a
+    // page lost or dead-lettered in the queue is sent again by the sweeper.
+    app.store.advance_job(&next, app.clock.now().timestamp()).await?;
+    if let Err(e) = app.jobs.enqueue(std::slice::from_ref(&next)).await {
+        tracing::warn!(subscription_id = %job.subscription_id, kind = next.kind.as_str(), error = %e, "next page not sent; the sweeper will send it");
+    }
     Ok(())
 }
 
@@ -101,6 +112,7 @@ async fn grant(app: &App, job: &Job) -> Result<(), DomainError> {
                 license_key,
                 object_key,
                 filename,
+                reinstatements: 0,
             };
             let audit = event(
                 app,
@@ -130,11 +142,45 @@ async fn grant(app: &App, job: &Job) -> Result<(), DomainError> {
                     announce::announce(app, [&audit]).await;
                     break;
                 }
-                GrantOutcome::Exists => break,
+                GrantOutcome::Exists => {
+                    reinstate(app, job, &sub.organization_id, &benefit.id).await?;
+                    break;
+                }
                 GrantOutcome::SeatNotClaimed => return Ok(()),
                 GrantOutcome::KeyTaken => continue,
             }
         }
+    }
+    Ok(())
+}
+
+/// A seat restored in place finds its grant revoked by the suspension: granted again as it
+/// was, so the holder's license key works again. A live grant (a repeat delivery) stays.
+async fn reinstate(app: &App, job: &Job, organization_id: &str, benefit_id: &str) -> Result<(), DomainError> {
+    let grants = app.store.grants_of_customer(&job.customer_id).await?;
+    let Some(g) = grants
+        .into_iter()
+        .find(|g| g.seat_id == job.seat_id && g.benefit_id == benefit_id && g.status == GrantStatus::Revoked)
+    else {
+        return Ok(());
+    };
+    let now = app.clock.now();
+    let mut granted = g.clone();
+    granted.status = GrantStatus::Granted;
+    granted.granted_at = Some(now);
+    granted.revoked_at = None;
+    granted.reinstatements += 1;
+    let audit = event(
+        app,
+        &job.subscription_id,
+        "benefit.granted",
+        "system".into(),
+        json!({"seat_id": job.seat_id, "customer_id": job.customer_id, "benefit_id": g.benefit_id, "grant_id": g.id, "reinstated": true}),
+    )
+    .announcing(announce::grant(app, "benefit.granted", organization_id, &granted));
+    if app.store.reinstate_grant(&g, now, &audit).await? {
+        tracing::info!(seat_id = %job.seat_id, grant_id = %g.id, metric = "grants_done", "benefit granted again");
+        announce::announce(app, [&audit]).await;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::events::{PaymentEvent, PaymentEventKind, SubscriptionState};
 use crate::ids;
 use crate::model::*;
 use crate::period::first_period_end;
-use crate::ports::{Applied, BillingUpdate, CheckoutCompletion, RenewalTerms};
+use crate::ports::{Applied, BillingUpdate, CheckoutCompletion, RenewalTerms, Restoration, SuspensionChange};
 use crate::services::changes;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -347,8 +347,24 @@ async fn complete_checkout(
                 (c.clone(), Some(c))
             }
         };
+        // The billing manager's own lapsed subscription of this product, within its window,
+        // gives its seats to this one.
+        let now = app.clock.now();
+        let reactivates = match new_customer {
+            Some(_) => None,
+            None => super::suspension::restorable(app, &customer.id, &checkout.product_id, now).await?,
+        };
+        let id = ids::new_id(ids::SUBSCRIPTION);
+        let restore = reactivates.as_ref().and_then(|old| {
+            old.suspended_until.map(|until| Restoration {
+                from_subscription_id: old.id.clone(),
+                until,
+                at: now,
+                job: Job::restore(&old.id, &id, None),
+            })
+        });
         let subscription = Subscription {
-            id: ids::new_id(ids::SUBSCRIPTION),
+            id,
             organization_id: checkout.organization_id.clone(),
             product_id: checkout.product_id.clone(),
             product_name: product_name.clone(),
@@ -373,6 +389,9 @@ async fn complete_checkout(
             period_confirmed: confirmed,
             change_intent: None,
             pending_change: None,
+            suspended_until: None,
+            restored_from: restore.as_ref().map(|r| r.from_subscription_id.clone()),
+            restored_into: None,
         };
         let mut completed = checkout.clone();
         completed.status = CheckoutStatus::Completed;
@@ -393,6 +412,7 @@ async fn complete_checkout(
                 "unit_amount": checkout.unit_amount,
                 "amount_paid": checkout.amount_due,
                 "currency": checkout.currency,
+                "restored_from": subscription.restored_from,
             }),
             created_at: app.clock.now(),
         };
@@ -402,11 +422,17 @@ async fn complete_checkout(
             new_customer,
             subscription,
             audit,
+            restore,
         };
         let applied = app.store.complete_checkout(&completion).await?;
         match applied {
             Applied::Applied => {
                 announce::announce(app, [&completion.audit]).await;
+                if let Some(r) = &completion.restore {
+                    if let Err(e) = app.jobs.enqueue(std::slice::from_ref(&r.job)).await {
+                        tracing::warn!(subscription_id = %completion.subscription.id, error = %e, "restore job not sent; the sweeper will send it");
+                    }
+                }
                 // The purchase is committed; the link goes out from the worker, so neither a
                 // mail failure nor a slow mail service reaches the provider's delivery. Should
                 // the queue refuse it, the success page offers to ask for another link.
@@ -500,9 +526,10 @@ where
             }
             _ => None,
         };
-        // A lapse revokes every seat, fanned out over the queue from the outbox.
+        // A lapse suspends every seat (a reactivation within the window restores them), fanned
+        // out over the queue from the outbox; the provider's reactivation restores them in place.
         let lapsed = status.is_lapsed() && !sub.status.is_lapsed();
-        let revoke_all = lapsed.then(|| Job::revoke_all(&sub.id, None));
+        let (seats_job, suspension) = super::suspension::on_status_change(app, &sub, status);
         let billing_changed = status != sub.status
             || start != sub.current_period_start
             || end != sub.current_period_end
@@ -517,8 +544,10 @@ where
                 Outcome::Duplicate
             });
         }
+        let reactivated = suspension == SuspensionChange::End;
         let kind = match (&renewal, lapsed) {
             (_, true) => "subscription.lapsed",
+            _ if reactivated => "subscription.reactivated",
             (Some(_), _) => "subscription.renewed",
             _ => "subscription.updated",
         };
@@ -527,6 +556,11 @@ where
         after.current_period_start = start;
         after.current_period_end = end;
         after.version = sub.version + 1;
+        after.suspended_until = match &suspension {
+            SuspensionChange::Begin(s) => Some(s.until),
+            SuspensionChange::End => None,
+            SuspensionChange::None => sub.suspended_until,
+        };
         if let Some(r) = &renewal {
             // The renewal bills the scheduled terms, and the schedule is used up.
             (after.seats, after.assign_cap, after.interval, after.unit_amount) =
@@ -541,6 +575,7 @@ where
             actor: format!("stripe:{}", event.id),
             data: json!({
                 "status": {"from": sub.status, "to": status},
+                "suspended_until": after.suspended_until,
                 "current_period_start": start,
                 "current_period_end": end,
                 "renewal": renewal.as_ref().map(|r| json!({
@@ -561,7 +596,8 @@ where
             period_confirmed,
             provider_item_id,
             renewal,
-            revoke_all: revoke_all.clone(),
+            seats_job: seats_job.clone(),
+            suspension,
             audit,
         };
         let applied = app.store.apply_billing_update(&update).await?;
@@ -571,9 +607,9 @@ where
                 if let Some(a) = &update.audit {
                     announce::announce(app, [a]).await;
                 }
-                if let Some(job) = revoke_all {
+                if let Some(job) = seats_job {
                     if let Err(e) = app.jobs.enqueue(&[job]).await {
-                        tracing::warn!(subscription_id = %sub.id, error = %e, "revoke-all job not sent; the sweeper will send it");
+                        tracing::warn!(subscription_id = %sub.id, error = %e, "suspend or restore job not sent; the sweeper will send it");
                     }
                 }
                 return Ok(Outcome::Applied);

@@ -18,6 +18,7 @@ pub mod managers;
 pub mod portal;
 pub mod purchase;
 pub mod seats;
+pub mod suspension;
 pub mod sweeper;
 pub mod webhooks;
 

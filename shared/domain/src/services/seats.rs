@@ -219,6 +219,9 @@ async fn assign_claimed(
             revoked_at: None,
             claim_token_hash: None,
             reinvitations: 0,
+            suspended_at: None,
+            suspended_from: None,
+            restorations: 0,
         };
         let grant = Job {
             kind: JobKind::Grant,
@@ -276,6 +279,9 @@ pub(super) fn new_assignment(
         revoked_at: None,
         claim_token_hash: None,
         reinvitations: 0,
+        suspended_at: None,
+        suspended_from: None,
+        restorations: 0,
     };
     let (token, link) = invitations::new_link(app, &seat, sub);
     seat.claim_token_hash = Some(link.token_hash.clone());
@@ -330,6 +336,11 @@ pub async fn transfer(
         SeatStatus::Expired => {
             return Err(DomainError::InvalidState(
                 "an expired invitation holds no seat: re-send it, or revoke it and assign a new one".into(),
+            ))
+        }
+        SeatStatus::Suspended => {
+            return Err(DomainError::InvalidState(
+                "a suspended seat cannot be transferred: reactivate the subscription first".into(),
             ))
         }
         SeatStatus::Pending | SeatStatus::Claimed => {}

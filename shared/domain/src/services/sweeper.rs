@@ -34,6 +34,8 @@ pub struct Sweep {
     pub invitations_expired: usize,
     /// Seats reserved by batches that died half-way, given back.
     pub reservations_released: usize,
+    /// Lapsed subscriptions whose suspension window closed: their seats are being revoked.
+    pub suspensions_ended: usize,
 }
 
 pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> {
@@ -79,6 +81,10 @@ pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> 
         Err(e) => {
             tracing::warn!(error = %e, "seat reservations not released yet; the next sweep tries again")
         }
+    }
+    match super::suspension::end_due(app, EXPIRE_PER_SWEEP).await {
+        Ok(n) => out.suspensions_ended = n,
+        Err(e) => tracing::warn!(error = %e, "suspensions not ended yet; the next sweep tries again"),
     }
     // Webhook work is the merchant's, not the seats': its trouble never fails the jobs' sweep.
     match super::webhooks::send::sweep(app, stale_after_s).await {

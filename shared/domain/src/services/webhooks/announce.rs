@@ -25,14 +25,16 @@ fn value<T: serde::Serialize>(v: &T) -> Value {
 }
 
 /// A seat's version: its lifecycle only moves forward (pending → claimed or expired →
-/// revoked), and an expired invitation sent again starts a later round of it.
+/// suspended → revoked), and an expired invitation sent again, or a suspended seat restored
+/// in place, starts a later round of it.
 fn seat_version(seat: &Seat) -> i64 {
     let step = match seat.status {
         SeatStatus::Pending => 1,
         SeatStatus::Claimed | SeatStatus::Expired => 2,
-        SeatStatus::Revoked => 3,
+        SeatStatus::Suspended => 3,
+        SeatStatus::Revoked => 4,
     };
-    3 * i64::from(seat.reinvitations) + step
+    4 * i64::from(seat.reinvitations + seat.restorations) + step
 }
 
 pub fn seat(app: &App, kind: &str, seat: &Seat) -> OutgoingEvent {
@@ -45,7 +47,8 @@ pub fn subscription(app: &App, kind: &str, sub: &Subscription) -> OutgoingEvent 
 }
 
 pub fn grant(app: &App, kind: &str, organization_id: &str, g: &Grant) -> OutgoingEvent {
-    let version = if g.status == GrantStatus::Revoked { 2 } else { 1 };
+    let step = if g.status == GrantStatus::Revoked { 2 } else { 1 };
+    let version = 2 * i64::from(g.reinstatements) + step;
     outgoing(app, organization_id, kind, version, value(&GrantView::from(g)))
 }
 

@@ -1,0 +1,141 @@
+//! Suspension in memory, with the table's conditions: a seat suspended only while live as read
+//! and its subscription suspended, restored only while suspended (onto a new subscription only
+//! into a free seat), and the suspension's record deleted once, by whichever comes first.
+
+use super::MemoryStore;
+use crate::error::StoreError;
+use crate::model::*;
+use crate::ports::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+#[async_trait]
+impl SuspensionStore for MemoryStore {
+    async fn suspend_seat(&self, x: &SeatSuspension) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let seat = &x.seat;
+            if !s.suspensions.contains_key(&seat.subscription_id) {
+                return false;
+            }
+            let key = (seat.subscription_id.clone(), seat.id.clone());
+            let Some(current) = s.seats.get_mut(&key) else { return false };
+            if current.status != seat.status || current.claim_token_hash != seat.claim_token_hash {
+                return false;
+            }
+            current.status = SeatStatus::Suspended;
+            current.suspended_at = Some(x.at);
+            current.suspended_from = Some(seat.status);
+            if let Some(h) = current.claim_token_hash.take() {
+                s.claim_tokens.remove(&h);
+            }
+            if let Some(job) = &x.job {
+                s.put_job(job, x.at.timestamp());
+            }
+            s.audit.push(x.audit.clone());
+            true
+        })
+    }
+
+    async fn restore_seat(&self, r: &SeatRestore) -> Result<RestoreOutcome, StoreError> {
+        self.with(|s| {
+            let old = (r.seat.subscription_id.clone(), r.seat.id.clone());
+            if s.seats.get(&old).is_none_or(|c| c.status != SeatStatus::Suspended) {
+                return RestoreOutcome::Gone;
+            }
+            let in_place = r.restored.id == r.seat.id;
+            let now = r.audit.created_at;
+            if !in_place {
+                let to = &r.restored.subscription_id;
+                let room = s.subscriptions.get(to).is_some_and(|sub| {
+                    sub.status.allows_seat_changes()
+                        && sub.seats_assigned < sub.seats
+                        && sub.seats_assigned < sub.assign_cap
+                });
+                if !room {
+                    return RestoreOutcome::Full;
+                }
+                if s.seat_emails.contains_key(&(to.clone(), r.restored.email.clone())) {
+                    return RestoreOutcome::EmailTaken;
+                }
+                if let Some(sub) = s.subscriptions.get_mut(to) {
+                    sub.seats_assigned += 1;
+                }
+                if let Some(sub) = s.subscriptions.get_mut(&r.seat.subscription_id) {
+                    sub.seats_assigned -= 1;
+                }
+                s.seat_emails.remove(&(r.seat.subscription_id.clone(), r.seat.email.clone()));
+                s.seat_emails.insert((to.clone(), r.restored.email.clone()), r.restored.id.clone());
+                if let Some(c) = s.seats.get_mut(&old) {
+                    c.status = SeatStatus::Revoked;
+                    c.revoked_at = Some(now);
+                    c.suspended_at = None;
+                    c.suspended_from = None;
+                }
+            }
+            s.seats.insert((r.restored.subscription_id.clone(), r.restored.id.clone()), r.restored.clone());
+            match &r.token {
+                Some(t) => {
+                    s.claim_tokens.insert(t.token_hash.clone(), t.clone());
+                    s.put_invitation(&r.job, &t.token_hash, now.timestamp());
+                }
+                None => s.put_job(&r.job, now.timestamp()),
+            }
+            s.audit.push(r.audit.clone());
+            RestoreOutcome::Restored
+        })
+    }
+
+    async fn reinstate_grant(
+        &self,
+        g: &Grant,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let held = s.seats.get(&(g.subscription_id.clone(), g.seat_id.clone())).is_some_and(|x| {
+                x.status == SeatStatus::Claimed && x.customer_id.as_deref() == Some(g.customer_id.as_str())
+            });
+            let key = (g.customer_id.clone(), g.seat_id.clone(), g.benefit_id.clone());
+            match s.grants.get_mut(&key) {
+                Some(current) if held && current.status == GrantStatus::Revoked => {
+                    current.status = GrantStatus::Granted;
+                    current.granted_at = Some(at);
+                    current.revoked_at = None;
+                    current.reinstatements += 1;
+                    s.audit.push(audit.clone());
+                    true
+                }
+                _ => false,
+            }
+        })
+    }
+
+    async fn suspensions_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Suspension>, StoreError> {
+        self.with(|s| {
+            let mut due: Vec<Suspension> =
+                s.suspensions.values().filter(|x| x.until <= now).cloned().collect();
+            due.sort_by(|a, b| (a.until, &a.subscription_id).cmp(&(b.until, &b.subscription_id)));
+            due.truncate(limit);
+            due
+        })
+    }
+
+    async fn end_suspension(
+        &self,
+        x: &Suspension,
+        revoke_all: &Job,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            if s.suspensions.remove(&x.subscription_id).is_none() {
+                return false;
+            }
+            if let Some(sub) = s.subscriptions.get_mut(&x.subscription_id) {
+                sub.suspended_until = None;
+            }
+            s.put_job(revoke_all, audit.created_at.timestamp());
+            s.audit.push(audit.clone());
+            true
+        })
+    }
+}

@@ -1,0 +1,324 @@
+//! Suspend and restore, in memory with a moving clock: a lapse suspends the seats (benefits
+//! revoked, people kept); Stripe's reactivation of the same subscription restores them in place;
+//! a new purchase of the same product by the same billing manager within 30 days restores them
+//! onto the new subscription, oldest first, up to its seats; after 30 days the sweeper revokes.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::events::{ItemState, PaymentEvent, PaymentEventKind, SubscriptionState};
+use domain::memory::{fixtures, Fakes};
+use domain::model::*;
+use domain::ports::Store;
+use domain::services::claims::{self, ClaimRequest};
+use domain::services::seats::{self, AssignSeat};
+use domain::services::{billing_events, sweeper, Principal};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 4, 9, 0, 0).single().expect("date")
+}
+
+struct Team {
+    f: Fakes,
+    merchant: Principal,
+    product: Product,
+    sub: Subscription,
+    /// Oldest first: (email, holder once claimed).
+    people: Vec<(String, Option<String>)>,
+}
+
+/// A subscription of `seats` seats with `claimed` seats claimed, then `pending` pending, in
+/// that order of assignment, and every grant made.
+async fn team(seats: i64, claimed: usize, pending: usize) -> Team {
+    let f = Fakes::at(t0());
+    let (merchant, _) = fixtures::merchant(&f.app, "acme").await.expect("merchant");
+    let product = fixtures::product(&f.app, &merchant, &fixtures::Plan::default()).await.expect("product");
+    let sub = fixtures::buy(&f.app, &product, seats, "boss@corp.example", t0().timestamp(), "sub_team")
+        .await
+        .expect("bought");
+    f.run_jobs().await.expect("jobs");
+    f.queue.take();
+    let mut people = Vec::new();
+    for i in 0..claimed + pending {
+        let email = format!("p{i:02}@corp.example");
+        seats::assign(&f.app, &merchant, &sub.id, AssignSeat { email: email.clone(), ..Default::default() })
+            .await
+            .expect("assign");
+        let token = f.queue.take().into_iter().find_map(|j| j.claim_token).expect("link");
+        let holder = if i < claimed {
+            let c = claims::claim(&f.app, ClaimRequest { token }).await.expect("claim");
+            f.run_jobs().await.expect("grant");
+            c.seat.customer_id.clone()
+        } else {
+            None
+        };
+        people.push((email, holder));
+        f.clock.advance(Duration::seconds(1));
+    }
+    f.run_jobs().await.expect("grants");
+    Team { f, merchant, product, sub, people }
+}
+
+fn status_event(id: &str, provider_sub: &str, created: i64, status: &str, quantity: i64) -> PaymentEvent {
+    PaymentEvent {
+        id: id.into(),
+        created,
+        kind: PaymentEventKind::SubscriptionUpdated {
+            provider_subscription_id: provider_sub.into(),
+            checkout_id: None,
+            state: SubscriptionState {
+                status: status.into(),
+                period: None,
+                item: Some(ItemState {
+                    id: Some("si_team".into()),
+                    quantity,
+                    interval: Some("month".into()),
+                }),
+                pending_update: false,
+                latest_invoice: None,
+            },
+        },
+    }
+}
+
+fn deleted(id: &str, created: i64) -> PaymentEvent {
+    PaymentEvent {
+        id: id.into(),
+        created,
+        kind: PaymentEventKind::SubscriptionDeleted {
+            provider_subscription_id: "sub_team".into(),
+            checkout_id: None,
+        },
+    }
+}
+
+async fn sub_now(f: &Fakes, id: &str) -> Subscription {
+    f.store.subscription(id).await.expect("store").expect("sub")
+}
+
+async fn seats_of(f: &Fakes, merchant: &Principal, sub: &str) -> Vec<domain::views::SeatView> {
+    seats::list(&f.app, merchant, sub, None, None, Some("100")).await.expect("list").seats
+}
+
+async fn live_grants(f: &Fakes, holder: &str) -> usize {
+    let grants = f.store.grants_of_customer(holder).await.expect("grants");
+    grants.iter().filter(|g| g.status == GrantStatus::Granted).count()
+}
+
+fn claim_links(f: &Fakes) -> Vec<String> {
+    f.mailer
+        .sent()
+        .iter()
+        .filter_map(|m| {
+            m.text.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).map(str::to_string)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lapse_suspends_and_stripes_reactivation_restores_in_place() {
+    let t = team(5, 3, 2).await;
+    let (f, sub) = (&t.f, &t.sub);
+    let holders: Vec<String> = t.people.iter().filter_map(|(_, h)| h.clone()).collect();
+    for h in &holders {
+        assert_eq!(live_grants(f, h).await, 1, "granted before the lapse");
+    }
+    let now = f.app.clock.now().timestamp();
+    billing_events::handle(&f.app, &status_event("evt_unpaid", "sub_team", now, "unpaid", 5))
+        .await
+        .expect("unpaid");
+    f.run_jobs().await.expect("suspend");
+    let lapsed = sub_now(f, &sub.id).await;
+    assert_eq!((lapsed.status, lapsed.seats_assigned), (SubscriptionStatus::Unpaid, 5));
+    assert_eq!(lapsed.suspended_until, Some(f.app.clock.now() + Duration::days(30)));
+    let list = seats_of(f, &t.merchant, &sub.id).await;
+    assert!(list.iter().all(|s| s.status == SeatStatus::Suspended && s.suspended_at.is_some()));
+    for h in &holders {
+        assert_eq!(live_grants(f, h).await, 0, "benefits revoked while suspended");
+    }
+    let links_before = claim_links(f).len();
+
+    // Stripe reactivates the same subscription (the customer paid the open invoice).
+    f.clock.advance(Duration::days(3));
+    let later = f.app.clock.now().timestamp();
+    billing_events::handle(&f.app, &status_event("evt_active", "sub_team", later, "active", 5))
+        .await
+        .expect("active");
+    f.run_jobs().await.expect("restore");
+    let back = sub_now(f, &sub.id).await;
+    assert_eq!(
+        (back.status, back.seats_assigned, back.suspended_until),
+        (SubscriptionStatus::Active, 5, None)
+    );
+    let list = seats_of(f, &t.merchant, &sub.id).await;
+    let statuses: Vec<SeatStatus> = list.iter().map(|s| s.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            SeatStatus::Claimed,
+            SeatStatus::Claimed,
+            SeatStatus::Claimed,
+            SeatStatus::Pending,
+            SeatStatus::Pending
+        ]
+    );
+    for h in &holders {
+        assert_eq!(live_grants(f, h).await, 1, "every claimed seat granted again");
+    }
+    // The pending seats were invited again with new links, which claim.
+    let new_links: Vec<String> = claim_links(f).into_iter().skip(links_before).collect();
+    assert_eq!(new_links.len(), 2);
+    let c = claims::claim(&f.app, ClaimRequest { token: new_links[0].clone() }).await.expect("claim again");
+    assert_eq!(c.seat.email, t.people[3].0);
+    let kinds: Vec<String> =
+        f.store.audit_events(&sub.id).await.expect("audit").into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "seat.suspended").count(), 5);
+    assert_eq!(kinds.iter().filter(|k| *k == "seat.restored").count(), 5);
+    assert!(kinds.contains(&"subscription.reactivated".to_string()));
+    // The window is over for good: the sweeper has nothing to end.
+    f.clock.advance(Duration::days(40));
+    let swept = sweeper::sweep(&f.app, 60).await.expect("sweep");
+    assert_eq!(
+        (swept.suspensions_ended, swept.invitations_expired),
+        (0, 1),
+        "only the unclaimed invitation ran out"
+    );
+    assert_eq!(sub_now(f, &sub.id).await.seats_assigned, 4);
+}
+
+#[tokio::test]
+async fn a_new_purchase_within_the_window_restores_the_oldest_seats_onto_it() {
+    let t = team(6, 3, 3).await;
+    let (f, old) = (&t.f, &t.sub);
+    let now = f.app.clock.now().timestamp();
+    billing_events::handle(&f.app, &deleted("evt_deleted", now)).await.expect("deleted");
+    f.run_jobs().await.expect("suspend");
+    assert_eq!(sub_now(f, &old.id).await.status, SubscriptionStatus::Canceled);
+
+    // Someone else buying the product restores nothing of it.
+    f.clock.advance(Duration::days(10));
+    let other = fixtures::buy(
+        &f.app,
+        &t.product,
+        2,
+        "someone@else.example",
+        f.app.clock.now().timestamp(),
+        "sub_other",
+    )
+    .await
+    .expect("other");
+    f.run_jobs().await.expect("jobs");
+    assert_eq!((sub_now(f, &other.id).await.seats_assigned, other.restored_from.clone()), (0, None));
+
+    // The billing manager buys 4 seats again: the 4 oldest of the 6 come back.
+    let new =
+        fixtures::buy(&f.app, &t.product, 4, "boss@corp.example", f.app.clock.now().timestamp(), "sub_new")
+            .await
+            .expect("again");
+    f.run_jobs().await.expect("restore");
+    let new_now = sub_now(f, &new.id).await;
+    assert_eq!((new_now.seats_assigned, new_now.restored_from.as_deref()), (4, Some(old.id.as_str())));
+    let old_now = sub_now(f, &old.id).await;
+    assert_eq!(
+        (old_now.seats_assigned, old_now.restored_into.as_deref(), old_now.suspended_until),
+        (0, Some(new.id.as_str()), None)
+    );
+    let restored = seats_of(f, &t.merchant, &new.id).await;
+    let got: Vec<(String, SeatStatus)> = restored.iter().map(|s| (s.email.clone(), s.status)).collect();
+    let want: Vec<(String, SeatStatus)> = t.people[..4]
+        .iter()
+        .enumerate()
+        .map(|(i, (e, _))| (e.clone(), if i < 3 { SeatStatus::Claimed } else { SeatStatus::Pending }))
+        .collect();
+    assert_eq!(got, want, "oldest first, claimed claimed and pending pending");
+    assert!(seats_of(f, &t.merchant, &old.id).await.iter().all(|s| s.status == SeatStatus::Revoked));
+    // Each claimed person holds the new seat and its benefit again (exactly one live grant).
+    for (i, (_, holder)) in t.people[..3].iter().enumerate() {
+        let holder = holder.as_deref().expect("holder");
+        assert_eq!(restored[i].customer_id.as_deref(), Some(holder));
+        assert_eq!(live_grants(f, holder).await, 1);
+    }
+    // The restored pending seat's new link claims on the new subscription.
+    let link = claim_links(f).into_iter().last().expect("a new invitation");
+    let c = claims::claim(&f.app, ClaimRequest { token: link }).await.expect("claim");
+    assert_eq!(
+        (c.seat.subscription_id.as_str(), c.seat.email.as_str()),
+        (new.id.as_str(), t.people[3].0.as_str())
+    );
+    // A second purchase restores nothing more; nor does the sweeper end anything later.
+    let third =
+        fixtures::buy(&f.app, &t.product, 2, "boss@corp.example", f.app.clock.now().timestamp(), "sub_third")
+            .await
+            .expect("third");
+    f.run_jobs().await.expect("jobs");
+    assert_eq!(sub_now(f, &third.id).await.seats_assigned, 0);
+    f.clock.advance(Duration::days(30));
+    assert_eq!(sweeper::sweep(&f.app, 60).await.expect("sweep").suspensions_ended, 0);
+}
+
+#[tokio::test]
+async fn after_the_window_the_sweeper_revokes_and_a_purchase_restores_nothing() {
+    let t = team(3, 2, 1).await;
+    let (f, old) = (&t.f, &t.sub);
+    billing_events::handle(&f.app, &deleted("evt_deleted", f.app.clock.now().timestamp()))
+        .await
+        .expect("deleted");
+    f.run_jobs().await.expect("suspend");
+    let until = sub_now(f, &old.id).await.suspended_until.expect("suspended");
+    // Bought at the very end of the window (the sweeper has not run): too late all the same.
+    f.clock.set(until);
+    let late = fixtures::buy(&f.app, &t.product, 3, "boss@corp.example", until.timestamp(), "sub_late")
+        .await
+        .expect("late");
+    f.run_jobs().await.expect("jobs");
+    assert_eq!(
+        (sub_now(f, &late.id).await.seats_assigned, sub_now(f, &late.id).await.restored_from),
+        (0, None)
+    );
+    assert_eq!(sweeper::sweep(&f.app, 60).await.expect("sweep").suspensions_ended, 1);
+    f.run_jobs().await.expect("revoke");
+    let old_now = sub_now(f, &old.id).await;
+    assert_eq!((old_now.seats_assigned, old_now.suspended_until, old_now.restored_into), (0, None, None));
+    assert!(seats_of(f, &t.merchant, &old.id).await.iter().all(|s| s.status == SeatStatus::Revoked));
+    for (_, h) in &t.people {
+        if let Some(h) = h {
+            assert_eq!(live_grants(f, h).await, 0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_suspended_seat_can_be_revoked_and_is_then_not_restored() {
+    let t = team(3, 2, 0).await;
+    let (f, sub) = (&t.f, &t.sub);
+    billing_events::handle(
+        &f.app,
+        &status_event("evt_unpaid", "sub_team", f.app.clock.now().timestamp(), "unpaid", 3),
+    )
+    .await
+    .expect("unpaid");
+    f.run_jobs().await.expect("suspend");
+    let first = seats_of(f, &t.merchant, &sub.id).await.remove(0);
+    let revoked = seats::revoke(&f.app, &t.merchant, &sub.id, &first.id).await.expect("revoke");
+    assert_eq!(revoked.status, SeatStatus::Revoked);
+    assert_eq!(sub_now(f, &sub.id).await.seats_assigned, 1, "a suspended seat leaves the count when revoked");
+    let transfer = seats::transfer(
+        &f.app,
+        &t.merchant,
+        &sub.id,
+        &seats_of(f, &t.merchant, &sub.id).await[1].id,
+        seats::TransferSeat { email: "new@corp.example".into(), metadata: None },
+    )
+    .await;
+    assert!(matches!(transfer, Err(domain::error::DomainError::InvalidState(_))));
+    f.clock.advance(Duration::hours(1));
+    billing_events::handle(
+        &f.app,
+        &status_event("evt_active", "sub_team", f.app.clock.now().timestamp(), "active", 3),
+    )
+    .await
+    .expect("active");
+    f.run_jobs().await.expect("restore");
+    let statuses: Vec<SeatStatus> =
+        seats_of(f, &t.merchant, &sub.id).await.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [SeatStatus::Revoked, SeatStatus::Claimed]);
+    assert_eq!(sub_now(f, &sub.id).await.seats_assigned, 1);
+}
