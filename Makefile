@@ -79,6 +79,7 @@ demo:
 ## DynamoDB requests, handler overhead and contention per flow, on moto (release build).
 bench: venv
 	cargo bench -p seats-tests --bench flows
+	cargo bench -p seats-tests --bench suspension
 	@if [ -d target/lambda ]; then cargo bench -p seats-tests --bench coldstart; else echo "(make release first for the cold-start table)"; fi
 
 clean:

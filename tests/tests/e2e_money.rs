@@ -1,6 +1,7 @@
 //! Money end to end through `cargo lambda watch`: API.md's worked examples printed by the API,
 //! Idempotency-Key on a charge, a decrease capped and applied at renewal, out-of-order and
-//! duplicated Stripe events, and a lapse that revokes a few hundred seats over the queue.
+//! duplicated Stripe events, and a lapse that suspends a few hundred seats over the queue, restored
+//! by the same buyer's new purchase.
 
 use local_stack::stripe_events;
 use seats_tests::e2e::{merchant, session, Ctx};
@@ -218,7 +219,7 @@ async fn money_end_to_end() {
     assert_eq!(after.body["scheduled_change"], Value::Null);
     assert_eq!(ts(&after.str("/current_period_start")), end, "the period moved forward, never back");
 
-    step("a lapse revokes a few hundred seats over the queue");
+    step("a lapse suspends a few hundred seats over the queue; the same buyer's new purchase restores them");
     let big_product = c
         .api
         .post(
@@ -241,31 +242,63 @@ async fn money_end_to_end() {
     let started = Instant::now();
     let deleted = stripe_events::subscription_deleted(&stripe_big, now + 20);
     assert_eq!(c.event(&deleted).await.status, 200);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let s = c.api.get(&format!("/v1/subscriptions/{big}"), Some(&acme.key)).await;
-        assert_eq!(s.body["status"], json!("canceled"));
-        if s.body["seats_assigned"] == json!(0) {
-            break;
+    // Every seat of a status, page by page.
+    let seats_of = |sub: String, status: &'static str| {
+        let c = &c;
+        let key = acme.key.clone();
+        async move {
+            let mut cursor: Option<String> = None;
+            let mut all = Vec::new();
+            loop {
+                let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+                let page = c
+                    .api
+                    .get(&format!("/v1/subscriptions/{sub}/seats?limit=100&status={status}{q}"), Some(&key))
+                    .await;
+                all.extend(page.body["seats"].as_array().cloned().unwrap_or_default());
+                match page.body["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_string()),
+                    None => return all,
+                }
+            }
         }
-        assert!(Instant::now() < deadline, "seats still assigned: {}", s.body["seats_assigned"]);
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while seats_of(big.clone(), "suspended").await.len() < 300 {
+        assert!(Instant::now() < deadline, "seats still not suspended");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    println!("  300 seats revoked in {:.1}s over the queue", started.elapsed().as_secs_f64());
-    let mut cursor: Option<String> = None;
-    let mut seen = 0;
+    println!("  300 seats suspended in {:.1}s over the queue", started.elapsed().as_secs_f64());
+    let s = c.api.get(&format!("/v1/subscriptions/{big}"), Some(&acme.key)).await;
+    assert_eq!((s.body["status"].clone(), s.body["seats_assigned"].clone()), (json!("canceled"), json!(300)));
+    assert!(s.body["suspended_until"].is_string(), "{:?}", s.body);
+    assert!(seats_of(big.clone(), "pending").await.is_empty());
+    // The same billing manager buys 250 seats of the product again: the 250 oldest come over.
+    let started = Instant::now();
+    let (again, _) = buy_at(&c, &big_product.str("/id"), 250, "teams@corp.example", now + 40).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
-        let page = c.api.get(&format!("/v1/subscriptions/{big}/seats?limit=100{q}"), Some(&acme.key)).await;
-        let list = page.body["seats"].as_array().cloned().unwrap_or_default();
-        assert!(list.iter().all(|s| s["status"] == json!("revoked")));
-        seen += list.len();
-        match page.body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_string()),
-            None => break,
+        let old = c.api.get(&format!("/v1/subscriptions/{big}"), Some(&acme.key)).await;
+        if old.body["seats_assigned"] == json!(0) {
+            break;
         }
+        assert!(Instant::now() < deadline, "seats still suspended: {}", old.body["seats_assigned"]);
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert_eq!(seen, 300);
+    println!(
+        "  250 seats restored onto the new subscription (50 revoked) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let new_sub = c.api.get(&format!("/v1/subscriptions/{again}"), Some(&acme.key)).await;
+    assert_eq!(
+        (new_sub.body["seats_assigned"].clone(), new_sub.body["restored_from"].clone()),
+        (json!(250), json!(big))
+    );
+    let old = c.api.get(&format!("/v1/subscriptions/{big}"), Some(&acme.key)).await;
+    assert_eq!(old.body["restored_into"], json!(again));
+    assert!(old.body.get("suspended_until").is_none_or(|v| v.is_null()));
+    assert_eq!(seats_of(again.clone(), "pending").await.len(), 250);
+    assert_eq!(seats_of(big.clone(), "revoked").await.len(), 300);
     let late = stripe_events::subscription_updated(
         &stripe_big,
         "active",

@@ -467,14 +467,21 @@ async fn two_thousand_operations_under_faults_keep_every_invariant() {
             }
         }
         seats_seen += all.len();
-        let holding = all.iter().filter(|s| s.status != SeatStatus::Revoked).count() as i64;
+        let holding = all.iter().filter(|s| s.status.holds_a_seat()).count() as i64;
         let lapsed = i == 0;
         if lapsed {
+            // Suspended, not revoked: every seat kept (and counted), none live.
             check(
                 now.status == SubscriptionStatus::Canceled,
                 format!("{}: not canceled after the lapse", sub.id),
             );
-            check(holding == 0, format!("{}: {holding} seats live after the lapse", sub.id));
+            let live =
+                all.iter().filter(|s| matches!(s.status, SeatStatus::Pending | SeatStatus::Claimed)).count();
+            check(live == 0, format!("{}: {live} seats live after the lapse", sub.id));
+            check(
+                now.seats_assigned == holding,
+                format!("{}: counter {} but {holding} seats suspended", sub.id, now.seats_assigned),
+            );
         } else {
             check(
                 now.seats_assigned == holding,

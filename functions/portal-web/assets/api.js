@@ -238,7 +238,9 @@ export function pageError(err) {
   if (box) box.textContent = err instanceof ApiError ? err.message : 'Something went wrong. Please reload the page.';
 }
 
-export const seatStatus = { pending: 'Invited', claimed: 'Claimed', revoked: 'Revoked', expired: 'Expired' };
+export const seatStatus = {
+  pending: 'Invited', claimed: 'Claimed', revoked: 'Revoked', expired: 'Expired', suspended: 'Suspended',
+};
 
 /** The session's customer, or a sign-in prompt in place of `main` when there is none. */
 export function requireSession() {

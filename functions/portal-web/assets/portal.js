@@ -29,7 +29,9 @@ async function loadSubscriptions(s) {
       el('td', {}, await productName(sub.product_id)),
       el('td', {}, `${sub.seats_assigned} of ${sub.seats}`),
       el('td', {}, plan[sub.interval]),
-      el('td', {}, el('span', { class: `badge ${sub.status}` }, sub.status.replace('_', ' '))),
+      el('td', {}, el('span', { class: `badge ${sub.status}` }, sub.status.replace('_', ' ')),
+        // Lapsed: its seats wait for a reactivation (Manage seats has the button).
+        sub.suspended_until ? el('span', { class: 'hint' }, `Seats suspended until ${day(sub.suspended_until)}`) : null),
       el('td', {}, day(sub.current_period_end)),
       el('td', {}, el('a', { href: `/portal/subscription?id=${encodeURIComponent(sub.id)}` }, 'Manage seats')),
     ));

@@ -6,13 +6,15 @@
 // on its confirm button), the
 // scheduled change with its cancel button, the billing managers (managers.js: the owner and
 // co-managers: add, remove with confirmation, hand ownership over), and the history. The list
-// (paste or CSV, checked, then confirmed) is batch.js.
+// (paste or CSV, checked, then confirmed) is batch.js. A lapsed subscription's suspended seats and
+// its owner's "Reactivate" (a checkout of the same plan) are suspension.js.
 import {
   $, ApiError, allPages, api, clearErrors, day, el, handleAuth, moment, money, newKey, onSubmit, pageError, per, plan,
   requireSession, seatStatus, show, showError, status,
 } from './api.js';
 import { initBatch } from './batch.js';
 import { initManagers } from './managers.js';
+import { initSuspension } from './suspension.js';
 
 const id = new URLSearchParams(location.search).get('id') || '';
 const me = requireSession();
@@ -34,6 +36,8 @@ function renderSummary() {
   $('#total').textContent = String(sub.seats);
   const renews = sub.status === 'canceled' ? `Ended ${day(sub.current_period_end)}` : `Renews on ${day(sub.current_period_end)}`;
   $('#plan').textContent = `${plan[sub.interval]} · ${money(sub.unit_amount, sub.currency)} per seat per ${per[sub.interval]} · ${renews} · Status: ${sub.status.replace('_', ' ')}`;
+  // Lapsed: the seats wait for a reactivation (the banner); restored: where they went or came from.
+  suspension.render(sub);
   // A change sent to the payment provider and not paid yet: nothing of it is here before it is.
   const pc = sub.pending_change;
   show($('#pending'), Boolean(pc));
@@ -67,8 +71,14 @@ function renderSummary() {
   }
 }
 
-/** When an invitation's link stops working (pending) or stopped (expired); nothing for the others. */
+/**
+ * When an invitation's link stops working (pending) or stopped (expired), or since when a seat is
+ * suspended; nothing for the others.
+ */
 function expiryHint(seat) {
+  if (seat.status === 'suspended') {
+    return el('span', { class: 'hint' }, `The subscription lapsed${seat.suspended_at ? ` on ${day(seat.suspended_at)}` : ''}`);
+  }
   if (!seat.invitation_expires_at) return null;
   if (seat.status === 'pending') return el('span', { class: 'hint' }, `Link valid until ${day(seat.invitation_expires_at)}`);
   if (seat.status === 'expired') return el('span', { class: 'hint' }, `Ran out on ${day(seat.invitation_expires_at)}`);
@@ -77,7 +87,8 @@ function expiryHint(seat) {
 
 function seatRow(seat) {
   const actions = el('td', {});
-  // An expired invitation holds no seat: sending it again takes a free one (or says none is).
+  // An expired invitation holds no seat: sending it again takes a free one (or says none is). A
+  // suspended seat is neither re-sent nor transferred (a reactivation brings it back); it can be revoked.
   if (seat.status === 'pending' || seat.status === 'expired') {
     const label = seat.status === 'expired' ? `Invite ${seat.email} again (the invitation expired)` : `Resend the invitation to ${seat.email}`;
     actions.append(el('button', { type: 'button', class: 'link', 'data-action': 'resend', 'aria-label': label, onclick: () => resend(seat) }, 'Resend'));
@@ -108,10 +119,16 @@ async function loadSeats(more = false) {
 }
 
 const describe = {
-  'subscription.created': () => 'Subscription started',
+  'subscription.created': (d) => (d.restored_from
+    ? `Subscription started; it takes the suspended seats of subscription ${d.restored_from}`
+    : 'Subscription started'),
   'subscription.updated': (d) => `Billing updated${d.status ? ` (status ${d.status})` : ''}`,
   'subscription.renewed': () => 'Renewed for a new period',
-  'subscription.lapsed': () => 'Subscription ended; every seat was revoked',
+  'subscription.lapsed': (d) => `Subscription lapsed; every seat is suspended${d.suspended_until ? ` until ${day(d.suspended_until)}` : ''}`,
+  'subscription.reactivated': () => 'Subscription reactivated by the payment provider; the suspended seats come back',
+  'subscription.suspension_ended': () => 'Nobody reactivated the subscription in time; the suspended seats were revoked',
+  'seat.suspended': (d) => `Seat of ${d.email || 'a person'} suspended (the subscription lapsed)`,
+  'seat.restored': (d) => `Seat of ${d.email || 'a person'} restored${d.status === 'pending' ? ' (a new invitation was sent)' : ''}${d.restored_from && d.restored_from.subscription_id !== sub.id ? ` from subscription ${d.restored_from.subscription_id}` : ''}`,
   'seat.assigned': (d) => `Seat assigned to ${d.email}${d.claim === 'immediate' ? ' and claimed at once' : ''}`,
   'seat.invitation_sent': (d) => `Invitation sent${d.email ? ` to ${d.email}` : ''}`,
   'seat.invitation_renewed': (d) => (d.was === 'expired'
@@ -196,9 +213,11 @@ function askRevoke(seat) {
   const dialog = $('#revoke-dialog');
   $('#revoke-text').textContent = seat.status === 'claimed'
     ? `${seat.email} loses the seat and its benefits (license keys, downloads) now. The seat becomes free for someone else.`
-    : seat.status === 'expired'
-      ? `The expired invitation to ${seat.email} is withdrawn for good: it can no longer be sent again. It holds no seat, so the free seats stay as they are.`
-      : `The invitation to ${seat.email} stops working and the seat becomes free for someone else.`;
+    : seat.status === 'suspended'
+      ? `The suspended seat of ${seat.email} is revoked for good: it does not come back when the subscription is reactivated.`
+      : seat.status === 'expired'
+        ? `The expired invitation to ${seat.email} is withdrawn for good: it can no longer be sent again. It holds no seat, so the free seats stay as they are.`
+        : `The invitation to ${seat.email} stops working and the seat becomes free for someone else.`;
   dialog.returnValue = '';
   dialog.onclose = async () => {
     if (dialog.returnValue !== 'revoke') return;
@@ -352,6 +371,9 @@ onSubmit($('#assign-me-form'), async () => {
 
 // "Billing managers" (managers.js); loadAll reads them through `billingManagers.load`.
 const billingManagers = initManagers({ call, base, me, names, refresh });
+
+// The suspension banner and its "Reactivate" (suspension.js); renderSummary renders it.
+const suspension = initSuspension({ id, me, current: () => sub, refresh });
 
 onSubmit($('#cancel-form'), async () => {
   await call('DELETE', `${base}/scheduled-change`);

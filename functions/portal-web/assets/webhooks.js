@@ -6,7 +6,7 @@ import { $, clearErrors, el, moment, newKey, onSubmit, show, showError, status }
 export const EVENT_TYPES = [
   'subscription.created', 'subscription.updated', 'subscription.canceled', 'subscription.past_due',
   'seat.assigned', 'seat.claimed', 'seat.revoked', 'seat.invitation_sent', 'seat.expired',
-  'benefit.granted', 'benefit.revoked', 'checkout.completed',
+  'seat.suspended', 'seat.restored', 'benefit.granted', 'benefit.revoked', 'checkout.completed',
 ];
 
 const BASE = '/v1/webhook-endpoints';

@@ -55,9 +55,9 @@ impl DynamoStore {
         }
     }
 
-    /// A suspended seat back in place: pending (with its new link) or claimed; the count
-    /// never left it.
-    async fn restore_in_place(&self, r: &SeatRestore) -> Result<RestoreOutcome, StoreError> {
+    /// A suspended seat back in place, pending (with its new link) or claimed; the count never
+    /// left it: the seat (conditioned still suspended), its link, its audit event, its job.
+    fn in_place_items(&self, r: &SeatRestore) -> Result<Vec<TransactWriteItem>, StoreError> {
         let seat = &r.restored;
         let mut set =
             String::from("SET #status = :to, restorations = if_not_exists(restorations, :zero) + :one");
@@ -85,10 +85,39 @@ impl DynamoStore {
         }
         items.push(self.audit_item(&r.audit)?);
         items.push(self.restored_job_item(r)?);
-        Ok(match self.transact(items).await? {
-            Txn::Committed => RestoreOutcome::Restored,
-            Txn::ConditionFailed(_) => RestoreOutcome::Gone,
-        })
+        Ok(items)
+    }
+
+    /// A live seat as read suspended: (0) the seat, its audit event, its link's delete, its job.
+    fn suspension_items(&self, x: &SeatSuspension) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let seat = &x.seat;
+        let (token_condition, mut values) = match &seat.claim_token_hash {
+            Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
+            None => ("attribute_not_exists(claim_token_hash)", vec![]),
+        };
+        values.extend([
+            (":suspended", s("suspended")),
+            (":was", s(seat.status.as_str())),
+            (":at", date(x.at)?),
+        ]);
+        let mut items = vec![
+            self.update(
+                &keys::seat(&seat.subscription_id, &seat.id),
+                "SET #status = :suspended, suspended_at = :at, suspended_from = :was REMOVE claim_token_hash",
+                Some(&format!("#status = :was AND {token_condition}")),
+                &[("#status", "status")],
+                values,
+            )?,
+            self.audit_item(&x.audit)?,
+        ];
+        if let Some(h) = &seat.claim_token_hash {
+            // The link dies with the lapse; a restore mails a new one.
+            items.push(self.delete(&keys::claim_token(h), None, vec![])?);
+        }
+        if let Some(job) = &x.job {
+            items.push(self.outbox_item(job, x.at.timestamp())?);
+        }
+        Ok(items)
     }
 
     /// A suspended seat onto the new subscription: it takes one of its free seats (0), the old
@@ -144,45 +173,38 @@ impl DynamoStore {
 
 #[async_trait]
 impl SuspensionStore for DynamoStore {
-    async fn suspend_seat(&self, x: &SeatSuspension) -> Result<bool, StoreError> {
-        let seat = &x.seat;
-        let (token_condition, mut values) = match &seat.claim_token_hash {
-            Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
-            None => ("attribute_not_exists(claim_token_hash)", vec![]),
-        };
-        values.extend([
-            (":suspended", s("suspended")),
-            (":was", s(seat.status.as_str())),
-            (":at", date(x.at)?),
-        ]);
-        let mut items = vec![
-            // Only while the subscription is suspended (a reactivation may have come first).
-            self.check(&keys::suspension(&seat.subscription_id), "attribute_exists(PK)", &[], vec![])?,
-            self.update(
-                &keys::seat(&seat.subscription_id, &seat.id),
-                "SET #status = :suspended, suspended_at = :at, suspended_from = :was REMOVE claim_token_hash",
-                Some(&format!("#status = :was AND {token_condition}")),
-                &[("#status", "status")],
-                values,
-            )?,
-            self.audit_item(&x.audit)?,
-        ];
-        if let Some(h) = &seat.claim_token_hash {
-            // The link dies with the lapse; a restore mails a new one.
-            items.push(self.delete(&keys::claim_token(h), None, vec![])?);
-        }
-        if let Some(job) = &x.job {
-            items.push(self.outbox_item(job, x.at.timestamp())?);
+    async fn suspend_seats(&self, batch: &[SeatSuspension]) -> Result<bool, StoreError> {
+        let Some(first) = batch.first() else { return Ok(true) };
+        // Only while the subscription is suspended (a reactivation may have come first).
+        let mut items = vec![self.check(
+            &keys::suspension(&first.seat.subscription_id),
+            "attribute_exists(PK)",
+            &[],
+            vec![],
+        )?];
+        for x in batch {
+            items.extend(self.suspension_items(x)?);
         }
         Ok(matches!(self.transact(items).await?, Txn::Committed))
     }
 
+    async fn restore_in_place(&self, batch: &[SeatRestore]) -> Result<bool, StoreError> {
+        let mut items = Vec::new();
+        for r in batch {
+            items.extend(self.in_place_items(r)?);
+        }
+        Ok(items.is_empty() || matches!(self.transact(items).await?, Txn::Committed))
+    }
+
     async fn restore_seat(&self, r: &SeatRestore) -> Result<RestoreOutcome, StoreError> {
         if r.restored.id == r.seat.id {
-            self.restore_in_place(r).await
-        } else {
-            self.restore_onto(r).await
+            return Ok(if self.restore_in_place(std::slice::from_ref(r)).await? {
+                RestoreOutcome::Restored
+            } else {
+                RestoreOutcome::Gone
+            });
         }
+        self.restore_onto(r).await
     }
 
     async fn reinstate_grant(

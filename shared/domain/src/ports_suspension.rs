@@ -77,9 +77,22 @@ pub enum RestoreOutcome {
     Gone,
 }
 
+/// Seats per suspending write: three items each (the seat, its audit event, its link's delete
+/// or its benefits' revoke job) and the suspension's check, within DynamoDB's 100.
+pub const SUSPEND_PER_WRITE: usize = 25;
+/// Seats per in-place restoring write: four items each (the seat, its new link, its audit
+/// event, its job).
+pub const RESTORE_PER_WRITE: usize = 20;
+
 #[async_trait]
 pub trait SuspensionStore: Send + Sync {
-    async fn suspend_seat(&self, s: &SeatSuspension) -> Result<bool, StoreError>;
+    /// Seats suspended together, in one write: all, or (one changed meanwhile, or the
+    /// suspension is over) none. At most [`SUSPEND_PER_WRITE`].
+    async fn suspend_seats(&self, s: &[SeatSuspension]) -> Result<bool, StoreError>;
+    /// Seats restored in place together, in one write: all (each still suspended), or none.
+    /// At most [`RESTORE_PER_WRITE`].
+    async fn restore_in_place(&self, r: &[SeatRestore]) -> Result<bool, StoreError>;
+    /// One seat restored, in place or onto the new subscription (whose counter it takes).
     async fn restore_seat(&self, r: &SeatRestore) -> Result<RestoreOutcome, StoreError>;
     /// A revoked grant (as read) granted again, while its seat is claimed by its holder: a
     /// seat restored in place gets its benefits back as they were (the same license key).

@@ -11,29 +11,51 @@ use chrono::{DateTime, Utc};
 
 #[async_trait]
 impl SuspensionStore for MemoryStore {
-    async fn suspend_seat(&self, x: &SeatSuspension) -> Result<bool, StoreError> {
+    async fn suspend_seats(&self, batch: &[SeatSuspension]) -> Result<bool, StoreError> {
         self.with(|s| {
-            let seat = &x.seat;
-            if !s.suspensions.contains_key(&seat.subscription_id) {
+            let unchanged = |x: &SeatSuspension| {
+                s.suspensions.contains_key(&x.seat.subscription_id)
+                    && s.seats.get(&(x.seat.subscription_id.clone(), x.seat.id.clone())).is_some_and(|c| {
+                        c.status == x.seat.status && c.claim_token_hash == x.seat.claim_token_hash
+                    })
+            };
+            if !batch.iter().all(unchanged) {
                 return false;
             }
-            let key = (seat.subscription_id.clone(), seat.id.clone());
-            let Some(current) = s.seats.get_mut(&key) else { return false };
-            if current.status != seat.status || current.claim_token_hash != seat.claim_token_hash {
-                return false;
+            for x in batch {
+                let key = (x.seat.subscription_id.clone(), x.seat.id.clone());
+                let Some(current) = s.seats.get_mut(&key) else { continue };
+                current.status = SeatStatus::Suspended;
+                current.suspended_at = Some(x.at);
+                current.suspended_from = Some(x.seat.status);
+                if let Some(h) = current.claim_token_hash.take() {
+                    s.claim_tokens.remove(&h);
+                }
+                if let Some(job) = &x.job {
+                    s.put_job(job, x.at.timestamp());
+                }
+                s.audit.push(x.audit.clone());
             }
-            current.status = SeatStatus::Suspended;
-            current.suspended_at = Some(x.at);
-            current.suspended_from = Some(seat.status);
-            if let Some(h) = current.claim_token_hash.take() {
-                s.claim_tokens.remove(&h);
-            }
-            if let Some(job) = &x.job {
-                s.put_job(job, x.at.timestamp());
-            }
-            s.audit.push(x.audit.clone());
             true
         })
+    }
+
+    async fn restore_in_place(&self, batch: &[SeatRestore]) -> Result<bool, StoreError> {
+        let suspended = self.with(|s| {
+            batch.iter().all(|r| {
+                r.restored.id == r.seat.id
+                    && s.seats
+                        .get(&(r.seat.subscription_id.clone(), r.seat.id.clone()))
+                        .is_some_and(|c| c.status == SeatStatus::Suspended)
+            })
+        })?;
+        if !suspended {
+            return Ok(false);
+        }
+        for r in batch {
+            self.restore_seat(r).await?;
+        }
+        Ok(true)
     }
 
     async fn restore_seat(&self, r: &SeatRestore) -> Result<RestoreOutcome, StoreError> {

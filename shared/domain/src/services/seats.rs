@@ -456,8 +456,12 @@ pub async fn list(
         Some("claimed") => Some(SeatStatus::Claimed),
         Some("revoked") => Some(SeatStatus::Revoked),
         Some("expired") => Some(SeatStatus::Expired),
+        Some("suspended") => Some(SeatStatus::Suspended),
         Some(_) => {
-            return Err(DomainError::invalid("status", "must be pending, claimed, revoked or expired"))
+            return Err(DomainError::invalid(
+                "status",
+                "must be pending, claimed, revoked, expired or suspended",
+            ))
         }
     };
     let limit = match limit {

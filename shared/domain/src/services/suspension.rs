@@ -14,7 +14,10 @@ use super::App;
 use crate::error::DomainError;
 use crate::ids;
 use crate::model::*;
-use crate::ports::{RestoreOutcome, SeatRestore, SeatSuspension, Suspension, SuspensionChange};
+use crate::ports::{
+    RestoreOutcome, SeatRestore, SeatSuspension, Suspension, SuspensionChange, RESTORE_PER_WRITE,
+    SUSPEND_PER_WRITE,
+};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
@@ -82,20 +85,33 @@ pub async fn suspend_page(app: &App, job: &Job) -> Result<Option<Job>, DomainErr
         return Ok(None);
     }
     let page = app.store.seats_page(sub_id, None, job.cursor.as_deref(), PAGE).await?;
+    let live: Vec<&Seat> = page.seats.iter().filter(|s| is_live(s.status)).collect();
     let mut benefit_jobs = Vec::new();
-    for seat in page.seats.iter().filter(|s| is_live(s.status)) {
-        let mut current = seat.clone();
-        for _ in 0..3 {
-            let suspension = seat_suspension(app, &current);
-            if app.store.suspend_seat(&suspension).await? {
-                announce::announce(app, [&suspension.audit]).await;
-                benefit_jobs.extend(suspension.job);
-                break;
-            }
-            // Claimed or revoked meanwhile: suspend it as it is now, if still live.
-            match app.store.seat(sub_id, &seat.id).await? {
-                Some(s) if is_live(s.status) && s != current => current = s,
-                _ => break,
+    for chunk in live.chunks(SUSPEND_PER_WRITE) {
+        let batch: Vec<SeatSuspension> = chunk.iter().map(|s| seat_suspension(app, s)).collect();
+        if app.store.suspend_seats(&batch).await? {
+            announce::announce(app, batch.iter().map(|x| &x.audit)).await;
+            benefit_jobs.extend(batch.into_iter().filter_map(|x| x.job));
+            continue;
+        }
+        // Reactivated meanwhile: nothing more to suspend. Else a seat changed (claimed,
+        // revoked): one by one, each as it is now.
+        if app.store.subscription(sub_id).await?.is_none_or(|s| s.suspended_until.is_none()) {
+            return Ok(None);
+        }
+        for seat in chunk {
+            let mut current = (*seat).clone();
+            for _ in 0..3 {
+                let one = seat_suspension(app, &current);
+                if app.store.suspend_seats(std::slice::from_ref(&one)).await? {
+                    announce::announce(app, [&one.audit]).await;
+                    benefit_jobs.extend(one.job);
+                    break;
+                }
+                match app.store.seat(sub_id, &seat.id).await? {
+                    Some(s) if is_live(s.status) && s != current => current = s,
+                    _ => break,
+                }
             }
         }
     }
@@ -146,9 +162,27 @@ pub async fn restore_page(app: &App, job: &Job) -> Result<Option<Job>, DomainErr
         return Ok(None);
     };
     let page = app.store.seats_page(from, Some(SeatStatus::Suspended), job.cursor.as_deref(), PAGE).await?;
+    let suspended: Vec<&Seat> = page.seats.iter().filter(|s| s.status == SeatStatus::Suspended).collect();
     let mut jobs = Vec::new();
+    let mut one_by_one: Vec<&Seat> = Vec::new();
+    if from == to {
+        // In place, the count unchanged: many seats a write; a chunk with a seat revoked
+        // meanwhile goes one by one.
+        for chunk in suspended.chunks(RESTORE_PER_WRITE) {
+            let batch: Vec<SeatRestore> = chunk.iter().map(|s| seat_restore(app, s, &target)).collect();
+            if app.store.restore_in_place(&batch).await? {
+                tracing::info!(subscription_id = %to, seats = batch.len(), metric = "seats_restored", "seats restored");
+                announce::announce(app, batch.iter().map(|r| &r.audit)).await;
+                jobs.extend(batch.into_iter().map(|r| r.job));
+            } else {
+                one_by_one.extend(chunk);
+            }
+        }
+    } else {
+        one_by_one = suspended;
+    }
     let mut full = false;
-    for seat in page.seats.iter().filter(|s| s.status == SeatStatus::Suspended) {
+    for seat in one_by_one {
         if !full {
             let restore = seat_restore(app, seat, &target);
             match app.store.restore_seat(&restore).await? {
@@ -245,6 +279,17 @@ fn seat_restore(app: &App, seat: &Seat, target: &Subscription) -> SeatRestore {
         }),
     )
     .announcing(announce::seat(app, "seat.restored", &restored));
+    // Moved: the old seat ends revoked, and a receiver tracking it by its id hears so.
+    let audit = if in_place {
+        audit
+    } else {
+        let mut old = seat.clone();
+        old.status = SeatStatus::Revoked;
+        old.revoked_at = Some(now);
+        old.suspended_at = None;
+        old.suspended_from = None;
+        audit.announcing(announce::seat(app, "seat.revoked", &old))
+    };
     SeatRestore { seat: seat.clone(), restored, token, job, audit }
 }
 
