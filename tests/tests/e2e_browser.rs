@@ -358,6 +358,51 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     let sent: Value = serde_json::from_slice(&hook.body).unwrap_or(Value::Null);
     assert_eq!(sent["type"], json!("webhook_endpoint.test"), "{sent}");
 
+    step(
+        "a lapse suspends the seats: the banner, then Reactivate buys the plan again and everyone comes back",
+    );
+    let items = seats_tests::scan(&c.db, &c.stack.resources.table).await;
+    let stripe_sub = items
+        .iter()
+        .filter(|i| i.get("subscription_id").and_then(|v| v.as_s().ok()) == Some(&sub_id))
+        .find_map(|i| i.get("PK")?.as_s().ok()?.strip_prefix("STRIPESUB#").map(str::to_string))
+        .expect("the Stripe subscription of the story's purchase");
+    let gone = local_stack::stripe_events::subscription_deleted(&stripe_sub, chrono::Utc::now().timestamp());
+    assert_eq!(c.event(&gone).await.status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let live =
+            c.api.get(&format!("/v1/subscriptions/{sub_id}/seats?status=claimed"), Some(&acme.key)).await;
+        if live.body["seats"].as_array().is_some_and(|s| s.is_empty()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the seats were not suspended");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
+    let banner = boss.wait_text("#suspension-banner", "suspended until").await;
+    assert!(banner.contains("lapsed"), "{banner}");
+    // Nothing can be assigned or bought on it: those sections are gone, no seat shows free.
+    boss.wait_hidden("section[aria-labelledby=invite-h]").await;
+    boss.wait_hidden("section[aria-labelledby=resize-h]").await;
+    assert_eq!(boss.text("#available").await, "0");
+    let table = boss.wait_text("#seats tbody", "Suspended").await;
+    assert!(table.contains("ann@corp.example"), "{table}");
+    boss.js("window.scrollTo(0, 0); return null").await;
+    boss.shot("20-suspended").await;
+    boss.click("#reactivate").await;
+    boss.wait_path("/checkout/test-payment").await;
+    boss.click("#pay").await;
+    // Back on the lapsed subscription, which looks again until the purchase moved the seats.
+    boss.wait_path("/portal/subscription").await;
+    boss.wait_text("#restored-into", "restored into").await;
+    boss.wait_hidden("#suspension-banner").await;
+    boss.click("#restored-into a").await;
+    boss.wait_text("#restored-from", "Restored from").await;
+    let table = boss.wait_text("#seats tbody", "ann@corp.example").await;
+    assert!(table.contains("Claimed"), "ann has her seat again: {table}");
+    boss.shot("21-restored").await;
+
     ann.close().await;
     boss.close().await;
     drop(driver);
@@ -367,7 +412,7 @@ async fn the_story_through_the_pages_in_a_real_browser() {
         .filter_map(Result::ok)
         .filter(|f| f.file_name().to_string_lossy().starts_with(|ch: char| ch.is_ascii_digit()))
         .count();
-    assert_eq!(shots, 19, "a screenshot per step");
+    assert_eq!(shots, 21, "a screenshot per step");
 }
 
 /// Pay first, through the pages: the offline gateway told to decline (as Stripe's declining

@@ -32,7 +32,12 @@ function renderSummary() {
   $('#title').textContent = product ? product.name : 'Subscription';
   document.title = `Manage seats — ${$('#title').textContent}`;
   $('#used').textContent = String(sub.seats_assigned);
-  $('#available').textContent = String(sub.seats_available);
+  // Lapsed: nothing can be assigned or bought on it (a reactivation is a new purchase).
+  const lapsed = ['canceled', 'unpaid', 'incomplete_expired', 'paused'].includes(sub.status);
+  $('#available').textContent = String(lapsed ? 0 : sub.seats_available);
+  for (const h of ['invite-h', 'batch-h', 'resize-h']) {
+    show(document.querySelector(`section[aria-labelledby="${h}"]`), !lapsed);
+  }
   $('#total').textContent = String(sub.seats);
   const renews = sub.status === 'canceled' ? `Ended ${day(sub.current_period_end)}` : `Renews on ${day(sub.current_period_end)}`;
   $('#plan').textContent = `${plan[sub.interval]} · ${money(sub.unit_amount, sub.currency)} per seat per ${per[sub.interval]} · ${renews} · Status: ${sub.status.replace('_', ' ')}`;
@@ -61,7 +66,7 @@ function renderSummary() {
   // Offer the other interval when the product has a price for it.
   const other = sub.interval === 'month' ? 'year' : 'month';
   const canSwitch = product && product.prices[other] && !(sc && sc.type === 'interval_change');
-  show($('#interval-card'), Boolean(canSwitch));
+  show($('#interval-card'), Boolean(canSwitch) && !lapsed);
   if (canSwitch) {
     $('#target-interval').value = other;
     $('#interval-text').textContent = other === 'year'
