@@ -226,3 +226,114 @@ async fn a_purchase_racing_the_end_of_the_window_restores_or_revokes_never_both(
     eprintln!("4 rounds (2 racing): {restored} restored, {revoked} revoked by the sweeper");
     assert!(revoked >= 2, "the rounds the sweeper ran first are its");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_seats_move_and_a_late_revoke_leaves_a_restored_grant_in_the_table() {
+    let table = TestTable::new("suspendlive").await;
+    let r = rig(&table, t0());
+    let (merchant, _) = fixtures::merchant(&r.app, "live").await.expect("merchant");
+    let product = fixtures::product(&r.app, &merchant, &fixtures::Plan::default()).await.expect("product");
+    let old = fixtures::buy(&r.app, &product, 3, "boss@corp.example", t0().timestamp(), "sub_live")
+        .await
+        .expect("bought");
+    r.run_jobs().await;
+    for (i, email) in ["a@corp.example", "b@corp.example"].into_iter().enumerate() {
+        seats::assign(&r.app, &merchant, &old.id, AssignSeat { email: email.into(), ..Default::default() })
+            .await
+            .expect("assign");
+        let token = r.queue.take().into_iter().find_map(|j| j.claim_token).expect("link");
+        if i == 0 {
+            claims::claim(&r.app, ClaimRequest { token }).await.expect("claim");
+            r.run_jobs().await;
+        }
+    }
+    // The lapse's page is lost: the purchase finds both seats live (one claimed, one pending).
+    billing_events::handle(&r.app, &deleted("sub_live", r.app.clock.now())).await.expect("lapse");
+    let lost: Vec<Job> = r.queue.take();
+    assert!(lost.iter().any(|j| j.kind == JobKind::SuspendAll));
+    r.clock.advance(Duration::minutes(5));
+    let new =
+        fixtures::buy(&r.app, &product, 3, "boss@corp.example", r.app.clock.now().timestamp(), "sub_live2")
+            .await
+            .expect("again");
+    r.run_jobs().await;
+    for job in &lost {
+        benefits::process(&r.app, job).await.expect("the lost page, late");
+    }
+    r.run_jobs().await;
+    let (new_now, old_now) = (r.sub(&new.id).await, r.sub(&old.id).await);
+    assert_eq!((new_now.seats_assigned, old_now.seats_assigned), (2, 0));
+    let moved: Vec<(String, SeatStatus)> =
+        r.seats(&merchant, &new.id).await.into_iter().map(|s| (s.email, s.status)).collect();
+    assert_eq!(
+        moved,
+        [
+            ("a@corp.example".to_string(), SeatStatus::Claimed),
+            ("b@corp.example".to_string(), SeatStatus::Pending)
+        ]
+    );
+    assert!(r.seats(&merchant, &old.id).await.iter().all(|s| s.status == SeatStatus::Revoked));
+    let items = table.scan().await;
+    let of_sub = |sub: &str, entity: &str| {
+        items
+            .iter()
+            .filter(|i| i.get("entity").and_then(|v| v.as_s().ok()).is_some_and(|e| e == entity))
+            .filter(|i| i.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk == &format!("SUB#{sub}")))
+            .count()
+    };
+    assert_eq!((of_sub(&old.id, "seat_email"), of_sub(&new.id, "seat_email")), (0, 2), "the guards moved");
+    // a's one live grant is the new seat's; the old seat's grant was revoked by its job.
+    let holder = r.seats(&merchant, &new.id).await[0].customer_id.clone().expect("holder");
+    let grants = r.app.store.grants_of_customer(&holder).await.expect("grants");
+    let live: Vec<&Grant> = grants.iter().filter(|g| g.status == GrantStatus::Granted).collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].subscription_id, new.id);
+
+    // In place: unpaid, then active; the suspension's revoke job delivered after the restore.
+    let seat = r.seats(&merchant, &new.id).await[0].clone();
+    let unpaid = PaymentEvent {
+        id: "evt_unpaid_live".into(),
+        created: r.app.clock.now().timestamp() + 10,
+        kind: PaymentEventKind::SubscriptionUpdated {
+            provider_subscription_id: "sub_live2".into(),
+            checkout_id: None,
+            state: domain::events::SubscriptionState {
+                status: "unpaid".into(),
+                period: None,
+                item: None,
+                pending_update: false,
+                latest_invoice: None,
+            },
+        },
+    };
+    billing_events::handle(&r.app, &unpaid).await.expect("unpaid");
+    let mut late = Vec::new();
+    for _ in 0..10 {
+        for job in r.queue.take() {
+            if job.kind == JobKind::Revoke {
+                late.push(job);
+            } else {
+                benefits::process(&r.app, &job).await.expect("job");
+            }
+        }
+    }
+    assert_eq!(late.len(), 1);
+    let mut active = unpaid.clone();
+    active.id = "evt_active_live".into();
+    active.created += 10;
+    if let PaymentEventKind::SubscriptionUpdated { state, .. } = &mut active.kind {
+        state.status = "active".into();
+    }
+    billing_events::handle(&r.app, &active).await.expect("active");
+    r.run_jobs().await;
+    for job in &late {
+        benefits::process(&r.app, job).await.expect("late revoke");
+    }
+    let grants = r.app.store.grants_of_customer(&holder).await.expect("grants");
+    let live: Vec<&Grant> = grants.iter().filter(|g| g.status == GrantStatus::Granted).collect();
+    assert_eq!(
+        (live.len(), live[0].seat_id.as_str()),
+        (1, seat.id.as_str()),
+        "the restored seat keeps its grant"
+    );
+}

@@ -51,12 +51,13 @@ impl DynamoStore {
                     Some("attribute_exists(PK) AND ends_at > :now"),
                     vec![(":now", n(r.at.timestamp()))],
                 )?,
+                // Only its owner's purchase (an ownership handed over meanwhile is not).
                 self.update(
                     &keys::subscription(&r.from_subscription_id),
                     "SET restored_into = :new REMOVE suspended_until",
-                    Some("attribute_exists(PK)"),
+                    Some("customer_id = :buyer"),
                     &[],
-                    vec![(":new", s(&sub.id))],
+                    vec![(":new", s(&sub.id)), (":buyer", s(&r.customer_id))],
                 )?,
                 self.outbox_item(&r.job, r.at.timestamp())?,
             ]);

@@ -395,6 +395,14 @@ impl DynamoStore {
                 &[("#status", "status")],
                 vec![(":revoked", s("revoked")), (":at", date(at)?)],
             )?,
+            // Never while the seat is claimed by this holder: a revoke job arriving after the
+            // seat was restored (a suspension reactivated) finds it held again.
+            self.check(
+                &keys::seat(&g.subscription_id, &g.seat_id),
+                "NOT (#status = :claimed AND customer_id = :holder)",
+                &[("#status", "status")],
+                vec![(":claimed", s("claimed")), (":holder", s(&g.customer_id))],
+            )?,
             self.audit_item(audit)?,
         ];
         Ok(matches!(self.transact(items).await?, Txn::Committed))

@@ -125,18 +125,25 @@ impl DynamoStore {
     /// guard (5) are written with its link, the audit event and its job.
     async fn restore_onto(&self, r: &SeatRestore) -> Result<RestoreOutcome, StoreError> {
         let (old, new) = (&r.seat, &r.restored);
+        // The old seat as read: suspended, or still live (its link then goes with it).
+        let (token_condition, mut values) = match &old.claim_token_hash {
+            Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
+            None => ("attribute_not_exists(claim_token_hash)", vec![]),
+        };
+        values.extend([
+            (":revoked", s("revoked")),
+            (":was", s(old.status.as_str())),
+            (":at", date(r.audit.created_at)?),
+        ]);
         let mut items = vec![
             self.seat_taken_item(&new.subscription_id)?,
             self.update(
                 &keys::seat(&old.subscription_id, &old.id),
-                "SET #status = :revoked, revoked_at = :at REMOVE suspended_at, suspended_from",
-                Some("#status = :suspended"),
+                "SET #status = :revoked, revoked_at = :at \
+                 REMOVE suspended_at, suspended_from, claim_token_hash, invitation_expires_at",
+                Some(&format!("#status = :was AND {token_condition}")),
                 &[("#status", "status")],
-                vec![
-                    (":revoked", s("revoked")),
-                    (":suspended", s("suspended")),
-                    (":at", date(r.audit.created_at)?),
-                ],
+                values,
             )?,
             self.delete(
                 &keys::seat_email(&old.subscription_id, &old.email),
@@ -162,11 +169,21 @@ impl DynamoStore {
         }
         items.push(self.audit_item(&r.audit)?);
         items.push(self.restored_job_item(r)?);
+        if let Some(h) = &old.claim_token_hash {
+            items.push(self.delete(&keys::claim_token(h), None, vec![])?);
+        }
+        if let Some(job) = &r.old_seat_job {
+            items.push(self.outbox_item(job, r.audit.created_at.timestamp())?);
+        }
         Ok(match self.transact(items).await? {
             Txn::Committed => RestoreOutcome::Restored,
             Txn::ConditionFailed(f) if f.contains(&1) => RestoreOutcome::Gone,
             Txn::ConditionFailed(f) if f.contains(&5) => RestoreOutcome::EmailTaken,
-            Txn::ConditionFailed(_) => RestoreOutcome::Full,
+            Txn::ConditionFailed(f) if f == [0] => RestoreOutcome::Full,
+            // The old seat's guard or count out of step with it: not a state to skip past.
+            Txn::ConditionFailed(f) => {
+                return Err(StoreError::Internal(format!("moving seat {} failed on items {f:?}", old.id)))
+            }
         })
     }
 }
@@ -189,11 +206,22 @@ impl SuspensionStore for DynamoStore {
     }
 
     async fn restore_in_place(&self, batch: &[SeatRestore]) -> Result<bool, StoreError> {
-        let mut items = Vec::new();
+        let Some(first) = batch.first() else { return Ok(true) };
+        let sub = &first.restored.subscription_id;
+        // Only while the subscription takes seats and has not lapsed again meanwhile.
+        let mut items = vec![
+            self.check(&keys::suspension(sub), "attribute_not_exists(PK)", &[], vec![])?,
+            self.check(
+                &keys::subscription(sub),
+                TAKES_SEATS,
+                &[("#status", "status")],
+                takes_seats_values(),
+            )?,
+        ];
         for r in batch {
             items.extend(self.in_place_items(r)?);
         }
-        Ok(items.is_empty() || matches!(self.transact(items).await?, Txn::Committed))
+        Ok(matches!(self.transact(items).await?, Txn::Committed))
     }
 
     async fn restore_seat(&self, r: &SeatRestore) -> Result<RestoreOutcome, StoreError> {
@@ -251,7 +279,13 @@ impl SuspensionStore for DynamoStore {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let items = vec![
-            self.delete(&keys::suspension(&x.subscription_id), Some("attribute_exists(PK)"), vec![])?,
+            // This suspension, not a later one of the same subscription (reactivated and
+            // lapsed again since the sweeper listed it).
+            self.delete(
+                &keys::suspension(&x.subscription_id),
+                Some("ends_at = :until"),
+                vec![(":until", n(x.until.timestamp()))],
+            )?,
             self.update(
                 &keys::subscription(&x.subscription_id),
                 "REMOVE suspended_until",

@@ -615,7 +615,8 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
     /// Removes an activation. `false`: there was none with that id.
     async fn deactivate_license(&self, key_hash: &str, activation_id: &str) -> Result<bool, StoreError>;
     async fn grants_of_customer(&self, customer_id: &str) -> Result<Vec<Grant>, StoreError>;
-    /// Marks a grant revoked. `false`: it already was.
+    /// Marks a grant revoked. `false`: it already was, or its seat is claimed by its holder
+    /// again (restored after a suspension): a late revoke job leaves it.
     async fn revoke_grant(
         &self,
         g: &Grant,

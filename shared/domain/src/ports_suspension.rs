@@ -35,8 +35,9 @@ pub enum SuspensionChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Restoration {
     /// The suspended subscription: its record is deleted (it must exist and not be past its
-    /// end), `restored_into` set to the new subscription.
+    /// end), `restored_into` set to the new subscription, only while `customer_id` owns it.
     pub from_subscription_id: String,
+    pub customer_id: String,
     pub until: DateTime<Utc>,
     pub at: DateTime<Utc>,
     /// The `restore` job, in the outbox.
@@ -56,13 +57,16 @@ pub struct SeatSuspension {
 /// A suspended seat (as read) brought back as `restored`: the same seat (in place, the count
 /// unchanged) or a new seat of the new subscription, which takes one of its free seats while
 /// the old one is revoked and leaves its count. A pending seat gets a new link (`token`) and
-/// its invitation; a claimed one its grant job.
+/// its invitation; a claimed one its grant job. Onto a new subscription the old seat may still
+/// be live (the lapse's pages had not reached it): it is moved as read, its link deleted, and
+/// a claimed one's benefits revoked by `old_seat_job`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeatRestore {
     pub seat: Seat,
     pub restored: Seat,
     pub token: Option<ClaimToken>,
     pub job: Job,
+    pub old_seat_job: Option<Job>,
     pub audit: AuditEvent,
 }
 
@@ -105,8 +109,9 @@ pub trait SuspensionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Suspensions whose end is at or before `now` (the sweeper's list), oldest first.
     async fn suspensions_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Suspension>, StoreError>;
-    /// The sweeper ends a suspension: the record deleted (if it still exists: `false`
-    /// otherwise), `suspended_until` removed, `revoke_all` in the outbox, audited.
+    /// The sweeper ends a suspension: the record deleted (if it is still this one, ending
+    /// `s.until`: `false` otherwise), `suspended_until` removed, `revoke_all` in the outbox,
+    /// audited.
     async fn end_suspension(
         &self,
         s: &Suspension,

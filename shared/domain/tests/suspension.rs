@@ -322,3 +322,119 @@ async fn a_suspended_seat_can_be_revoked_and_is_then_not_restored() {
     assert_eq!(statuses, [SeatStatus::Revoked, SeatStatus::Claimed]);
     assert_eq!(sub_now(f, &sub.id).await.seats_assigned, 1);
 }
+
+/// Runs the queued jobs, keeping aside those of `kind` (as a queue that delivers them late).
+async fn run_all_but(f: &Fakes, kind: JobKind) -> Vec<Job> {
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        let jobs = f.queue.take();
+        if jobs.is_empty() {
+            break;
+        }
+        for job in jobs {
+            if job.kind == kind {
+                held.push(job);
+            } else {
+                domain::services::benefits::process(&f.app, &job).await.expect("job");
+            }
+        }
+    }
+    held
+}
+
+#[tokio::test]
+async fn a_revoke_job_delivered_after_the_restore_leaves_the_benefits_granted() {
+    let t = team(3, 2, 0).await;
+    let (f, sub) = (&t.f, &t.sub);
+    let now = f.app.clock.now().timestamp();
+    billing_events::handle(&f.app, &status_event("evt_unpaid", "sub_team", now, "unpaid", 3))
+        .await
+        .expect("unpaid");
+    // The suspension's benefit revokes are late: the reactivation and its grants come first.
+    let late = run_all_but(f, JobKind::Revoke).await;
+    assert_eq!(late.len(), 2);
+    f.clock.advance(Duration::minutes(2));
+    let later = f.app.clock.now().timestamp();
+    billing_events::handle(&f.app, &status_event("evt_active", "sub_team", later, "active", 3))
+        .await
+        .expect("active");
+    f.run_jobs().await.expect("restore");
+    for job in &late {
+        domain::services::benefits::process(&f.app, job).await.expect("the late revoke");
+    }
+    for (_, holder) in t.people.iter() {
+        let holder = holder.as_deref().expect("claimed");
+        assert_eq!(live_grants(f, holder).await, 1, "the seat is claimed again: its grant stays");
+    }
+    let statuses: Vec<SeatStatus> =
+        seats_of(f, &t.merchant, &sub.id).await.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [SeatStatus::Claimed, SeatStatus::Claimed]);
+}
+
+#[tokio::test]
+async fn a_purchase_before_the_lapse_reached_every_seat_moves_the_live_ones_too() {
+    let t = team(4, 2, 2).await;
+    let (f, old) = (&t.f, &t.sub);
+    billing_events::handle(&f.app, &deleted("evt_deleted", f.app.clock.now().timestamp()))
+        .await
+        .expect("deleted");
+    // The suspend page's message is lost: no seat is suspended yet when the buyer buys again.
+    let lost = run_all_but(f, JobKind::SuspendAll).await;
+    assert_eq!(lost.len(), 1);
+    assert!(seats_of(f, &t.merchant, &old.id).await.iter().all(|s| s.status != SeatStatus::Suspended));
+    f.clock.advance(Duration::hours(1));
+    let new =
+        fixtures::buy(&f.app, &t.product, 4, "boss@corp.example", f.app.clock.now().timestamp(), "sub_new")
+            .await
+            .expect("again");
+    f.run_jobs().await.expect("restore");
+    // The lost page, sent again by the sweeper, finds nothing left to suspend.
+    f.clock.advance(Duration::minutes(2));
+    sweeper::sweep(&f.app, 60).await.expect("sweep");
+    f.run_jobs().await.expect("late suspend page");
+    let (new_now, old_now) = (sub_now(f, &new.id).await, sub_now(f, &old.id).await);
+    assert_eq!((new_now.seats_assigned, old_now.seats_assigned), (4, 0));
+    assert!(seats_of(f, &t.merchant, &old.id).await.iter().all(|s| s.status == SeatStatus::Revoked));
+    let moved: Vec<SeatStatus> = seats_of(f, &t.merchant, &new.id).await.iter().map(|s| s.status).collect();
+    assert_eq!(moved, [SeatStatus::Claimed, SeatStatus::Claimed, SeatStatus::Pending, SeatStatus::Pending]);
+    // Each holder's grant is the new seat's: the old seat's were revoked.
+    for seat in seats_of(f, &t.merchant, &new.id).await.iter().filter(|s| s.status == SeatStatus::Claimed) {
+        let holder = seat.customer_id.as_deref().expect("holder");
+        let grants = f.store.grants_of_customer(holder).await.expect("grants");
+        let live: Vec<&Grant> = grants.iter().filter(|g| g.status == GrantStatus::Granted).collect();
+        assert_eq!((live.len(), live[0].seat_id.as_str()), (1, seat.id.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn a_lapse_again_before_the_restore_ran_keeps_the_seats_suspended() {
+    let t = team(3, 2, 1).await;
+    let (f, sub) = (&t.f, &t.sub);
+    let now = f.app.clock.now().timestamp();
+    billing_events::handle(&f.app, &status_event("evt_unpaid", "sub_team", now, "unpaid", 3))
+        .await
+        .expect("unpaid");
+    f.run_jobs().await.expect("suspend");
+    billing_events::handle(&f.app, &status_event("evt_active", "sub_team", now + 60, "active", 3))
+        .await
+        .expect("active");
+    let restore = f.queue.take();
+    assert!(restore.iter().any(|j| j.kind == JobKind::Restore));
+    // Unpaid again before the restore page ran.
+    billing_events::handle(&f.app, &status_event("evt_unpaid2", "sub_team", now + 120, "unpaid", 3))
+        .await
+        .expect("unpaid again");
+    for job in &restore {
+        domain::services::benefits::process(&f.app, job).await.expect("restore page");
+    }
+    f.run_jobs().await.expect("jobs");
+    let now_sub = sub_now(f, &sub.id).await;
+    assert_eq!((now_sub.status, now_sub.seats_assigned), (SubscriptionStatus::Unpaid, 3));
+    assert!(now_sub.suspended_until.is_some(), "a new window");
+    assert!(seats_of(f, &t.merchant, &sub.id).await.iter().all(|s| s.status == SeatStatus::Suspended));
+    for (_, holder) in t.people.iter() {
+        if let Some(h) = holder {
+            assert_eq!(live_grants(f, h).await, 0, "nothing granted on a lapsed subscription");
+        }
+    }
+}

@@ -199,11 +199,16 @@ impl Store for MemoryStore {
             let email_taken = c.new_customer.as_ref().is_some_and(|n| {
                 s.customer_emails.contains_key(&(n.organization_id.clone(), n.email.clone()))
             });
-            // A restore needs the suspension still there and not past its end.
-            let restorable = c
-                .restore
-                .as_ref()
-                .is_none_or(|r| s.suspensions.get(&r.from_subscription_id).is_some_and(|x| x.until > r.at));
+            // A restore needs the suspension still there, not past its end (whole seconds, as
+            // the table keeps it), and the subscription still the buyer's.
+            let restorable = c.restore.as_ref().is_none_or(|r| {
+                s.suspensions
+                    .get(&r.from_subscription_id)
+                    .is_some_and(|x| x.until.timestamp() > r.at.timestamp())
+                    && s.subscriptions
+                        .get(&r.from_subscription_id)
+                        .is_some_and(|o| o.customer_id == r.customer_id)
+            });
             if !open || email_taken || !restorable {
                 return Applied::Stale;
             }
@@ -627,9 +632,12 @@ impl Store for MemoryStore {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         self.with(|s| {
+            let held = s.seats.get(&(g.subscription_id.clone(), g.seat_id.clone())).is_some_and(|x| {
+                x.status == SeatStatus::Claimed && x.customer_id.as_deref() == Some(g.customer_id.as_str())
+            });
             let key = (g.customer_id.clone(), g.seat_id.clone(), g.benefit_id.clone());
             match s.grants.get_mut(&key) {
-                Some(x) if x.status != GrantStatus::Revoked => {
+                Some(x) if x.status != GrantStatus::Revoked && !held => {
                     x.status = GrantStatus::Revoked;
                     x.revoked_at = Some(at);
                     s.audit.push(audit.clone());

@@ -9,6 +9,22 @@ use crate::ports::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+impl super::State {
+    /// The restored seat written with its link, job and audit event (the conditions checked).
+    fn restore(&mut self, r: &SeatRestore) {
+        let now = r.audit.created_at;
+        self.seats.insert((r.restored.subscription_id.clone(), r.restored.id.clone()), r.restored.clone());
+        match &r.token {
+            Some(t) => {
+                self.claim_tokens.insert(t.token_hash.clone(), t.clone());
+                self.put_invitation(&r.job, &t.token_hash, now.timestamp());
+            }
+            None => self.put_job(&r.job, now.timestamp()),
+        }
+        self.audit.push(r.audit.clone());
+    }
+}
+
 #[async_trait]
 impl SuspensionStore for MemoryStore {
     async fn suspend_seats(&self, batch: &[SeatSuspension]) -> Result<bool, StoreError> {
@@ -41,70 +57,90 @@ impl SuspensionStore for MemoryStore {
     }
 
     async fn restore_in_place(&self, batch: &[SeatRestore]) -> Result<bool, StoreError> {
-        let suspended = self.with(|s| {
-            batch.iter().all(|r| {
+        self.with(|s| {
+            let Some(first) = batch.first() else { return true };
+            let sub_id = &first.restored.subscription_id;
+            // Only while the subscription takes seats and has not lapsed again meanwhile.
+            let live = !s.suspensions.contains_key(sub_id)
+                && s.subscriptions.get(sub_id).is_some_and(|sub| sub.status.allows_seat_changes());
+            let suspended = batch.iter().all(|r| {
                 r.restored.id == r.seat.id
                     && s.seats
                         .get(&(r.seat.subscription_id.clone(), r.seat.id.clone()))
                         .is_some_and(|c| c.status == SeatStatus::Suspended)
-            })
-        })?;
-        if !suspended {
-            return Ok(false);
-        }
-        for r in batch {
-            self.restore_seat(r).await?;
-        }
-        Ok(true)
+            });
+            if !live || !suspended {
+                return false;
+            }
+            for r in batch {
+                s.restore(r);
+            }
+            true
+        })
     }
 
     async fn restore_seat(&self, r: &SeatRestore) -> Result<RestoreOutcome, StoreError> {
+        if r.restored.id == r.seat.id {
+            return Ok(if self.restore_in_place(std::slice::from_ref(r)).await? {
+                RestoreOutcome::Restored
+            } else {
+                RestoreOutcome::Gone
+            });
+        }
         self.with(|s| {
             let old = (r.seat.subscription_id.clone(), r.seat.id.clone());
-            if s.seats.get(&old).is_none_or(|c| c.status != SeatStatus::Suspended) {
-                return RestoreOutcome::Gone;
+            // The old seat as read (suspended, or still live with its link).
+            if s.seats
+                .get(&old)
+                .is_none_or(|c| c.status != r.seat.status || c.claim_token_hash != r.seat.claim_token_hash)
+            {
+                return Ok(RestoreOutcome::Gone);
             }
-            let in_place = r.restored.id == r.seat.id;
+            let to = &r.restored.subscription_id;
+            let room = s.subscriptions.get(to).is_some_and(|sub| {
+                sub.status.allows_seat_changes()
+                    && sub.seats_assigned < sub.seats
+                    && sub.seats_assigned < sub.assign_cap
+            });
+            if !room {
+                return Ok(RestoreOutcome::Full);
+            }
+            if s.seat_emails.contains_key(&(to.clone(), r.restored.email.clone())) {
+                return Ok(RestoreOutcome::EmailTaken);
+            }
+            let old_guard = (r.seat.subscription_id.clone(), r.seat.email.clone());
+            let old_count = s.subscriptions.get(&r.seat.subscription_id).map_or(0, |sub| sub.seats_assigned);
+            if s.seat_emails.get(&old_guard) != Some(&r.seat.id) || old_count < 1 {
+                return Err(StoreError::Internal(format!(
+                    "moving seat {}: its guard or count is out of step",
+                    r.seat.id
+                )));
+            }
+            if let Some(sub) = s.subscriptions.get_mut(to) {
+                sub.seats_assigned += 1;
+            }
+            if let Some(sub) = s.subscriptions.get_mut(&r.seat.subscription_id) {
+                sub.seats_assigned -= 1;
+            }
+            s.seat_emails.remove(&old_guard);
+            s.seat_emails.insert((to.clone(), r.restored.email.clone()), r.restored.id.clone());
             let now = r.audit.created_at;
-            if !in_place {
-                let to = &r.restored.subscription_id;
-                let room = s.subscriptions.get(to).is_some_and(|sub| {
-                    sub.status.allows_seat_changes()
-                        && sub.seats_assigned < sub.seats
-                        && sub.seats_assigned < sub.assign_cap
-                });
-                if !room {
-                    return RestoreOutcome::Full;
-                }
-                if s.seat_emails.contains_key(&(to.clone(), r.restored.email.clone())) {
-                    return RestoreOutcome::EmailTaken;
-                }
-                if let Some(sub) = s.subscriptions.get_mut(to) {
-                    sub.seats_assigned += 1;
-                }
-                if let Some(sub) = s.subscriptions.get_mut(&r.seat.subscription_id) {
-                    sub.seats_assigned -= 1;
-                }
-                s.seat_emails.remove(&(r.seat.subscription_id.clone(), r.seat.email.clone()));
-                s.seat_emails.insert((to.clone(), r.restored.email.clone()), r.restored.id.clone());
-                if let Some(c) = s.seats.get_mut(&old) {
-                    c.status = SeatStatus::Revoked;
-                    c.revoked_at = Some(now);
-                    c.suspended_at = None;
-                    c.suspended_from = None;
+            if let Some(c) = s.seats.get_mut(&old) {
+                c.status = SeatStatus::Revoked;
+                c.revoked_at = Some(now);
+                c.suspended_at = None;
+                c.suspended_from = None;
+                c.invitation_expires_at = None;
+                if let Some(h) = c.claim_token_hash.take() {
+                    s.claim_tokens.remove(&h);
                 }
             }
-            s.seats.insert((r.restored.subscription_id.clone(), r.restored.id.clone()), r.restored.clone());
-            match &r.token {
-                Some(t) => {
-                    s.claim_tokens.insert(t.token_hash.clone(), t.clone());
-                    s.put_invitation(&r.job, &t.token_hash, now.timestamp());
-                }
-                None => s.put_job(&r.job, now.timestamp()),
+            if let Some(job) = &r.old_seat_job {
+                s.put_job(job, now.timestamp());
             }
-            s.audit.push(r.audit.clone());
-            RestoreOutcome::Restored
-        })
+            s.restore(r);
+            Ok(RestoreOutcome::Restored)
+        })?
     }
 
     async fn reinstate_grant(
@@ -149,9 +185,11 @@ impl SuspensionStore for MemoryStore {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         self.with(|s| {
-            if s.suspensions.remove(&x.subscription_id).is_none() {
+            // This suspension, not a later one of the same subscription.
+            if s.suspensions.get(&x.subscription_id).is_none_or(|now| now.until != x.until) {
                 return false;
             }
+            s.suspensions.remove(&x.subscription_id);
             if let Some(sub) = s.subscriptions.get_mut(&x.subscription_id) {
                 sub.suspended_until = None;
             }

@@ -358,6 +358,7 @@ async fn complete_checkout(
         let restore = reactivates.as_ref().and_then(|old| {
             old.suspended_until.map(|until| Restoration {
                 from_subscription_id: old.id.clone(),
+                customer_id: customer.id.clone(),
                 until,
                 at: now,
                 job: Job::restore(&old.id, &id, None),

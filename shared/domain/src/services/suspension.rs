@@ -37,16 +37,21 @@ pub fn on_status_change(
 ) -> (Option<Job>, SuspensionChange) {
     let now = app.clock.now();
     if status.is_lapsed() && !sub.status.is_lapsed() {
+        // Whole seconds, as the table keeps the end: "before the end" is the same test everywhere.
+        let until = now + Duration::days(SUSPENSION_DAYS);
+        let until = DateTime::from_timestamp(until.timestamp(), 0).unwrap_or(until);
         let suspension = Suspension {
             subscription_id: sub.id.clone(),
             customer_id: sub.customer_id.clone(),
             product_id: sub.product_id.clone(),
             lapsed_at: now,
-            until: now + Duration::days(SUSPENSION_DAYS),
+            until,
         };
         return (Some(Job::suspend_all(&sub.id, None)), SuspensionChange::Begin(suspension));
     }
-    if sub.status.is_lapsed() && !status.is_lapsed() && sub.suspended_until.is_some() {
+    // Within the window only: after it, the seats are the sweeper's to revoke (it may not have
+    // run yet), whatever the provider says.
+    if sub.status.is_lapsed() && !status.is_lapsed() && sub.suspended_until.is_some_and(|u| u > now) {
         return (Some(Job::restore(&sub.id, &sub.id, None)), SuspensionChange::End);
     }
     (None, SuspensionChange::None)
@@ -161,8 +166,20 @@ pub async fn restore_page(app: &App, job: &Job) -> Result<Option<Job>, DomainErr
     let Some(target) = app.store.subscription(to).await? else {
         return Ok(None);
     };
-    let page = app.store.seats_page(from, Some(SeatStatus::Suspended), job.cursor.as_deref(), PAGE).await?;
-    let suspended: Vec<&Seat> = page.seats.iter().filter(|s| s.status == SeatStatus::Suspended).collect();
+    // Lapsed again before this page ran: the new suspension keeps the seats (the write below
+    // checks the same, for a lapse that comes while it runs).
+    if from == to && (target.suspended_until.is_some() || !target.status.allows_seat_changes()) {
+        return Ok(None);
+    }
+    // Onto a new subscription, the live seats come too: a purchase may complete before the
+    // lapse's suspend pages reached them (they stop once the suspension is used up).
+    let (filter, movable): (Option<SeatStatus>, fn(SeatStatus) -> bool) = if from == to {
+        (Some(SeatStatus::Suspended), |s| s == SeatStatus::Suspended)
+    } else {
+        (None, |s| s == SeatStatus::Suspended || is_live(s))
+    };
+    let page = app.store.seats_page(from, filter, job.cursor.as_deref(), PAGE).await?;
+    let suspended: Vec<&Seat> = page.seats.iter().filter(|s| movable(s.status)).collect();
     let mut jobs = Vec::new();
     let mut one_by_one: Vec<&Seat> = Vec::new();
     if from == to {
@@ -189,6 +206,7 @@ pub async fn restore_page(app: &App, job: &Job) -> Result<Option<Job>, DomainErr
                 RestoreOutcome::Restored => {
                     tracing::info!(seat_id = %seat.id, metric = "seats_restored", "seat restored");
                     announce::announce(app, [&restore.audit]).await;
+                    jobs.extend(restore.old_seat_job);
                     jobs.push(restore.job);
                     continue;
                 }
@@ -207,7 +225,7 @@ pub async fn restore_page(app: &App, job: &Job) -> Result<Option<Job>, DomainErr
                 break;
             }
             match app.store.seat(from, &seat.id).await? {
-                Some(s) if s.status == SeatStatus::Suspended && s != current => current = s,
+                Some(s) if movable(s.status) && s != current => current = s,
                 _ => break,
             }
         }
@@ -238,7 +256,10 @@ fn seat_restore(app: &App, seat: &Seat, target: &Subscription) -> SeatRestore {
         restored.reinvitations = 0;
         restored.restorations = 0;
     }
-    let was_claimed = seat.suspended_from == Some(SeatStatus::Claimed) && seat.customer_id.is_some();
+    // A live seat (moved before its suspension reached it) is what it is; a suspended one what
+    // it was.
+    let was = if seat.status == SeatStatus::Suspended { seat.suspended_from } else { Some(seat.status) };
+    let was_claimed = was == Some(SeatStatus::Claimed) && seat.customer_id.is_some();
     let (job, token) = match (&seat.customer_id, was_claimed) {
         (Some(holder), true) => {
             restored.status = SeatStatus::Claimed;
@@ -290,7 +311,20 @@ fn seat_restore(app: &App, seat: &Seat, target: &Subscription) -> SeatRestore {
         old.suspended_from = None;
         audit.announcing(announce::seat(app, "seat.revoked", &old))
     };
-    SeatRestore { seat: seat.clone(), restored, token, job, audit }
+    // A claimed seat moved while live still holds its benefits: they are revoked.
+    let old_seat_job = match (seat.status, &seat.customer_id, in_place) {
+        (SeatStatus::Claimed, Some(holder), false) => Some(Job {
+            kind: JobKind::Revoke,
+            seat_id: seat.id.clone(),
+            subscription_id: seat.subscription_id.clone(),
+            customer_id: holder.clone(),
+            cursor: None,
+            claim_token: None,
+            sign_in: None,
+        }),
+        _ => None,
+    };
+    SeatRestore { seat: seat.clone(), restored, token, job, old_seat_job, audit }
 }
 
 /// The sweeper: suspensions whose window closed end, and their seats are revoked (`revoke_all`).
