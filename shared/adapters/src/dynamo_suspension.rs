@@ -175,6 +175,9 @@ impl DynamoStore {
         if let Some(job) = &r.old_seat_job {
             items.push(self.outbox_item(job, r.audit.created_at.timestamp())?);
         }
+        if let Some(a) = &r.old_audit {
+            items.push(self.audit_item(a)?);
+        }
         Ok(match self.transact(items).await? {
             Txn::Committed => RestoreOutcome::Restored,
             Txn::ConditionFailed(f) if f.contains(&1) => RestoreOutcome::Gone,

@@ -68,6 +68,8 @@ pub struct SeatRestore {
     pub job: Job,
     pub old_seat_job: Option<Job>,
     pub audit: AuditEvent,
+    /// Moved: the old subscription's own record of the seat leaving (announcing its `seat.revoked`).
+    pub old_audit: Option<AuditEvent>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

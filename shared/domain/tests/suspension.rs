@@ -230,6 +230,14 @@ async fn a_new_purchase_within_the_window_restores_the_oldest_seats_onto_it() {
         .collect();
     assert_eq!(got, want, "oldest first, claimed claimed and pending pending");
     assert!(seats_of(f, &t.merchant, &old.id).await.iter().all(|s| s.status == SeatStatus::Revoked));
+    // The old subscription's trail says where each seat went (4 moved, 2 with no room left).
+    let trail = f.store.audit_events(&old.id).await.expect("audit");
+    let revoked: Vec<&AuditEvent> = trail.iter().filter(|e| e.kind == "seat.revoked").collect();
+    assert_eq!(revoked.len(), 6);
+    assert_eq!(
+        revoked.iter().filter(|e| e.data["restored_into"]["subscription_id"] == new.id.as_str()).count(),
+        4
+    );
     // Each claimed person holds the new seat and its benefit again (exactly one live grant).
     for (i, (_, holder)) in t.people[..3].iter().enumerate() {
         let holder = holder.as_deref().expect("holder");

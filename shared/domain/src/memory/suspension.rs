@@ -138,6 +138,9 @@ impl SuspensionStore for MemoryStore {
             if let Some(job) = &r.old_seat_job {
                 s.put_job(job, now.timestamp());
             }
+            if let Some(a) = &r.old_audit {
+                s.audit.push(a.clone());
+            }
             s.restore(r);
             Ok(RestoreOutcome::Restored)
         })?

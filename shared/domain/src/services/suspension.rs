@@ -205,7 +205,7 @@ pub async fn restore_page(app: &App, job: &Job) -> Result<Option<Job>, DomainErr
             match app.store.restore_seat(&restore).await? {
                 RestoreOutcome::Restored => {
                     tracing::info!(seat_id = %seat.id, metric = "seats_restored", "seat restored");
-                    announce::announce(app, [&restore.audit]).await;
+                    announce::announce(app, std::iter::once(&restore.audit).chain(&restore.old_audit)).await;
                     jobs.extend(restore.old_seat_job);
                     jobs.push(restore.job);
                     continue;
@@ -300,17 +300,23 @@ fn seat_restore(app: &App, seat: &Seat, target: &Subscription) -> SeatRestore {
         }),
     )
     .announcing(announce::seat(app, "seat.restored", &restored));
-    // Moved: the old seat ends revoked, and a receiver tracking it by its id hears so.
-    let audit = if in_place {
-        audit
-    } else {
+    // Moved: the old subscription records the seat leaving, and a receiver tracking the old
+    // seat by its id hears it revoked.
+    let old_audit = (!in_place).then(|| {
         let mut old = seat.clone();
         old.status = SeatStatus::Revoked;
         old.revoked_at = Some(now);
         old.suspended_at = None;
         old.suspended_from = None;
-        audit.announcing(announce::seat(app, "seat.revoked", &old))
-    };
+        event(
+            app,
+            &seat.subscription_id,
+            "seat.revoked",
+            "system:reactivation".into(),
+            json!({"seat_id": seat.id, "email": seat.email, "was": seat.status, "restored_into": {"subscription_id": target.id, "seat_id": restored.id}}),
+        )
+        .announcing(announce::seat(app, "seat.revoked", &old))
+    });
     // A claimed seat moved while live still holds its benefits: they are revoked.
     let old_seat_job = match (seat.status, &seat.customer_id, in_place) {
         (SeatStatus::Claimed, Some(holder), false) => Some(Job {
@@ -324,7 +330,7 @@ fn seat_restore(app: &App, seat: &Seat, target: &Subscription) -> SeatRestore {
         }),
         _ => None,
     };
-    SeatRestore { seat: seat.clone(), restored, token, job, old_seat_job, audit }
+    SeatRestore { seat: seat.clone(), restored, token, job, old_seat_job, audit, old_audit }
 }
 
 /// The sweeper: suspensions whose window closed end, and their seats are revoked (`revoke_all`).
