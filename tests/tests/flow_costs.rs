@@ -25,7 +25,7 @@ const EXPECTED: [(&str, &str, f64, f64, u32, u32); 16] = [
     ("resize (+1 seat, charged)", "4×GetItem + 2×TransactWriteItems", 6.0, 18.0, 1, 0),
     ("annual switch", "4×GetItem + 2×TransactWriteItems", 6.0, 18.0, 1, 0),
     ("revoke", "3×GetItem + 1×TransactWriteItems", 3.0, 17.0, 2, 0),
-    ("worker: revoke", "1×DeleteItem + 1×GetItem + 1×Query + 1×TransactWriteItems", 2.0, 9.0, 1, 0),
+    ("worker: revoke", "1×DeleteItem + 1×GetItem + 1×Query + 1×TransactWriteItems", 4.0, 9.0, 1, 0),
     ("webhook: renewal", "2×GetItem + 1×TransactWriteItems", 2.0, 12.0, 1, 0),
 ];
 
