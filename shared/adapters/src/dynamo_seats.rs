@@ -16,6 +16,14 @@ pub(super) fn claim_token_row(token: &ClaimToken) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// The condition that a seat still has the link it was read with (or none), and its value.
+pub(super) fn link_as_read(seat: &Seat) -> (&'static str, Vec<(&'static str, AttributeValue)>) {
+    match &seat.claim_token_hash {
+        Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
+        None => ("attribute_not_exists(claim_token_hash)", vec![]),
+    }
+}
+
 impl DynamoStore {
     /// The counter moves only while there is room and the subscription takes seats.
     pub(super) fn seat_taken_item(&self, sub: &str) -> Result<TransactWriteItem, StoreError> {
@@ -297,10 +305,7 @@ impl DynamoStore {
     /// guard, the audit event, its link, and for a claimed seat the revoke job.
     fn revocation_items(&self, r: &SeatRevocation) -> Result<Vec<TransactWriteItem>, StoreError> {
         let seat = &r.seat;
-        let (token_condition, mut values) = match &seat.claim_token_hash {
-            Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
-            None => ("attribute_not_exists(claim_token_hash)", vec![]),
-        };
+        let (token_condition, mut values) = link_as_read(seat);
         values.push((":revoked", s("revoked")));
         values.push((":was", s(seat.status.as_str())));
         values.push((":at", date(r.revoked_at)?));

@@ -3,7 +3,7 @@
 //! reactivation (in place or by a new purchase) and the sweeper's end each delete under the
 //! condition that it exists: exactly one of them happens.
 
-use super::seats::claim_token_row;
+use super::seats::{claim_token_row, link_as_read};
 use super::*;
 
 pub(super) fn suspension_row(x: &Suspension) -> Item {
@@ -91,10 +91,7 @@ impl DynamoStore {
     /// A live seat as read suspended: (0) the seat, its audit event, its link's delete, its job.
     fn suspension_items(&self, x: &SeatSuspension) -> Result<Vec<TransactWriteItem>, StoreError> {
         let seat = &x.seat;
-        let (token_condition, mut values) = match &seat.claim_token_hash {
-            Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
-            None => ("attribute_not_exists(claim_token_hash)", vec![]),
-        };
+        let (token_condition, mut values) = link_as_read(seat);
         values.extend([
             (":suspended", s("suspended")),
             (":was", s(seat.status.as_str())),
@@ -126,10 +123,7 @@ impl DynamoStore {
     async fn restore_onto(&self, r: &SeatRestore) -> Result<RestoreOutcome, StoreError> {
         let (old, new) = (&r.seat, &r.restored);
         // The old seat as read: suspended, or still live (its link then goes with it).
-        let (token_condition, mut values) = match &old.claim_token_hash {
-            Some(h) => ("claim_token_hash = :h", vec![(":h", s(h))]),
-            None => ("attribute_not_exists(claim_token_hash)", vec![]),
-        };
+        let (token_condition, mut values) = link_as_read(old);
         values.extend([
             (":revoked", s("revoked")),
             (":was", s(old.status.as_str())),

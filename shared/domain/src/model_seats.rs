@@ -218,6 +218,22 @@ impl Job {
         }
     }
 
+    /// Revoke the benefits of `seat` if it is claimed (a pending seat has none).
+    pub fn revoke_benefits(seat: &Seat) -> Option<Job> {
+        match (seat.status, &seat.customer_id) {
+            (SeatStatus::Claimed, Some(holder)) => Some(Job {
+                kind: JobKind::Revoke,
+                seat_id: seat.id.clone(),
+                subscription_id: seat.subscription_id.clone(),
+                customer_id: holder.clone(),
+                cursor: None,
+                claim_token: None,
+                sign_in: None,
+            }),
+            _ => None,
+        }
+    }
+
     /// Suspend the seats of a subscription that lapsed, from `cursor` on.
     pub fn suspend_all(subscription_id: &str, cursor: Option<String>) -> Job {
         Job { kind: JobKind::SuspendAll, ..Job::revoke_all(subscription_id, cursor) }

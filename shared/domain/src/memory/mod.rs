@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+mod billing;
 mod fakes;
 pub mod fixtures;
 mod grants;
@@ -191,50 +192,7 @@ impl Store for MemoryStore {
         self.with(|s| s.checkouts.get(id).cloned())
     }
     async fn complete_checkout(&self, c: &CheckoutCompletion) -> Result<Applied, StoreError> {
-        self.with(|s| {
-            if s.events_seen.contains(&c.event_id) {
-                return Applied::Duplicate;
-            }
-            let open = s.checkouts.get(&c.checkout_id).is_some_and(|k| k.status == CheckoutStatus::Open);
-            let email_taken = c.new_customer.as_ref().is_some_and(|n| {
-                s.customer_emails.contains_key(&(n.organization_id.clone(), n.email.clone()))
-            });
-            // A restore needs the suspension still there, not past its end (whole seconds, as
-            // the table keeps it), and the subscription still the buyer's.
-            let restorable = c.restore.as_ref().is_none_or(|r| {
-                s.suspensions
-                    .get(&r.from_subscription_id)
-                    .is_some_and(|x| x.until.timestamp() > r.at.timestamp())
-                    && s.subscriptions
-                        .get(&r.from_subscription_id)
-                        .is_some_and(|o| o.customer_id == r.customer_id)
-            });
-            if !open || email_taken || !restorable {
-                return Applied::Stale;
-            }
-            if let Some(r) = &c.restore {
-                s.suspensions.remove(&r.from_subscription_id);
-                if let Some(old) = s.subscriptions.get_mut(&r.from_subscription_id) {
-                    old.suspended_until = None;
-                    old.restored_into = Some(c.subscription.id.clone());
-                }
-                s.put_job(&r.job, r.at.timestamp());
-            }
-            s.events_seen.insert(c.event_id.clone());
-            if let Some(k) = s.checkouts.get_mut(&c.checkout_id) {
-                k.status = CheckoutStatus::Completed;
-                k.subscription_id = Some(c.subscription.id.clone());
-            }
-            if let Some(n) = &c.new_customer {
-                s.customer_emails.insert((n.organization_id.clone(), n.email.clone()), n.id.clone());
-                s.customers.insert(n.id.clone(), n.clone());
-            }
-            s.provider_links
-                .insert(c.subscription.provider_subscription_id.clone(), c.subscription.id.clone());
-            s.subscriptions.insert(c.subscription.id.clone(), c.subscription.clone());
-            s.audit.push(c.audit.clone());
-            Applied::Applied
-        })
+        self.with(|s| s.complete_checkout(c))
     }
     async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
         self.with(|s| s.customers.get(id).cloned())
@@ -270,54 +228,7 @@ impl Store for MemoryStore {
         })
     }
     async fn apply_billing_update(&self, u: &BillingUpdate) -> Result<Applied, StoreError> {
-        self.with(|s| {
-            if s.events_seen.contains(&u.event_id) {
-                return Applied::Duplicate;
-            }
-            let Some(sub) = s.subscriptions.get_mut(&u.subscription_id) else {
-                return Applied::Stale;
-            };
-            if sub.version != u.expected_version || sub.last_event_at > u.event_created {
-                return Applied::Stale;
-            }
-            // An end needs the record still there (the sweeper may have ended it first).
-            if u.suspension == SuspensionChange::End && !s.suspensions.contains_key(&u.subscription_id) {
-                return Applied::Stale;
-            }
-            sub.status = u.status;
-            sub.current_period_start = u.current_period_start;
-            sub.current_period_end = u.current_period_end;
-            sub.period_confirmed = u.period_confirmed;
-            sub.provider_item_id = u.provider_item_id.clone();
-            sub.last_event_at = u.event_created;
-            sub.version += 1;
-            if let Some(r) = &u.renewal {
-                sub.seats = r.seats;
-                sub.assign_cap = r.assign_cap;
-                sub.interval = r.interval;
-                sub.unit_amount = r.unit_amount;
-                sub.scheduled_change = None;
-            }
-            match &u.suspension {
-                SuspensionChange::None => {}
-                SuspensionChange::Begin(x) => {
-                    sub.suspended_until = Some(x.until);
-                    s.suspensions.insert(x.subscription_id.clone(), x.clone());
-                }
-                SuspensionChange::End => {
-                    s.suspensions.remove(&u.subscription_id);
-                    sub.suspended_until = None;
-                }
-            }
-            if let Some(job) = &u.seats_job {
-                s.put_job(job, u.event_created);
-            }
-            s.events_seen.insert(u.event_id.clone());
-            if let Some(a) = &u.audit {
-                s.audit.push(a.clone());
-            }
-            Applied::Applied
-        })
+        self.with(|s| s.apply_billing_update(u))
     }
     async fn record_event(&self, event_id: &str, _now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.with(|s| s.events_seen.insert(event_id.to_string()))

@@ -548,18 +548,7 @@ fn revocation(
     transferred: Option<Value>,
 ) -> (SeatRevocation, Option<Job>) {
     let now = app.clock.now();
-    let job = match (seat.status, &seat.customer_id) {
-        (SeatStatus::Claimed, Some(holder)) => Some(Job {
-            kind: JobKind::Revoke,
-            seat_id: seat.id.clone(),
-            subscription_id: seat.subscription_id.clone(),
-            customer_id: holder.clone(),
-            cursor: None,
-            claim_token: None,
-            sign_in: None,
-        }),
-        _ => None,
-    };
+    let job = Job::revoke_benefits(seat);
     let revoked = revoked_seat(seat, now);
     let audit = match transferred {
         Some(detail) => event(app, &seat.subscription_id, "seat.transferred", actor, detail),

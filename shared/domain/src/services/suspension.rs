@@ -131,18 +131,7 @@ pub async fn suspend_page(app: &App, job: &Job) -> Result<Option<Job>, DomainErr
 
 fn seat_suspension(app: &App, seat: &Seat) -> SeatSuspension {
     let now = app.clock.now();
-    let job = match (seat.status, &seat.customer_id) {
-        (SeatStatus::Claimed, Some(holder)) => Some(Job {
-            kind: JobKind::Revoke,
-            seat_id: seat.id.clone(),
-            subscription_id: seat.subscription_id.clone(),
-            customer_id: holder.clone(),
-            cursor: None,
-            claim_token: None,
-            sign_in: None,
-        }),
-        _ => None,
-    };
+    let job = Job::revoke_benefits(seat);
     let mut after = seat.clone();
     after.status = SeatStatus::Suspended;
     after.suspended_at = Some(now);
@@ -318,18 +307,7 @@ fn seat_restore(app: &App, seat: &Seat, target: &Subscription) -> SeatRestore {
         .announcing(announce::seat(app, "seat.revoked", &old))
     });
     // A claimed seat moved while live still holds its benefits: they are revoked.
-    let old_seat_job = match (seat.status, &seat.customer_id, in_place) {
-        (SeatStatus::Claimed, Some(holder), false) => Some(Job {
-            kind: JobKind::Revoke,
-            seat_id: seat.id.clone(),
-            subscription_id: seat.subscription_id.clone(),
-            customer_id: holder.clone(),
-            cursor: None,
-            claim_token: None,
-            sign_in: None,
-        }),
-        _ => None,
-    };
+    let old_seat_job = if in_place { None } else { Job::revoke_benefits(seat) };
     SeatRestore { seat: seat.clone(), restored, token, job, old_seat_job, audit, old_audit }
 }
 
