@@ -14,6 +14,7 @@
 //! | Stripe event seen | `STRIPEEVT#{id}` | `EVENT` (+ ttl) | |
 //! | sign-in code / session | `SIGNIN#{sha256}` / `SESSION#{sha256}` | `SIGNIN` / `SESSION` (+ ttl) | |
 //! | idempotency record | `IDEMP#{scope}#{key}` | `IDEMP` (+ ttl) | |
+//! | rate-limit counter (one per limit, caller hash and window) | `RATE#{limit}#{hash}#{window}` | `RATE` (+ ttl) | |
 //! | seat | `SUB#{id}` | `SEAT#{seat id}` | `CUSTOMER#{holder}` / `SEAT#{seat id}` (once claimed) |
 //! | one live seat per email | `SUB#{id}` | `SEATEMAIL#{email}` | |
 //! | claim token | `CLAIM#{sha256}` | `CLAIM` (+ ttl) | `INVITEEXP#{shard}` / `{expires:012}#{sha256}` (the sweeper's expiry list) |
