@@ -12,6 +12,7 @@ pub mod model;
 mod model_seats;
 pub mod period;
 pub mod ports;
+mod ports_payments;
 mod ports_suspension;
 mod ports_team;
 mod ports_webhooks;

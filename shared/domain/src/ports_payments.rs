@@ -1,0 +1,141 @@
+//! The payment provider's port (Stripe; the offline gateway locally): Prices, Checkout,
+//! payment-first changes, schedules, and what a billing manager does to their own billing.
+
+use crate::error::PortError;
+use crate::model::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSessionRequest {
+    pub checkout_id: String,
+    /// The provider's Price for the chosen interval.
+    pub price_id: String,
+    pub seats: i64,
+    pub customer_email: String,
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
+}
+
+/// What the provider says about one of our subscriptions: the seats paid for now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSubscription {
+    pub id: String,
+    pub status: String,
+    pub item_id: String,
+    pub quantity: i64,
+    pub interval: Interval,
+    pub period_start: i64,
+    pub period_end: i64,
+    /// When a change waiting for its payment expires (Stripe's `pending_update.expires_at`).
+    pub pending_update_expires_at: Option<i64>,
+    pub schedule_id: Option<String>,
+    pub latest_invoice: Option<ProviderInvoice>,
+}
+
+/// An invoice as the provider made it (or, for a preview, would make it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderInvoice {
+    pub id: String,
+    pub amount_due: MinorUnits,
+    /// `draft`, `open`, `paid`, `void`, …
+    pub status: String,
+    pub hosted_invoice_url: Option<String>,
+    pub lines: Vec<crate::proration::ProrationLine>,
+}
+
+/// A change that charges now: the subscription item goes to `quantity` at `price_id`,
+/// prorated at `proration_date`, invoiced at once and applied only once paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRequest {
+    pub provider_subscription_id: String,
+    /// The item, when known (saves a read at the provider).
+    pub item_id: Option<String>,
+    pub price_id: String,
+    pub quantity: i64,
+    /// Unix seconds, the same for the preview and the charge.
+    pub proration_date: i64,
+    /// Start a new period at the change (monthly → annual).
+    pub reset_billing_cycle: bool,
+    /// Makes a retried call charge once.
+    pub idempotency_key: String,
+    /// The terms before and after, for a provider that prorates with our arithmetic (offline).
+    pub product_name: String,
+    pub previous_quantity: i64,
+    pub previous_unit_amount: MinorUnits,
+    pub previous_interval: Interval,
+    pub unit_amount: MinorUnits,
+    pub interval: Interval,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+}
+
+/// What the provider did with a change that charges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    /// Paid and applied; the new period (it moves for a monthly → annual switch).
+    Applied { invoice: ProviderInvoice, period: (i64, i64) },
+    /// Not paid (declined, authentication needed): the provider keeps the change pending
+    /// until the invoice is paid or the pending update expires.
+    PaymentRequired { invoice: ProviderInvoice, expires_at: i64 },
+}
+
+/// The next period's terms, carried by a provider schedule whose current phase stays as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalSchedule {
+    pub provider_subscription_id: String,
+    /// Our record of the current period's end (a provider without state answers with it).
+    pub current_period_end: i64,
+    /// The schedule already attached, to rewrite instead of creating one.
+    pub schedule_id: Option<String>,
+    /// The current phase's terms: the seats paid for now at the current price.
+    pub current_price_id: String,
+    pub current_quantity: i64,
+    /// The next phase's terms.
+    pub next_price_id: String,
+    /// The next price's interval: the next phase lasts one such period.
+    pub next_interval: Interval,
+    pub next_quantity: i64,
+    pub idempotency_key: String,
+}
+
+/// A schedule as the provider keeps it: its id, and when its next phase starts (the end of
+/// the current phase: the provider's, whatever our record of the period says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledRenewal {
+    pub schedule_id: String,
+    pub next_phase_starts_at: i64,
+}
+
+/// The payment provider (Stripe). Seats are the subscription item's quantity, which is always
+/// the count paid for now; what changes later lives in a schedule's next phase.
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// The provider's Product and one Price per priced interval.
+    async fn create_prices(&self, product: &Product) -> Result<ProviderPrices, PortError>;
+    async fn create_checkout_session(
+        &self,
+        req: &CheckoutSessionRequest,
+    ) -> Result<CheckoutSession, PortError>;
+    /// The provider's state of a subscription; `None` when the provider keeps none (offline).
+    async fn subscription(
+        &self,
+        provider_subscription_id: &str,
+    ) -> Result<Option<ProviderSubscription>, PortError>;
+    /// The invoice the charge would make, from the provider; `None` when the provider has no
+    /// previews (offline: our own arithmetic is the answer).
+    async fn preview_charge(&self, c: &ChargeRequest) -> Result<Option<ProviderInvoice>, PortError>;
+    /// Sends a change that charges with payment first.
+    async fn charge(&self, c: &ChargeRequest) -> Result<ChargeOutcome, PortError>;
+    /// Writes (or rewrites) the schedule's next phase, on the schedule already attached to the
+    /// subscription if there is one.
+    async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<ScheduledRenewal, PortError>;
+    /// Detaches a schedule: the subscription renews as it is.
+    async fn release_schedule(&self, schedule_id: &str, idempotency_key: &str) -> Result<(), PortError>;
+}
