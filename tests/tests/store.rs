@@ -78,6 +78,7 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         suspended_until: None,
         restored_from: None,
         restored_into: None,
+        cancellation: None,
     };
     CheckoutCompletion {
         checkout_id: c.id.clone(),
@@ -184,6 +185,7 @@ async fn billing_updates_apply_in_order_and_once() {
         renewal: None,
         seats_job: None,
         suspension: Default::default(),
+        withdraw_cancellation: false,
         audit: None,
     };
     assert_eq!(
@@ -231,6 +233,7 @@ async fn billing_updates_apply_in_order_and_once() {
         detail: serde_json::json!({}),
         started_at: now(),
         reserve: None,
+        cancellation: None,
     };
     let s = &t.store;
     let mut stale = sub.clone();

@@ -53,6 +53,9 @@ impl PaymentGateway for Dying {
     async fn release_schedule(&self, id: &str, key: &str) -> Result<(), PortError> {
         self.stripe.release_schedule(id, key).await
     }
+    async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError> {
+        self.stripe.cancel_at_period_end(c).await
+    }
 }
 
 struct World {

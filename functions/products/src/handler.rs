@@ -48,7 +48,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
             R::GetProduct => ok(&catalogue::public_product(app, ctx.param(0)).await?),
             R::DeadJobs => ok(&List::of(sweeper::dead_jobs(app, who, 100).await?)),
             R::RotateApiKey => {
-                let input = if ctx.body.is_empty() { Default::default() } else { ctx.json()? };
+                let input = ctx.json_or_default()?;
                 created(&catalogue::rotate_api_key(app, who, ctx.param(0), input).await?)
             }
             R::ListApiKeys => ok(&List::of(catalogue::list_api_keys(app, who, ctx.param(0)).await?)),

@@ -347,6 +347,20 @@ impl Store for DynamoStore {
     async fn stale_intents(&self, cutoff: i64, limit: usize) -> Result<Vec<String>, StoreError> {
         self.stale_intents_query(cutoff, limit).await
     }
+    async fn cancellations_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        self.cancellations_due_query(now, limit).await
+    }
+    async fn forget_cancellation_due(
+        &self,
+        subscription_id: &str,
+        cancel_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.forget_cancellation_due_write(subscription_id, cancel_at).await
+    }
 
     async fn record_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let item = self.event_marker(event_id, now)?;

@@ -6,7 +6,7 @@
 
 use super::{codec, date, fault, keys, marker, n, s, DynamoStore, Txn, TAKES_SEATS};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::model::*;
 use domain::ports::{Applied, BillingUpdate, CheckoutCompletion, SuspensionChange};
 use domain::ports::{AssignCap, SettleOutcome, Settlement};
@@ -14,6 +14,21 @@ use domain::StoreError;
 
 fn value<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(v).map_err(codec)
+}
+
+/// The sweeper's entry for a subscription set to end at its period's end.
+fn cancellation_due_row(subscription_id: &str, c: &Cancellation) -> super::Item {
+    let (gpk, gsk) = keys::cancellation_due_entry(subscription_id, c.cancel_at.timestamp());
+    marker(
+        "cancellation_due",
+        &keys::cancellation_due(subscription_id),
+        &[
+            ("subscription_id", s(subscription_id)),
+            ("cancel_at", n(c.cancel_at.timestamp())),
+            (keys::GSI1PK, s(gpk)),
+            (keys::GSI1SK, s(gsk)),
+        ],
+    )
 }
 
 impl DynamoStore {
@@ -120,6 +135,12 @@ impl DynamoStore {
                 )?)
             }
         };
+        let withdrawn = if u.withdraw_cancellation {
+            removed.push("cancellation");
+            Some(self.delete(&keys::cancellation_due(&u.subscription_id), None, vec![])?)
+        } else {
+            None
+        };
         if !removed.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
@@ -134,6 +155,7 @@ impl DynamoStore {
             )?,
         ];
         items.extend(suspension);
+        items.extend(withdrawn);
         if let Some(a) = &u.audit {
             items.push(self.audit_item(a)?);
         }
@@ -197,6 +219,7 @@ impl DynamoStore {
         let mut names =
             vec![("#ci", "change_intent"), ("#pc", "pending_change"), ("#in", "intent"), ("#id", "id")];
         let mut marker_item = None;
+        let mut cancellation_due = None;
         let expression = match &st.outcome {
             SettleOutcome::Applied(t) => {
                 // Only the fields the change owns: a renewal written meanwhile stays.
@@ -239,6 +262,20 @@ impl DynamoStore {
                         values.push((":sc", value(sc)?));
                     }
                     Some(None) => remove.push("scheduled_change"),
+                    None => {}
+                }
+                match &t.cancellation {
+                    Some(Some(c)) => {
+                        set.push("cancellation = :cn".into());
+                        values.push((":cn", value(c)?));
+                        cancellation_due =
+                            Some(self.put(cancellation_due_row(&st.subscription_id, c), None)?);
+                    }
+                    Some(None) => {
+                        remove.push("cancellation");
+                        cancellation_due =
+                            Some(self.delete(&keys::cancellation_due(&st.subscription_id), None, vec![])?);
+                    }
                     None => {}
                 }
                 format!("SET {} REMOVE {}", set.join(", "), remove.join(", "))
@@ -285,6 +322,7 @@ impl DynamoStore {
         if let Some(a) = &st.audit {
             items.push(self.audit_item(a)?);
         }
+        items.extend(cancellation_due);
         if let (SettleOutcome::Applied(_), Some(hold)) = (&st.outcome, &st.reserve) {
             items.push(self.put_new(super::team::hold_row(&st.subscription_id, hold))?);
             items.push(self.put_new(marker(
@@ -320,5 +358,54 @@ impl DynamoStore {
             .filter_map(|item| item.get("subscription_id").and_then(|v| v.as_s().ok()).cloned())
             .take(limit)
             .collect())
+    }
+
+    pub(super) async fn cancellations_due_query(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let items = self.due_in_lists(keys::cancellation_due_partition, now.timestamp(), limit).await?;
+        items
+            .iter()
+            .map(|item| {
+                let id = item.get("subscription_id").and_then(|v| v.as_s().ok()).cloned();
+                let at = item
+                    .get("cancel_at")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .and_then(|t| DateTime::from_timestamp(t, 0));
+                match (id, at) {
+                    (Some(id), Some(at)) => Ok((id, at)),
+                    _ => {
+                        Err(StoreError::Internal("cancellation entry without its subscription or end".into()))
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Only the entry for this end: a cancellation asked for again since has its own.
+    pub(super) async fn forget_cancellation_due_write(
+        &self,
+        subscription_id: &str,
+        cancel_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_map(&keys::cancellation_due(subscription_id))))
+            .condition_expression("cancel_at = :at")
+            .expression_attribute_values(":at", n(cancel_at.timestamp()))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(())
+            }
+            Err(e) => Err(fault(e)),
+        }
     }
 }

@@ -22,6 +22,7 @@
 //! | ownership offer (one per subscription) | `SUB#{id}` | `OWNEROFFER` | `CUSTOMER#{offered}` / `OWNEROFFER#{sub}` |
 //! | seats just bought by auto-grow, until written (no other change begins meanwhile) | `SUB#{id}` | `GROWHOLD` | |
 //! | a lapsed subscription's suspension (its seats wait for a reactivation) | `SUB#{id}` | `SUSPENSION` | `SUSPENDED#{shard}` / `{until:012}#{sub}` (the sweeper's list) |
+//! | a subscription set to end at its period's end, until dealt with | `SUB#{id}` | `CANCELDUE` | `CANCELDUE#{shard}` / `{cancel_at:012}#{sub}` (the sweeper's list) |
 //! | seats reserved by a batch, until given back | `SUB#{id}` | `RESERVATION#{id}` | `SEATRESERVATION` / `{created:012}#{id}` |
 //! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
 //! | license key record (who holds it, activation counter) | `LICENSE#{sha256}` | `LICENSE` | |
@@ -203,6 +204,15 @@ pub fn suspension_due_partition(shard: u32) -> String {
 }
 pub fn suspension_due(sub: &str, until: i64) -> (String, String) {
     (suspension_due_partition(shard_of(sub)), format!("{until:012}#{sub}"))
+}
+pub fn cancellation_due(sub: &str) -> Key {
+    key(format!("SUB#{sub}"), "CANCELDUE")
+}
+pub fn cancellation_due_partition(shard: u32) -> String {
+    format!("CANCELDUE#{shard}")
+}
+pub fn cancellation_due_entry(sub: &str, cancel_at: i64) -> (String, String) {
+    (cancellation_due_partition(shard_of(sub)), format!("{cancel_at:012}#{sub}"))
 }
 pub fn manager(sub: &str, customer: &str) -> Key {
     key(format!("SUB#{sub}"), &format!("MANAGER#{customer}"))

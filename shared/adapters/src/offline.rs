@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use domain::error::PortError;
 use domain::model::{Product, ProviderPrices};
 use domain::ports::{
-    ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderInvoice,
-    ProviderSubscription, RenewalSchedule, ScheduledRenewal,
+    CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway,
+    ProviderInvoice, ProviderSubscription, RenewalSchedule, ScheduledRenewal,
 };
 
 /// What the offline gateway does with a change's payment (`OFFLINE_PAYMENT_OUTCOME`).
@@ -94,6 +94,12 @@ impl PaymentGateway for OfflineGateway {
     }
 
     async fn release_schedule(&self, _schedule_id: &str, _key: &str) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    /// Nothing to tell anyone: the sweeper lapses the subscription at its period's end (the
+    /// renewal a stateless gateway never makes).
+    async fn cancel_at_period_end(&self, _c: &CancelRequest) -> Result<(), PortError> {
         Ok(())
     }
 }

@@ -5,7 +5,9 @@ use adapters::stripe::gateway::STRIPE_VERSION;
 use adapters::stripe::StripeGateway;
 use domain::error::PortError;
 use domain::model::Interval;
-use domain::ports::{ChargeOutcome, ChargeRequest, CheckoutSessionRequest, PaymentGateway, RenewalSchedule};
+use domain::ports::{
+    CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSessionRequest, PaymentGateway, RenewalSchedule,
+};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -161,6 +163,16 @@ async fn the_offline_gateway_charges_the_worked_examples_and_can_decline() {
     assert!(invoice.hosted_invoice_url.is_some_and(|u| u.contains("invoice_id=")));
 }
 
+fn cancel(cancel: bool) -> CancelRequest {
+    CancelRequest {
+        provider_subscription_id: "sub_123".into(),
+        cancel,
+        reason: Some(domain::model::CancellationReason::TooExpensive),
+        comment: Some("We moved to a yearly contract elsewhere".into()),
+        idempotency_key: "k".into(),
+    }
+}
+
 /// Every form the gateway sends, checked against Stripe's published OpenAPI description
 /// (the pinned, trimmed copy in tests/stripe-openapi): parameter names, types, enum values.
 #[test]
@@ -199,6 +211,8 @@ fn every_form_the_gateway_sends_is_valid_for_stripes_openapi_description() {
         ("POST", "/v1/subscription_schedules/sub_sched_1/release", vec![]),
         ("GET", "/v1/subscriptions/sub_1", vec![forms::f("expand[]", "latest_invoice")]),
         ("GET", "/v1/subscription_schedules/sub_sched_1", vec![]),
+        ("POST", "/v1/subscriptions/sub_123", forms::cancel_form(&cancel(true))),
+        ("POST", "/v1/subscriptions/sub_123", forms::cancel_form(&cancel(false))),
     ];
     for (method, path, form) in cases {
         if let Err(v) = stripe_openapi::check_request(method, path, &form) {

@@ -11,6 +11,21 @@ pub struct PaymentEvent {
     pub kind: PaymentEventKind,
 }
 
+/// The id prefix of an event the sweeper makes for what the provider did not say (offline, a
+/// subscription's end at its period's end): never a provider's id (Stripe's are `evt_…`).
+pub const SWEEPER_EVENT_PREFIX: &str = "sweep_";
+
+impl PaymentEvent {
+    /// Who the audit trail names for what this event did.
+    pub fn actor(&self) -> String {
+        if self.id.starts_with(SWEEPER_EVENT_PREFIX) {
+            "system:sweeper".into()
+        } else {
+            format!("stripe:{}", self.id)
+        }
+    }
+}
+
 /// The provider's subscription item: the seats paid for now and the price's interval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemState {

@@ -274,6 +274,51 @@ impl SubscriptionStatus {
     }
 }
 
+/// Why a billing manager cancels: Stripe's `cancellation_details.feedback` values, passed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancellationReason {
+    CustomerService,
+    LowQuality,
+    MissingFeatures,
+    Other,
+    SwitchedService,
+    TooComplex,
+    TooExpensive,
+    Unused,
+}
+
+impl CancellationReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CustomerService => "customer_service",
+            Self::LowQuality => "low_quality",
+            Self::MissingFeatures => "missing_features",
+            Self::Other => "other",
+            Self::SwitchedService => "switched_service",
+            Self::TooComplex => "too_complex",
+            Self::TooExpensive => "too_expensive",
+            Self::Unused => "unused",
+        }
+    }
+}
+
+/// A subscription set to end at its period's end (Stripe's `cancel_at_period_end`): it stays
+/// as it is until then, and lapses then unless resumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    /// When it ends: the period's end when it was asked for (Stripe's `cancel_at`).
+    pub cancel_at: DateTime<Utc>,
+    /// When it was asked for (Stripe's `canceled_at`).
+    pub requested_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<CancellationReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Who asked (`customer:…`, `organization:…`).
+    pub actor: String,
+}
+
 /// A change that takes effect at the end of the current period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -328,6 +373,10 @@ pub enum ChangeKind {
     ScheduleInterval,
     /// Back to renewing as now (the schedule released).
     CancelScheduled,
+    /// Ends at the period's end (Stripe's `cancel_at_period_end`; a scheduled change dropped).
+    CancelAtPeriodEnd,
+    /// Renews again: a cancellation at the period's end withdrawn before it.
+    Resume,
 }
 
 impl ChangeKind {
@@ -366,6 +415,9 @@ pub struct ChangeIntent {
     /// write that applies the change, so nobody else takes the seats they paid for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserve: Option<i64>,
+    /// The cancellation a `cancel_at_period_end` intent sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
 }
 
 impl ChangeIntent {
@@ -447,6 +499,9 @@ pub struct Subscription {
     /// The subscription that took this lapsed one's seats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_into: Option<String>,
+    /// Set to end at the period's end; kept as a record once it lapsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
 }
 
 impl Subscription {

@@ -240,6 +240,9 @@ pub struct Terms {
     pub period: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// `Some(None)` removes the scheduled change, `Some(Some(c))` sets it.
     pub scheduled_change: Option<Option<ScheduledChange>>,
+    /// `Some(Some(c))` sets the end at the period's end (and the sweeper's entry for it at
+    /// `c.cancel_at`), `Some(None)` withdraws it.
+    pub cancellation: Option<Option<Cancellation>>,
 }
 
 /// How a settled change sets the assign cap.
@@ -290,6 +293,9 @@ pub struct BillingUpdate {
     /// A lapse's `suspend_all` or a reactivation's `restore` job, committed with the status.
     pub seats_job: Option<Job>,
     pub suspension: SuspensionChange,
+    /// The provider renewed a subscription set to cancel (resumed there): the cancellation,
+    /// and the sweeper's entry for it, go.
+    pub withdraw_cancellation: bool,
     pub audit: Option<AuditEvent>,
 }
 
@@ -401,6 +407,20 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
     async fn settle_change(&self, s: &Settlement) -> Result<bool, StoreError>;
     /// Subscriptions whose change intent started before `cutoff` (Unix seconds).
     async fn stale_intents(&self, cutoff: i64, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Subscriptions set to end at a period's end that is over by `now`: `(id, cancel_at)`,
+    /// earliest first (the sweeper's list, written and removed with the cancellation).
+    async fn cancellations_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
+    /// Takes a subscription off that list once its end is dealt with (only the entry for
+    /// `cancel_at`: a later cancellation of the same subscription stays).
+    async fn forget_cancellation_due(
+        &self,
+        subscription_id: &str,
+        cancel_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError>;
     /// At most `limit` of a subscription's events after the event `after`, oldest first.
     async fn audit_events_after(

@@ -37,6 +37,8 @@ pub struct ProviderSubscription {
     pub pending_update_expires_at: Option<i64>,
     pub schedule_id: Option<String>,
     pub latest_invoice: Option<ProviderInvoice>,
+    /// Set to end at the period's end (Stripe's `cancel_at_period_end`).
+    pub cancel_at_period_end: bool,
 }
 
 /// An invoice as the provider made it (or, for a preview, would make it).
@@ -113,6 +115,16 @@ pub struct ScheduledRenewal {
     pub next_phase_starts_at: i64,
 }
 
+/// A subscription set to end at its period's end, or (`cancel: false`) to renew again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelRequest {
+    pub provider_subscription_id: String,
+    pub cancel: bool,
+    pub reason: Option<CancellationReason>,
+    pub comment: Option<String>,
+    pub idempotency_key: String,
+}
+
 /// The payment provider (Stripe). Seats are the subscription item's quantity, which is always
 /// the count paid for now; what changes later lives in a schedule's next phase.
 #[async_trait]
@@ -138,4 +150,8 @@ pub trait PaymentGateway: Send + Sync {
     async fn schedule_renewal(&self, s: &RenewalSchedule) -> Result<ScheduledRenewal, PortError>;
     /// Detaches a schedule: the subscription renews as it is.
     async fn release_schedule(&self, schedule_id: &str, idempotency_key: &str) -> Result<(), PortError>;
+    /// Sets (or clears) the end at the period's end; the provider ends the subscription then
+    /// (Stripe: `customer.subscription.deleted`). A schedule attached to the subscription is
+    /// released first (the provider refuses the flag on a scheduled subscription).
+    async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError>;
 }

@@ -187,6 +187,41 @@ pub struct SubscriptionView {
     /// The subscription that restored this lapsed one's seats.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restored_into: Option<String>,
+    /// Set to end at `cancel_at` (the period's end) instead of renewing (Stripe's names).
+    pub cancel_at_period_end: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_at: Option<DateTime<Utc>>,
+    /// When the cancellation was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canceled_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation_details: Option<CancellationDetailsView>,
+}
+
+/// `cancellation_details: {reason, comment}`, as the billing manager gave them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CancellationDetailsView {
+    pub reason: Option<CancellationReason>,
+    pub comment: Option<String>,
+}
+
+/// What a cancellation at the period's end would end, and when (nothing is charged or refunded).
+#[derive(Debug, Clone, Serialize)]
+pub struct CancelPreviewView {
+    /// The subscription ends then; seats and benefits work until then.
+    pub cancel_at: DateTime<Utc>,
+    /// The seats that stop then (all of them), and how many are assigned.
+    pub seats: i64,
+    pub seats_assigned: i64,
+    /// The benefits every seat holder loses then.
+    pub benefits: Vec<BenefitView>,
+    /// A scheduled change that never takes effect (nothing renews).
+    pub scheduled_change_dropped: Option<ScheduledChangeView>,
+    pub amount_due_now: MinorUnits,
+    /// Seats are suspended, not deleted, after the end: buying the plan again before this
+    /// restores them.
+    pub restorable_until: DateTime<Utc>,
+    pub subscription: SubscriptionView,
 }
 
 /// A change waiting for the period's end, as the API shows it.
@@ -284,6 +319,13 @@ impl From<&Subscription> for SubscriptionView {
             suspended_until: s.suspended_until,
             restored_from: s.restored_from.clone(),
             restored_into: s.restored_into.clone(),
+            cancel_at_period_end: s.cancellation.is_some(),
+            cancel_at: s.cancellation.as_ref().map(|c| c.cancel_at),
+            canceled_at: s.cancellation.as_ref().map(|c| c.requested_at),
+            cancellation_details: s
+                .cancellation
+                .as_ref()
+                .map(|c| CancellationDetailsView { reason: c.reason, comment: c.comment.clone() }),
         }
     }
 }

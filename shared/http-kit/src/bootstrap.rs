@@ -122,4 +122,7 @@ impl PaymentGateway for NoStripeKey {
     async fn release_schedule(&self, _: &str, _: &str) -> Result<(), PortError> {
         Err(no_key())
     }
+    async fn cancel_at_period_end(&self, _: &CancelRequest) -> Result<(), PortError> {
+        Err(no_key())
+    }
 }

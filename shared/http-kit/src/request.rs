@@ -96,6 +96,14 @@ impl Ctx {
         })
     }
 
+    /// The body as `T`, or `T::default()` when there is none (a POST whose fields are all optional).
+    pub fn json_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.body.is_empty() {
+            return Ok(T::default());
+        }
+        self.json()
+    }
+
     pub fn idempotency_key(&self) -> Result<Option<&str>, ApiError> {
         match self.headers.get("idempotency-key") {
             None => Ok(None),

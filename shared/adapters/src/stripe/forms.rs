@@ -3,7 +3,7 @@
 
 use domain::model::Interval;
 use domain::model::Product;
-use domain::ports::{ChargeRequest, CheckoutSessionRequest, RenewalSchedule};
+use domain::ports::{CancelRequest, ChargeRequest, CheckoutSessionRequest, RenewalSchedule};
 
 fn next_end(current_end: i64, interval: Interval) -> i64 {
     let end = chrono::DateTime::from_timestamp(current_end, 0).unwrap_or_default();
@@ -102,4 +102,19 @@ pub fn schedule_phases_form(s: &RenewalSchedule, current_start: i64, current_end
         f("phases[1][items][0][quantity]", s.next_quantity),
         f("phases[1][end_date]", next_end(current_end, s.next_interval)),
     ]
+}
+
+/// The end at the period's end, set or withdrawn; the reason rides in Stripe's own
+/// `cancellation_details` (its feedback values are ours).
+pub fn cancel_form(c: &CancelRequest) -> Form {
+    let mut form = vec![f("cancel_at_period_end", c.cancel)];
+    if c.cancel {
+        if let Some(reason) = c.reason {
+            form.push(f("cancellation_details[feedback]", reason.as_str()));
+        }
+        if let Some(comment) = &c.comment {
+            form.push(f("cancellation_details[comment]", comment));
+        }
+    }
+    form
 }

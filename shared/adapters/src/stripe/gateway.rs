@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use domain::error::PortError;
 use domain::model::{Interval, Product, ProviderPrices};
 use domain::ports::{
-    ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway, ProviderInvoice,
-    ProviderSubscription, RenewalSchedule, ScheduledRenewal,
+    CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway,
+    ProviderInvoice, ProviderSubscription, RenewalSchedule, ScheduledRenewal,
 };
 use serde::Deserialize;
 use std::time::Duration;
@@ -243,5 +243,24 @@ impl PaymentGateway for StripeGateway {
             }
             other => other.map(|_| ()),
         }
+    }
+
+    async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError> {
+        if c.cancel {
+            // Stripe refuses `cancel_at_period_end` on a subscription a schedule manages (ours,
+            // or one that outlived its change): released first, it renews as it is until the end.
+            let sub = self.stripe_subscription(&c.provider_subscription_id).await?;
+            if let Some(schedule_id) = sub.into_provider().and_then(|p| p.schedule_id) {
+                self.release_schedule(&schedule_id, &c.idempotency_key).await?;
+            }
+        }
+        let _: Subscription = self
+            .post(
+                &format!("/v1/subscriptions/{}", c.provider_subscription_id),
+                &forms::cancel_form(c),
+                Some(&format!("{}-cancel", c.idempotency_key)),
+            )
+            .await?;
+        Ok(())
     }
 }

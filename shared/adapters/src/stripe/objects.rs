@@ -29,6 +29,8 @@ pub struct Subscription {
     pub pending_update: Option<PendingUpdate>,
     #[serde(default)]
     pub schedule: Option<Value>,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +205,7 @@ impl Subscription {
                     .or_else(|| s.get("id").and_then(Value::as_str).map(str::to_string))
             }),
             latest_invoice: invoice_of(&self.latest_invoice),
+            cancel_at_period_end: self.cancel_at_period_end,
         })
     }
 }

@@ -91,6 +91,10 @@ impl State {
                 sub.suspended_until = None;
             }
         }
+        if u.withdraw_cancellation {
+            sub.cancellation = None;
+            s.cancellations_due.remove(&u.subscription_id);
+        }
         if let Some(job) = &u.seats_job {
             s.put_job(job, u.event_created);
         }
@@ -99,5 +103,83 @@ impl State {
             s.audit.push(a.clone());
         }
         Applied::Applied
+    }
+
+    /// A change intent settled once, by its id (the table's condition on the intent).
+    pub(super) fn settle_change(&mut self, st: &Settlement) -> bool {
+        let s = self;
+        let Some(sub) = s.subscriptions.get_mut(&st.subscription_id) else { return false };
+        let ours = sub.change_intent.as_ref().is_some_and(|i| i.id == st.intent_id)
+            || sub.pending_change.as_ref().is_some_and(|p| p.intent.id == st.intent_id);
+        if !ours {
+            return false;
+        }
+        let mut pending_until = None;
+        match &st.outcome {
+            SettleOutcome::Applied(t) => {
+                if let Some(seats) = t.seats {
+                    sub.seats = seats;
+                }
+                match t.assign_cap {
+                    Some(AssignCap::To(cap)) => sub.assign_cap = cap,
+                    Some(AssignCap::Seats) => sub.assign_cap = sub.seats,
+                    None => {}
+                }
+                if let Some(i) = t.interval {
+                    sub.interval = i;
+                }
+                if let Some(u) = t.unit_amount {
+                    sub.unit_amount = u;
+                }
+                if let Some((start, end)) = t.period {
+                    sub.current_period_start = start;
+                    sub.current_period_end = end;
+                }
+                if let Some(sc) = &t.scheduled_change {
+                    sub.scheduled_change = sc.clone();
+                }
+                match &t.cancellation {
+                    Some(Some(c)) => {
+                        s.cancellations_due.insert(st.subscription_id.clone(), c.cancel_at);
+                    }
+                    Some(None) => {
+                        s.cancellations_due.remove(&st.subscription_id);
+                    }
+                    None => {}
+                }
+                if let Some(c) = &t.cancellation {
+                    sub.cancellation = c.clone();
+                }
+                sub.pending_change = None;
+                if let Some(hold) = &st.reserve {
+                    sub.seats_assigned += hold.seats;
+                }
+            }
+            SettleOutcome::PaymentPending(p) => {
+                sub.pending_change = Some(p.clone());
+                pending_until = Some(p.expires_at.timestamp());
+            }
+            SettleOutcome::Dropped => {
+                if let Some(cap) = st.previous_cap {
+                    sub.assign_cap = cap;
+                }
+                sub.pending_change = None;
+            }
+        }
+        sub.change_intent = None;
+        sub.version += 1;
+        match pending_until {
+            Some(t) => s.intents.insert(st.subscription_id.clone(), t),
+            None => s.intents.remove(&st.subscription_id),
+        };
+        if let (SettleOutcome::Applied(_), Some(hold)) = (&st.outcome, &st.reserve) {
+            let key = (st.subscription_id.clone(), hold.reservation_id.clone());
+            s.reservations.insert(key, (hold.seats, hold.created_at));
+            s.grow_holds.insert(st.subscription_id.clone(), hold.reservation_id.clone());
+        }
+        if let Some(a) = &st.audit {
+            s.audit.push(a.clone());
+        }
+        true
     }
 }

@@ -45,6 +45,8 @@ pub struct MemoryPayments {
     pub charges: Mutex<Vec<ChargeRequest>>,
     pub schedules: Mutex<Vec<RenewalSchedule>>,
     pub released: Mutex<Vec<String>>,
+    /// Every `cancel_at_period_end` call, in order (the last one is the provider's flag).
+    pub cancellations: Mutex<Vec<CancelRequest>>,
     pub decline: std::sync::atomic::AtomicBool,
     /// Apply the charge, then lose the answer (a function that dies after the provider
     /// answered): the caller sees a timeout.
@@ -100,6 +102,12 @@ impl PaymentGateway for MemoryPayments {
                     pending_update_expires_at: None,
                     schedule_id: None,
                     latest_invoice: Some(invoice.clone()),
+                    cancel_at_period_end: self
+                        .cancellations
+                        .lock()
+                        .ok()
+                        .and_then(|c| c.last().map(|c| c.cancel))
+                        .unwrap_or(false),
                 });
             }
         }
@@ -117,6 +125,15 @@ impl PaymentGateway for MemoryPayments {
     }
     async fn release_schedule(&self, schedule_id: &str, _key: &str) -> Result<(), PortError> {
         push(&self.released, &schedule_id.to_string());
+        Ok(())
+    }
+    async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError> {
+        push(&self.cancellations, c);
+        if let Ok(mut st) = self.state.lock() {
+            if let Some(st) = st.as_mut() {
+                st.cancel_at_period_end = c.cancel;
+            }
+        }
         Ok(())
     }
 }

@@ -43,6 +43,8 @@ struct State {
     idempotency: HashMap<String, (String, Option<StoredResponse>)>,
     /// Subscriptions with a change in flight → when it started (the sweeper's list).
     intents: HashMap<String, i64>,
+    /// The sweeper's list of cancellations at a period's end: subscription → its end.
+    cancellations_due: HashMap<String, DateTime<Utc>>,
     /// (subscription, seat) → seat, in creation order by id.
     seats: std::collections::BTreeMap<(String, String), Seat>,
     seat_emails: HashMap<(String, String), String>,
@@ -261,68 +263,34 @@ impl Store for MemoryStore {
         })
     }
     async fn settle_change(&self, st: &Settlement) -> Result<bool, StoreError> {
+        self.with(|s| s.settle_change(st))
+    }
+    async fn cancellations_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
         self.with(|s| {
-            let Some(sub) = s.subscriptions.get_mut(&st.subscription_id) else { return false };
-            let ours = sub.change_intent.as_ref().is_some_and(|i| i.id == st.intent_id)
-                || sub.pending_change.as_ref().is_some_and(|p| p.intent.id == st.intent_id);
-            if !ours {
-                return false;
+            let mut due: Vec<(String, DateTime<Utc>)> = s
+                .cancellations_due
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(id, at)| (id.clone(), *at))
+                .collect();
+            due.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            due.truncate(limit);
+            due
+        })
+    }
+    async fn forget_cancellation_due(
+        &self,
+        subscription_id: &str,
+        cancel_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if s.cancellations_due.get(subscription_id) == Some(&cancel_at) {
+                s.cancellations_due.remove(subscription_id);
             }
-            let mut pending_until = None;
-            match &st.outcome {
-                SettleOutcome::Applied(t) => {
-                    if let Some(seats) = t.seats {
-                        sub.seats = seats;
-                    }
-                    match t.assign_cap {
-                        Some(AssignCap::To(cap)) => sub.assign_cap = cap,
-                        Some(AssignCap::Seats) => sub.assign_cap = sub.seats,
-                        None => {}
-                    }
-                    if let Some(i) = t.interval {
-                        sub.interval = i;
-                    }
-                    if let Some(u) = t.unit_amount {
-                        sub.unit_amount = u;
-                    }
-                    if let Some((start, end)) = t.period {
-                        sub.current_period_start = start;
-                        sub.current_period_end = end;
-                    }
-                    if let Some(sc) = &t.scheduled_change {
-                        sub.scheduled_change = sc.clone();
-                    }
-                    sub.pending_change = None;
-                    if let Some(hold) = &st.reserve {
-                        sub.seats_assigned += hold.seats;
-                    }
-                }
-                SettleOutcome::PaymentPending(p) => {
-                    sub.pending_change = Some(p.clone());
-                    pending_until = Some(p.expires_at.timestamp());
-                }
-                SettleOutcome::Dropped => {
-                    if let Some(cap) = st.previous_cap {
-                        sub.assign_cap = cap;
-                    }
-                    sub.pending_change = None;
-                }
-            }
-            sub.change_intent = None;
-            sub.version += 1;
-            match pending_until {
-                Some(t) => s.intents.insert(st.subscription_id.clone(), t),
-                None => s.intents.remove(&st.subscription_id),
-            };
-            if let (SettleOutcome::Applied(_), Some(hold)) = (&st.outcome, &st.reserve) {
-                let key = (st.subscription_id.clone(), hold.reservation_id.clone());
-                s.reservations.insert(key, (hold.seats, hold.created_at));
-                s.grow_holds.insert(st.subscription_id.clone(), hold.reservation_id.clone());
-            }
-            if let Some(a) = &st.audit {
-                s.audit.push(a.clone());
-            }
-            true
         })
     }
     async fn stale_intents(&self, cutoff: i64, limit: usize) -> Result<Vec<String>, StoreError> {

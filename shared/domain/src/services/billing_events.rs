@@ -110,7 +110,7 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
                 app.store.record_event(&event.id, app.clock.now()).await?;
                 return Ok(Outcome::Stale);
             }
-            let actor = format!("stripe:{}", event.id);
+            let actor = event.actor();
             let done = changes::settle::dropped(app, &sub, &pending.intent, &actor).await?;
             app.store.record_event(&event.id, app.clock.now()).await?;
             Ok(if done { Outcome::Applied } else { Outcome::Unchanged })
@@ -227,7 +227,7 @@ async fn settle_from_event(
         period,
         invoice_id: state.latest_invoice.clone(),
         amount_due,
-        actor: format!("stripe:{}", event.id),
+        actor: event.actor(),
     };
     changes::settle::applied(app, &sub, &intent, how).await?;
     Ok(true)
@@ -263,7 +263,7 @@ async fn settle_paid_pending(
         period,
         invoice_id: Some(pending.invoice_id.clone()),
         amount_due: Some(pending.amount_due),
-        actor: format!("stripe:{}", event.id),
+        actor: event.actor(),
     };
     changes::settle::applied(app, sub, intent, how).await?;
     Ok(())
@@ -393,6 +393,7 @@ async fn complete_checkout(
             suspended_until: None,
             restored_from: restore.as_ref().map(|r| r.from_subscription_id.clone()),
             restored_into: None,
+            cancellation: None,
         };
         let mut completed = checkout.clone();
         completed.status = CheckoutStatus::Completed;
@@ -405,7 +406,7 @@ async fn complete_checkout(
             id: ids::new_id(ids::EVENT),
             subscription_id: subscription.id.clone(),
             kind: "subscription.created".into(),
-            actor: format!("stripe:{}", event.id),
+            actor: event.actor(),
             data: json!({
                 "checkout_id": checkout.id,
                 "seats": checkout.seats,
@@ -531,10 +532,15 @@ where
         // out over the queue from the outbox; the provider's reactivation restores them in place.
         let lapsed = status.is_lapsed() && !sub.status.is_lapsed();
         let (seats_job, suspension) = super::suspension::on_status_change(app, &sub, status);
+        // A period past a cancellation's end, still running: the provider renewed it after all
+        // (resumed there), so it no longer ends.
+        let withdraw_cancellation =
+            !status.is_lapsed() && sub.cancellation.as_ref().is_some_and(|c| start >= c.cancel_at);
         let billing_changed = status != sub.status
             || start != sub.current_period_start
             || end != sub.current_period_end
-            || renewal.is_some();
+            || renewal.is_some()
+            || withdraw_cancellation;
         if !billing_changed
             && period_confirmed == sub.period_confirmed
             && provider_item_id == sub.provider_item_id
@@ -549,6 +555,7 @@ where
         let kind = match (&renewal, lapsed) {
             (_, true) => "subscription.lapsed",
             _ if reactivated => "subscription.reactivated",
+            _ if withdraw_cancellation => "subscription.resumed",
             (Some(_), _) => "subscription.renewed",
             _ => "subscription.updated",
         };
@@ -562,6 +569,9 @@ where
             SuspensionChange::End => None,
             SuspensionChange::None => sub.suspended_until,
         };
+        if withdraw_cancellation {
+            after.cancellation = None;
+        }
         if let Some(r) = &renewal {
             // The renewal bills the scheduled terms, and the schedule is used up.
             (after.seats, after.assign_cap, after.interval, after.unit_amount) =
@@ -573,12 +583,13 @@ where
             id: ids::new_id(ids::EVENT),
             subscription_id: sub.id.clone(),
             kind: kind.into(),
-            actor: format!("stripe:{}", event.id),
+            actor: event.actor(),
             data: json!({
                 "status": {"from": sub.status, "to": status},
                 "suspended_until": after.suspended_until,
                 "current_period_start": start,
                 "current_period_end": end,
+                "cancellation_withdrawn": withdraw_cancellation,
                 "renewal": renewal.as_ref().map(|r| json!({
                     "seats": r.seats, "interval": r.interval, "unit_amount": r.unit_amount,
                     "amount": r.seats * r.unit_amount,
@@ -599,6 +610,7 @@ where
             renewal,
             seats_job: seats_job.clone(),
             suspension,
+            withdraw_cancellation,
             audit,
         };
         let applied = app.store.apply_billing_update(&update).await?;

@@ -36,6 +36,9 @@ pub struct Sweep {
     pub reservations_released: usize,
     /// Lapsed subscriptions whose suspension window closed: their seats are being revoked.
     pub suspensions_ended: usize,
+    /// Subscriptions set to cancel whose period ended, lapsed now (offline, or Stripe's end
+    /// event lost).
+    pub cancellations_ended: usize,
 }
 
 pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> {
@@ -81,6 +84,10 @@ pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> 
         Err(e) => {
             tracing::warn!(error = %e, "seat reservations not released yet; the next sweep tries again")
         }
+    }
+    match super::changes::cancel::end_due(app, EXPIRE_PER_SWEEP).await {
+        Ok(n) => out.cancellations_ended = n,
+        Err(e) => tracing::warn!(error = %e, "cancellations not ended yet; the next sweep tries again"),
     }
     match super::suspension::end_due(app, EXPIRE_PER_SWEEP).await {
         Ok(n) => out.suspensions_ended = n,

@@ -10,18 +10,18 @@ use crate::proration::Effective;
 use serde_json::{json, Value};
 
 /// A change as decided from the subscription read: what it is, where it leads, its money.
-struct Plan {
-    kind: ChangeKind,
-    target: Target,
-    at: DateTime<Utc>,
-    quote: Quote,
-    actor: String,
-    detail: Value,
+pub(super) struct Plan {
+    pub kind: ChangeKind,
+    pub target: Target,
+    pub at: DateTime<Utc>,
+    pub quote: Quote,
+    pub actor: String,
+    pub detail: Value,
     /// Seats taken for the asker when it applies (auto-grow).
-    reserve: Option<i64>,
+    pub reserve: Option<i64>,
 }
 
-fn new_intent(app: &App, sub: &Subscription, plan: &Plan) -> ChangeIntent {
+pub(super) fn new_intent(app: &App, sub: &Subscription, plan: &Plan) -> ChangeIntent {
     let id = ids::new_id(ids::CHANGE);
     ChangeIntent {
         // One key per intent: a retried call replays, another change never collides.
@@ -38,11 +38,12 @@ fn new_intent(app: &App, sub: &Subscription, plan: &Plan) -> ChangeIntent {
         detail: plan.detail.clone(),
         started_at: app.clock.now(),
         reserve: plan.reserve,
+        cancellation: None,
     }
 }
 
 /// Records the intent on the subscription as it was read; says why not otherwise.
-async fn begin(
+pub(super) async fn begin(
     app: &App,
     sub: &Subscription,
     intent: &ChangeIntent,

@@ -5,9 +5,11 @@
 //! ([`settle`]); a crash in between is healed from the provider's state, never charged twice.
 
 pub mod apply;
+pub mod cancel;
 pub mod settle;
 
 pub use apply::{apply_interval, apply_seats, cancel_scheduled};
+pub use cancel::{cancel, preview_cancel, resume};
 
 use super::{portal, App, Principal};
 use crate::error::DomainError;
@@ -95,6 +97,9 @@ fn quote_seats(
     if seats < sub.seats_assigned {
         return Err(DomainError::SeatsBelowAssigned { assigned: sub.seats_assigned });
     }
+    if seats < sub.seats && sub.cancellation.is_some() {
+        return Err(cancel::nothing_renews());
+    }
     if seats < sub.seats && matches!(sub.scheduled_change, Some(ScheduledChange::IntervalChange { .. })) {
         return Err(DomainError::InvalidState(
             "an interval change is scheduled; cancel it before scheduling fewer seats".into(),
@@ -112,6 +117,9 @@ fn quote_interval(
     let price = product.prices.for_interval(interval).ok_or_else(|| {
         DomainError::invalid("interval", format!("the product has no {} price", interval.as_str()))
     })?;
+    if sub.cancellation.is_some() {
+        return Err(cancel::nothing_renews());
+    }
     if matches!(sub.scheduled_change, Some(ScheduledChange::SeatDecrease { .. })) {
         return Err(DomainError::InvalidState(
             "a seat decrease is scheduled; cancel it before changing the interval".into(),

@@ -6,7 +6,8 @@ use super::{price_id, App};
 use crate::error::{DomainError, PortError};
 use crate::model::*;
 use crate::ports::{
-    AssignCap, ProviderInvoice, RenewalSchedule, ScheduledRenewal, SettleOutcome, Settlement, Terms,
+    AssignCap, CancelRequest, ProviderInvoice, RenewalSchedule, ScheduledRenewal, SettleOutcome, Settlement,
+    Terms,
 };
 use crate::services::audit::event;
 use crate::services::webhooks::announce;
@@ -35,6 +36,8 @@ fn audit_kind(kind: ChangeKind) -> &'static str {
         ChangeKind::ScheduleDecrease => "subscription.seat_decrease_scheduled",
         ChangeKind::ScheduleInterval => "subscription.interval_change_scheduled",
         ChangeKind::CancelScheduled => "subscription.scheduled_change_canceled",
+        ChangeKind::CancelAtPeriodEnd => "subscription.cancellation_scheduled",
+        ChangeKind::Resume => "subscription.resumed",
     }
 }
 
@@ -125,6 +128,9 @@ fn with_terms(sub: &Subscription, terms: &Terms) -> Subscription {
     }
     if let Some(change) = &terms.scheduled_change {
         after.scheduled_change = change.clone();
+    }
+    if let Some(cancellation) = &terms.cancellation {
+        after.cancellation = cancellation.clone();
     }
     after.change_intent = None;
     after.pending_change = None;
@@ -315,8 +321,9 @@ pub async fn dropped(
     settle(app, sub, intent, SettleOutcome::Dropped, audit).await
 }
 
-/// A scheduled change (or its cancellation) at the provider, then here. Safe to run again
-/// with the same intent: the provider replays the call under the intent's key.
+/// A scheduled change (or its cancellation, or the subscription's end at the period's end, or
+/// its withdrawal) at the provider, then here. Safe to run again with the same intent: the
+/// provider replays the call under the intent's key.
 pub async fn scheduled(
     app: &App,
     sub: &Subscription,
@@ -331,6 +338,19 @@ pub async fn scheduled(
                     app.payments.release_schedule(schedule_id, &intent.idempotency_key).await?;
                 }
                 Ok::<Option<ScheduledRenewal>, PortError>(None)
+            }
+            ChangeKind::CancelAtPeriodEnd | ChangeKind::Resume => {
+                let cancellation = intent.cancellation.as_ref();
+                app.payments
+                    .cancel_at_period_end(&CancelRequest {
+                        provider_subscription_id: sub.provider_subscription_id.clone(),
+                        cancel: intent.kind == ChangeKind::CancelAtPeriodEnd,
+                        reason: cancellation.and_then(|c| c.reason),
+                        comment: cancellation.and_then(|c| c.comment.clone()),
+                        idempotency_key: intent.idempotency_key.clone(),
+                    })
+                    .await?;
+                Ok(None)
             }
             _ => app
                 .payments
@@ -387,6 +407,15 @@ pub async fn scheduled(
             })),
             ..Terms::default()
         },
+        // Nothing renews: a scheduled change goes with the renewal (the provider's schedule
+        // was released), and its cap with it.
+        ChangeKind::CancelAtPeriodEnd => Terms {
+            assign_cap: Some(AssignCap::Seats),
+            scheduled_change: Some(None),
+            cancellation: Some(intent.cancellation.clone()),
+            ..Terms::default()
+        },
+        ChangeKind::Resume => Terms { cancellation: Some(None), ..Terms::default() },
         _ => Terms { assign_cap: Some(AssignCap::Seats), scheduled_change: Some(None), ..Terms::default() },
     };
     let audit = event(
