@@ -233,6 +233,74 @@ async fn money_against_the_stripe_simulator() {
     assert_eq!((grown.body["seats"].clone(), grown.body["seats_assigned"].clone()), (json!(2), json!(2)));
     assert_eq!(sim.subscription(&team_stripe).expect("at Stripe")["items"]["data"][0]["quantity"], json!(2));
 
+    step("cancel at the period's end: a schedule attached is released first; resume; the end lapses it at Stripe's renewal");
+    let preview =
+        c.api.post(&format!("/v1/subscriptions/{sub}/cancel/preview"), Some(&boss), json!({})).await;
+    assert_eq!(preview.status, 200, "{:?}", preview.body);
+    assert_eq!(preview.body["scheduled_change_dropped"]["type"], json!("interval_change"));
+    let annual_end = preview.str("/cancel_at");
+    let cancel = json!({"at_period_end": true, "reason": "switched_service", "comment": "Moving to the yearly plan of another vendor"});
+    let cancelled = c.api.post(&format!("/v1/subscriptions/{sub}/cancel"), Some(&boss), cancel).await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(
+        (
+            cancelled.body["cancel_at_period_end"].clone(),
+            cancelled.str("/cancel_at"),
+            cancelled.body["scheduled_change"].clone()
+        ),
+        (json!(true), annual_end.clone(), Value::Null)
+    );
+    let at_stripe = sim.subscription(&stripe_sub).expect("at Stripe");
+    assert_eq!(
+        (at_stripe["cancel_at_period_end"].clone(), at_stripe["schedule"].clone()),
+        (json!(true), Value::Null),
+        "released, then set to cancel"
+    );
+    assert_eq!(ts(&annual_end), at_stripe["cancel_at"].as_i64().unwrap_or(0), "Stripe's cancel_at is ours");
+    let sent = sim
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.method == "POST" && r.path == format!("/v1/subscriptions/{stripe_sub}"))
+        .expect("the update");
+    assert!(
+        sent.form.contains(&("cancellation_details[feedback]".to_string(), "switched_service".to_string())),
+        "the reason rides in Stripe's cancellation_details: {:?}",
+        sent.form
+    );
+    let fewer =
+        c.api.post(&format!("/v1/subscriptions/{sub}/seat-changes"), Some(&boss), json!({"seats": 3})).await;
+    assert_eq!((fewer.status, fewer.error_code().as_str()), (409, "invalid_state"));
+    // The team subscription: cancelled, then resumed; Stripe renews it as before.
+    let team_cancel =
+        c.api.post(&format!("/v1/subscriptions/{team}/cancel"), Some(&acme.key), json!({})).await;
+    assert_eq!(team_cancel.status, 200, "{:?}", team_cancel.body);
+    let resumed = c.api.post(&format!("/v1/subscriptions/{team}/resume"), Some(&acme.key), json!({})).await;
+    assert_eq!(
+        (resumed.status, resumed.body["cancel_at_period_end"].clone()),
+        (200, json!(false)),
+        "{:?}",
+        resumed.body
+    );
+    assert_eq!(sim.subscription(&team_stripe).expect("at Stripe")["cancel_at_period_end"], json!(false));
+    let team_end = ts(&resumed.str("/current_period_end"));
+    // A year and a day at Stripe: the annual one ends, the monthly one renews every month.
+    let team_invoices = sim.invoices_of(&team_stripe).len();
+    let days = (ts(&annual_end) - chrono::Utc::now().timestamp()) / 86_400 + 1;
+    sim.advance(days * 86_400).await;
+    sim.redeliver_failed().await;
+    let ended = c.api.get(&format!("/v1/subscriptions/{sub}"), Some(&boss)).await;
+    assert_eq!(ended.str("/status"), "canceled", "{:?}", ended.body);
+    assert!(ended.body["suspended_until"].is_string(), "its seats wait 30 days for a reactivation");
+    assert_eq!(sim.subscription(&stripe_sub).expect("at Stripe")["status"], json!("canceled"));
+    let renewed = c.api.get(&format!("/v1/subscriptions/{team}"), Some(&acme.key)).await;
+    assert_eq!(renewed.str("/status"), "active");
+    assert!(ts(&renewed.str("/current_period_end")) > team_end, "renewed: {:?}", renewed.body);
+    assert!(sim.invoices_of(&team_stripe).len() > team_invoices, "billed for the renewals");
+    let trail = c.api.get(&format!("/v1/subscriptions/{sub}/events"), Some(&acme.key)).await;
+    assert_eq!(audit_count(&trail.body, "subscription.cancellation_scheduled"), 1);
+    assert_eq!(audit_count(&trail.body, "subscription.lapsed"), 1);
+
     step("events of a subscription another integration made are acknowledged");
     let before = sim.deliveries().len();
     let foreign = reqwest::Client::new()

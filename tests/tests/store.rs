@@ -317,6 +317,46 @@ async fn billing_updates_apply_in_order_and_once() {
     let free = s.subscription(&sub_id).await.expect("get").expect("sub");
     assert_eq!(free.seats_assigned, back.seats_assigned, "unused: given back");
     assert_eq!(s.begin_change(&free, &intent("chg_7", 8), None).await, Ok(true), "the lock is free again");
+    assert_eq!(s.settle_change(&settle("chg_7", SettleOutcome::Dropped)).await, Ok(true));
+    // Cancel at the period's end: the cancellation and the sweeper's entry at its end are
+    // written with the settlement; the provider's renewal past the end withdraws both.
+    let running = s.subscription(&sub_id).await.expect("get").expect("sub");
+    let ending = Cancellation {
+        cancel_at: running.current_period_end,
+        requested_at: now(),
+        reason: Some(CancellationReason::Unused),
+        comment: Some("We stopped using it".into()),
+        actor: "customer:cus_1".into(),
+    };
+    let mut cancel_intent = intent("chg_8", running.seats);
+    cancel_intent.kind = ChangeKind::CancelAtPeriodEnd;
+    assert_eq!(s.begin_change(&running, &cancel_intent, None).await, Ok(true));
+    let set = Terms { cancellation: Some(Some(ending.clone())), ..Terms::default() };
+    assert_eq!(s.settle_change(&settle("chg_8", SettleOutcome::Applied(set.clone()))).await, Ok(true));
+    let set_sub = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!(set_sub.cancellation.as_ref(), Some(&ending));
+    let end = ending.cancel_at;
+    assert_eq!(s.cancellations_due(end - Duration::seconds(1), 10).await, Ok(vec![]), "not due yet");
+    assert_eq!(s.cancellations_due(end, 10).await, Ok(vec![(sub_id.clone(), end)]));
+    s.forget_cancellation_due(&sub_id, end - Duration::days(1)).await.expect("another end");
+    assert_eq!(s.cancellations_due(end, 10).await, Ok(vec![(sub_id.clone(), end)]), "only its own end");
+    let mut renewed = update("evt_5", 500, set_sub.version, SubscriptionStatus::Active);
+    (renewed.current_period_start, renewed.current_period_end) = (end, end + Duration::days(30));
+    renewed.withdraw_cancellation = true;
+    assert_eq!(s.apply_billing_update(&renewed).await, Ok(Applied::Applied));
+    let resumed = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!((resumed.cancellation.clone(), resumed.current_period_end), (None, end + Duration::days(30)));
+    assert_eq!(s.cancellations_due(end + Duration::days(365), 10).await, Ok(vec![]), "the entry went too");
+    // Set again, then taken off the list by the sweeper once its end is dealt with.
+    let mut again = intent("chg_9", resumed.seats);
+    again.kind = ChangeKind::CancelAtPeriodEnd;
+    assert_eq!(s.begin_change(&resumed, &again, None).await, Ok(true));
+    let later = Cancellation { cancel_at: resumed.current_period_end, ..ending };
+    let set = Terms { cancellation: Some(Some(later.clone())), ..Terms::default() };
+    assert_eq!(s.settle_change(&settle("chg_9", SettleOutcome::Applied(set))).await, Ok(true));
+    assert_eq!(s.cancellations_due(later.cancel_at, 10).await, Ok(vec![(sub_id.clone(), later.cancel_at)]));
+    s.forget_cancellation_due(&sub_id, later.cancel_at).await.expect("forgotten");
+    assert_eq!(s.cancellations_due(later.cancel_at, 10).await, Ok(vec![]));
     t.drop_table().await;
 }
 
