@@ -239,6 +239,35 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     boss.wait_text("#trail", "Scheduled change canceled").await;
     boss.wait_hidden("#scheduled").await;
 
+    step("cancel at the period's end: what ends and when first, then the banner; resume before the end");
+    boss.click("#cancel-open").await;
+    boss.wait_text("#cancel-preview .cancel-at", "ends on").await;
+    let seats_stop = boss.text("#cancel-preview .seats-stop").await;
+    assert!(seats_stop.starts_with("5 seats"), "{seats_stop}");
+    let benefits = boss.text("#cancel-preview .benefits-stop").await;
+    assert!(benefits.contains("Installer") && benefits.contains("License"), "{benefits}");
+    let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
+    assert_eq!(sub.body["cancel_at_period_end"], json!(false), "a preview changes nothing");
+    boss.js("document.querySelector('#cancel-reason').value = 'too_expensive'; return null").await;
+    boss.fill("#cancel-comment", "Budget cut for next quarter").await;
+    boss.shot_at("15b-cancel-preview", "#cancel-section").await;
+    boss.click("#cancel-confirm").await;
+    let banner = boss.wait_text("#cancel-banner", "set to cancel on").await;
+    assert!(banner.contains("Seats and benefits work until then"), "{banner}");
+    boss.wait_hidden("#cancel-section").await;
+    let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
+    assert_eq!(
+        (sub.body["cancel_at_period_end"].clone(), sub.body["cancellation_details"]["reason"].clone()),
+        (json!(true), json!("too_expensive"))
+    );
+    assert_eq!(sub.body["cancel_at"], sub.body["current_period_end"]);
+    boss.js("window.scrollTo(0, 0); return null").await;
+    boss.shot("15c-cancel-banner").await;
+    boss.click("#resume").await;
+    boss.wait_hidden("#cancel-banner").await;
+    let sub = c.api.get(&format!("/v1/subscriptions/{sub_id}"), Some(&acme.key)).await;
+    assert_eq!(sub.body["cancel_at_period_end"], json!(false));
+
     step("at phone width the page still fits");
     boss.client.set_window_size(390, 844).await.expect("resize");
     boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
@@ -412,7 +441,7 @@ async fn the_story_through_the_pages_in_a_real_browser() {
         .filter_map(Result::ok)
         .filter(|f| f.file_name().to_string_lossy().starts_with(|ch: char| ch.is_ascii_digit()))
         .count();
-    assert_eq!(shots, 21, "a screenshot per step");
+    assert_eq!(shots, 23, "a screenshot per step");
 }
 
 /// Pay first, through the pages: the offline gateway told to decline (as Stripe's declining

@@ -7,12 +7,15 @@
 // scheduled change with its cancel button, the billing managers (managers.js: the owner and
 // co-managers: add, remove with confirmation, hand ownership over), and the history. The list
 // (paste or CSV, checked, then confirmed) is batch.js. A lapsed subscription's suspended seats and
-// its owner's "Reactivate" (a checkout of the same plan) are suspension.js.
+// its owner's "Reactivate" (a checkout of the same plan) are suspension.js. Cancelling at the
+// period's end (its preview first) and resuming before it are cancel.js; while set to cancel, the
+// seat count can only grow and the interval cannot change (the server refuses both).
 import {
   $, ApiError, allPages, api, clearErrors, day, el, handleAuth, moment, money, newKey, onSubmit, pageError, per, plan,
   requireSession, seatStatus, show, showError, status,
 } from './api.js';
 import { initBatch } from './batch.js';
+import { ending, initCancel, reasons } from './cancel.js';
 import { initManagers } from './managers.js';
 import { initSuspension } from './suspension.js';
 
@@ -39,10 +42,16 @@ function renderSummary() {
     show(document.querySelector(`section[aria-labelledby="${h}"]`), !lapsed);
   }
   $('#total').textContent = String(sub.seats);
-  const renews = sub.status === 'canceled' ? `Ended ${day(sub.current_period_end)}` : `Renews on ${day(sub.current_period_end)}`;
+  // Set to cancel: it ends instead of renewing; until then seats can be added, not removed.
+  const ends = ending(sub);
+  const renews = sub.status === 'canceled' ? `Ended ${day(sub.current_period_end)}`
+    : ends ? `Ends on ${day(sub.cancel_at || sub.current_period_end)}` : `Renews on ${day(sub.current_period_end)}`;
   $('#plan').textContent = `${plan[sub.interval]} · ${money(sub.unit_amount, sub.currency)} per seat per ${per[sub.interval]} · ${renews} · Status: ${sub.status.replace('_', ' ')}`;
   // Lapsed: the seats wait for a reactivation (the banner); restored: where they went or came from.
   suspension.render(sub);
+  // The cancel section, or the "set to cancel" banner with its resume button.
+  cancellation.render(sub);
+  show($('#resize-cancel-note'), ends);
   // A change sent to the payment provider and not paid yet: nothing of it is here before it is.
   const pc = sub.pending_change;
   show($('#pending'), Boolean(pc));
@@ -60,13 +69,13 @@ function renderSummary() {
   }
   if (!$('#new-seats').value) $('#new-seats').value = String(sub.seats);
   if (product) {
-    $('#new-seats').min = String(product.min_seats);
+    $('#new-seats').min = String(ends ? Math.max(product.min_seats, sub.seats) : product.min_seats);
     $('#new-seats').max = String(product.max_seats);
   }
   // Offer the other interval when the product has a price for it.
   const other = sub.interval === 'month' ? 'year' : 'month';
   const canSwitch = product && product.prices[other] && !(sc && sc.type === 'interval_change');
-  show($('#interval-card'), Boolean(canSwitch) && !lapsed);
+  show($('#interval-card'), Boolean(canSwitch) && !lapsed && !ends);
   if (canSwitch) {
     $('#target-interval').value = other;
     $('#interval-text').textContent = other === 'year'
@@ -155,6 +164,8 @@ const describe = {
   'subscription.manager_removed': (d) => `Billing manager ${names.get(d.customer_id) || 'a person'} removed`,
   'subscription.ownership_offered': (d) => `Ownership offered to ${d.email || 'a person'}${d.expires_at ? ` until ${day(d.expires_at)}` : ''}`,
   'subscription.owner_changed': (d) => `Ownership handed over${names.get(d.to) ? ` to ${names.get(d.to)}` : ''}`,
+  'subscription.cancellation_scheduled': (d) => `Set to cancel${d.cancel_at ? ` on ${day(d.cancel_at)}` : ' at the period\'s end'}${reasons[d.reason] ? ` (reason: ${reasons[d.reason].toLowerCase()})` : ''}`,
+  'subscription.resumed': () => 'Cancellation withdrawn; the subscription renews again',
 };
 
 /** The events whose amount was charged (a change that waits for its payment charged nothing). */
@@ -380,6 +391,9 @@ const billingManagers = initManagers({ call, base, me, names, refresh });
 // The suspension banner and its "Reactivate" (suspension.js); renderSummary renders it.
 const suspension = initSuspension({ id, me, current: () => sub, refresh });
 
+// "Cancel subscription" and the "set to cancel" banner (cancel.js); renderSummary renders them.
+const cancellation = initCancel({ call, base, current: () => sub, refresh });
+
 onSubmit($('#cancel-form'), async () => {
   await call('DELETE', `${base}/scheduled-change`);
   await refresh();
@@ -389,6 +403,9 @@ onSubmit($('#resize-form'), async () => {
   const raw = $('#new-seats').value.trim();
   const seats = /^\d+$/.test(raw) ? Number(raw) : null;
   if (seats === null) throw new ApiError(400, 'invalid_request', 'Enter a whole number of seats.', 'seats');
+  if (ending(sub) && seats < sub.seats) {
+    throw new ApiError(409, 'invalid_state', 'This subscription is set to cancel: resume it before lowering the seat count.', 'seats');
+  }
   // Preview and apply price the same instant, so the charge is the amount shown.
   const prorationDate = Math.floor(Date.now() / 1000);
   const body = { seats, proration_date: prorationDate };

@@ -23,7 +23,7 @@ const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file under `assets/`. Pages are addressed by route, modules and styles by name
 /// under `/portal/assets/`.
-const FILES: [(&str, &str, &[u8]); 22] = files![
+const FILES: [(&str, &str, &[u8]); 23] = files![
     "checkout.html" => HTML,
     "test-payment.html" => HTML,
     "complete.html" => HTML,
@@ -42,6 +42,7 @@ const FILES: [(&str, &str, &[u8]); 22] = files![
     "batch.js" => JS,
     "managers.js" => JS,
     "suspension.js" => JS,
+    "cancel.js" => JS,
     "claim.js" => JS,
     "benefits.js" => JS,
     "dashboard.js" => JS,
