@@ -148,6 +148,16 @@ fn only_the_functions_that_use_a_secret_can_read_it_and_none_has_one_in_its_envi
     }
     assert_eq!(
         readers,
-        ["annual-switch", "assign", "cancel", "products", "purchase", "resize", "stripe-webhook", "sweeper"]
+        [
+            "annual-switch",
+            "assign",
+            "billing",
+            "cancel",
+            "products",
+            "purchase",
+            "resize",
+            "stripe-webhook",
+            "sweeper"
+        ]
     );
 }

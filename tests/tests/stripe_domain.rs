@@ -56,6 +56,14 @@ impl PaymentGateway for Dying {
     async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError> {
         self.stripe.cancel_at_period_end(c).await
     }
+    async fn invoices(
+        &self,
+        id: &str,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Option<domain::model::InvoicePage>, PortError> {
+        self.stripe.invoices(id, limit, after).await
+    }
 }
 
 struct World {

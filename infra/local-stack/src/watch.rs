@@ -237,6 +237,7 @@ pub const WARM_UP_PROBES: &[&str] = &[
     "POST /v1/subscriptions/sub_0/seat-changes/preview",
     "POST /v1/subscriptions/sub_0/interval-change/preview",
     "POST /v1/subscriptions/sub_0/cancel/preview",
+    "GET /v1/subscriptions/sub_0/invoices",
     "GET /portal",
     "GET /v1/webhook-endpoints",
     "INVOKE webhook-sender {\"Records\": []}",

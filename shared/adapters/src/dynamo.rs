@@ -347,6 +347,9 @@ impl Store for DynamoStore {
     async fn stale_intents(&self, cutoff: i64, limit: usize) -> Result<Vec<String>, StoreError> {
         self.stale_intents_query(cutoff, limit).await
     }
+    async fn ledger_invoices(&self, subscription_id: &str) -> Result<Vec<BillingInvoice>, StoreError> {
+        self.ledger_invoices_query(subscription_id).await
+    }
     async fn cancellations_due(
         &self,
         now: DateTime<Utc>,

@@ -16,6 +16,11 @@ fn value<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(v).map_err(codec)
 }
 
+/// An invoice of the ledger; a later write of the same invoice (paid, void) replaces it.
+fn ledger_row(subscription_id: &str, i: &BillingInvoice) -> Result<super::Item, StoreError> {
+    super::row("ledger_invoice", &keys::ledger_invoice(subscription_id, &i.id), i)
+}
+
 /// The sweeper's entry for a subscription set to end at its period's end.
 fn cancellation_due_row(subscription_id: &str, c: &Cancellation) -> super::Item {
     let (gpk, gsk) = keys::cancellation_due_entry(subscription_id, c.cancel_at.timestamp());
@@ -56,6 +61,9 @@ impl DynamoStore {
         ];
         if let Some(cus) = &c.new_customer {
             items.extend(self.new_customer_items(cus)?);
+        }
+        if let Some(i) = &c.invoice {
+            items.push(self.put(ledger_row(&sub.id, i)?, None)?);
         }
         if let Some(r) = &c.restore {
             // The suspended subscription's seats come over: its suspension, still there and
@@ -156,6 +164,9 @@ impl DynamoStore {
         ];
         items.extend(suspension);
         items.extend(withdrawn);
+        if let Some(i) = &u.invoice {
+            items.push(self.put(ledger_row(&u.subscription_id, i)?, None)?);
+        }
         if let Some(a) = &u.audit {
             items.push(self.audit_item(a)?);
         }
@@ -323,6 +334,9 @@ impl DynamoStore {
             items.push(self.audit_item(a)?);
         }
         items.extend(cancellation_due);
+        if let Some(i) = &st.invoice {
+            items.push(self.put(ledger_row(&st.subscription_id, i)?, None)?);
+        }
         if let (SettleOutcome::Applied(_), Some(hold)) = (&st.outcome, &st.reserve) {
             items.push(self.put_new(super::team::hold_row(&st.subscription_id, hold))?);
             items.push(self.put_new(marker(
@@ -407,5 +421,12 @@ impl DynamoStore {
             }
             Err(e) => Err(fault(e)),
         }
+    }
+
+    pub(super) async fn ledger_invoices_query(
+        &self,
+        subscription_id: &str,
+    ) -> Result<Vec<BillingInvoice>, StoreError> {
+        self.query_partition(&keys::subscription(subscription_id).pk, keys::LEDGER_INVOICE_PREFIX).await
     }
 }

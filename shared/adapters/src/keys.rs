@@ -22,6 +22,7 @@
 //! | ownership offer (one per subscription) | `SUB#{id}` | `OWNEROFFER` | `CUSTOMER#{offered}` / `OWNEROFFER#{sub}` |
 //! | seats just bought by auto-grow, until written (no other change begins meanwhile) | `SUB#{id}` | `GROWHOLD` | |
 //! | a lapsed subscription's suspension (its seats wait for a reactivation) | `SUB#{id}` | `SUSPENSION` | `SUSPENDED#{shard}` / `{until:012}#{sub}` (the sweeper's list) |
+//! | an invoice of the ledger (a provider that keeps none: offline) | `SUB#{id}` | `INVOICE#{invoice id}` | |
 //! | a subscription set to end at its period's end, until dealt with | `SUB#{id}` | `CANCELDUE` | `CANCELDUE#{shard}` / `{cancel_at:012}#{sub}` (the sweeper's list) |
 //! | seats reserved by a batch, until given back | `SUB#{id}` | `RESERVATION#{id}` | `SEATRESERVATION` / `{created:012}#{id}` |
 //! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
@@ -205,6 +206,10 @@ pub fn suspension_due_partition(shard: u32) -> String {
 pub fn suspension_due(sub: &str, until: i64) -> (String, String) {
     (suspension_due_partition(shard_of(sub)), format!("{until:012}#{sub}"))
 }
+pub fn ledger_invoice(sub: &str, invoice: &str) -> Key {
+    key(format!("SUB#{sub}"), &format!("{LEDGER_INVOICE_PREFIX}{invoice}"))
+}
+pub const LEDGER_INVOICE_PREFIX: &str = "INVOICE#";
 pub fn cancellation_due(sub: &str) -> Key {
     key(format!("SUB#{sub}"), "CANCELDUE")
 }

@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use domain::error::PortError;
-use domain::model::{Product, ProviderPrices};
+use domain::model::{InvoicePage, Product, ProviderPrices};
 use domain::ports::{
     CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway,
     ProviderInvoice, ProviderSubscription, RenewalSchedule, ScheduledRenewal,
@@ -101,5 +101,19 @@ impl PaymentGateway for OfflineGateway {
     /// renewal a stateless gateway never makes).
     async fn cancel_at_period_end(&self, _c: &CancelRequest) -> Result<(), PortError> {
         Ok(())
+    }
+
+    /// No invoices here: this system's ledger keeps what was charged offline.
+    fn keeps_invoices(&self) -> bool {
+        false
+    }
+
+    async fn invoices(
+        &self,
+        _id: &str,
+        _limit: u32,
+        _after: Option<&str>,
+    ) -> Result<Option<InvoicePage>, PortError> {
+        Ok(None)
     }
 }

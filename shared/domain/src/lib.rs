@@ -9,6 +9,7 @@ pub mod events;
 pub mod ids;
 pub mod memory;
 pub mod model;
+mod model_invoices;
 mod model_seats;
 pub mod period;
 pub mod ports;

@@ -564,4 +564,5 @@ impl AuditEvent {
 }
 
 // Seats, their claim links and grants, and the jobs that follow them.
+pub use crate::model_invoices::*;
 pub use crate::model_seats::*;

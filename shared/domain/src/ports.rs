@@ -207,6 +207,8 @@ pub struct CheckoutCompletion {
     pub audit: AuditEvent,
     /// The purchase reactivates a suspended subscription: its seats come over.
     pub restore: Option<Restoration>,
+    /// The ledger's record of the purchase (a provider that keeps no invoices).
+    pub invoice: Option<BillingInvoice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +266,8 @@ pub struct Settlement {
     pub audit: Option<AuditEvent>,
     /// On `Applied`: seats taken for the asker at once, under this reservation (auto-grow).
     pub reserve: Option<SeatHold>,
+    /// The ledger's record of the change's invoice, paid or open (a provider that keeps none).
+    pub invoice: Option<BillingInvoice>,
 }
 
 /// Seats an applied growth takes for whoever asked for it: the counter moves by `seats` and the
@@ -297,6 +301,8 @@ pub struct BillingUpdate {
     /// and the sweeper's entry for it, go.
     pub withdraw_cancellation: bool,
     pub audit: Option<AuditEvent>,
+    /// The ledger's record of a renewal's invoice (a provider that keeps none).
+    pub invoice: Option<BillingInvoice>,
 }
 
 /// What a renewal bills from now on, when a scheduled change took effect.
@@ -407,6 +413,9 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
     async fn settle_change(&self, s: &Settlement) -> Result<bool, StoreError>;
     /// Subscriptions whose change intent started before `cutoff` (Unix seconds).
     async fn stale_intents(&self, cutoff: i64, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// The ledger's invoices of a subscription (in no order), written with the purchase, the
+    /// settlement or the renewal they record.
+    async fn ledger_invoices(&self, subscription_id: &str) -> Result<Vec<BillingInvoice>, StoreError>;
     /// Subscriptions set to end at a period's end that is over by `now`: `(id, cancel_at)`,
     /// earliest first (the sweeper's list, written and removed with the cancellation).
     async fn cancellations_due(

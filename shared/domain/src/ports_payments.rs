@@ -154,4 +154,18 @@ pub trait PaymentGateway: Send + Sync {
     /// (Stripe: `customer.subscription.deleted`). A schedule attached to the subscription is
     /// released first (the provider refuses the flag on a scheduled subscription).
     async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError>;
+    /// Whether the provider keeps the invoices (Stripe). A provider that does not (offline) has
+    /// this system keep a ledger of what it charged.
+    fn keeps_invoices(&self) -> bool {
+        true
+    }
+    /// The subscription's invoices, newest first, at most `limit`, after the invoice
+    /// `starting_after` (the provider's cursor); `None` when the provider keeps none (offline:
+    /// this system's ledger is the answer).
+    async fn invoices(
+        &self,
+        provider_subscription_id: &str,
+        limit: u32,
+        starting_after: Option<&str>,
+    ) -> Result<Option<InvoicePage>, PortError>;
 }

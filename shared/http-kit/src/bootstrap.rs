@@ -9,7 +9,7 @@ use adapters::{
 };
 use async_trait::async_trait;
 use domain::error::PortError;
-use domain::model::{Product, ProviderPrices};
+use domain::model::{InvoicePage, Product, ProviderPrices};
 use domain::ports::*;
 use domain::services::{App, Settings};
 use std::sync::Arc;
@@ -123,6 +123,9 @@ impl PaymentGateway for NoStripeKey {
         Err(no_key())
     }
     async fn cancel_at_period_end(&self, _: &CancelRequest) -> Result<(), PortError> {
+        Err(no_key())
+    }
+    async fn invoices(&self, _: &str, _: u32, _: Option<&str>) -> Result<Option<InvoicePage>, PortError> {
         Err(no_key())
     }
 }

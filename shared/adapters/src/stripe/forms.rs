@@ -118,3 +118,12 @@ pub fn cancel_form(c: &CancelRequest) -> Form {
     }
     form
 }
+
+/// A page of a subscription's invoices (`GET /v1/invoices`), after Stripe's cursor.
+pub fn invoices_query(provider_subscription_id: &str, limit: u32, starting_after: Option<&str>) -> Form {
+    let mut query = vec![f("subscription", provider_subscription_id), f("limit", limit)];
+    if let Some(after) = starting_after {
+        query.push(f("starting_after", after));
+    }
+    query
+}

@@ -5,7 +5,7 @@ use super::forms::{self, f, Form};
 use super::objects::{self, Created, CreatedSession, Schedule, Subscription};
 use async_trait::async_trait;
 use domain::error::PortError;
-use domain::model::{Interval, Product, ProviderPrices};
+use domain::model::{Interval, InvoicePage, Product, ProviderPrices};
 use domain::ports::{
     CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway,
     ProviderInvoice, ProviderSubscription, RenewalSchedule, ScheduledRenewal,
@@ -262,5 +262,22 @@ impl PaymentGateway for StripeGateway {
             )
             .await?;
         Ok(())
+    }
+
+    async fn invoices(
+        &self,
+        provider_subscription_id: &str,
+        limit: u32,
+        starting_after: Option<&str>,
+    ) -> Result<Option<InvoicePage>, PortError> {
+        let list: objects::InvoiceList = self
+            .get("/v1/invoices", &forms::invoices_query(provider_subscription_id, limit, starting_after))
+            .await?;
+        let data = list
+            .data
+            .into_iter()
+            .map(|i| i.into_billing().ok_or_else(|| rejected("an invoice with a bad time")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(InvoicePage { data, has_more: list.has_more }))
     }
 }

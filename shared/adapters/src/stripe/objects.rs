@@ -209,3 +209,78 @@ impl Subscription {
         })
     }
 }
+
+/// `GET /v1/invoices`: a page of Stripe's list.
+#[derive(Debug, Deserialize)]
+pub struct InvoiceList {
+    pub data: Vec<ListedInvoice>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// An invoice as listed. API 2025-03-31 (basil) aggregates tax in `total_taxes`.
+#[derive(Debug, Deserialize)]
+pub struct ListedInvoice {
+    pub id: String,
+    #[serde(default)]
+    pub number: Option<String>,
+    pub created: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub subtotal: i64,
+    #[serde(default)]
+    pub total: i64,
+    #[serde(default)]
+    pub total_excluding_tax: Option<i64>,
+    #[serde(default)]
+    pub total_taxes: Option<Vec<TaxAmount>>,
+    #[serde(default)]
+    pub amount_due: i64,
+    #[serde(default)]
+    pub amount_paid: i64,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub billing_reason: Option<String>,
+    #[serde(default)]
+    pub hosted_invoice_url: Option<String>,
+    #[serde(default)]
+    pub invoice_pdf: Option<String>,
+    #[serde(default)]
+    pub period_start: Option<i64>,
+    #[serde(default)]
+    pub period_end: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TaxAmount {
+    pub amount: i64,
+}
+
+impl ListedInvoice {
+    pub fn into_billing(self) -> Option<domain::model::BillingInvoice> {
+        let at = |t: i64| chrono::DateTime::from_timestamp(t, 0);
+        let tax = match (&self.total_taxes, self.total_excluding_tax) {
+            (Some(taxes), _) => taxes.iter().map(|t| t.amount).sum(),
+            (None, Some(excluding)) => self.total - excluding,
+            (None, None) => 0,
+        };
+        Some(domain::model::BillingInvoice {
+            created: at(self.created)?,
+            period_start: self.period_start.and_then(at),
+            period_end: self.period_end.and_then(at),
+            id: self.id,
+            number: self.number,
+            currency: self.currency,
+            subtotal: self.subtotal,
+            tax,
+            total: self.total,
+            amount_due: self.amount_due,
+            amount_paid: self.amount_paid,
+            status: self.status.unwrap_or_else(|| "draft".into()),
+            billing_reason: self.billing_reason,
+            hosted_invoice_url: self.hosted_invoice_url,
+            invoice_pdf: self.invoice_pdf,
+        })
+    }
+}

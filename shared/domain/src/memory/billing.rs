@@ -48,6 +48,9 @@ impl State {
         s.provider_links.insert(c.subscription.provider_subscription_id.clone(), c.subscription.id.clone());
         s.subscriptions.insert(c.subscription.id.clone(), c.subscription.clone());
         s.audit.push(c.audit.clone());
+        if let Some(i) = &c.invoice {
+            s.record_invoice(&c.subscription.id, i);
+        }
         Applied::Applied
     }
 
@@ -101,6 +104,9 @@ impl State {
         s.events_seen.insert(u.event_id.clone());
         if let Some(a) = &u.audit {
             s.audit.push(a.clone());
+        }
+        if let Some(i) = &u.invoice {
+            s.record_invoice(&u.subscription_id, i);
         }
         Applied::Applied
     }
@@ -180,6 +186,16 @@ impl State {
         if let Some(a) = &st.audit {
             s.audit.push(a.clone());
         }
+        if let Some(i) = &st.invoice {
+            s.record_invoice(&st.subscription_id, i);
+        }
         true
+    }
+
+    /// One ledger entry per invoice id: a later write (an open invoice paid) replaces it.
+    fn record_invoice(&mut self, subscription_id: &str, invoice: &BillingInvoice) {
+        let ledger = self.ledger.entry(subscription_id.to_string()).or_default();
+        ledger.retain(|i| i.id != invoice.id);
+        ledger.push(invoice.clone());
     }
 }

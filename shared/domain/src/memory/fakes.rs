@@ -127,6 +127,17 @@ impl PaymentGateway for MemoryPayments {
         push(&self.released, &schedule_id.to_string());
         Ok(())
     }
+    fn keeps_invoices(&self) -> bool {
+        false
+    }
+    async fn invoices(
+        &self,
+        _id: &str,
+        _limit: u32,
+        _after: Option<&str>,
+    ) -> Result<Option<InvoicePage>, PortError> {
+        Ok(None)
+    }
     async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError> {
         push(&self.cancellations, c);
         if let Ok(mut st) = self.state.lock() {

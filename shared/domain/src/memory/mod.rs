@@ -45,6 +45,8 @@ struct State {
     intents: HashMap<String, i64>,
     /// The sweeper's list of cancellations at a period's end: subscription → its end.
     cancellations_due: HashMap<String, DateTime<Utc>>,
+    /// The invoice ledger (a provider that keeps no invoices): subscription → its invoices.
+    ledger: HashMap<String, Vec<BillingInvoice>>,
     /// (subscription, seat) → seat, in creation order by id.
     seats: std::collections::BTreeMap<(String, String), Seat>,
     seat_emails: HashMap<(String, String), String>,
@@ -264,6 +266,9 @@ impl Store for MemoryStore {
     }
     async fn settle_change(&self, st: &Settlement) -> Result<bool, StoreError> {
         self.with(|s| s.settle_change(st))
+    }
+    async fn ledger_invoices(&self, subscription_id: &str) -> Result<Vec<BillingInvoice>, StoreError> {
+        self.with(|s| s.ledger.get(subscription_id).cloned().unwrap_or_default())
     }
     async fn cancellations_due(
         &self,

@@ -86,6 +86,7 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
                 status: Some(status),
                 period: state.period,
                 item_id: item_id.clone(),
+                invoice: None,
             })
             .await
         }
@@ -120,13 +121,17 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
                 return ignore(app, event).await;
             };
             let of_a_change = billing_reason.as_deref() == Some("subscription_update");
+            let unpaid = match of_a_change {
+                false => super::invoices::renewal_payment(app, &sub, false).await?,
+                true => None,
+            };
             update_billing(app, event, provider_subscription_id, Some(sub), |s| match s.status {
                 // A change's declined payment leaves the subscription as it was (pay first):
                 // only a renewal's failure makes it past due.
                 SubscriptionStatus::Active | SubscriptionStatus::Trialing
                     if !of_a_change && s.pending_change.is_none() && s.change_intent.is_none() =>
                 {
-                    Next::status(SubscriptionStatus::PastDue)
+                    Next { invoice: unpaid.clone(), ..Next::status(SubscriptionStatus::PastDue) }
                 }
                 _ => Next::none(),
             })
@@ -150,9 +155,13 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             }
             // A change's invoice paid says nothing of the renewal's.
             let of_a_change = billing_reason.as_deref() == Some("subscription_update");
+            let paid = match of_a_change {
+                false => super::invoices::renewal_payment(app, &sub, true).await?,
+                true => None,
+            };
             update_billing(app, event, provider_subscription_id, as_read, |s| match s.status {
                 SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid if !of_a_change => {
-                    Next::status(SubscriptionStatus::Active)
+                    Next { invoice: paid.clone(), ..Next::status(SubscriptionStatus::Active) }
                 }
                 _ => Next::none(),
             })
@@ -274,11 +283,13 @@ struct Next {
     status: Option<SubscriptionStatus>,
     period: Option<(i64, i64)>,
     item_id: Option<String>,
+    /// The ledger's renewal invoice, paid or open now (a provider that keeps no invoices).
+    invoice: Option<BillingInvoice>,
 }
 
 impl Next {
     fn none() -> Self {
-        Next { status: None, period: None, item_id: None }
+        Next { status: None, period: None, item_id: None, invoice: None }
     }
     fn status(s: SubscriptionStatus) -> Self {
         Next { status: Some(s), ..Next::none() }
@@ -418,6 +429,7 @@ async fn complete_checkout(
             }),
             created_at: app.clock.now(),
         };
+        let invoice = super::invoices::purchase(app, &subscription, &checkout);
         let completion = CheckoutCompletion {
             checkout_id: checkout.id.clone(),
             event_id: event.id.clone(),
@@ -425,6 +437,7 @@ async fn complete_checkout(
             subscription,
             audit,
             restore,
+            invoice,
         };
         let applied = app.store.complete_checkout(&completion).await?;
         match applied {
@@ -508,7 +521,7 @@ where
                 Outcome::Duplicate
             });
         }
-        let next = next(&sub);
+        let mut next = next(&sub);
         let status = next.status.unwrap_or(sub.status);
         // The provider's period replaces an estimated one whatever its start; once confirmed,
         // only a later period replaces it.
@@ -597,6 +610,14 @@ where
             }),
             created_at: app.clock.now(),
         });
+        // A new period that still runs is billed: the ledger records it (offline).
+        let renewed = start > sub.current_period_start
+            && start + chrono::Duration::hours(1) >= sub.current_period_end
+            && !status.is_lapsed();
+        let invoice = match renewed {
+            true => super::invoices::renewal(app, &after, status != SubscriptionStatus::PastDue),
+            false => next.invoice.take(),
+        };
         let update = BillingUpdate {
             subscription_id: sub.id.clone(),
             expected_version: sub.version,
@@ -612,6 +633,7 @@ where
             suspension,
             withdraw_cancellation,
             audit,
+            invoice,
         };
         let applied = app.store.apply_billing_update(&update).await?;
         match applied {

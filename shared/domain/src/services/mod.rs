@@ -11,6 +11,7 @@ pub mod changes;
 pub mod claims;
 pub mod grow;
 pub mod invitations;
+pub mod invoices;
 pub mod license_keys;
 pub mod limits;
 pub mod lists;

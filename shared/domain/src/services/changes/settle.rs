@@ -10,6 +10,7 @@ use crate::ports::{
     Terms,
 };
 use crate::services::audit::event;
+use crate::services::invoices;
 use crate::services::webhooks::announce;
 use chrono::DateTime;
 use serde_json::{json, Value};
@@ -69,6 +70,7 @@ async fn settle(
     intent: &ChangeIntent,
     outcome: SettleOutcome,
     audit: Option<AuditEvent>,
+    invoice: Option<BillingInvoice>,
 ) -> Result<bool, DomainError> {
     // Only a decrease lowered the cap when it began: a dropped one gives it back.
     let dropped_decrease =
@@ -98,6 +100,7 @@ async fn settle(
             _ => None,
         },
         audit,
+        invoice,
     };
     let done = app.store.settle_change(&settlement).await?;
     if done {
@@ -265,7 +268,9 @@ pub async fn applied(
             extra
         }),
     );
-    let settled = settle(app, sub, intent, SettleOutcome::Applied(terms), Some(audit)).await?;
+    let payment_url = sub.pending_change.as_ref().map(|p| p.payment_url.clone()).filter(|u| !u.is_empty());
+    let invoice = invoices::change(app, sub, how.invoice_id.as_deref(), how.amount_due, true, payment_url);
+    let settled = settle(app, sub, intent, SettleOutcome::Applied(terms), Some(audit), invoice).await?;
     if !settled {
         tracing::info!(subscription_id = %sub.id, change_id = %intent.id, "change settled by the other path first");
     }
@@ -298,7 +303,15 @@ pub async fn pending(
             json!({ "invoice_id": invoice.id, "amount_due": invoice.amount_due, "change_id": intent.id }),
         ),
     );
-    settle(app, sub, intent, SettleOutcome::PaymentPending(pending), Some(audit)).await?;
+    let open = invoices::change(
+        app,
+        sub,
+        Some(&invoice.id),
+        Some(invoice.amount_due),
+        false,
+        invoice.hosted_invoice_url.clone(),
+    );
+    settle(app, sub, intent, SettleOutcome::PaymentPending(pending), Some(audit), open).await?;
     Ok(())
 }
 
@@ -309,7 +322,8 @@ pub async fn dropped(
     intent: &ChangeIntent,
     actor: &str,
 ) -> Result<bool, DomainError> {
-    let audit = sub.pending_change.as_ref().filter(|p| p.intent.id == intent.id).map(|p| {
+    let waiting = sub.pending_change.as_ref().filter(|p| p.intent.id == intent.id);
+    let audit = waiting.map(|p| {
         event(
             app,
             &sub.id,
@@ -318,7 +332,11 @@ pub async fn dropped(
             with(&intent.detail, json!({ "invoice_id": p.invoice_id, "change_id": intent.id })),
         )
     });
-    settle(app, sub, intent, SettleOutcome::Dropped, audit).await
+    // Its open invoice is void: it will never be paid.
+    let void = waiting
+        .and_then(|p| invoices::change(app, sub, Some(&p.invoice_id), Some(p.amount_due), false, None))
+        .map(|i| BillingInvoice { status: "void".into(), ..i });
+    settle(app, sub, intent, SettleOutcome::Dropped, audit, void).await
 }
 
 /// A scheduled change (or its cancellation, or the subscription's end at the period's end, or
@@ -425,7 +443,7 @@ pub async fn scheduled(
         intent.actor.clone(),
         with(&intent.detail, json!({ "effective_at": effective_at, "change_id": intent.id })),
     );
-    settle(app, sub, intent, SettleOutcome::Applied(terms), Some(audit)).await?;
+    settle(app, sub, intent, SettleOutcome::Applied(terms), Some(audit), None).await?;
     reread(app, &sub.id).await
 }
 
