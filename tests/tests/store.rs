@@ -17,6 +17,7 @@ fn org(slug: &str) -> Organization {
         slug: slug.into(),
         email: None,
         created_at: now(),
+        billing_portal_configuration_id: None,
     }
 }
 

@@ -56,6 +56,20 @@ impl PaymentGateway for Dying {
     async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError> {
         self.stripe.cancel_at_period_end(c).await
     }
+    async fn create_billing_portal_configuration(
+        &self,
+        c: &BillingPortalConfiguration,
+    ) -> Result<Option<String>, PortError> {
+        self.stripe.create_billing_portal_configuration(c).await
+    }
+    async fn billing_portal_session(
+        &self,
+        customer: &str,
+        configuration: &str,
+        return_url: &str,
+    ) -> Result<String, PortError> {
+        self.stripe.billing_portal_session(customer, configuration, return_url).await
+    }
     async fn invoices(
         &self,
         id: &str,

@@ -1,8 +1,8 @@
-//! `GET /v1/subscriptions/{id}/invoices`.
+//! `GET /v1/subscriptions/{id}/invoices` and `POST /v1/portal/billing-session`.
 
 use domain::services::invoices::{self, InvoiceQuery};
-use domain::services::App;
-use http_kit::response::ok;
+use domain::services::{billing_details, App};
+use http_kit::response::{created, ok};
 use http_kit::router::Access::Bearer;
 use http_kit::{serve, Route};
 use lambda_http::http::Method;
@@ -11,10 +11,14 @@ use lambda_http::{Body, Error, Request, Response};
 #[derive(Debug, Clone, Copy)]
 enum R {
     Invoices,
+    BillingSession,
 }
 
-fn routes() -> [Route<R>; 1] {
-    [Route::new(Method::GET, "/v1/subscriptions/{id}/invoices", R::Invoices, Bearer, false)]
+fn routes() -> [Route<R>; 2] {
+    [
+        Route::new(Method::GET, "/v1/subscriptions/{id}/invoices", R::Invoices, Bearer, false),
+        Route::new(Method::POST, "/v1/portal/billing-session", R::BillingSession, Bearer, false),
+    ]
 }
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
@@ -28,6 +32,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
                 };
                 ok(&invoices::list(app, who, ctx.param(0), q).await?)
             }
+            R::BillingSession => created(&billing_details::session(app, who, ctx.json()?).await?),
         }
     })
     .await

@@ -224,6 +224,14 @@ impl Store for DynamoStore {
         self.get_as(&keys::organization(id)).await
     }
 
+    async fn set_billing_portal_configuration(
+        &self,
+        organization_id: &str,
+        configuration_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.set_billing_portal_configuration_in_table(organization_id, configuration_id).await
+    }
+
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError> {
         self.organization_by_slug_in_table(slug).await
     }

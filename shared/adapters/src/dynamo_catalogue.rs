@@ -4,6 +4,33 @@
 use super::*;
 
 impl DynamoStore {
+    /// Only the first configuration stays: a second session racing the first keeps its.
+    pub(super) async fn set_billing_portal_configuration_in_table(
+        &self,
+        organization_id: &str,
+        configuration_id: &str,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_map(&keys::organization(organization_id))))
+            .update_expression("SET billing_portal_configuration_id = :c")
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(billing_portal_configuration_id)",
+            )
+            .expression_attribute_values(":c", s(configuration_id))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(e) => Err(fault(e)),
+        }
+    }
+
     pub(super) async fn create_organization_in_table(
         &self,
         org: &Organization,

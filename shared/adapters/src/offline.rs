@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use domain::error::PortError;
 use domain::model::{InvoicePage, Product, ProviderPrices};
 use domain::ports::{
-    CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway,
-    ProviderInvoice, ProviderSubscription, RenewalSchedule, ScheduledRenewal,
+    BillingPortalConfiguration, CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession,
+    CheckoutSessionRequest, PaymentGateway, ProviderInvoice, ProviderSubscription, RenewalSchedule,
+    ScheduledRenewal,
 };
 
 /// What the offline gateway does with a change's payment (`OFFLINE_PAYMENT_OUTCOME`).
@@ -101,6 +102,23 @@ impl PaymentGateway for OfflineGateway {
     /// renewal a stateless gateway never makes).
     async fn cancel_at_period_end(&self, _c: &CancelRequest) -> Result<(), PortError> {
         Ok(())
+    }
+
+    /// No portal offline: there is no card, address or tax id to change.
+    async fn create_billing_portal_configuration(
+        &self,
+        _c: &BillingPortalConfiguration,
+    ) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
+
+    async fn billing_portal_session(
+        &self,
+        _customer: &str,
+        _configuration: &str,
+        _return_url: &str,
+    ) -> Result<String, PortError> {
+        Err(rejected("the offline gateway has no billing portal"))
     }
 
     /// No invoices here: this system's ledger keeps what was charged offline.

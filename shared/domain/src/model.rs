@@ -54,6 +54,10 @@ pub struct Organization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The Stripe Billing Portal configuration its billing managers' sessions use (made on the
+    /// first session, then kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_portal_configuration_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -345,6 +345,13 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
     ) -> Result<bool, StoreError>;
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError>;
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
+    /// Keeps the organization's billing portal configuration, unless it has one already
+    /// (`false`: another session's made first; read it back).
+    async fn set_billing_portal_configuration(
+        &self,
+        organization_id: &str,
+        configuration_id: &str,
+    ) -> Result<bool, StoreError>;
     async fn api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError>;
     /// Gives a key made before keys had ids its id and place in the organization's list (once).
     async fn adopt_api_key(&self, key_hash: &str, key: &ApiKey) -> Result<(), StoreError>;

@@ -125,6 +125,18 @@ pub struct CancelRequest {
     pub idempotency_key: String,
 }
 
+/// What a billing manager may change in the provider's own billing portal: their card, their
+/// invoices, their address and tax ids. Seats and cancellation stay in this system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingPortalConfiguration {
+    pub organization_id: String,
+    /// Shown on the portal's pages.
+    pub business_name: String,
+    /// Where the portal's "back" link goes when a session names none.
+    pub default_return_url: String,
+    pub idempotency_key: String,
+}
+
 /// The payment provider (Stripe). Seats are the subscription item's quantity, which is always
 /// the count paid for now; what changes later lives in a schedule's next phase.
 #[async_trait]
@@ -159,6 +171,19 @@ pub trait PaymentGateway: Send + Sync {
     fn keeps_invoices(&self) -> bool {
         true
     }
+    /// Makes the billing portal's configuration (once per organization: the caller keeps its
+    /// id); `None` when the provider has no portal (offline).
+    async fn create_billing_portal_configuration(
+        &self,
+        c: &BillingPortalConfiguration,
+    ) -> Result<Option<String>, PortError>;
+    /// A billing portal session of the provider's customer under that configuration: its URL.
+    async fn billing_portal_session(
+        &self,
+        provider_customer_id: &str,
+        configuration_id: &str,
+        return_url: &str,
+    ) -> Result<String, PortError>;
     /// The subscription's invoices, newest first, at most `limit`, after the invoice
     /// `starting_after` (the provider's cursor); `None` when the provider keeps none (offline:
     /// this system's ledger is the answer).

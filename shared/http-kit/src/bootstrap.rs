@@ -128,4 +128,13 @@ impl PaymentGateway for NoStripeKey {
     async fn invoices(&self, _: &str, _: u32, _: Option<&str>) -> Result<Option<InvoicePage>, PortError> {
         Err(no_key())
     }
+    async fn create_billing_portal_configuration(
+        &self,
+        _: &BillingPortalConfiguration,
+    ) -> Result<Option<String>, PortError> {
+        Err(no_key())
+    }
+    async fn billing_portal_session(&self, _: &str, _: &str, _: &str) -> Result<String, PortError> {
+        Err(no_key())
+    }
 }

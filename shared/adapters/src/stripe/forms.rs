@@ -3,7 +3,9 @@
 
 use domain::model::Interval;
 use domain::model::Product;
-use domain::ports::{CancelRequest, ChargeRequest, CheckoutSessionRequest, RenewalSchedule};
+use domain::ports::{
+    BillingPortalConfiguration, CancelRequest, ChargeRequest, CheckoutSessionRequest, RenewalSchedule,
+};
 
 fn next_end(current_end: i64, interval: Interval) -> i64 {
     let end = chrono::DateTime::from_timestamp(current_end, 0).unwrap_or_default();
@@ -126,4 +128,26 @@ pub fn invoices_query(provider_subscription_id: &str, limit: u32, starting_after
         query.push(f("starting_after", after));
     }
     query
+}
+
+/// The billing portal a billing manager gets: their card, their invoices, their address and
+/// tax ids; never the quantity or a cancellation (this system does those, with its previews).
+pub fn billing_portal_configuration_form(c: &BillingPortalConfiguration) -> Form {
+    vec![
+        f("business_profile[headline]", format!("{}: billing details", c.business_name)),
+        f("default_return_url", &c.default_return_url),
+        f("features[payment_method_update][enabled]", true),
+        f("features[invoice_history][enabled]", true),
+        f("features[customer_update][enabled]", true),
+        f("features[customer_update][allowed_updates][0]", "address"),
+        f("features[customer_update][allowed_updates][1]", "tax_id"),
+        f("features[subscription_cancel][enabled]", false),
+        f("features[subscription_update][enabled]", false),
+        f("metadata[organization_id]", &c.organization_id),
+    ]
+}
+
+/// A billing portal session of one customer under that configuration.
+pub fn billing_portal_session_form(customer: &str, configuration: &str, return_url: &str) -> Form {
+    vec![f("customer", customer), f("configuration", configuration), f("return_url", return_url)]
 }

@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use domain::error::PortError;
 use domain::model::{Interval, InvoicePage, Product, ProviderPrices};
 use domain::ports::{
-    CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession, CheckoutSessionRequest, PaymentGateway,
-    ProviderInvoice, ProviderSubscription, RenewalSchedule, ScheduledRenewal,
+    BillingPortalConfiguration, CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession,
+    CheckoutSessionRequest, PaymentGateway, ProviderInvoice, ProviderSubscription, RenewalSchedule,
+    ScheduledRenewal,
 };
 use serde::Deserialize;
 use std::time::Duration;
@@ -262,6 +263,37 @@ impl PaymentGateway for StripeGateway {
             )
             .await?;
         Ok(())
+    }
+
+    async fn create_billing_portal_configuration(
+        &self,
+        c: &BillingPortalConfiguration,
+    ) -> Result<Option<String>, PortError> {
+        let made: Created = self
+            .post(
+                "/v1/billing_portal/configurations",
+                &forms::billing_portal_configuration_form(c),
+                Some(&c.idempotency_key),
+            )
+            .await?;
+        Ok(Some(made.id))
+    }
+
+    async fn billing_portal_session(
+        &self,
+        provider_customer_id: &str,
+        configuration_id: &str,
+        return_url: &str,
+    ) -> Result<String, PortError> {
+        // A session is single-use and short-lived: nothing to replay, no idempotency key.
+        let session: CreatedSession = self
+            .post(
+                "/v1/billing_portal/sessions",
+                &forms::billing_portal_session_form(provider_customer_id, configuration_id, return_url),
+                None,
+            )
+            .await?;
+        session.url.ok_or_else(|| rejected("billing portal session without url"))
     }
 
     async fn invoices(

@@ -45,6 +45,8 @@ pub struct MemoryPayments {
     pub charges: Mutex<Vec<ChargeRequest>>,
     pub schedules: Mutex<Vec<RenewalSchedule>>,
     pub released: Mutex<Vec<String>>,
+    /// Every billing portal configuration made.
+    pub portal_configurations: Mutex<Vec<BillingPortalConfiguration>>,
     /// Every `cancel_at_period_end` call, in order (the last one is the provider's flag).
     pub cancellations: Mutex<Vec<CancelRequest>>,
     pub decline: std::sync::atomic::AtomicBool,
@@ -129,6 +131,21 @@ impl PaymentGateway for MemoryPayments {
     }
     fn keeps_invoices(&self) -> bool {
         false
+    }
+    async fn create_billing_portal_configuration(
+        &self,
+        c: &BillingPortalConfiguration,
+    ) -> Result<Option<String>, PortError> {
+        push(&self.portal_configurations, c);
+        Ok(Some(format!("bpc_{}", c.idempotency_key)))
+    }
+    async fn billing_portal_session(
+        &self,
+        customer: &str,
+        configuration: &str,
+        return_url: &str,
+    ) -> Result<String, PortError> {
+        Ok(format!("https://billing.example/session?customer={customer}&configuration={configuration}&return={return_url}"))
     }
     async fn invoices(
         &self,

@@ -122,6 +122,19 @@ impl Store for MemoryStore {
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError> {
         self.with(|s| s.orgs.get(id).cloned())
     }
+    async fn set_billing_portal_configuration(
+        &self,
+        organization_id: &str,
+        configuration_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| match s.orgs.get_mut(organization_id) {
+            Some(org) if org.billing_portal_configuration_id.is_none() => {
+                org.billing_portal_configuration_id = Some(configuration_id.to_string());
+                true
+            }
+            _ => false,
+        })
+    }
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError> {
         self.with(|s| s.slugs.get(slug).and_then(|id| s.orgs.get(id)).cloned())
     }

@@ -35,6 +35,7 @@ pub async fn create_organization(
         slug: validate::slug("slug", &input.slug)?,
         email: input.email.as_deref().map(|e| validate::email("email", e)).transpose()?,
         created_at: app.clock.now(),
+        billing_portal_configuration_id: None,
     };
     let api_key = secrets::new_secret(secrets::API_KEY_PREFIX);
     let record = key_record(app, &org.id, &api_key, org.created_at);

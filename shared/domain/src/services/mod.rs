@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod benefits;
+pub mod billing_details;
 pub mod billing_events;
 pub mod catalogue;
 pub mod changes;
