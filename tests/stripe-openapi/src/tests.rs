@@ -314,3 +314,83 @@ fn not_transcribed_operations_are_known() {
         assert_eq!(check_request(m, p, &form(&[("anything", "goes")])), Ok(()), "{m} {p}");
     }
 }
+
+#[test]
+fn list_invoices_query() {
+    let ok = "/v1/invoices?customer=cus_1&subscription=sub_1&status=open&limit=3&starting_after=in_1\
+              &created[gte]=1700000000&collection_method=charge_automatically&expand[]=data.subscription";
+    assert_eq!(check_request("GET", ok, &[]), Ok(()));
+    assert_eq!(check_request("GET", "/v1/invoices?created=1700000000", &[]), Ok(()));
+    assert_eq!(params(check_request("GET", "/v1/invoices?status=unpaid", &[])), vec!["status"]);
+    assert_eq!(params(check_request("GET", "/v1/invoices?limit=ten", &[])), vec!["limit"]);
+    assert_eq!(params(check_request("GET", "/v1/invoices?created[since]=1", &[])), vec!["created[since]"]);
+    // Listing is GET only.
+    assert_eq!(params(check_request("POST", "/v1/invoices", &[])), vec![""]);
+}
+
+#[test]
+fn billing_portal_configuration_create_and_update() {
+    let create = form(&[
+        ("features[customer_update][enabled]", "true"),
+        ("features[customer_update][allowed_updates][]", "email"),
+        ("features[customer_update][allowed_updates][]", "tax_id"),
+        ("features[invoice_history][enabled]", "true"),
+        ("features[payment_method_update][enabled]", "true"),
+        ("features[subscription_cancel][enabled]", "true"),
+        ("features[subscription_cancel][mode]", "at_period_end"),
+        ("features[subscription_cancel][cancellation_reason][enabled]", "true"),
+        ("features[subscription_cancel][cancellation_reason][options][0]", "too_expensive"),
+        ("features[subscription_update][enabled]", "true"),
+        ("features[subscription_update][default_allowed_updates][]", "quantity"),
+        ("features[subscription_update][products][0][product]", "prod_1"),
+        ("features[subscription_update][products][0][prices][0]", "price_1"),
+        ("features[subscription_update][proration_behavior]", "always_invoice"),
+        ("business_profile[headline]", "Acme"),
+        ("default_return_url", "https://example.test/account"),
+        ("metadata[k]", "v"),
+    ]);
+    assert_eq!(check_request("POST", "/v1/billing_portal/configurations", &create), Ok(()));
+    let bad = form(&[
+        ("features[customer_update][allowed_updates][]", "birthday"),
+        ("features[subscription_cancel][mode]", "later"),
+        ("features[invoice_history][visible]", "true"),
+    ]);
+    assert_eq!(
+        params(check_request("POST", "/v1/billing_portal/configurations", &bad)),
+        vec![
+            "features[customer_update][allowed_updates][]",
+            "features[subscription_cancel][mode]",
+            "features[invoice_history][visible]"
+        ]
+    );
+    // `active` exists on update only; an empty value unsets there.
+    assert_eq!(
+        params(check_request("POST", "/v1/billing_portal/configurations", &form(&[("active", "false")]))),
+        vec!["active"]
+    );
+    let update = form(&[("active", "false"), ("default_return_url", ""), ("metadata", ""), ("name", "")]);
+    assert_eq!(check_request("POST", "/v1/billing_portal/configurations/bpc_1", &update), Ok(()));
+    assert_eq!(check_request("GET", "/v1/billing_portal/configurations/bpc_1?expand[]=x", &[]), Ok(()));
+}
+
+#[test]
+fn billing_portal_session_create() {
+    let f = form(&[
+        ("customer", "cus_1"),
+        ("configuration", "bpc_1"),
+        ("return_url", "https://example.test/back"),
+        ("locale", "fr-CA"),
+        ("flow_data[type]", "subscription_cancel"),
+        ("flow_data[subscription_cancel][subscription]", "sub_1"),
+        ("flow_data[after_completion][type]", "redirect"),
+        ("flow_data[after_completion][redirect][return_url]", "https://example.test/done"),
+    ]);
+    assert_eq!(check_request("POST", "/v1/billing_portal/sessions", &f), Ok(()));
+    let bad = form(&[("customer", "cus_1"), ("locale", "xx"), ("flow_data[type]", "upgrade")]);
+    assert_eq!(
+        params(check_request("POST", "/v1/billing_portal/sessions", &bad)),
+        vec!["locale", "flow_data[type]"]
+    );
+    // Sessions cannot be retrieved.
+    assert_eq!(params(check_request("GET", "/v1/billing_portal/sessions/bps_1", &[])), vec![""]);
+}

@@ -23,6 +23,7 @@ OPERATIONS = [
     ("post", "/v1/subscriptions/{subscription_exposed_id}"),
     ("delete", "/v1/subscriptions/{subscription_exposed_id}"),
     ("post", "/v1/invoices/create_preview"),
+    ("get", "/v1/invoices"),
     ("get", "/v1/invoices/{invoice}"),
     ("post", "/v1/invoices/{invoice}/pay"),
     ("post", "/v1/subscription_schedules"),
@@ -32,6 +33,10 @@ OPERATIONS = [
     ("post", "/v1/subscription_schedules/{schedule}/cancel"),
     ("get", "/v1/customers/{customer}"),
     ("post", "/v1/customers"),
+    ("post", "/v1/billing_portal/configurations"),
+    ("get", "/v1/billing_portal/configurations/{configuration}"),
+    ("post", "/v1/billing_portal/configurations/{configuration}"),
+    ("post", "/v1/billing_portal/sessions"),
 ]
 
 # (method, path template, property path inside the request body) -> replaced by x-trimmed.

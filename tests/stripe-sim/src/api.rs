@@ -4,7 +4,12 @@
 //! - https://docs.stripe.com/api/products/create, https://docs.stripe.com/api/prices/create
 //! - https://docs.stripe.com/api/customers/create
 //! - https://docs.stripe.com/api/checkout/sessions/create (mode=subscription, line_items,
-//!   customer_email, client_reference_id, metadata, subscription_data[metadata])
+//!   customer_email, client_reference_id, metadata, subscription_data[metadata],
+//!   subscription_data[trial_period_days] | [trial_end]; see trials.rs)
+//! - https://docs.stripe.com/api/customers/create#create_customer-invoice_prefix (3–12
+//!   uppercase letters or numbers)
+//! - https://docs.stripe.com/api/customer_portal (billing_portal.rs), invoices list
+//!   (invoices.rs), cancel (cancellation.rs)
 //! - https://docs.stripe.com/api/subscriptions, https://docs.stripe.com/api/invoices
 //! - https://docs.stripe.com/api/subscription_schedules, https://docs.stripe.com/api/events
 
@@ -13,6 +18,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::form::{field, Params};
 use crate::model::{new_id, Price, Product, Session, State};
+use crate::trials::parse_trial;
 
 fn list(data: Vec<Value>, url: &str) -> Value {
     json!({ "object": "list", "data": data, "has_more": false, "url": url })
@@ -38,8 +44,26 @@ impl State {
                 }
             }
             ("POST", ["v1", "customers"]) => {
-                let id = self
-                    .create_customer(p.str("email").map(str::to_string), p.metadata().unwrap_or_default());
+                let prefix = match p.str("invoice_prefix") {
+                    Some(x)
+                        if (3..=12).contains(&x.len())
+                            && x.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) =>
+                    {
+                        Some(x.to_string())
+                    }
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "Invalid invoice_prefix: must be 3-12 uppercase letters or numbers.",
+                            Some("invoice_prefix"),
+                        ))
+                    }
+                    None => None,
+                };
+                let id = self.create_customer_with(
+                    p.str("email").map(str::to_string),
+                    p.metadata().unwrap_or_default(),
+                    prefix,
+                );
                 Ok(self.customers.get(&id).map(|c| self.customer_json(c)).unwrap_or(Value::Null))
             }
             ("GET", ["v1", "customers", id]) => self
@@ -70,33 +94,10 @@ impl State {
                 Ok(self.sub_json(s, &expand))
             }
             ("POST", ["v1", "subscriptions", id]) => self.api_update_subscription(id, p),
-            ("DELETE", ["v1", "subscriptions", id]) => {
-                let s = self.sub_ref(id)?;
-                if s.status == "canceled" {
-                    return Err(ApiError::invalid(format!("No such subscription: '{id}'"), Some("id")));
-                }
-                // Canceling the subscription also ends its schedule.
-                match s.schedule.clone() {
-                    Some(sched) => {
-                        self.cancel_schedule(&sched)?;
-                    }
-                    None => self.cancel_subscription_now(id),
-                }
-                Ok(self.sub_value(id))
-            }
+            // Canceling the subscription also ends its schedule.
+            ("DELETE", ["v1", "subscriptions", id]) => self.api_cancel_subscription(id, p),
             ("POST", ["v1", "invoices", "create_preview"]) => self.api_create_preview(p),
-            ("GET", ["v1", "invoices"]) => {
-                let sub = p.str("subscription");
-                let mut data: Vec<Value> = self
-                    .invoice_order
-                    .iter()
-                    .filter_map(|id| self.invoices.get(id))
-                    .filter(|i| sub.is_none_or(|s| i.subscription.as_deref() == Some(s)))
-                    .map(|i| self.invoice_json(i))
-                    .collect();
-                data.reverse();
-                Ok(list(data, "/v1/invoices"))
-            }
+            ("GET", ["v1", "invoices"]) => self.api_list_invoices(p),
             ("GET", ["v1", "invoices", id]) => self
                 .invoices
                 .get(*id)
@@ -141,6 +142,14 @@ impl State {
             ("POST", ["v1", "subscription_schedules", id]) => self.update_schedule(id, p),
             ("POST", ["v1", "subscription_schedules", id, "release"]) => self.release_schedule(id),
             ("POST", ["v1", "subscription_schedules", id, "cancel"]) => self.cancel_schedule(id),
+            ("POST", ["v1", "billing_portal", "configurations"]) => self.api_create_portal_config(p),
+            ("GET", ["v1", "billing_portal", "configurations", id]) => self
+                .portal_configs
+                .get(*id)
+                .map(|c| self.portal_config_json(c))
+                .ok_or_else(|| ApiError::missing("billing_portal.configuration", id, "configuration")),
+            ("POST", ["v1", "billing_portal", "configurations", id]) => self.api_update_portal_config(id, p),
+            ("POST", ["v1", "billing_portal", "sessions"]) => self.api_create_portal_session(p),
             ("GET", ["v1", "events", id]) => self
                 .events
                 .iter()
@@ -237,13 +246,13 @@ impl State {
                 return Err(ApiError::missing("customer", c, "customer"));
             }
         }
-        let sub_meta = p
-            .root
-            .get("subscription_data")
+        let sub_data = p.root.get("subscription_data");
+        let sub_meta = sub_data
             .and_then(|d| d.get("metadata"))
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_else(Map::new);
+        let trial = parse_trial(sub_data, "subscription_data", self.now(), 1, 48 * 3600)?;
         let s = Session {
             id: new_id("cs_test"),
             line_items: items,
@@ -257,6 +266,7 @@ impl State {
             status: "open".to_string(),
             subscription: None,
             created: self.now(),
+            trial,
         };
         let v = self.session_json(&s);
         self.sessions.insert(s.id.clone(), s);

@@ -15,6 +15,13 @@
 //! - https://docs.stripe.com/billing/subscriptions/webhooks (invoice.created, invoice.finalized,
 //!   invoice.paid, invoice.payment_succeeded, invoice.payment_failed,
 //!   invoice.payment_action_required)
+//! - https://docs.stripe.com/billing/subscriptions/overview (payment failures: a failed renewal
+//!   leaves the invoice open and the subscription past_due, per
+//!   https://docs.stripe.com/api/subscriptions/object#subscription_object-status; paying the
+//!   invoice later, e.g. with https://docs.stripe.com/api/invoices/pay, sends invoice.paid and
+//!   the subscription is active again)
+//! - Simulator assumption (no doc found that states it): changes to a trialing subscription
+//!   are not prorated, as the trial is free until it ends.
 
 use serde_json::{json, Map, Value};
 
@@ -270,7 +277,8 @@ impl State {
                 ))
             }
         };
-        let prorate = proration_behavior != "none";
+        // A trialing subscription is free until the trial ends: changes during it prorate nothing.
+        let prorate = proration_behavior != "none" && sub.status != "trialing";
         let mut lines = Vec::new();
         let mut new_anchor = None;
         if anchor_now {
@@ -316,12 +324,20 @@ impl State {
         Ok(Plan { items: new_items, changed, lines, invoice_now, new_anchor, proration_date: at })
     }
 
-    /// Creates an invoice (invoice.created), finalizes it (invoice.finalized) and returns its id.
-    pub fn create_invoice(&mut self, sub_id: &str, lines: Vec<Line>, reason: &str) -> String {
+    /// Creates an invoice (invoice.created), finalizes it (invoice.finalized: its number is
+    /// assigned then) and returns its id. `period` is the invoice's `period_start`/`period_end`:
+    /// the span in which invoice items could join it (a renewal's is the period just ended).
+    pub fn create_invoice(
+        &mut self,
+        sub_id: &str,
+        lines: Vec<Line>,
+        reason: &str,
+        period: (i64, i64),
+    ) -> String {
         let sub = self.subs.get(sub_id).cloned();
-        let (customer, metadata, period) = match &sub {
-            Some(s) => (s.customer.clone(), s.metadata.clone(), s.period()),
-            None => (String::new(), Map::new(), (0, 0)),
+        let (customer, metadata) = match &sub {
+            Some(s) => (s.customer.clone(), s.metadata.clone()),
+            None => (String::new(), Map::new()),
         };
         let currency = lines
             .first()
@@ -346,6 +362,9 @@ impl State {
             period_end: period.1,
             paid_at: None,
             starting_balance: 0,
+            number: None,
+            finalized_at: None,
+            voided_at: None,
         };
         let id = inv.id.clone();
         self.invoices.insert(id.clone(), inv);
@@ -356,9 +375,12 @@ impl State {
         let customer = self.invoices.get(&id).map(|i| i.customer.clone()).unwrap_or_default();
         let balance = self.customers.get(&customer).map(|c| c.balance).unwrap_or(0);
         let mut ending = balance;
+        let number = self.next_invoice_number(&customer);
         if let Some(i) = self.invoices.get_mut(&id) {
             i.status = "open".to_string();
             i.starting_balance = balance;
+            i.number = number;
+            i.finalized_at = Some(now);
             ending = i.ending_balance();
         }
         if let Some(c) = self.customers.get_mut(&customer) {
@@ -486,6 +508,7 @@ impl State {
 
     /// Voids an open invoice (invoice.voided); a pending update it carries is discarded.
     pub fn void_invoice(&mut self, inv_id: &str) {
+        let now = self.event_now();
         let Some(inv) = self.invoices.get_mut(inv_id) else {
             return;
         };
@@ -493,6 +516,7 @@ impl State {
             return;
         }
         inv.status = "void".to_string();
+        inv.voided_at = Some(now);
         let v = self.invoice_value(inv_id);
         self.emit("invoice.voided", v, None);
     }

@@ -9,6 +9,10 @@
 //! - https://docs.stripe.com/billing/subscriptions/pending-updates-reference#expiration
 //! - https://docs.stripe.com/billing/subscriptions/subscription-schedules (phase transitions,
 //!   `end_behavior`)
+//! - https://docs.stripe.com/billing/subscriptions/trials (the end of a trial starts a new
+//!   billing cycle and bills it; see trials.rs) and
+//!   https://docs.stripe.com/api/subscriptions/object#subscription_object-status (trialing →
+//!   active when the trial is over; past_due when that payment fails)
 
 use chrono::{Datelike, NaiveDate, Timelike};
 use serde_json::{json, Value};
@@ -65,6 +69,7 @@ pub fn add_intervals(start: i64, interval: &str, count: i64) -> i64 {
 enum Due {
     PendingExpiry,
     Phase,
+    TrialWillEnd,
     Renewal,
     IncompleteExpiry,
 }
@@ -84,6 +89,9 @@ impl State {
             }
             if let Some(pu) = &s.pending_update {
                 consider(pu.expires_at, Due::PendingExpiry, id);
+            }
+            if let Some(t) = self.trial_warning_due(id) {
+                consider(t, Due::TrialWillEnd, id);
             }
             if s.status == "incomplete" {
                 // An incomplete subscription expires 23 hours after it was created.
@@ -108,6 +116,7 @@ impl State {
             match due {
                 Due::PendingExpiry => self.discard_pending_update(&sub_id, true),
                 Due::Phase => self.phase_transition(&sub_id, t),
+                Due::TrialWillEnd => self.trial_will_end(&sub_id),
                 Due::Renewal => self.renew(&sub_id),
                 Due::IncompleteExpiry => self.expire_incomplete(&sub_id),
             }
@@ -116,12 +125,14 @@ impl State {
         self.offset += secs.max(0);
     }
 
-    fn renew(&mut self, sub_id: &str) {
+    /// The end of the current period: cancel at period end, or a new period and its invoice. At
+    /// the end of a trial the subscription becomes active and the cycle is anchored there.
+    pub(crate) fn renew(&mut self, sub_id: &str) {
         let Some(sub) = self.subs.get(sub_id).cloned() else {
             return;
         };
         let before = self.sub_value(sub_id);
-        let (_, old_end) = sub.period();
+        let (old_start, old_end) = sub.period();
         if sub.cancel_at_period_end {
             if let Some(s) = self.subs.get_mut(sub_id) {
                 s.status = "canceled".to_string();
@@ -138,7 +149,9 @@ impl State {
             .and_then(|i| self.prices.get(&i.price))
             .map(|p| (p.interval.clone(), p.interval_count))
             .unwrap_or(("month".to_string(), 1));
-        let new_end = period_end_after(sub.billing_cycle_anchor, &interval, count, old_end);
+        let trial_over = sub.status == "trialing";
+        let anchor = if trial_over { old_end } else { sub.billing_cycle_anchor };
+        let new_end = period_end_after(anchor, &interval, count, old_end);
         let mut pending = Vec::new();
         if let Some(s) = self.subs.get_mut(sub_id) {
             for it in s.items.iter_mut() {
@@ -146,6 +159,10 @@ impl State {
                 it.period_end = new_end;
             }
             pending = std::mem::take(&mut s.pending_lines);
+            if trial_over {
+                s.status = "active".to_string();
+                s.billing_cycle_anchor = old_end;
+            }
         }
         self.emit_sub_updated(sub_id, &before);
         let mut lines = pending;
@@ -153,7 +170,7 @@ impl State {
         for it in &items {
             lines.push(self.full_line(it, old_end, new_end));
         }
-        let inv = self.create_invoice(sub_id, lines, "subscription_cycle");
+        let inv = self.create_invoice(sub_id, lines, "subscription_cycle", (old_start, old_end));
         if let Some(s) = self.subs.get_mut(sub_id) {
             s.latest_invoice = Some(inv.clone());
         }
@@ -233,7 +250,7 @@ impl State {
         self.apply_plan(sub_id, &plan);
         self.emit_sub_updated(sub_id, &before);
         if plan.invoice_now {
-            let inv = self.create_invoice(sub_id, plan.lines.clone(), "subscription_update");
+            let inv = self.create_invoice(sub_id, plan.lines.clone(), "subscription_update", (t, t));
             if let Some(s) = self.subs.get_mut(sub_id) {
                 s.latest_invoice = Some(inv.clone());
             }

@@ -10,13 +10,17 @@
 
 mod api;
 mod billing;
+mod billing_portal;
+mod cancellation;
 mod clock;
 mod error;
 mod form;
+mod invoices;
 mod model;
 mod schedules;
 mod server;
 mod subscriptions;
+mod trials;
 mod webhooks;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -168,6 +172,35 @@ impl StripeSim {
     pub fn subscription(&self, id: &str) -> Option<Value> {
         let st = self.inner.state();
         st.subs.get(id).map(|s| st.sub_json(s, &[]))
+    }
+
+    /// The customer as `GET /v1/customers/{id}` would answer.
+    pub fn customer(&self, id: &str) -> Option<Value> {
+        let st = self.inner.state();
+        st.customers.get(id).map(|c| st.customer_json(c))
+    }
+
+    /// The invoice as `GET /v1/invoices/{id}` would answer.
+    pub fn invoice(&self, id: &str) -> Option<Value> {
+        let st = self.inner.state();
+        st.invoices.get(id).map(|i| st.invoice_json(i))
+    }
+
+    /// The customer portal configurations created so far (the default one included once a
+    /// session has used it), oldest first.
+    pub fn billing_portal_configurations(&self) -> Vec<Value> {
+        let st = self.inner.state();
+        st.portal_config_order
+            .iter()
+            .filter_map(|id| st.portal_configs.get(id))
+            .map(|c| st.portal_config_json(c))
+            .collect()
+    }
+
+    /// The customer portal sessions created so far, oldest first.
+    pub fn billing_portal_sessions(&self) -> Vec<Value> {
+        let st = self.inner.state();
+        st.portal_sessions.iter().map(|s| st.portal_session_json(s, &[])).collect()
     }
 
     /// The invoices of a subscription, oldest first.

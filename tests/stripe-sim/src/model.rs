@@ -7,6 +7,9 @@
 //! - https://docs.stripe.com/api/invoices/object, https://docs.stripe.com/api/invoice-line-item/object
 //!   (`parent`, `pricing` per https://docs.stripe.com/changelog/basil/2025-03-31/adds-new-parent-field-to-invoicing-objects)
 //! - https://docs.stripe.com/api/checkout/sessions/object, https://docs.stripe.com/api/prices/object
+//! - https://docs.stripe.com/api/customers/object (`invoice_prefix`, `next_invoice_sequence`)
+//! - https://docs.stripe.com/api/subscriptions/object (`trial_start`, `trial_end`,
+//!   `trial_settings`, `cancellation_details`); invoices are drawn in invoices.rs
 
 use std::collections::HashMap;
 
@@ -53,6 +56,9 @@ pub struct Customer {
     pub created: i64,
     /// Negative: credit applied to the next invoices (from negative invoice totals).
     pub balance: i64,
+    /// Customer-level invoice numbering: `{invoice_prefix}-{next_invoice_sequence:04}`.
+    pub invoice_prefix: String,
+    pub next_invoice_sequence: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +75,8 @@ pub struct Session {
     pub status: String,
     pub subscription: Option<String>,
     pub created: i64,
+    /// `subscription_data[trial_period_days]` / `subscription_data[trial_end]`.
+    pub trial: Option<crate::trials::TrialSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +118,19 @@ pub struct Subscription {
     pub ended_at: Option<i64>,
     /// Proration lines waiting for the next invoice (`create_prorations`).
     pub pending_lines: Vec<Line>,
+    pub trial_start: Option<i64>,
+    pub trial_end: Option<i64>,
+    /// `customer.subscription.trial_will_end` has been sent for the current `trial_end`.
+    pub trial_will_end_sent: bool,
+    pub cancellation: Cancellation,
+}
+
+/// `cancellation_details` of a subscription.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cancellation {
+    pub comment: Option<String>,
+    pub feedback: Option<String>,
+    pub reason: Option<String>,
 }
 
 impl Subscription {
@@ -153,6 +174,10 @@ pub struct Invoice {
     pub paid_at: Option<i64>,
     /// The customer's balance when the invoice was finalized.
     pub starting_balance: i64,
+    /// Assigned when the invoice is finalized (drafts have none).
+    pub number: Option<String>,
+    pub finalized_at: Option<i64>,
+    pub voided_at: Option<i64>,
 }
 
 impl Invoice {
@@ -245,6 +270,9 @@ pub struct State {
     pub fail_next: Vec<(String, String, u16)>,
     /// The `Stripe-Version` of the request being handled (None: the account default, basil).
     pub request_version: Option<String>,
+    pub portal_configs: HashMap<String, crate::billing_portal::PortalConfig>,
+    pub portal_config_order: Vec<String>,
+    pub portal_sessions: Vec<crate::billing_portal::PortalSession>,
 }
 
 impl State {
@@ -312,6 +340,7 @@ impl State {
         json!({
             "id": c.id, "object": "customer", "email": c.email, "metadata": c.metadata,
             "created": c.created, "livemode": false, "balance": c.balance, "currency": "usd",
+            "invoice_prefix": c.invoice_prefix, "next_invoice_sequence": c.next_invoice_sequence,
             "invoice_settings": { "default_payment_method": c.payment_method },
         })
     }
@@ -364,6 +393,7 @@ impl State {
             .map(|p| p.currency.clone())
             .unwrap_or_else(|| "usd".to_string());
         let cancel_at = if s.cancel_at_period_end { json!(s.period().1) } else { Value::Null };
+        let c = &s.cancellation;
         json!({
             "id": s.id, "object": "subscription", "customer": customer, "status": s.status,
             "metadata": s.metadata, "currency": currency,
@@ -375,77 +405,10 @@ impl State {
             "created": s.created, "cancel_at_period_end": s.cancel_at_period_end,
             "cancel_at": cancel_at, "canceled_at": s.canceled_at, "ended_at": s.ended_at,
             "collection_method": "charge_automatically", "livemode": false,
-            "default_payment_method": null, "trial_end": null, "trial_start": null,
+            "default_payment_method": null, "trial_end": s.trial_end, "trial_start": s.trial_start,
+            "trial_settings": { "end_behavior": { "missing_payment_method": "create_invoice" } },
+            "cancellation_details": { "comment": c.comment, "feedback": c.feedback, "reason": c.reason },
             "billing_mode": { "type": "classic" },
-        })
-    }
-
-    pub fn line_json(&self, inv_id: Option<&str>, sub: Option<&str>, l: &Line) -> Value {
-        let product = self.prices.get(&l.price).map(|p| p.product.clone()).unwrap_or_default();
-        let currency =
-            self.prices.get(&l.price).map(|p| p.currency.clone()).unwrap_or_else(|| "usd".to_string());
-        let unit = if l.quantity != 0 { l.amount as f64 / l.quantity as f64 } else { 0.0 };
-        let unit_dec = if l.quantity != 0 && l.amount % l.quantity == 0 {
-            (l.amount / l.quantity).to_string()
-        } else {
-            format!("{unit:.12}")
-        };
-        json!({
-            "id": l.id, "object": "line_item", "amount": l.amount, "currency": currency,
-            "description": l.description, "quantity": l.quantity, "invoice": inv_id,
-            "period": { "start": l.period_start, "end": l.period_end },
-            "pricing": { "type": "price_details",
-                         "price_details": { "price": l.price, "product": product },
-                         "unit_amount_decimal": unit_dec },
-            "parent": { "type": "subscription_item_details", "invoice_item_details": null,
-                        "subscription_item_details": {
-                            "subscription": sub, "subscription_item": l.subscription_item,
-                            "proration": l.proration, "invoice_item": null,
-                            "proration_details": { "credited_items": null } } },
-            "discountable": !l.proration, "discount_amounts": [], "metadata": {},
-            "livemode": false, "taxes": [],
-        })
-    }
-
-    pub fn invoice_json(&self, i: &Invoice) -> Value {
-        let lines: Vec<Value> =
-            i.lines.iter().map(|l| self.line_json(Some(&i.id), i.subscription.as_deref(), l)).collect();
-        let parent = match &i.subscription {
-            Some(s) => json!({ "type": "subscription_details", "quote_details": null,
-                               "subscription_details": { "subscription": s,
-                                   "metadata": i.sub_metadata } }),
-            None => Value::Null,
-        };
-        let paid = i.status == "paid";
-        let payments: Vec<Value> = i
-            .payment_intent
-            .iter()
-            .map(|pi| {
-                let st = self.intents.get(pi).map(|p| p.status.clone()).unwrap_or_default();
-                json!({ "object": "invoice_payment", "is_default": true,
-                        "payment": { "type": "payment_intent", "payment_intent": pi },
-                        "status": if st == "succeeded" { "paid" } else { "open" } })
-            })
-            .collect();
-        let due = i.amount_due();
-        let remaining = if paid || i.status == "void" { 0 } else { due - i.amount_paid };
-        json!({
-            "id": i.id, "object": "invoice", "customer": i.customer, "status": i.status,
-            "amount_due": due, "amount_paid": i.amount_paid, "amount_remaining": remaining,
-            "total": i.total(), "subtotal": i.total(), "total_excluding_tax": i.total(),
-            "starting_balance": i.starting_balance,
-            "ending_balance": if i.status == "draft" { Value::Null } else { json!(i.ending_balance()) },
-            "currency": i.currency, "created": i.created,
-            "hosted_invoice_url": format!("{}/hosted_invoice/{}", self.base_url, i.id),
-            "lines": { "object": "list", "data": lines, "has_more": false,
-                       "total_count": i.lines.len(), "url": format!("/v1/invoices/{}/lines", i.id) },
-            "parent": parent, "billing_reason": i.billing_reason,
-            "collection_method": "charge_automatically", "attempt_count": i.attempt_count,
-            "attempted": i.attempt_count > 0, "livemode": false, "metadata": {},
-            "period_start": i.period_start, "period_end": i.period_end,
-            "payments": { "object": "list", "data": payments, "has_more": false },
-            "status_transitions": { "paid_at": i.paid_at, "finalized_at": i.created,
-                                    "voided_at": null, "marked_uncollectible_at": null },
         })
     }
 
@@ -469,9 +432,16 @@ impl State {
             .map(|(p, q)| self.prices.get(p).map(|p| p.unit_amount).unwrap_or(0) * q)
             .sum();
         let complete = s.status == "complete";
+        // A trial defers the first payment: nothing is due today.
+        let amount = if s.trial.is_some() { 0 } else { amount };
+        let payment_status = match (complete, s.trial.is_some()) {
+            (true, true) => "no_payment_required",
+            (true, false) => "paid",
+            _ => "unpaid",
+        };
         json!({
             "id": s.id, "object": "checkout.session", "mode": "subscription", "status": s.status,
-            "payment_status": if complete { "paid" } else { "unpaid" },
+            "payment_status": payment_status,
             "url": if complete { Value::Null } else { json!(format!("{}/checkout/{}", self.base_url, s.id)) },
             "customer": s.customer, "customer_email": s.customer_email,
             "customer_details": if complete { json!({ "email": s.customer_email }) } else { Value::Null },

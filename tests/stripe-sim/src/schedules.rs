@@ -302,7 +302,8 @@ impl State {
         self.apply_plan(sub_id, &plan);
         self.emit_sub_updated(sub_id, &before);
         if plan.invoice_now {
-            let inv = self.create_invoice(sub_id, plan.lines.clone(), "subscription_update");
+            let now = self.event_now();
+            let inv = self.create_invoice(sub_id, plan.lines.clone(), "subscription_update", (now, now));
             if let Some(s) = self.subs.get_mut(sub_id) {
                 s.latest_invoice = Some(inv.clone());
             }

@@ -115,6 +115,31 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Resp {
         let id = escape(id);
         return html(format!("<html><body><h1>Invoice {id}</h1><form method=\"post\" action=\"/hosted_invoice/{id}/pay\"><button>Pay with pm_card_visa</button></form></body></html>"));
     }
+    if let Some(id) = path.strip_prefix("/invoice_pdf/") {
+        let pdf = inner.state().invoice_pdf(id);
+        return match pdf {
+            Some(b) => Response::builder()
+                .status(200)
+                .header("Content-Type", "application/pdf")
+                .body(Full::new(Bytes::from(b)))
+                .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
+            None => json_resp(404, &json!({ "error": "no such finalized invoice" }), false),
+        };
+    }
+    if let Some(id) = path.strip_prefix("/billing_portal/") {
+        // A session's `url` (and a configuration's login page) in the browser.
+        let page = inner.state().portal_page(id);
+        let login = id.strip_prefix("login/").map(|c| {
+            format!(
+                "<html><body><h1>Billing portal login</h1><p>Configuration {}.</p></body></html>",
+                escape(c)
+            )
+        });
+        return match page.or(login) {
+            Some(body) => html(body),
+            None => json_resp(404, &json!({ "error": "no such portal session" }), false),
+        };
+    }
     let mut form = pairs(query.as_bytes());
     if method != "GET" {
         form.extend(pairs(&body));

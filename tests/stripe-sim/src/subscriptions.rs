@@ -14,14 +14,18 @@
 //!   checkout.session.completed)
 //! - https://docs.stripe.com/billing/subscriptions/subscription-schedules (a subscription with a
 //!   schedule refuses `cancel_at_period_end`/`cancel_at` changes: update the schedule instead)
+//! - Trials (`trial_period_days`, `trial_end`) are in trials.rs, `cancellation_details` and
+//!   cancelling in cancellation.rs.
 
 use serde_json::{json, Map, Value};
 
 use crate::billing::{PayOutcome, Plan};
+use crate::cancellation;
 use crate::clock::period_end_after;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{field, list_of, merge_metadata, Params};
 use crate::model::{new_id, Customer, Invoice, Item, PendingUpdate, State, Subscription};
+use crate::trials::{parse_trial, TrialChange, TrialSpec};
 
 const PENDING_TOP: &[&str] = &[
     "items",
@@ -57,7 +61,19 @@ fn parse_bool(v: Option<&str>, param: &str) -> ApiResult<Option<bool>> {
 
 impl State {
     pub fn create_customer(&mut self, email: Option<String>, meta: Map<String, Value>) -> String {
+        self.create_customer_with(email, meta, None)
+    }
+
+    /// A customer; without `invoice_prefix` one is generated (8 upper-case hex characters).
+    pub fn create_customer_with(
+        &mut self,
+        email: Option<String>,
+        meta: Map<String, Value>,
+        invoice_prefix: Option<String>,
+    ) -> String {
         let id = new_id("cus");
+        let prefix = invoice_prefix
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_ascii_uppercase());
         let c = Customer {
             id: id.clone(),
             email,
@@ -65,6 +81,8 @@ impl State {
             payment_method: "pm_card_visa".to_string(),
             created: self.event_now(),
             balance: 0,
+            invoice_prefix: prefix,
+            next_invoice_sequence: 1,
         };
         self.customers.insert(id.clone(), c);
         let v = self.customers.get(&id).map(|c| self.customer_json(c)).unwrap_or(Value::Null);
@@ -73,7 +91,8 @@ impl State {
     }
 
     /// Creates a subscription (status incomplete), its first invoice, and pays it with `pm`
-    /// unless `attempt` is false.
+    /// unless `attempt` is false. With a trial (`trial` ends after now) it starts `trialing`,
+    /// the trial is its first period, and the first invoice is $0 (paid at once).
     fn new_subscription(
         &mut self,
         customer: &str,
@@ -81,6 +100,7 @@ impl State {
         metadata: Map<String, Value>,
         pm: Option<&str>,
         attempt: bool,
+        trial: Option<&TrialSpec>,
     ) -> (String, PayOutcome) {
         let now = self.event_now();
         let (interval, count) = items
@@ -88,11 +108,12 @@ impl State {
             .and_then(|(p, _)| self.prices.get(p))
             .map(|p| (p.interval.clone(), p.interval_count))
             .unwrap_or(("month".to_string(), 1));
-        let end = period_end_after(now, &interval, count, now);
+        let trial_end = trial.map(|t| t.end_from(now)).filter(|t| *t > now);
+        let end = trial_end.unwrap_or_else(|| period_end_after(now, &interval, count, now));
         let sub = Subscription {
             id: new_id("sub"),
             customer: customer.to_string(),
-            status: "incomplete".to_string(),
+            status: if trial_end.is_some() { "trialing" } else { "incomplete" }.to_string(),
             metadata,
             items: items
                 .iter()
@@ -108,32 +129,44 @@ impl State {
             latest_invoice: None,
             pending_update: None,
             schedule: None,
-            billing_cycle_anchor: now,
+            billing_cycle_anchor: trial_end.unwrap_or(now),
             start_date: now,
             created: now,
             cancel_at_period_end: false,
             canceled_at: None,
             ended_at: None,
             pending_lines: Vec::new(),
+            trial_start: trial_end.map(|_| now),
+            trial_end,
+            trial_will_end_sent: false,
+            cancellation: Default::default(),
         };
         let id = sub.id.clone();
         self.subs.insert(id.clone(), sub);
         self.sub_order.push(id.clone());
         let v = self.sub_value(&id);
         self.emit("customer.subscription.created", v, None);
-        let lines = self
-            .subs
-            .get(&id)
-            .map(|s| s.items.clone())
-            .unwrap_or_default()
+        let sub_items = self.subs.get(&id).map(|s| s.items.clone()).unwrap_or_default();
+        let lines = sub_items
             .iter()
-            .map(|i| self.full_line(i, now, end))
+            .map(|i| match trial_end {
+                Some(_) => self.trial_line(i, now, end),
+                None => self.full_line(i, now, end),
+            })
             .collect();
-        let inv = self.create_invoice(&id, lines, "subscription_create");
+        let inv = self.create_invoice(&id, lines, "subscription_create", (now, now));
         if let Some(s) = self.subs.get_mut(&id) {
             s.latest_invoice = Some(inv.clone());
         }
-        let outcome = if attempt { self.attempt_payment(&inv, pm) } else { PayOutcome::Declined };
+        // A trial's $0 invoice needs no payment method: it is paid at once.
+        let outcome = if attempt || trial_end.is_some() {
+            self.attempt_payment(&inv, pm)
+        } else {
+            PayOutcome::Declined
+        };
+        if trial_end.is_some() {
+            self.trial_will_end_if_due(&id);
+        }
         (id, outcome)
     }
 
@@ -146,7 +179,9 @@ impl State {
         if sess.status != "open" {
             return Err(format!("checkout session {session_id} is {}", sess.status));
         }
-        if matches!(pm, "pm_card_chargeDeclined" | "pm_card_visa_chargeDeclined") {
+        // With a trial nothing is charged now: the card is saved, and a card that declines
+        // charges (pm_card_chargeDeclined) only fails when the trial ends.
+        if sess.trial.is_none() && matches!(pm, "pm_card_chargeDeclined" | "pm_card_visa_chargeDeclined") {
             return Err("card_declined: Your card was declined.".to_string());
         }
         let now = self.now();
@@ -166,6 +201,7 @@ impl State {
             sess.sub_metadata.clone(),
             Some("pm_card_visa"),
             true,
+            sess.trial.as_ref(),
         );
         self.event_time = None;
         if outcome != PayOutcome::Paid {
@@ -201,8 +237,15 @@ impl State {
         }
         let behavior = p.str("payment_behavior").unwrap_or("allow_incomplete");
         let attempt = behavior != "default_incomplete";
-        let (id, outcome) =
-            self.new_subscription(customer, &items, p.metadata().unwrap_or_default(), None, attempt);
+        let trial = parse_trial(Some(&Value::Object(p.root.clone())), "", self.now(), 0, 1)?;
+        let (id, outcome) = self.new_subscription(
+            customer,
+            &items,
+            p.metadata().unwrap_or_default(),
+            None,
+            attempt,
+            trial.as_ref(),
+        );
         if outcome != PayOutcome::Paid && behavior == "error_if_incomplete" {
             if let Some(inv) = self.subs.get(&id).and_then(|s| s.latest_invoice.clone()) {
                 self.void_invoice(&inv);
@@ -239,10 +282,7 @@ impl State {
             check_pending_params(p, metadata_ok)?;
         }
         if sub.status == "canceled" {
-            return Err(ApiError::invalid(
-                "A canceled subscription can only update its cancellation_details and metadata.",
-                None,
-            ));
+            return self.update_canceled(id, p);
         }
         if let Some(sched) = &sub.schedule {
             for k in ["cancel_at_period_end", "cancel_at"] {
@@ -255,6 +295,11 @@ impl State {
             }
         }
         let cancel = parse_bool(p.str("cancel_at_period_end"), "cancel_at_period_end")?;
+        let details = cancellation::details_input(p)?;
+        let trial = match p.str("trial_end") {
+            Some(v) => self.check_trial_end_update(id, v)?,
+            None => TrialChange::None,
+        };
         let proration_date = parse_int(p.str("proration_date"), "proration_date")?;
         let items = p.list("items").into_iter().cloned().collect::<Vec<Value>>();
         let anchor = p.str("billing_cycle_anchor");
@@ -276,6 +321,10 @@ impl State {
             if let Some(c) = cancel {
                 s.cancel_at_period_end = c;
             }
+            cancellation::apply(&mut s.cancellation, cancel, &details);
+        }
+        if let TrialChange::Until(t) = trial {
+            self.move_trial_end(id, t);
         }
         match plan {
             Some(plan) if plan.invoice_now => self.commit_invoiced(id, plan, behavior, &before)?,
@@ -285,6 +334,11 @@ impl State {
             }
             None => self.emit_sub_updated(id, &before),
         }
+        match trial {
+            TrialChange::EndNow => self.end_trial_now(id),
+            TrialChange::Until(_) => self.trial_will_end_if_due(id),
+            TrialChange::None => {}
+        }
         Ok(self.subs.get(id).map(|s| self.sub_json(s, &p.expand())).unwrap_or(Value::Null))
     }
 
@@ -292,7 +346,7 @@ impl State {
         let now = self.now();
         match behavior {
             "pending_if_incomplete" | "error_if_incomplete" => {
-                let inv = self.create_invoice(id, plan.lines.clone(), "subscription_update");
+                let inv = self.create_invoice(id, plan.lines.clone(), "subscription_update", (now, now));
                 let outcome = self.attempt_payment(&inv, None);
                 if outcome == PayOutcome::Paid {
                     self.apply_plan(id, &plan);
@@ -321,7 +375,7 @@ impl State {
             }
             _ => {
                 self.apply_plan(id, &plan);
-                let inv = self.create_invoice(id, plan.lines.clone(), "subscription_update");
+                let inv = self.create_invoice(id, plan.lines.clone(), "subscription_update", (now, now));
                 if let Some(s) = self.subs.get_mut(id) {
                     s.latest_invoice = Some(inv.clone());
                 }
@@ -372,8 +426,11 @@ impl State {
         let anchor = field(details, "billing_cycle_anchor").map(str::to_string);
         let plan = self.plan_update(sub_id, &items, &pb, pd, anchor.as_deref(), "subscription_details")?;
         let (ps, pe) = sub.period();
+        // An invoice's period is when items could join it: now for an immediate one, the
+        // current period for the one the next renewal makes (it looks back one period).
+        let now = self.now();
         let (lines, reason, period) = if plan.invoice_now {
-            (plan.lines.clone(), "subscription_update", (ps, pe))
+            (plan.lines.clone(), "subscription_update", (now, now))
         } else {
             let (interval, count) = plan
                 .items
@@ -387,7 +444,7 @@ impl State {
             for it in &plan.items {
                 lines.push(self.full_line(it, pe, next_end));
             }
-            (lines, "upcoming", (pe, next_end))
+            (lines, "upcoming", (ps, pe))
         };
         let currency = lines
             .first()
@@ -411,6 +468,9 @@ impl State {
             period_end: period.1,
             paid_at: None,
             starting_balance: self.customers.get(&sub.customer).map(|c| c.balance).unwrap_or(0),
+            number: None,
+            finalized_at: None,
+            voided_at: None,
         };
         let mut v = self.invoice_json(&inv);
         v["hosted_invoice_url"] = Value::Null;

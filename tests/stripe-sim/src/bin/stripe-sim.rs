@@ -6,7 +6,9 @@
 //! Control: `POST /_sim/checkout/{cs_id}/complete?payment_method=pm_card_visa`,
 //! `POST /_sim/advance?secs=86400`, `POST /_sim/payment_method?customer=cus_…&payment_method=…`,
 //! `POST /_sim/redeliver`, `GET /_sim/now`, `GET /_sim/events`. A checkout's `url` and an
-//! invoice's `hosted_invoice_url` are pages with a button that pays them.
+//! invoice's `hosted_invoice_url` are pages with a button that pays them; an invoice's
+//! `invoice_pdf` is a one-page PDF; a portal session's `url` is a page listing the customer's
+//! subscriptions and invoices with a link to its `return_url`.
 
 use stripe_sim::StripeSim;
 

@@ -141,6 +141,20 @@ impl Client {
         (s, r.json().await.expect("json"))
     }
 
+    pub async fn delete(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let r = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(StripeSim::SECRET_KEY)
+            .header("Stripe-Version", "2025-03-31.basil")
+            .form(form)
+            .send()
+            .await
+            .expect("send");
+        let s = r.status().as_u16();
+        (s, r.json().await.expect("json"))
+    }
+
     /// A product with a monthly price of `amount`; returns (product, price).
     pub async fn price(&self, name: &str, amount: i64, interval: &str) -> (String, String) {
         let (_, p) = self.post("/v1/products", &[("name", name)]).await;
