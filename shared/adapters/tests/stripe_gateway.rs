@@ -6,7 +6,8 @@ use adapters::stripe::StripeGateway;
 use domain::error::PortError;
 use domain::model::Interval;
 use domain::ports::{
-    CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSessionRequest, PaymentGateway, RenewalSchedule,
+    BillingPortalConfiguration, CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSessionRequest,
+    PaymentGateway, RenewalSchedule,
 };
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -163,6 +164,15 @@ async fn the_offline_gateway_charges_the_worked_examples_and_can_decline() {
     assert!(invoice.hosted_invoice_url.is_some_and(|u| u.contains("invoice_id=")));
 }
 
+fn portal() -> BillingPortalConfiguration {
+    BillingPortalConfiguration {
+        organization_id: "org_1".into(),
+        business_name: "Acme".into(),
+        default_return_url: "https://x.example/portal".into(),
+        idempotency_key: "k".into(),
+    }
+}
+
 fn cancel(cancel: bool) -> CancelRequest {
     CancelRequest {
         provider_subscription_id: "sub_123".into(),
@@ -213,6 +223,13 @@ fn every_form_the_gateway_sends_is_valid_for_stripes_openapi_description() {
         ("GET", "/v1/subscription_schedules/sub_sched_1", vec![]),
         ("POST", "/v1/subscriptions/sub_123", forms::cancel_form(&cancel(true))),
         ("POST", "/v1/subscriptions/sub_123", forms::cancel_form(&cancel(false))),
+        ("GET", "/v1/invoices", forms::invoices_query("sub_123", 10, Some("in_1"))),
+        ("POST", "/v1/billing_portal/configurations", forms::billing_portal_configuration_form(&portal())),
+        (
+            "POST",
+            "/v1/billing_portal/sessions",
+            forms::billing_portal_session_form("cus_1", "bpc_1", "https://x.example/back"),
+        ),
     ];
     for (method, path, form) in cases {
         if let Err(v) = stripe_openapi::check_request(method, path, &form) {

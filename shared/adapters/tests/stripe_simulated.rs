@@ -283,3 +283,67 @@ proptest::proptest! {
         });
     }
 }
+
+/// The billing portal's configuration, as Stripe keeps it: the card, the invoice history, the
+/// address and tax ids, and nothing else (no quantity change, no cancellation). A session of the
+/// subscription's customer under it opens Stripe's page and comes back to ours.
+#[tokio::test]
+async fn the_billing_portal_allows_only_the_card_the_invoices_and_the_customers_details() {
+    use domain::ports::BillingPortalConfiguration;
+    let w = world().await;
+    let config = BillingPortalConfiguration {
+        organization_id: "org_1".into(),
+        business_name: "Acme".into(),
+        default_return_url: "https://seats.example/portal".into(),
+        idempotency_key: "portal-configuration-org_1".into(),
+    };
+    let id = w.gw.create_billing_portal_configuration(&config).await.expect("made").expect("an id");
+    let again = w.gw.create_billing_portal_configuration(&config).await.expect("replayed").expect("an id");
+    assert_eq!(id, again, "one configuration per organization, under one key");
+    let made = w.sim.billing_portal_configurations();
+    assert_eq!(made.len(), 1);
+    let features = &made[0]["features"];
+    assert_eq!(features["payment_method_update"]["enabled"], serde_json::json!(true));
+    assert_eq!(features["invoice_history"]["enabled"], serde_json::json!(true));
+    assert_eq!(features["customer_update"]["enabled"], serde_json::json!(true));
+    assert_eq!(features["customer_update"]["allowed_updates"], serde_json::json!(["address", "tax_id"]));
+    assert_eq!(features["subscription_cancel"]["enabled"], serde_json::json!(false));
+    assert_eq!(features["subscription_update"]["enabled"], serde_json::json!(false));
+    assert_eq!(made[0]["metadata"]["organization_id"], serde_json::json!("org_1"));
+    let back = "https://seats.example/portal/subscription?id=sub_1";
+    let url = w.gw.billing_portal_session(&w.customer, &id, back).await.expect("session");
+    assert!(url.starts_with(&w.sim.base_url()), "{url}");
+    let sessions = w.sim.billing_portal_sessions();
+    assert_eq!(
+        (
+            sessions[0]["customer"].as_str(),
+            sessions[0]["configuration"].as_str(),
+            sessions[0]["return_url"].as_str()
+        ),
+        (Some(w.customer.as_str()), Some(id.as_str()), Some(back))
+    );
+    // A customer Stripe does not know is refused, not a session.
+    assert!(w.gw.billing_portal_session("cus_nobody", &id, back).await.is_err());
+}
+
+/// Invoices, newest first, page by page through Stripe's cursor; tax from basil's `total_taxes`.
+#[tokio::test]
+async fn invoices_are_listed_page_by_page_through_stripes_cursor() {
+    let w = world().await;
+    for (i, seats) in [6, 7, 8].into_iter().enumerate() {
+        w.sim.advance(DAY).await;
+        let c = w.change(seats, Interval::Month, &format!("sub-inv_{i}")).await;
+        w.gw.charge(&c).await.expect("charged");
+    }
+    let first = w.gw.invoices(&w.sub, 3, None).await.expect("list").expect("Stripe keeps them");
+    assert_eq!((first.data.len(), first.has_more), (3, true));
+    let rest = w.gw.invoices(&w.sub, 3, Some(&first.data[2].id)).await.expect("list").expect("page");
+    assert_eq!((rest.data.len(), rest.has_more), (1, false));
+    assert_eq!(rest.data[0].billing_reason.as_deref(), Some("subscription_create"));
+    assert_eq!(rest.data[0].total, 5000);
+    let all: Vec<_> = first.data.iter().chain(rest.data.iter()).collect();
+    assert!(all.windows(2).all(|p| p[0].created >= p[1].created), "newest first");
+    assert!(all
+        .iter()
+        .all(|i| i.number.is_some() && i.invoice_pdf.is_some() && i.tax == 0 && i.status == "paid"));
+}
