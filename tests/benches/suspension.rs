@@ -33,6 +33,7 @@ fn status_event(sub: &Subscription, status: &str, created: i64) -> PaymentEvent 
                 item: Some(ItemState { id: None, quantity: sub.seats, interval: Some("month".into()) }),
                 pending_update: false,
                 latest_invoice: None,
+                cancellation: None,
             },
         },
     }

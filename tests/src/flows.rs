@@ -189,6 +189,7 @@ fn renewal(sub: &Subscription) -> PaymentEvent {
                 item: Some(ItemState { id: None, quantity: sub.seats, interval: Some("month".into()) }),
                 pending_update: false,
                 latest_invoice: None,
+                cancellation: None,
             },
         },
     }

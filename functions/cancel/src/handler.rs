@@ -28,7 +28,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
         match route {
             R::Preview => ok(&changes::preview_cancel(app, who, ctx.param(0), ctx.json_or_default()?).await?),
             R::Cancel => ok(&changes::cancel(app, who, ctx.param(0), ctx.json_or_default()?).await?),
-            R::Resume => ok(&changes::resume(app, who, ctx.param(0)).await?),
+            R::Resume => {
+                let _: changes::cancel::ResumeRequest = ctx.json_or_default()?;
+                ok(&changes::resume(app, who, ctx.param(0)).await?)
+            }
         }
     })
     .await

@@ -89,7 +89,7 @@ export function initCancel({ call, base, current, refresh }) {
     const dropped = $('.scheduled-dropped', box);
     show(dropped, Boolean(sc));
     dropped.textContent = sc ? scheduledText(sc, sub.currency) : '';
-    $('.restorable', box).textContent = `Buying the plan again before ${day(q.restorable_until)} restores your seats.`;
+    $('.restorable', box).textContent = `The seats are kept: if the owner buys the plan again before ${day(q.restorable_until)}, everyone gets their seat back.`;
     attempt = { body: '', key: '' };
     show(openForm, false);
     show(box, true);

@@ -372,6 +372,14 @@ impl Store for DynamoStore {
     ) -> Result<(), StoreError> {
         self.forget_cancellation_due_write(subscription_id, cancel_at).await
     }
+    async fn postpone_cancellation_due(
+        &self,
+        subscription_id: &str,
+        cancel_at: DateTime<Utc>,
+        next_look: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.postpone_cancellation_due_write(subscription_id, cancel_at, next_look).await
+    }
 
     async fn record_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let item = self.event_marker(event_id, now)?;

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::model::*;
 use domain::ports::{Applied, BillingUpdate, CheckoutCompletion, SuspensionChange};
-use domain::ports::{AssignCap, SettleOutcome, Settlement};
+use domain::ports::{AssignCap, CancellationWrite, SettleOutcome, Settlement};
 use domain::StoreError;
 
 fn value<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
@@ -21,7 +21,13 @@ fn ledger_row(subscription_id: &str, i: &BillingInvoice) -> Result<super::Item, 
     super::row("ledger_invoice", &keys::ledger_invoice(subscription_id, &i.id), i)
 }
 
-/// The sweeper's entry for a subscription set to end at its period's end.
+/// A cancellation's part of the subscription's update expression.
+enum CancellationPart {
+    Set(String),
+    Remove(&'static str),
+}
+
+/// The sweeper's entry for a subscription set to end at its period's end, first looked at then.
 fn cancellation_due_row(subscription_id: &str, c: &Cancellation) -> super::Item {
     let (gpk, gsk) = keys::cancellation_due_entry(subscription_id, c.cancel_at.timestamp());
     marker(
@@ -37,6 +43,30 @@ fn cancellation_due_row(subscription_id: &str, c: &Cancellation) -> super::Item 
 }
 
 impl DynamoStore {
+    /// A cancellation set (with its entry in the sweeper's list) or withdrawn (the entry gone),
+    /// and when: the update's part and the entry's write.
+    fn cancellation_write(
+        &self,
+        subscription_id: &str,
+        w: &CancellationWrite,
+        values: &mut Vec<(&'static str, AttributeValue)>,
+    ) -> Result<(CancellationPart, aws_sdk_dynamodb::types::TransactWriteItem), StoreError> {
+        values.push((":cat", n(w.at)));
+        Ok(match &w.cancellation {
+            Some(c) => {
+                values.push((":cn", value(c)?));
+                (
+                    CancellationPart::Set("cancellation = :cn, cancellation_changed_at = :cat".into()),
+                    self.put(cancellation_due_row(subscription_id, c), None)?,
+                )
+            }
+            None => (
+                CancellationPart::Remove("cancellation"),
+                self.delete(&keys::cancellation_due(subscription_id), None, vec![])?,
+            ),
+        })
+    }
+
     /// A paid checkout: its subscription, the link from the provider's id, the billing manager
     /// (when new) and the audit entry, with the event's id — once.
     pub(super) async fn complete_checkout_txn(&self, c: &CheckoutCompletion) -> Result<Applied, StoreError> {
@@ -143,11 +173,19 @@ impl DynamoStore {
                 )?)
             }
         };
-        let withdrawn = if u.withdraw_cancellation {
-            removed.push("cancellation");
-            Some(self.delete(&keys::cancellation_due(&u.subscription_id), None, vec![])?)
-        } else {
-            None
+        let withdrawn = match &u.cancellation {
+            Some(w) => {
+                let (part, item) = self.cancellation_write(&u.subscription_id, w, &mut values)?;
+                match part {
+                    CancellationPart::Set(p) => expression.push_str(&format!(", {p}")),
+                    CancellationPart::Remove(p) => {
+                        expression.push_str(", cancellation_changed_at = :cat");
+                        removed.push(p);
+                    }
+                }
+                Some(item)
+            }
+            None => None,
         };
         if !removed.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
@@ -157,7 +195,11 @@ impl DynamoStore {
             self.update(
                 &keys::subscription(&u.subscription_id),
                 &expression,
-                Some("version = :v AND last_event_at <= :t"),
+                Some(if u.require_no_change {
+                    "version = :v AND last_event_at <= :t AND attribute_not_exists(change_intent)"
+                } else {
+                    "version = :v AND last_event_at <= :t"
+                }),
                 &names,
                 values,
             )?,
@@ -275,19 +317,16 @@ impl DynamoStore {
                     Some(None) => remove.push("scheduled_change"),
                     None => {}
                 }
-                match &t.cancellation {
-                    Some(Some(c)) => {
-                        set.push("cancellation = :cn".into());
-                        values.push((":cn", value(c)?));
-                        cancellation_due =
-                            Some(self.put(cancellation_due_row(&st.subscription_id, c), None)?);
+                if let Some(w) = &t.cancellation {
+                    let (part, item) = self.cancellation_write(&st.subscription_id, w, &mut values)?;
+                    match part {
+                        CancellationPart::Set(p) => set.push(p),
+                        CancellationPart::Remove(p) => {
+                            set.push("cancellation_changed_at = :cat".into());
+                            remove.push(p);
+                        }
                     }
-                    Some(None) => {
-                        remove.push("cancellation");
-                        cancellation_due =
-                            Some(self.delete(&keys::cancellation_due(&st.subscription_id), None, vec![])?);
-                    }
-                    None => {}
+                    cancellation_due = Some(item);
                 }
                 format!("SET {} REMOVE {}", set.join(", "), remove.join(", "))
             }
@@ -397,6 +436,34 @@ impl DynamoStore {
                 }
             })
             .collect()
+    }
+
+    /// The entry for this end looked at again at `next_look` (its place in the list moves).
+    pub(super) async fn postpone_cancellation_due_write(
+        &self,
+        subscription_id: &str,
+        cancel_at: DateTime<Utc>,
+        next_look: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (_, gsk) = keys::cancellation_due_entry(subscription_id, next_look.timestamp());
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_map(&keys::cancellation_due(subscription_id))))
+            .update_expression("SET GSI1SK = :look")
+            .condition_expression("cancel_at = :at")
+            .expression_attribute_values(":look", s(gsk))
+            .expression_attribute_values(":at", n(cancel_at.timestamp()))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(())
+            }
+            Err(e) => Err(fault(e)),
+        }
     }
 
     /// Only the entry for this end: a cancellation asked for again since has its own.

@@ -45,6 +45,19 @@ pub struct SubscriptionState {
     /// A change waits for its payment (Stripe's `pending_update` is set).
     pub pending_update: bool,
     pub latest_invoice: Option<String>,
+    /// What the event says of an end at the period's end (Stripe's `cancel_at_period_end`,
+    /// `cancel_at`, `cancellation_details`); `None` when it says nothing.
+    #[serde(default)]
+    pub cancellation: Option<StateCancellation>,
+}
+
+/// Stripe's cancellation fields of a subscription, as an event carries them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCancellation {
+    pub cancel_at_period_end: bool,
+    pub cancel_at: Option<i64>,
+    pub feedback: Option<String>,
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

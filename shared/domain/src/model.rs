@@ -506,6 +506,10 @@ pub struct Subscription {
     /// Set to end at the period's end; kept as a record once it lapsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<Cancellation>,
+    /// When `cancellation` was last set or withdrawn (Unix seconds; our clock for our own
+    /// changes, the event's for the provider's): an event older than it says nothing of it.
+    #[serde(default)]
+    pub cancellation_changed_at: i64,
 }
 
 impl Subscription {

@@ -242,9 +242,16 @@ pub struct Terms {
     pub period: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// `Some(None)` removes the scheduled change, `Some(Some(c))` sets it.
     pub scheduled_change: Option<Option<ScheduledChange>>,
-    /// `Some(Some(c))` sets the end at the period's end (and the sweeper's entry for it at
-    /// `c.cancel_at`), `Some(None)` withdraws it.
-    pub cancellation: Option<Option<Cancellation>>,
+    /// Sets the end at the period's end (and the sweeper's entry for it) or withdraws it.
+    pub cancellation: Option<CancellationWrite>,
+}
+
+/// A cancellation set (`Some`: with the sweeper's entry at its end) or withdrawn (`None`), and
+/// when (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancellationWrite {
+    pub cancellation: Option<Cancellation>,
+    pub at: i64,
 }
 
 /// How a settled change sets the assign cap.
@@ -297,9 +304,11 @@ pub struct BillingUpdate {
     /// A lapse's `suspend_all` or a reactivation's `restore` job, committed with the status.
     pub seats_job: Option<Job>,
     pub suspension: SuspensionChange,
-    /// The provider renewed a subscription set to cancel (resumed there): the cancellation,
-    /// and the sweeper's entry for it, go.
-    pub withdraw_cancellation: bool,
+    /// The provider set or withdrew an end at the period's end (by hand, at Stripe).
+    pub cancellation: Option<CancellationWrite>,
+    /// Applies only while no change is in flight (the sweeper's end of a cancellation must not
+    /// overtake a resume that began).
+    pub require_no_change: bool,
     pub audit: Option<AuditEvent>,
     /// The ledger's record of a renewal's invoice (a provider that keeps none).
     pub invoice: Option<BillingInvoice>,
@@ -423,8 +432,9 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
     /// The ledger's invoices of a subscription (in no order), written with the purchase, the
     /// settlement or the renewal they record.
     async fn ledger_invoices(&self, subscription_id: &str) -> Result<Vec<BillingInvoice>, StoreError>;
-    /// Subscriptions set to end at a period's end that is over by `now`: `(id, cancel_at)`,
-    /// earliest first (the sweeper's list, written and removed with the cancellation).
+    /// Subscriptions set to end at a period's end whose next look is due by `now`:
+    /// `(id, cancel_at)`, earliest first (the sweeper's list, written and removed with the
+    /// cancellation; its look is at the end, later when postponed).
     async fn cancellations_due(
         &self,
         now: DateTime<Utc>,
@@ -436,6 +446,13 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
         &self,
         subscription_id: &str,
         cancel_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Looks again at `next_look` (the provider's own end has not come yet).
+    async fn postpone_cancellation_due(
+        &self,
+        subscription_id: &str,
+        cancel_at: DateTime<Utc>,
+        next_look: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     async fn put_audit_event(&self, a: &AuditEvent) -> Result<(), StoreError>;
     /// At most `limit` of a subscription's events after the event `after`, oldest first.

@@ -128,6 +128,7 @@ async fn a_declined_payment_assigns_nothing_and_a_blocking_product_still_refuses
                 }),
                 pending_update: false,
                 latest_invoice: Some(invoice),
+                cancellation: None,
             },
         },
     };

@@ -233,6 +233,7 @@ async fn resumed_before_the_end_it_renews_as_before() {
                 }),
                 pending_update: false,
                 latest_invoice: None,
+                cancellation: None,
             },
         },
     };
@@ -327,8 +328,12 @@ async fn with_a_provider_that_keeps_state_the_sweeper_follows_the_provider() {
     w.f.clock.set(w.sub.current_period_end + Duration::minutes(2));
     assert_eq!(sweeper::sweep(&w.f.app, 60).await.expect("sweep").cancellations_ended, 0);
     assert_eq!(read(&w).await.status, SubscriptionStatus::Active);
-    // Stripe ended it and its event was lost: the sweeper lapses it from Stripe's state.
+    // It looks again a quarter of an hour later, not every minute.
     *w.f.payments.state.lock().expect("state") = Some(provider("canceled", true, (start, end)));
+    w.f.clock.advance(Duration::minutes(14));
+    assert_eq!(sweeper::sweep(&w.f.app, 60).await.expect("sweep").cancellations_ended, 0);
+    // Stripe ended it and its event was lost: the sweeper lapses it from Stripe's state.
+    w.f.clock.advance(Duration::minutes(1));
     assert_eq!(sweeper::sweep(&w.f.app, 60).await.expect("sweep").cancellations_ended, 1);
     assert_eq!(read(&w).await.status, SubscriptionStatus::Canceled);
 }
@@ -353,4 +358,72 @@ async fn a_subscription_resumed_at_the_provider_by_hand_is_resumed_here_too() {
     assert_eq!(s.current_period_end.timestamp(), next, "the provider's renewal, applied");
     // Nothing left to sweep.
     assert!(w.f.app.store.cancellations_due(w.f.app.clock.now(), 10).await.expect("due").is_empty());
+}
+
+fn updated(
+    id: &str,
+    created: DateTime<Utc>,
+    period: (i64, i64),
+    cancel: Option<(bool, i64)>,
+) -> PaymentEvent {
+    PaymentEvent {
+        id: id.into(),
+        created: created.timestamp(),
+        kind: PaymentEventKind::SubscriptionUpdated {
+            provider_subscription_id: "sub_cancel".into(),
+            checkout_id: None,
+            state: SubscriptionState {
+                status: "active".into(),
+                period: Some(period),
+                item: Some(ItemState {
+                    id: Some("si_1".into()),
+                    quantity: 5,
+                    interval: Some("month".into()),
+                }),
+                pending_update: false,
+                latest_invoice: None,
+                cancellation: cancel.map(|(flag, at)| domain::events::StateCancellation {
+                    cancel_at_period_end: flag,
+                    cancel_at: flag.then_some(at),
+                    feedback: flag.then(|| "unused".to_string()),
+                    comment: None,
+                }),
+            },
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_cancellation_set_or_withdrawn_at_stripe_by_hand_is_mirrored_unless_older_than_ours() {
+    let w = world().await;
+    let period = (w.sub.current_period_start.timestamp(), w.sub.current_period_end.timestamp());
+    let end = w.sub.current_period_end;
+    // The merchant sets "cancel at period end" in Stripe's dashboard.
+    w.f.clock.advance(Duration::hours(1));
+    let set = updated("evt_set", t0() + Duration::hours(1), period, Some((true, period.1)));
+    billing_events::handle(&w.f.app, &set).await.expect("set");
+    let s = read(&w).await;
+    let c = s.cancellation.clone().expect("mirrored");
+    assert_eq!(
+        (c.cancel_at, c.reason, c.actor.as_str()),
+        (end, Some(CancellationReason::Unused), "stripe:evt_set")
+    );
+    assert_eq!(w.f.app.store.cancellations_due(end, 10).await.expect("due"), vec![(w.sub.id.clone(), end)]);
+    // Then resumes it there.
+    w.f.clock.advance(Duration::hours(1));
+    let unset = updated("evt_unset", t0() + Duration::hours(2), period, Some((false, 0)));
+    billing_events::handle(&w.f.app, &unset).await.expect("unset");
+    assert_eq!(read(&w).await.cancellation, None);
+    assert!(w.f.app.store.cancellations_due(end, 10).await.expect("due").is_empty());
+    // Our own cancel, then an event from before it (delivered late) says nothing of it.
+    w.f.clock.advance(Duration::hours(1));
+    changes::cancel(&w.f.app, &w.boss, &w.sub.id, CancelRequest::default()).await.expect("cancel");
+    let late =
+        updated("evt_late", t0() + Duration::hours(2) + Duration::minutes(30), period, Some((false, 0)));
+    billing_events::handle(&w.f.app, &late).await.expect("late");
+    assert!(read(&w).await.cancellation.is_some(), "a stale event withdraws nothing");
+    // Nor does an event that says nothing of it (offline events), however new.
+    let silent = updated("evt_silent", t0() + Duration::hours(5), period, None);
+    billing_events::handle(&w.f.app, &silent).await.expect("silent");
+    assert!(read(&w).await.cancellation.is_some());
 }

@@ -161,6 +161,7 @@ async fn a_declined_changes_invoice_is_open_until_paid_and_renewals_follow_their
                 }),
                 pending_update: false,
                 latest_invoice: None,
+                cancellation: None,
             },
         },
     );

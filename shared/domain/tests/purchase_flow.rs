@@ -103,6 +103,7 @@ fn updated(id: &str, created: i64, status: &str, period: (i64, i64)) -> PaymentE
                 item: None,
                 pending_update: false,
                 latest_invoice: None,
+                cancellation: None,
             },
         },
     }

@@ -74,6 +74,7 @@ fn status_event(id: &str, provider_sub: &str, created: i64, status: &str, quanti
                 }),
                 pending_update: false,
                 latest_invoice: None,
+                cancellation: None,
             },
         },
     }

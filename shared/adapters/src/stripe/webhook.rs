@@ -1,7 +1,7 @@
 //! Stripe webhooks: the signature check over the raw body, and Stripe's JSON turned into the
 //! domain's `PaymentEvent`.
 
-use domain::events::{ItemState, PaymentEvent, PaymentEventKind, SubscriptionState};
+use domain::events::{ItemState, PaymentEvent, PaymentEventKind, StateCancellation, SubscriptionState};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -138,6 +138,14 @@ fn subscription_state(obj: &Value, status: &str) -> SubscriptionState {
         item: item_state(obj),
         pending_update: obj.get("pending_update").is_some_and(|p| !p.is_null()),
         latest_invoice: id_at(obj, &["latest_invoice"]),
+        cancellation: obj.get("cancel_at_period_end").and_then(Value::as_bool).map(|flag| {
+            StateCancellation {
+                cancel_at_period_end: flag,
+                cancel_at: int_at(obj, &["cancel_at"]),
+                feedback: str_at(obj, &["cancellation_details", "feedback"]).map(str::to_string),
+                comment: str_at(obj, &["cancellation_details", "comment"]).map(str::to_string),
+            }
+        }),
     }
 }
 
@@ -267,6 +275,7 @@ mod tests {
                     item: None,
                     pending_update: false,
                     latest_invoice: None,
+                    cancellation: None,
                 }
             })
         );
@@ -281,6 +290,7 @@ mod tests {
                     item: None,
                     pending_update: false,
                     latest_invoice: None,
+                    cancellation: None,
                 }
             })
         );

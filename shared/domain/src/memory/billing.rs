@@ -6,6 +6,27 @@ use super::State;
 use crate::model::*;
 use crate::ports::*;
 
+/// A cancellation set (with the sweeper's entry, first looked at at its end) or withdrawn.
+fn write_cancellation(
+    due: &mut std::collections::HashMap<
+        String,
+        (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    >,
+    sub: &mut Subscription,
+    w: &CancellationWrite,
+) {
+    match &w.cancellation {
+        Some(c) => {
+            due.insert(sub.id.clone(), (c.cancel_at, c.cancel_at));
+        }
+        None => {
+            due.remove(&sub.id);
+        }
+    }
+    sub.cancellation = w.cancellation.clone();
+    sub.cancellation_changed_at = w.at;
+}
+
 impl State {
     pub(super) fn complete_checkout(&mut self, c: &CheckoutCompletion) -> Applied {
         let s = self;
@@ -62,7 +83,10 @@ impl State {
         let Some(sub) = s.subscriptions.get_mut(&u.subscription_id) else {
             return Applied::Stale;
         };
-        if sub.version != u.expected_version || sub.last_event_at > u.event_created {
+        if sub.version != u.expected_version
+            || sub.last_event_at > u.event_created
+            || (u.require_no_change && sub.change_intent.is_some())
+        {
             return Applied::Stale;
         }
         // An end needs the record still there (the sweeper may have ended it first).
@@ -94,9 +118,8 @@ impl State {
                 sub.suspended_until = None;
             }
         }
-        if u.withdraw_cancellation {
-            sub.cancellation = None;
-            s.cancellations_due.remove(&u.subscription_id);
+        if let Some(w) = &u.cancellation {
+            write_cancellation(&mut s.cancellations_due, sub, w);
         }
         if let Some(job) = &u.seats_job {
             s.put_job(job, u.event_created);
@@ -144,17 +167,8 @@ impl State {
                 if let Some(sc) = &t.scheduled_change {
                     sub.scheduled_change = sc.clone();
                 }
-                match &t.cancellation {
-                    Some(Some(c)) => {
-                        s.cancellations_due.insert(st.subscription_id.clone(), c.cancel_at);
-                    }
-                    Some(None) => {
-                        s.cancellations_due.remove(&st.subscription_id);
-                    }
-                    None => {}
-                }
-                if let Some(c) = &t.cancellation {
-                    sub.cancellation = c.clone();
+                if let Some(w) = &t.cancellation {
+                    write_cancellation(&mut s.cancellations_due, sub, w);
                 }
                 sub.pending_change = None;
                 if let Some(hold) = &st.reserve {

@@ -43,8 +43,9 @@ struct State {
     idempotency: HashMap<String, (String, Option<StoredResponse>)>,
     /// Subscriptions with a change in flight → when it started (the sweeper's list).
     intents: HashMap<String, i64>,
-    /// The sweeper's list of cancellations at a period's end: subscription → its end.
-    cancellations_due: HashMap<String, DateTime<Utc>>,
+    /// The sweeper's list of cancellations at a period's end: subscription → (its end, the
+    /// sweeper's next look).
+    cancellations_due: HashMap<String, (DateTime<Utc>, DateTime<Utc>)>,
     /// The invoice ledger (a provider that keeps no invoices): subscription → its invoices.
     ledger: HashMap<String, Vec<BillingInvoice>>,
     /// (subscription, seat) → seat, in creation order by id.
@@ -289,14 +290,15 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
         self.with(|s| {
-            let mut due: Vec<(String, DateTime<Utc>)> = s
+            let mut due: Vec<(DateTime<Utc>, String, DateTime<Utc>)> = s
                 .cancellations_due
                 .iter()
-                .filter(|(_, at)| **at <= now)
-                .map(|(id, at)| (id.clone(), *at))
+                .filter(|(_, (_, look))| *look <= now)
+                .map(|(id, (at, look))| (*look, id.clone(), *at))
                 .collect();
-            due.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-            due.truncate(limit);
+            due.sort();
+            let due: Vec<(String, DateTime<Utc>)> =
+                due.into_iter().take(limit).map(|(_, id, at)| (id, at)).collect();
             due
         })
     }
@@ -306,8 +308,20 @@ impl Store for MemoryStore {
         cancel_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.with(|s| {
-            if s.cancellations_due.get(subscription_id) == Some(&cancel_at) {
+            if s.cancellations_due.get(subscription_id).is_some_and(|x| x.0 == cancel_at) {
                 s.cancellations_due.remove(subscription_id);
+            }
+        })
+    }
+    async fn postpone_cancellation_due(
+        &self,
+        subscription_id: &str,
+        cancel_at: DateTime<Utc>,
+        next_look: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(x) = s.cancellations_due.get_mut(subscription_id).filter(|x| x.0 == cancel_at) {
+                x.1 = next_look;
             }
         })
     }

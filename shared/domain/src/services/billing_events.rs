@@ -7,11 +7,14 @@
 use super::webhooks::announce;
 use super::App;
 use crate::error::DomainError;
-use crate::events::{PaymentEvent, PaymentEventKind, SubscriptionState};
+use crate::events::{PaymentEvent, PaymentEventKind, StateCancellation, SubscriptionState};
 use crate::ids;
 use crate::model::*;
 use crate::period::first_period_end;
-use crate::ports::{Applied, BillingUpdate, CheckoutCompletion, RenewalTerms, Restoration, SuspensionChange};
+use crate::ports::{
+    Applied, BillingUpdate, CancellationWrite, CheckoutCompletion, RenewalTerms, Restoration,
+    SuspensionChange,
+};
 use crate::services::changes;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -86,7 +89,8 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
                 status: Some(status),
                 period: state.period,
                 item_id: item_id.clone(),
-                invoice: None,
+                cancellation: state.cancellation.clone(),
+                ..Next::none()
             })
             .await
         }
@@ -285,11 +289,22 @@ struct Next {
     item_id: Option<String>,
     /// The ledger's renewal invoice, paid or open now (a provider that keeps no invoices).
     invoice: Option<BillingInvoice>,
+    /// What the provider says of an end at the period's end.
+    cancellation: Option<StateCancellation>,
+    /// Write only while no change is in flight.
+    only_without_change: bool,
 }
 
 impl Next {
     fn none() -> Self {
-        Next { status: None, period: None, item_id: None, invoice: None }
+        Next {
+            status: None,
+            period: None,
+            item_id: None,
+            invoice: None,
+            cancellation: None,
+            only_without_change: false,
+        }
     }
     fn status(s: SubscriptionStatus) -> Self {
         Next { status: Some(s), ..Next::none() }
@@ -405,6 +420,7 @@ async fn complete_checkout(
             restored_from: restore.as_ref().map(|r| r.from_subscription_id.clone()),
             restored_into: None,
             cancellation: None,
+            cancellation_changed_at: 0,
         };
         let mut completed = checkout.clone();
         completed.status = CheckoutStatus::Completed;
@@ -470,6 +486,65 @@ async fn complete_checkout(
         }
     }
     Err(DomainError::Unavailable)
+}
+
+/// The provider's cancellation flag, set or withdrawn by hand at the provider, as a write of
+/// ours, when the event is newer than our last change of it (an event from before a resume
+/// says nothing of it) and the subscription still runs.
+fn mirrored_cancellation(
+    event: &PaymentEvent,
+    sub: &Subscription,
+    said: Option<&StateCancellation>,
+    status: SubscriptionStatus,
+    period_end: DateTime<Utc>,
+) -> Option<CancellationWrite> {
+    let said = said?;
+    // Our own cancel or resume in flight: Stripe's event of it overtakes its answer; the
+    // settlement writes it (once, with its reason).
+    let ours_in_flight = sub
+        .change_intent
+        .as_ref()
+        .is_some_and(|i| matches!(i.kind, ChangeKind::CancelAtPeriodEnd | ChangeKind::Resume));
+    if ours_in_flight || status.is_lapsed() || event.created <= sub.cancellation_changed_at + CLOCK_SKEW_S {
+        return None;
+    }
+    match (said.cancel_at_period_end, &sub.cancellation) {
+        (false, Some(_)) => Some(CancellationWrite { cancellation: None, at: event.created }),
+        (true, None) => Some(CancellationWrite {
+            cancellation: Some(Cancellation {
+                cancel_at: said.cancel_at.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or(period_end),
+                requested_at: DateTime::from_timestamp(event.created, 0).unwrap_or(period_end),
+                reason: said
+                    .feedback
+                    .as_deref()
+                    .and_then(|f| serde_json::from_value(serde_json::Value::String(f.into())).ok()),
+                comment: said.comment.clone().filter(|c| !c.is_empty()),
+                actor: event.actor(),
+            }),
+            at: event.created,
+        }),
+        _ => None,
+    }
+}
+
+/// The sweeper's end of a subscription set to cancel at `cancel_at`, through the lapse path:
+/// only while it is still set to that end and no change (a resume) is in flight, conditioned
+/// on both in the write.
+pub async fn end_at_period_end(
+    app: &App,
+    event: &PaymentEvent,
+    provider_subscription_id: &str,
+    cancel_at: DateTime<Utc>,
+) -> Result<Outcome, DomainError> {
+    update_billing(app, event, provider_subscription_id, None, |s| {
+        let still =
+            s.cancellation.as_ref().is_some_and(|c| c.cancel_at == cancel_at) && s.change_intent.is_none();
+        match still {
+            true => Next { only_without_change: true, ..Next::status(SubscriptionStatus::Canceled) },
+            false => Next::none(),
+        }
+    })
+    .await
 }
 
 fn renewal_terms(sub: &Subscription, c: &ScheduledChange) -> RenewalTerms {
@@ -545,15 +620,15 @@ where
         // out over the queue from the outbox; the provider's reactivation restores them in place.
         let lapsed = status.is_lapsed() && !sub.status.is_lapsed();
         let (seats_job, suspension) = super::suspension::on_status_change(app, &sub, status);
-        // A period past a cancellation's end, still running: the provider renewed it after all
-        // (resumed there), so it no longer ends.
-        let withdraw_cancellation =
-            !status.is_lapsed() && sub.cancellation.as_ref().is_some_and(|c| start >= c.cancel_at);
+        // The provider's own word on an end at the period's end (set or withdrawn at Stripe by
+        // hand), when it is newer than our last change of it.
+        let cancellation = mirrored_cancellation(event, &sub, next.cancellation.as_ref(), status, end);
+        let withdrawn = cancellation.as_ref().is_some_and(|w| w.cancellation.is_none());
         let billing_changed = status != sub.status
             || start != sub.current_period_start
             || end != sub.current_period_end
             || renewal.is_some()
-            || withdraw_cancellation;
+            || cancellation.is_some();
         if !billing_changed
             && period_confirmed == sub.period_confirmed
             && provider_item_id == sub.provider_item_id
@@ -568,7 +643,8 @@ where
         let kind = match (&renewal, lapsed) {
             (_, true) => "subscription.lapsed",
             _ if reactivated => "subscription.reactivated",
-            _ if withdraw_cancellation => "subscription.resumed",
+            _ if withdrawn => "subscription.resumed",
+            _ if cancellation.is_some() => "subscription.cancellation_scheduled",
             (Some(_), _) => "subscription.renewed",
             _ => "subscription.updated",
         };
@@ -582,8 +658,9 @@ where
             SuspensionChange::End => None,
             SuspensionChange::None => sub.suspended_until,
         };
-        if withdraw_cancellation {
-            after.cancellation = None;
+        if let Some(w) = &cancellation {
+            after.cancellation = w.cancellation.clone();
+            after.cancellation_changed_at = w.at;
         }
         if let Some(r) = &renewal {
             // The renewal bills the scheduled terms, and the schedule is used up.
@@ -602,7 +679,8 @@ where
                 "suspended_until": after.suspended_until,
                 "current_period_start": start,
                 "current_period_end": end,
-                "cancellation_withdrawn": withdraw_cancellation,
+                "cancellation_withdrawn": withdrawn,
+                "cancel_at": cancellation.as_ref().and_then(|w| w.cancellation.as_ref()).map(|c| c.cancel_at),
                 "renewal": renewal.as_ref().map(|r| json!({
                     "seats": r.seats, "interval": r.interval, "unit_amount": r.unit_amount,
                     "amount": r.seats * r.unit_amount,
@@ -631,7 +709,8 @@ where
             renewal,
             seats_job: seats_job.clone(),
             suspension,
-            withdraw_cancellation,
+            cancellation,
+            require_no_change: next.only_without_change,
             audit,
             invoice,
         };

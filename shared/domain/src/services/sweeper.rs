@@ -18,6 +18,8 @@ const RESEND_PER_SWEEP: usize = 500;
 const ROUNDS: usize = 10;
 /// Invitations expired per sweep: a minute's tick keeps up with any realistic backlog.
 const EXPIRE_PER_SWEEP: usize = 500;
+/// Cancellations looked at per sweep (each may ask the provider).
+const CANCELLATIONS_PER_SWEEP: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Sweep {
@@ -85,10 +87,6 @@ pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> 
             tracing::warn!(error = %e, "seat reservations not released yet; the next sweep tries again")
         }
     }
-    match super::changes::cancel::end_due(app, EXPIRE_PER_SWEEP).await {
-        Ok(n) => out.cancellations_ended = n,
-        Err(e) => tracing::warn!(error = %e, "cancellations not ended yet; the next sweep tries again"),
-    }
     match super::suspension::end_due(app, EXPIRE_PER_SWEEP).await {
         Ok(n) => out.suspensions_ended = n,
         Err(e) => tracing::warn!(error = %e, "suspensions not ended yet; the next sweep tries again"),
@@ -99,6 +97,11 @@ pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> 
             (out.webhooks_dispatched, out.webhook_deliveries_resent) = (hooks.dispatched, hooks.resent)
         }
         Err(e) => tracing::warn!(error = %e, "webhook work not swept; the next sweep tries again"),
+    }
+    // Last: it may wait on the provider, within a budget of its own.
+    match super::changes::cancel::end_due(app, CANCELLATIONS_PER_SWEEP).await {
+        Ok(n) => out.cancellations_ended = n,
+        Err(e) => tracing::warn!(error = %e, "cancellations not ended yet; the next sweep tries again"),
     }
     Ok(out)
 }

@@ -68,6 +68,7 @@ pub fn updated(
                 item: Some(ItemState { id: Some("si_s".into()), quantity, interval: Some(interval.into()) }),
                 pending_update: false,
                 latest_invoice: None,
+                cancellation: None,
             },
         },
     }

@@ -6,8 +6,11 @@
 use super::apply::{begin, new_intent, Plan};
 use super::settle::{self, scheduled};
 use super::*;
-use crate::events::{ItemState, PaymentEvent, PaymentEventKind, SubscriptionState, SWEEPER_EVENT_PREFIX};
+use crate::events::{
+    ItemState, PaymentEvent, PaymentEventKind, StateCancellation, SubscriptionState, SWEEPER_EVENT_PREFIX,
+};
 use crate::proration::Effective;
+use crate::services::billing_events;
 use crate::services::suspension::SUSPENSION_DAYS;
 use crate::views::{BenefitView, CancelPreviewView, ScheduledChangeView};
 use chrono::Duration;
@@ -43,8 +46,19 @@ async fn running(app: &App, who: &Principal, id: &str) -> Result<Subscription, D
     if app.clock.now() >= sub.current_period_end {
         return Err(DomainError::Conflict("the subscription is renewing; retry in a moment".into()));
     }
+    if sub.change_intent.is_some() {
+        // Another manager's cancel or resume (or a seat change) decides first.
+        return Err(DomainError::Conflict(
+            "another change to this subscription is in progress; retry shortly".into(),
+        ));
+    }
     Ok(sub)
 }
+
+/// `POST …/resume` takes no fields (an empty body or `{}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeRequest {}
 
 fn validated(req: &CancelRequest) -> Result<Option<String>, DomainError> {
     if req.at_period_end == Some(false) {
@@ -72,6 +86,9 @@ pub async fn preview_cancel(
 ) -> Result<CancelPreviewView, DomainError> {
     validated(&req)?;
     let (sub, product) = changeable(app, who, id).await?;
+    if app.clock.now() >= sub.current_period_end {
+        return Err(DomainError::Conflict("the subscription is renewing; retry in a moment".into()));
+    }
     let cancel_at = sub.cancellation.as_ref().map_or(sub.current_period_end, |c| c.cancel_at);
     let mut benefits = Vec::new();
     for benefit_id in &product.benefit_ids {
@@ -164,20 +181,34 @@ async fn run(
     scheduled(app, sub, &product, &intent).await
 }
 
-/// Ends every subscription whose cancellation's end has come, at most `limit`: the provider's
-/// end when it made one (Stripe's `customer.subscription.deleted` may be late or lost), the end
-/// itself when the provider keeps no state (offline: no one else would), or our cancellation
-/// withdrawn when the provider renewed the subscription (resumed there by hand). Ends through
-/// the lapse path, once: the event id is the subscription's and its end's.
+/// How long the sweeper waits before it looks at the provider again, when the provider's own
+/// end has not come yet (its renewal run is not to the second) or a change is in flight.
+pub const LOOK_AGAIN_AFTER_S: i64 = 15 * 60;
+/// The sweeper's time for cancellations in one run: the rest waits for the next minute.
+const END_DUE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Ends every subscription whose cancellation's end has come, at most `limit`, within
+/// [`END_DUE_BUDGET`]: the provider's end when it made one (Stripe's
+/// `customer.subscription.deleted` may be late or lost), the end itself when the provider keeps
+/// no state (offline: no one else would), or the cancellation withdrawn when the provider
+/// renewed the subscription (resumed there by hand). Ends go through the lapse path, once.
 pub async fn end_due(app: &App, limit: usize) -> Result<usize, DomainError> {
+    let started = std::time::Instant::now();
     let now = app.clock.now();
     let mut ended = 0;
     for (id, cancel_at) in app.store.cancellations_due(now, limit).await? {
+        if started.elapsed() > END_DUE_BUDGET {
+            break;
+        }
         match end_one(app, &id, cancel_at).await {
             Ok(true) => ended += 1,
             Ok(false) => {}
             // One subscription's provider trouble must not stop the others.
-            Err(e) => tracing::warn!(subscription_id = %id, error = %e, "cancellation not ended yet"),
+            Err(e) => {
+                tracing::warn!(subscription_id = %id, error = %e, "cancellation not ended yet");
+                let later = app.clock.now() + Duration::seconds(LOOK_AGAIN_AFTER_S);
+                app.store.postpone_cancellation_due(&id, cancel_at, later).await?;
+            }
         }
     }
     Ok(ended)
@@ -193,17 +224,27 @@ async fn end_one(app: &App, id: &str, cancel_at: DateTime<Utc>) -> Result<bool, 
         app.store.forget_cancellation_due(id, cancel_at).await?;
         return Ok(false);
     }
-    let provider = app.payments.subscription(&sub.provider_subscription_id).await?;
+    let later = app.clock.now() + Duration::seconds(LOOK_AGAIN_AFTER_S);
+    if sub.change_intent.is_some() || sub.pending_change.is_some() {
+        // A resume (or another change) is in flight: it decides first.
+        app.store.postpone_cancellation_due(id, cancel_at, later).await?;
+        return Ok(false);
+    }
+    let provider = match app.payments.subscription(&sub.provider_subscription_id).await {
+        // Gone at the provider: nothing renews it.
+        Err(crate::error::PortError::Rejected(_, m)) if m.contains("HTTP 404") => None,
+        other => other?,
+    };
     match provider {
         Some(p) if p.status != "canceled" => {
             if !p.cancel_at_period_end && p.period_end > cancel_at.timestamp() {
                 // Renewed at the provider (resumed there by hand) and its renewal's event not
                 // here yet: the provider's state is applied as that event would be, which
-                // withdraws the cancellation.
+                // withdraws the cancellation. Not newer than what was applied, nor than the renewal.
                 tracing::warn!(subscription_id = %id, metric = "cancellations_withdrawn_at_provider", "the provider renewed a subscription set to cancel");
                 let event = PaymentEvent {
                     id: format!("{SWEEPER_EVENT_PREFIX}renewed_{id}_{}", p.period_start),
-                    created: app.clock.now().timestamp(),
+                    created: sub.last_event_at.max(p.period_start),
                     kind: PaymentEventKind::SubscriptionUpdated {
                         provider_subscription_id: sub.provider_subscription_id.clone(),
                         checkout_id: None,
@@ -217,27 +258,39 @@ async fn end_one(app: &App, id: &str, cancel_at: DateTime<Utc>) -> Result<bool, 
                             }),
                             pending_update: p.pending_update_expires_at.is_some(),
                             latest_invoice: p.latest_invoice.as_ref().map(|i| i.id.clone()),
+                            cancellation: Some(StateCancellation {
+                                cancel_at_period_end: false,
+                                cancel_at: None,
+                                feedback: None,
+                                comment: None,
+                            }),
                         },
                     },
                 };
                 crate::services::billing_events::handle(app, &event).await?;
+            } else {
+                // The provider's own end is still to come.
+                app.store.postpone_cancellation_due(id, cancel_at, later).await?;
             }
-            // Otherwise the provider's own end is still to come (its renewal run is not to the second).
             Ok(false)
         }
         _ => {
+            // Each look its own event: one that found a change in flight says nothing of the next.
+            let now = app.clock.now().timestamp();
             let event = PaymentEvent {
-                id: format!("{SWEEPER_EVENT_PREFIX}cancel_{id}_{}", cancel_at.timestamp()),
-                created: app.clock.now().timestamp(),
+                id: format!("{SWEEPER_EVENT_PREFIX}cancel_{id}_{}_{now}", cancel_at.timestamp()),
+                created: now.max(sub.last_event_at),
                 kind: PaymentEventKind::SubscriptionDeleted {
                     provider_subscription_id: sub.provider_subscription_id.clone(),
                     checkout_id: None,
                 },
             };
-            crate::services::billing_events::handle(app, &event).await?;
+            billing_events::end_at_period_end(app, &event, &sub.provider_subscription_id, cancel_at).await?;
             let lapsed = app.store.subscription(id).await?.is_some_and(|s| s.status.is_lapsed());
             if lapsed {
                 app.store.forget_cancellation_due(id, cancel_at).await?;
+            } else {
+                app.store.postpone_cancellation_due(id, cancel_at, later).await?;
             }
             Ok(lapsed)
         }

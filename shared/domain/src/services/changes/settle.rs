@@ -6,7 +6,7 @@ use super::{price_id, App};
 use crate::error::{DomainError, PortError};
 use crate::model::*;
 use crate::ports::{
-    AssignCap, CancelRequest, ProviderInvoice, RenewalSchedule, ScheduledRenewal, SettleOutcome, Settlement,
+    AssignCap, CancelRequest, CancellationWrite, ProviderInvoice, RenewalSchedule, SettleOutcome, Settlement,
     Terms,
 };
 use crate::services::audit::event;
@@ -132,8 +132,9 @@ fn with_terms(sub: &Subscription, terms: &Terms) -> Subscription {
     if let Some(change) = &terms.scheduled_change {
         after.scheduled_change = change.clone();
     }
-    if let Some(cancellation) = &terms.cancellation {
-        after.cancellation = cancellation.clone();
+    if let Some(w) = &terms.cancellation {
+        after.cancellation = w.cancellation.clone();
+        after.cancellation_changed_at = w.at;
     }
     after.change_intent = None;
     after.pending_change = None;
@@ -349,48 +350,74 @@ pub async fn scheduled(
     intent: &ChangeIntent,
 ) -> Result<Subscription, DomainError> {
     let existing = sub.scheduled_change.as_ref().and_then(|c| c.provider_schedule_id()).map(str::to_string);
-    let call = async {
-        match intent.kind {
-            ChangeKind::CancelScheduled => {
-                if let Some(schedule_id) = &existing {
-                    app.payments.release_schedule(schedule_id, &intent.idempotency_key).await?;
-                }
-                Ok::<Option<ScheduledRenewal>, PortError>(None)
+    // A cancellation releases the schedule first (Stripe refuses the flag on a scheduled
+    // subscription): once released, a refused flag still leaves the schedule gone.
+    let mut released = false;
+    let call = match intent.kind {
+        ChangeKind::CancelScheduled | ChangeKind::CancelAtPeriodEnd => match &existing {
+            Some(schedule_id) => {
+                let r = app.payments.release_schedule(schedule_id, &intent.idempotency_key).await;
+                released = r.is_ok();
+                r
             }
-            ChangeKind::CancelAtPeriodEnd | ChangeKind::Resume => {
-                let cancellation = intent.cancellation.as_ref();
-                app.payments
-                    .cancel_at_period_end(&CancelRequest {
-                        provider_subscription_id: sub.provider_subscription_id.clone(),
-                        cancel: intent.kind == ChangeKind::CancelAtPeriodEnd,
-                        reason: cancellation.and_then(|c| c.reason),
-                        comment: cancellation.and_then(|c| c.comment.clone()),
-                        idempotency_key: intent.idempotency_key.clone(),
-                    })
-                    .await?;
-                Ok(None)
-            }
-            _ => app
-                .payments
-                .schedule_renewal(&RenewalSchedule {
+            None => Ok(()),
+        }
+        .map(|()| None),
+        _ => Ok(None),
+    };
+    let call = match (call, intent.kind) {
+        (Ok(_), ChangeKind::CancelAtPeriodEnd | ChangeKind::Resume) => {
+            let cancellation = intent.cancellation.as_ref();
+            app.payments
+                .cancel_at_period_end(&CancelRequest {
                     provider_subscription_id: sub.provider_subscription_id.clone(),
-                    current_period_end: sub.current_period_end.timestamp(),
-                    schedule_id: existing.clone(),
-                    current_price_id: price_id(product, sub.interval)
-                        .map_err(|e| PortError::Rejected("catalogue", e.to_string()))?,
-                    current_quantity: sub.seats,
-                    next_price_id: price_id(product, intent.interval)
-                        .map_err(|e| PortError::Rejected("catalogue", e.to_string()))?,
-                    next_interval: intent.interval,
-                    next_quantity: intent.seats,
+                    cancel: intent.kind == ChangeKind::CancelAtPeriodEnd,
+                    reason: cancellation.and_then(|c| c.reason),
+                    comment: cancellation.and_then(|c| c.comment.clone()),
                     idempotency_key: intent.idempotency_key.clone(),
                 })
                 .await
-                .map(Some),
+                .map(|()| None)
         }
+        (Ok(_), ChangeKind::ScheduleDecrease | ChangeKind::ScheduleInterval) => app
+            .payments
+            .schedule_renewal(&RenewalSchedule {
+                provider_subscription_id: sub.provider_subscription_id.clone(),
+                current_period_end: sub.current_period_end.timestamp(),
+                schedule_id: existing.clone(),
+                current_price_id: price_id(product, sub.interval)
+                    .map_err(|e| PortError::Rejected("catalogue", e.to_string()))?,
+                current_quantity: sub.seats,
+                next_price_id: price_id(product, intent.interval)
+                    .map_err(|e| PortError::Rejected("catalogue", e.to_string()))?,
+                next_interval: intent.interval,
+                next_quantity: intent.seats,
+                idempotency_key: intent.idempotency_key.clone(),
+            })
+            .await
+            .map(Some),
+        (other, _) => other,
     };
-    let renewal = match call.await {
+    let renewal = match call {
         Ok(r) => r,
+        Err(e @ PortError::Rejected(..)) if released => {
+            // Released at the provider, then the flag refused: the subscription renews as it is,
+            // without the scheduled change, which goes here too (never a phantom decrease).
+            let audit = event(
+                app,
+                &sub.id,
+                audit_kind(ChangeKind::CancelScheduled),
+                intent.actor.clone(),
+                json!({ "canceled": sub.scheduled_change.as_ref().map(crate::views::ScheduledChangeView::from), "change_id": intent.id, "cancellation_refused": true }),
+            );
+            let terms = Terms {
+                assign_cap: Some(AssignCap::Seats),
+                scheduled_change: Some(None),
+                ..Terms::default()
+            };
+            settle(app, sub, intent, SettleOutcome::Applied(terms), Some(audit), None).await?;
+            return Err(refused(sub, e));
+        }
         Err(e @ PortError::Rejected(..)) => {
             dropped(app, sub, intent, "system").await?;
             return Err(refused(sub, e));
@@ -430,10 +457,16 @@ pub async fn scheduled(
         ChangeKind::CancelAtPeriodEnd => Terms {
             assign_cap: Some(AssignCap::Seats),
             scheduled_change: Some(None),
-            cancellation: Some(intent.cancellation.clone()),
+            cancellation: Some(CancellationWrite {
+                cancellation: intent.cancellation.clone(),
+                at: app.clock.now().timestamp(),
+            }),
             ..Terms::default()
         },
-        ChangeKind::Resume => Terms { cancellation: Some(None), ..Terms::default() },
+        ChangeKind::Resume => Terms {
+            cancellation: Some(CancellationWrite { cancellation: None, at: app.clock.now().timestamp() }),
+            ..Terms::default()
+        },
         _ => Terms { assign_cap: Some(AssignCap::Seats), scheduled_change: Some(None), ..Terms::default() },
     };
     let audit = event(
@@ -459,6 +492,17 @@ pub async fn heal(app: &App, sub: Subscription) -> Result<Subscription, DomainEr
         return Ok(sub);
     }
     tracing::warn!(subscription_id = %sub.id, change_id = %intent.id, metric = "changes_healed", "settling a change left in flight");
+    if intent.kind == ChangeKind::CancelAtPeriodEnd
+        && intent.cancellation.as_ref().is_some_and(|c| app.clock.now() >= c.cancel_at)
+    {
+        // The period it was to end is over: sent now it would end the next one, which the
+        // provider may have renewed and charged meanwhile. Not sent; the billing manager
+        // cancels again if they still want to (the provider's own end, if it got the first
+        // call, arrives as its event).
+        tracing::warn!(subscription_id = %sub.id, change_id = %intent.id, metric = "cancellations_not_sent", "a cancellation left in flight past its period's end is dropped");
+        dropped(app, &sub, &intent, "system:sweeper").await?;
+        return reread(app, &sub.id).await;
+    }
     if !intent.kind.charges_now() {
         let product = product_of(app, &sub).await?;
         // Rebuilt from the subscription as it is now, so under a key of its own: the gateway
