@@ -10,6 +10,10 @@ fn ts(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339).expect("time").timestamp()
 }
 
+fn ts_or(v: &Value) -> Option<i64> {
+    v.as_str().map(ts)
+}
+
 fn audit_count(events: &Value, kind: &str) -> usize {
     events["data"].as_array().map(|a| a.iter().filter(|e| e["type"] == json!(kind)).count()).unwrap_or(0)
 }
@@ -149,6 +153,35 @@ async fn money_against_the_stripe_simulator() {
     assert_eq!(switched.body["subscription"]["interval"], json!("year"));
     let at_stripe = sim.subscription(&stripe_sub).expect("at Stripe");
     assert_eq!(at_stripe["items"]["data"][0]["price"]["recurring"]["interval"], json!("year"));
+
+    step("the invoices: Stripe's, page by page through its cursor; the switch's at its preview's amount");
+    let mut listed: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/subscriptions/{sub}/invoices?limit=3&cursor={c}"),
+            None => format!("/v1/subscriptions/{sub}/invoices?limit=3"),
+        };
+        let page = c.api.get(&path, Some(&boss)).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        listed.extend(page.body["data"].as_array().cloned().unwrap_or_default());
+        pages += 1;
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let at_stripe_ids: Vec<Value> = sim.invoices_of(&stripe_sub).iter().map(|i| i["id"].clone()).collect();
+    assert_eq!(listed.len(), at_stripe_ids.len(), "every invoice of the subscription, once");
+    assert!(pages >= 2, "more than one page of 3");
+    let the_switch =
+        listed.iter().find(|i| i["id"] == switched.body["invoice"]["id"]).expect("the switch's invoice");
+    assert_eq!(the_switch["total"], preview.body["amount_due_now"]);
+    assert_eq!(the_switch["billing_reason"], json!("subscription_update"));
+    assert!(the_switch["number"].is_string() && the_switch["invoice_pdf"].is_string(), "{the_switch}");
+    let newest_first: Vec<i64> = listed.iter().filter_map(|i| ts_or(&i["created"])).collect();
+    assert!(newest_first.windows(2).all(|w| w[0] >= w[1]), "{newest_first:?}");
 
     step(
         "annual → monthly waits in a schedule; an increase meanwhile rewrites its phases (from the webhook)",

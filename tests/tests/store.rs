@@ -80,6 +80,7 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         restored_from: None,
         restored_into: None,
         cancellation: None,
+        cancellation_changed_at: 0,
     };
     CheckoutCompletion {
         checkout_id: c.id.clone(),
@@ -96,6 +97,7 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         new_customer: Some(customer),
         subscription: sub,
         restore: None,
+        invoice: None,
     }
 }
 
@@ -186,8 +188,10 @@ async fn billing_updates_apply_in_order_and_once() {
         renewal: None,
         seats_job: None,
         suspension: Default::default(),
-        withdraw_cancellation: false,
+        cancellation: None,
+        require_no_change: false,
         audit: None,
+        invoice: None,
     };
     assert_eq!(
         t.store.apply_billing_update(&update("evt_1", 200, 1, SubscriptionStatus::PastDue)).await,
@@ -258,6 +262,7 @@ async fn billing_updates_apply_in_order_and_once() {
         previous_cap: Some(sub.assign_cap),
         audit: None,
         reserve: None,
+        invoice: None,
     };
     assert_eq!(s.settle_change(&settle("chg_2", SettleOutcome::Applied(terms.clone()))).await, Ok(false));
     assert_eq!(s.settle_change(&settle("chg_1", SettleOutcome::Applied(terms.clone()))).await, Ok(true));
@@ -332,7 +337,10 @@ async fn billing_updates_apply_in_order_and_once() {
     let mut cancel_intent = intent("chg_8", running.seats);
     cancel_intent.kind = ChangeKind::CancelAtPeriodEnd;
     assert_eq!(s.begin_change(&running, &cancel_intent, None).await, Ok(true));
-    let set = Terms { cancellation: Some(Some(ending.clone())), ..Terms::default() };
+    let set = Terms {
+        cancellation: Some(CancellationWrite { cancellation: Some(ending.clone()), at: now().timestamp() }),
+        ..Terms::default()
+    };
     assert_eq!(s.settle_change(&settle("chg_8", SettleOutcome::Applied(set.clone()))).await, Ok(true));
     let set_sub = s.subscription(&sub_id).await.expect("get").expect("sub");
     assert_eq!(set_sub.cancellation.as_ref(), Some(&ending));
@@ -341,9 +349,14 @@ async fn billing_updates_apply_in_order_and_once() {
     assert_eq!(s.cancellations_due(end, 10).await, Ok(vec![(sub_id.clone(), end)]));
     s.forget_cancellation_due(&sub_id, end - Duration::days(1)).await.expect("another end");
     assert_eq!(s.cancellations_due(end, 10).await, Ok(vec![(sub_id.clone(), end)]), "only its own end");
+    // Looked at again later: off the list until then.
+    s.postpone_cancellation_due(&sub_id, end, end + Duration::minutes(15)).await.expect("postponed");
+    assert_eq!(s.cancellations_due(end + Duration::minutes(14), 10).await, Ok(vec![]));
+    assert_eq!(s.cancellations_due(end + Duration::minutes(15), 10).await, Ok(vec![(sub_id.clone(), end)]));
+    assert_eq!(set_sub.cancellation_changed_at, now().timestamp());
     let mut renewed = update("evt_5", 500, set_sub.version, SubscriptionStatus::Active);
     (renewed.current_period_start, renewed.current_period_end) = (end, end + Duration::days(30));
-    renewed.withdraw_cancellation = true;
+    renewed.cancellation = Some(CancellationWrite { cancellation: None, at: 500 });
     assert_eq!(s.apply_billing_update(&renewed).await, Ok(Applied::Applied));
     let resumed = s.subscription(&sub_id).await.expect("get").expect("sub");
     assert_eq!((resumed.cancellation.clone(), resumed.current_period_end), (None, end + Duration::days(30)));
@@ -353,11 +366,51 @@ async fn billing_updates_apply_in_order_and_once() {
     again.kind = ChangeKind::CancelAtPeriodEnd;
     assert_eq!(s.begin_change(&resumed, &again, None).await, Ok(true));
     let later = Cancellation { cancel_at: resumed.current_period_end, ..ending };
-    let set = Terms { cancellation: Some(Some(later.clone())), ..Terms::default() };
+    let set = Terms {
+        cancellation: Some(CancellationWrite { cancellation: Some(later.clone()), at: now().timestamp() }),
+        ..Terms::default()
+    };
     assert_eq!(s.settle_change(&settle("chg_9", SettleOutcome::Applied(set))).await, Ok(true));
     assert_eq!(s.cancellations_due(later.cancel_at, 10).await, Ok(vec![(sub_id.clone(), later.cancel_at)]));
     s.forget_cancellation_due(&sub_id, later.cancel_at).await.expect("forgotten");
     assert_eq!(s.cancellations_due(later.cancel_at, 10).await, Ok(vec![]));
+    // The sweeper's end of a cancellation waits for a change in flight: its write requires none.
+    let current = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!(s.begin_change(&current, &intent("chg_10", current.seats), None).await, Ok(true));
+    let mut ending_now = update("evt_6", 600, current.version, SubscriptionStatus::Canceled);
+    (ending_now.current_period_start, ending_now.current_period_end) =
+        (current.current_period_start, current.current_period_end);
+    ending_now.require_no_change = true;
+    assert_eq!(s.apply_billing_update(&ending_now).await, Ok(Applied::Stale));
+    let still = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!(still.status, SubscriptionStatus::Active);
+    // The offline ledger: an invoice written with a settlement; written again (paid), replaced.
+    let open = BillingInvoice {
+        id: "in_offline_sub-chg_10".into(),
+        number: None,
+        created: now(),
+        currency: "usd".into(),
+        subtotal: 700,
+        tax: 0,
+        total: 700,
+        amount_due: 700,
+        amount_paid: 0,
+        status: "open".into(),
+        billing_reason: Some("subscription_update".into()),
+        hosted_invoice_url: Some("https://pay.example/in".into()),
+        invoice_pdf: None,
+        period_start: None,
+        period_end: None,
+    };
+    let with_open = Settlement { invoice: Some(open.clone()), ..settle("chg_10", SettleOutcome::Dropped) };
+    assert_eq!(s.settle_change(&with_open).await, Ok(true));
+    assert_eq!(s.ledger_invoices(&sub_id).await, Ok(vec![open.clone()]));
+    let current = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!(s.begin_change(&current, &intent("chg_11", current.seats), None).await, Ok(true));
+    let paid = BillingInvoice { status: "paid".into(), amount_paid: 700, ..open };
+    let with_paid = Settlement { invoice: Some(paid.clone()), ..settle("chg_11", SettleOutcome::Dropped) };
+    assert_eq!(s.settle_change(&with_paid).await, Ok(true));
+    assert_eq!(s.ledger_invoices(&sub_id).await, Ok(vec![paid]), "one entry per invoice");
     t.drop_table().await;
 }
 
