@@ -303,6 +303,7 @@ async fn live_seats_move_and_a_late_revoke_leaves_a_restored_grant_in_the_table(
                 item: None,
                 pending_update: false,
                 latest_invoice: None,
+                cancellation: None,
             },
         },
     };
