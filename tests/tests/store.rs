@@ -18,6 +18,7 @@ fn org(slug: &str) -> Organization {
         email: None,
         created_at: now(),
         billing_portal_configuration_id: None,
+        grace_days: None,
     }
 }
 
@@ -81,6 +82,7 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         restored_into: None,
         cancellation: None,
         cancellation_changed_at: 0,
+        dunning: None,
     };
     CheckoutCompletion {
         checkout_id: c.id.clone(),
@@ -190,6 +192,8 @@ async fn billing_updates_apply_in_order_and_once() {
         suspension: Default::default(),
         cancellation: None,
         require_no_change: false,
+        dunning: None,
+        notice_job: None,
         audit: None,
         invoice: None,
     };
@@ -411,6 +415,41 @@ async fn billing_updates_apply_in_order_and_once() {
     let with_paid = Settlement { invoice: Some(paid.clone()), ..settle("chg_11", SettleOutcome::Dropped) };
     assert_eq!(s.settle_change(&with_paid).await, Ok(true));
     assert_eq!(s.ledger_invoices(&sub_id).await, Ok(vec![paid]), "one entry per invoice");
+    // Dunning: written with the event that starts it (its entry in the sweeper's list, its mail
+    // in the outbox), gone with the one that ends it.
+    let current = s.subscription(&sub_id).await.expect("get").expect("sub");
+    let until = now() + Duration::days(14);
+    let dunning = Dunning {
+        failed_at: now(),
+        invoice_id: Some("in_9".into()),
+        amount_due: 7000,
+        payment_url: Some("https://pay.example/in_9".into()),
+        access_until: until,
+        attempts: 1,
+    };
+    let mut failed = update("evt_7", 700, current.version, SubscriptionStatus::PastDue);
+    (failed.current_period_start, failed.current_period_end) =
+        (current.current_period_start, current.current_period_end);
+    failed.dunning = Some(Some(dunning.clone()));
+    failed.notice_job = Some(Job::billing_notice(JobKind::PaymentFailed, &sub_id, &current.customer_id));
+    let outbox_before = s.stale_jobs(i64::MAX, 100).await.expect("outbox").len();
+    assert_eq!(s.apply_billing_update(&failed).await, Ok(Applied::Applied));
+    let unpaid = s.subscription(&sub_id).await.expect("get").expect("sub");
+    assert_eq!((unpaid.status, unpaid.dunning.clone()), (SubscriptionStatus::PastDue, Some(dunning)));
+    assert_eq!(
+        s.stale_jobs(i64::MAX, 100).await.expect("outbox").len(),
+        outbox_before + 1,
+        "the mail, committed"
+    );
+    assert_eq!(s.dunning_due(until - Duration::seconds(1), 10).await, Ok(vec![]));
+    assert_eq!(s.dunning_due(until, 10).await, Ok(vec![(sub_id.clone(), until)]));
+    let mut recovered = update("evt_8", 800, unpaid.version, SubscriptionStatus::Active);
+    (recovered.current_period_start, recovered.current_period_end) =
+        (current.current_period_start, current.current_period_end);
+    recovered.dunning = Some(None);
+    assert_eq!(s.apply_billing_update(&recovered).await, Ok(Applied::Applied));
+    assert_eq!(s.subscription(&sub_id).await.expect("get").and_then(|x| x.dunning), None);
+    assert_eq!(s.dunning_due(until, 10).await, Ok(vec![]), "the entry went with it");
     t.drop_table().await;
 }
 

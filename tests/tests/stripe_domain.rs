@@ -56,6 +56,9 @@ impl PaymentGateway for Dying {
     async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError> {
         self.stripe.cancel_at_period_end(c).await
     }
+    async fn cancel_now(&self, id: &str, key: &str) -> Result<(), PortError> {
+        self.stripe.cancel_now(id, key).await
+    }
     async fn create_billing_portal_configuration(
         &self,
         c: &BillingPortalConfiguration,

@@ -1,4 +1,4 @@
-//! `POST /v1/organizations` and the dead-letter records of the outbox (operator), benefits and
+//! `POST /v1/organizations`, `PATCH /v1/organizations/{id}` (billing settings) and the dead-letter records of the outbox (operator), benefits and
 //! products (merchant), and the public product page.
 
 use domain::services::{catalogue, sweeper, App};
@@ -20,9 +20,10 @@ enum R {
     DeadJobs,
     RotateApiKey,
     ListApiKeys,
+    UpdateOrganization,
 }
 
-fn routes() -> [Route<R>; 9] {
+fn routes() -> [Route<R>; 10] {
     [
         Route::new(Method::POST, "/v1/organizations", R::CreateOrganization, Bearer, true),
         Route::new(Method::POST, "/v1/benefits", R::CreateBenefit, Bearer, true),
@@ -33,6 +34,7 @@ fn routes() -> [Route<R>; 9] {
         Route::new(Method::GET, "/v1/operator/dead-jobs", R::DeadJobs, Bearer, false),
         Route::new(Method::POST, "/v1/organizations/{id}/api-keys", R::RotateApiKey, Bearer, true),
         Route::new(Method::GET, "/v1/organizations/{id}/api-keys", R::ListApiKeys, Bearer, false),
+        Route::new(Method::PATCH, "/v1/organizations/{id}", R::UpdateOrganization, Bearer, false),
     ]
 }
 
@@ -52,6 +54,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
                 created(&catalogue::rotate_api_key(app, who, ctx.param(0), input).await?)
             }
             R::ListApiKeys => ok(&List::of(catalogue::list_api_keys(app, who, ctx.param(0)).await?)),
+            R::UpdateOrganization => {
+                ok(&catalogue::update_organization(app, who, ctx.param(0), ctx.json()?).await?)
+            }
         }
     })
     .await

@@ -224,6 +224,13 @@ impl Store for DynamoStore {
         self.get_as(&keys::organization(id)).await
     }
 
+    async fn set_organization_grace_days(
+        &self,
+        organization_id: &str,
+        days: u32,
+    ) -> Result<bool, StoreError> {
+        self.set_organization_grace_days_in_table(organization_id, days).await
+    }
     async fn set_billing_portal_configuration(
         &self,
         organization_id: &str,
@@ -371,6 +378,20 @@ impl Store for DynamoStore {
         cancel_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.forget_cancellation_due_write(subscription_id, cancel_at).await
+    }
+    async fn dunning_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        self.dunning_due_query(now, limit).await
+    }
+    async fn forget_dunning_due(
+        &self,
+        subscription_id: &str,
+        access_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.forget_dunning_due_write(subscription_id, access_until).await
     }
     async fn postpone_cancellation_due(
         &self,

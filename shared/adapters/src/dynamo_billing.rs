@@ -21,6 +21,21 @@ fn ledger_row(subscription_id: &str, i: &BillingInvoice) -> Result<super::Item, 
     super::row("ledger_invoice", &keys::ledger_invoice(subscription_id, &i.id), i)
 }
 
+/// The sweeper's entry for an unpaid subscription, at the end of its grace days.
+fn dunning_due_row(subscription_id: &str, d: &Dunning) -> super::Item {
+    let (gpk, gsk) = keys::dunning_due_entry(subscription_id, d.access_until.timestamp());
+    marker(
+        "dunning_due",
+        &keys::dunning_due(subscription_id),
+        &[
+            ("subscription_id", s(subscription_id)),
+            ("access_until", n(d.access_until.timestamp())),
+            (keys::GSI1PK, s(gpk)),
+            (keys::GSI1SK, s(gsk)),
+        ],
+    )
+}
+
 /// A cancellation's part of the subscription's update expression.
 enum CancellationPart {
     Set(String),
@@ -187,6 +202,19 @@ impl DynamoStore {
             }
             None => None,
         };
+        // A renewal's unpaid invoice: the dunning, and the sweeper's entry at its grace's end.
+        let dunning = match &u.dunning {
+            Some(Some(d)) => {
+                expression.push_str(", dunning = :dunning");
+                values.push((":dunning", value(d)?));
+                Some(self.put(dunning_due_row(&u.subscription_id, d), None)?)
+            }
+            Some(None) => {
+                removed.push("dunning");
+                Some(self.delete(&keys::dunning_due(&u.subscription_id), None, vec![])?)
+            }
+            None => None,
+        };
         if !removed.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
@@ -206,6 +234,10 @@ impl DynamoStore {
         ];
         items.extend(suspension);
         items.extend(withdrawn);
+        items.extend(dunning);
+        if let Some(job) = &u.notice_job {
+            items.push(self.outbox_item(job, u.event_created)?);
+        }
         if let Some(i) = &u.invoice {
             items.push(self.put(ledger_row(&u.subscription_id, i)?, None)?);
         }
@@ -436,6 +468,53 @@ impl DynamoStore {
                 }
             })
             .collect()
+    }
+
+    pub(super) async fn dunning_due_query(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let items = self.due_in_lists(keys::dunning_due_partition, now.timestamp(), limit).await?;
+        items
+            .iter()
+            .map(|item| {
+                let id = item.get("subscription_id").and_then(|v| v.as_s().ok()).cloned();
+                let at = item
+                    .get("access_until")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .and_then(|t| DateTime::from_timestamp(t, 0));
+                match (id, at) {
+                    (Some(id), Some(at)) => Ok((id, at)),
+                    _ => Err(StoreError::Internal("dunning entry without its subscription or end".into())),
+                }
+            })
+            .collect()
+    }
+
+    /// Only the entry for this end of the grace days.
+    pub(super) async fn forget_dunning_due_write(
+        &self,
+        subscription_id: &str,
+        access_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_map(&keys::dunning_due(subscription_id))))
+            .condition_expression("access_until = :at")
+            .expression_attribute_values(":at", n(access_until.timestamp()))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(())
+            }
+            Err(e) => Err(fault(e)),
+        }
     }
 
     /// The entry for this end looked at again at `next_look` (its place in the list moves).

@@ -4,6 +4,31 @@
 use super::*;
 
 impl DynamoStore {
+    /// One attribute of an organization that exists: nothing else of it is written.
+    pub(super) async fn set_organization_grace_days_in_table(
+        &self,
+        organization_id: &str,
+        days: u32,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_map(&keys::organization(organization_id))))
+            .update_expression("SET grace_days = :d")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":d", n(i64::from(days)))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(e) => Err(fault(e)),
+        }
+    }
+
     /// Only the first configuration stays: a second session racing the first keeps its.
     pub(super) async fn set_billing_portal_configuration_in_table(
         &self,

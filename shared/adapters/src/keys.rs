@@ -23,6 +23,7 @@
 //! | seats just bought by auto-grow, until written (no other change begins meanwhile) | `SUB#{id}` | `GROWHOLD` | |
 //! | a lapsed subscription's suspension (its seats wait for a reactivation) | `SUB#{id}` | `SUSPENSION` | `SUSPENDED#{shard}` / `{until:012}#{sub}` (the sweeper's list) |
 //! | an invoice of the ledger (a provider that keeps none: offline) | `SUB#{id}` | `INVOICE#{invoice id}` | |
+//! | an unpaid renewal's grace days, until paid or lapsed | `SUB#{id}` | `DUNNINGDUE` | `DUNNINGDUE#{shard}` / `{access_until:012}#{sub}` (the sweeper's list) |
 //! | a subscription set to end at its period's end, until dealt with | `SUB#{id}` | `CANCELDUE` | `CANCELDUE#{shard}` / `{cancel_at:012}#{sub}` (the sweeper's list) |
 //! | seats reserved by a batch, until given back | `SUB#{id}` | `RESERVATION#{id}` | `SEATRESERVATION` / `{created:012}#{id}` |
 //! | grant | `CUSTOMER#{holder}` | `GRANT#{seat id}#{benefit id}` | |
@@ -210,6 +211,15 @@ pub fn ledger_invoice(sub: &str, invoice: &str) -> Key {
     key(format!("SUB#{sub}"), &format!("{LEDGER_INVOICE_PREFIX}{invoice}"))
 }
 pub const LEDGER_INVOICE_PREFIX: &str = "INVOICE#";
+pub fn dunning_due(sub: &str) -> Key {
+    key(format!("SUB#{sub}"), "DUNNINGDUE")
+}
+pub fn dunning_due_partition(shard: u32) -> String {
+    format!("DUNNINGDUE#{shard}")
+}
+pub fn dunning_due_entry(sub: &str, access_until: i64) -> (String, String) {
+    (dunning_due_partition(shard_of(sub)), format!("{access_until:012}#{sub}"))
+}
 pub fn cancellation_due(sub: &str) -> Key {
     key(format!("SUB#{sub}"), "CANCELDUE")
 }

@@ -104,6 +104,11 @@ impl PaymentGateway for OfflineGateway {
         Ok(())
     }
 
+    /// Nothing to stop offline: no one retries a payment.
+    async fn cancel_now(&self, _id: &str, _key: &str) -> Result<(), PortError> {
+        Ok(())
+    }
+
     /// No portal offline: there is no card, address or tax id to change.
     async fn create_billing_portal_configuration(
         &self,

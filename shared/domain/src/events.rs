@@ -51,6 +51,14 @@ pub struct SubscriptionState {
     pub cancellation: Option<StateCancellation>,
 }
 
+/// The invoice of a failed payment: what is due and where to pay it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedInvoice {
+    pub id: String,
+    pub amount_due: i64,
+    pub hosted_invoice_url: Option<String>,
+}
+
 /// Stripe's cancellation fields of a subscription, as an event carries them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateCancellation {
@@ -95,6 +103,9 @@ pub enum PaymentEventKind {
         provider_subscription_id: String,
         checkout_id: Option<String>,
         billing_reason: Option<String>,
+        /// The unpaid invoice, when the event carries it.
+        #[serde(default)]
+        invoice: Option<FailedInvoice>,
     },
     /// A type this system does not act on (acknowledged with 200).
     Ignored {

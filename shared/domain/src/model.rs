@@ -58,6 +58,35 @@ pub struct Organization {
     /// first session, then kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_portal_configuration_id: Option<String>,
+    /// Days a subscription whose renewal is unpaid keeps its seats before it lapses (even if
+    /// the provider still retries); [`DEFAULT_GRACE_DAYS`] when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_days: Option<u32>,
+}
+
+/// How long an unpaid renewal keeps its seats, unless the organization says otherwise.
+pub const DEFAULT_GRACE_DAYS: u32 = 14;
+
+impl Organization {
+    pub fn grace_days(&self) -> u32 {
+        self.grace_days.unwrap_or(DEFAULT_GRACE_DAYS)
+    }
+}
+
+/// A renewal whose payment failed, until it is paid or the grace period ends (dunning).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dunning {
+    /// The first failure of this unpaid invoice.
+    pub failed_at: DateTime<Utc>,
+    pub invoice_id: Option<String>,
+    pub amount_due: MinorUnits,
+    /// The provider's page to pay the invoice (Stripe's hosted invoice page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_url: Option<String>,
+    /// Seats and benefits work until then; the sweeper lapses the subscription at it.
+    pub access_until: DateTime<Utc>,
+    /// Failed attempts seen (the provider retries).
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -510,6 +539,9 @@ pub struct Subscription {
     /// changes, the event's for the provider's): an event older than it says nothing of it.
     #[serde(default)]
     pub cancellation_changed_at: i64,
+    /// A renewal's payment failed: the banner, the mail, the grace period's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dunning: Option<Dunning>,
 }
 
 impl Subscription {

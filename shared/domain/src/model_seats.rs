@@ -151,6 +151,10 @@ pub enum JobKind {
     /// Mail a sign-in link if the email is an organization's customer (the worker looks; the
     /// request that asked never does, so known and unknown emails cost and answer the same).
     SignIn,
+    /// Mail the billing managers that a renewal's payment failed (with the page to pay it).
+    PaymentFailed,
+    /// Mail the billing managers that the unpaid renewal was paid after all.
+    PaymentRecovered,
 }
 
 impl JobKind {
@@ -163,6 +167,8 @@ impl JobKind {
             JobKind::Restore => "restore",
             JobKind::Invite => "invite",
             JobKind::SignIn => "sign_in",
+            JobKind::PaymentFailed => "payment_failed",
+            JobKind::PaymentRecovered => "payment_recovered",
         }
     }
 }
@@ -267,6 +273,20 @@ impl Job {
             cursor: None,
             claim_token: None,
             sign_in: Some(SignInAsk { organization_slug: slug.to_string(), email: email.to_string() }),
+        }
+    }
+
+    /// A mail to a subscription's billing managers about its payment (one per subscription
+    /// and kind in the outbox: a later one of the same kind replaces it).
+    pub fn billing_notice(kind: JobKind, subscription_id: &str, customer_id: &str) -> Job {
+        Job {
+            kind,
+            seat_id: subscription_id.to_string(),
+            subscription_id: subscription_id.to_string(),
+            customer_id: customer_id.to_string(),
+            cursor: None,
+            claim_token: None,
+            sign_in: None,
         }
     }
 

@@ -309,6 +309,11 @@ pub struct BillingUpdate {
     /// Applies only while no change is in flight (the sweeper's end of a cancellation must not
     /// overtake a resume that began).
     pub require_no_change: bool,
+    /// A renewal's payment failed (`Some(Some)`: the dunning and the sweeper's entry at its
+    /// end), or it is over (`Some(None)`: paid, or lapsed).
+    pub dunning: Option<Option<Dunning>>,
+    /// The billing managers' mail about it, committed to the outbox with the state.
+    pub notice_job: Option<Job>,
     pub audit: Option<AuditEvent>,
     /// The ledger's record of a renewal's invoice (a provider that keeps none).
     pub invoice: Option<BillingInvoice>,
@@ -354,6 +359,10 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
     ) -> Result<bool, StoreError>;
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError>;
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
+    /// The organization's grace days for unpaid renewals; `false` when there is no such
+    /// organization.
+    async fn set_organization_grace_days(&self, organization_id: &str, days: u32)
+        -> Result<bool, StoreError>;
     /// Keeps the organization's billing portal configuration, unless it has one already
     /// (`false`: another session's made first; read it back).
     async fn set_billing_portal_configuration(
@@ -446,6 +455,18 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
         &self,
         subscription_id: &str,
         cancel_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Unpaid subscriptions whose grace days ended by `now`: `(id, access_until)`.
+    async fn dunning_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
+    /// Takes one off that list (only the entry for `access_until`).
+    async fn forget_dunning_due(
+        &self,
+        subscription_id: &str,
+        access_until: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     /// Looks again at `next_look` (the provider's own end has not come yet).
     async fn postpone_cancellation_due(

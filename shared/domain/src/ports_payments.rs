@@ -171,6 +171,13 @@ pub trait PaymentGateway: Send + Sync {
     fn keeps_invoices(&self) -> bool {
         true
     }
+    /// Ends the subscription at the provider now (an unpaid one at the end of its grace days):
+    /// no retry charges it after that.
+    async fn cancel_now(
+        &self,
+        provider_subscription_id: &str,
+        idempotency_key: &str,
+    ) -> Result<(), PortError>;
     /// Makes the billing portal's configuration (once per organization: the caller keeps its
     /// id); `None` when the provider has no portal (offline).
     async fn create_billing_portal_configuration(

@@ -196,6 +196,19 @@ pub struct SubscriptionView {
     pub canceled_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancellation_details: Option<CancellationDetailsView>,
+    /// A renewal's payment failed: what is due, where to pay it, until when seats work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_failed: Option<PaymentFailedView>,
+}
+
+/// `payment_failed: {amount_due, payment_url, failed_at, access_until, attempts}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentFailedView {
+    pub amount_due: MinorUnits,
+    pub payment_url: Option<String>,
+    pub failed_at: DateTime<Utc>,
+    pub access_until: DateTime<Utc>,
+    pub attempts: u32,
 }
 
 /// `cancellation_details: {reason, comment}`, as the billing manager gave them.
@@ -326,6 +339,13 @@ impl From<&Subscription> for SubscriptionView {
                 .cancellation
                 .as_ref()
                 .map(|c| CancellationDetailsView { reason: c.reason, comment: c.comment.clone() }),
+            payment_failed: s.dunning.as_ref().map(|d| PaymentFailedView {
+                amount_due: d.amount_due,
+                payment_url: d.payment_url.clone(),
+                failed_at: d.failed_at,
+                access_until: d.access_until,
+                attempts: d.attempts,
+            }),
         }
     }
 }

@@ -173,6 +173,7 @@ async fn a_declined_changes_invoice_is_open_until_paid_and_renewals_follow_their
             provider_subscription_id: "sub_decl".into(),
             checkout_id: None,
             billing_reason: Some("subscription_cycle".into()),
+            invoice: None,
         },
     );
     billing_events::handle(&f.app, &failed).await.expect("failed");

@@ -134,6 +134,9 @@ impl PaymentGateway for NoStripeKey {
     ) -> Result<Option<String>, PortError> {
         Err(no_key())
     }
+    async fn cancel_now(&self, _: &str, _: &str) -> Result<(), PortError> {
+        Err(no_key())
+    }
     async fn billing_portal_session(&self, _: &str, _: &str, _: &str) -> Result<String, PortError> {
         Err(no_key())
     }

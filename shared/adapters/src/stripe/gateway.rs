@@ -71,6 +71,24 @@ impl StripeGateway {
         read(resp).await
     }
 
+    /// DELETEs a resource (with an idempotency key: a retried call replays).
+    pub async fn delete<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        idempotency_key: &str,
+    ) -> Result<T, PortError> {
+        let resp = self
+            .http
+            .delete(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.secret_key)
+            .header("Stripe-Version", STRIPE_VERSION)
+            .header("Idempotency-Key", idempotency_key)
+            .send()
+            .await
+            .map_err(|e| PortError::Unavailable("stripe", e.without_url().to_string()))?;
+        read(resp).await
+    }
+
     pub async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str, query: &Form) -> Result<T, PortError> {
         let resp = self
             .http
@@ -262,6 +280,18 @@ impl PaymentGateway for StripeGateway {
                 Some(&format!("{}-cancel", c.idempotency_key)),
             )
             .await?;
+        Ok(())
+    }
+
+    /// `DELETE /v1/subscriptions/{id}`: canceled now, no proration, no final invoice; the open
+    /// invoice is left as it is (Stripe stops retrying a canceled subscription's invoices).
+    async fn cancel_now(
+        &self,
+        provider_subscription_id: &str,
+        idempotency_key: &str,
+    ) -> Result<(), PortError> {
+        let _: Subscription =
+            self.delete(&format!("/v1/subscriptions/{provider_subscription_id}"), idempotency_key).await?;
         Ok(())
     }
 

@@ -1,7 +1,9 @@
 //! Stripe webhooks: the signature check over the raw body, and Stripe's JSON turned into the
 //! domain's `PaymentEvent`.
 
-use domain::events::{ItemState, PaymentEvent, PaymentEventKind, StateCancellation, SubscriptionState};
+use domain::events::{
+    FailedInvoice, ItemState, PaymentEvent, PaymentEventKind, StateCancellation, SubscriptionState,
+};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -212,6 +214,11 @@ pub fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> {
                 provider_subscription_id: sid,
                 checkout_id: checkout_id_of(obj),
                 billing_reason: str_at(obj, &["billing_reason"]).map(str::to_string),
+                invoice: str_at(obj, &["id"]).map(|id| FailedInvoice {
+                    id: id.to_string(),
+                    amount_due: int_at(obj, &["amount_due"]).unwrap_or(0),
+                    hosted_invoice_url: str_at(obj, &["hosted_invoice_url"]).map(str::to_string),
+                }),
             },
             None => ignored(),
         },
@@ -344,6 +351,38 @@ mod tests {
                 checkout_id: None,
                 invoice_id: None,
                 billing_reason: None
+            })
+        );
+        let failed = br#"{"id":"evt_6","created":5,"type":"invoice.payment_failed",
+            "data":{"object":{"id":"in_7","amount_due":4200,"hosted_invoice_url":"https://invoice.stripe.com/i/x",
+            "billing_reason":"subscription_cycle","parent":{"subscription_details":{"subscription":"sub_9"}}}}}"#;
+        assert_eq!(
+            parse_event(failed).map(|e| e.kind),
+            Ok(PaymentEventKind::InvoicePaymentFailed {
+                provider_subscription_id: "sub_9".into(),
+                checkout_id: None,
+                billing_reason: Some("subscription_cycle".into()),
+                invoice: Some(FailedInvoice {
+                    id: "in_7".into(),
+                    amount_due: 4200,
+                    hosted_invoice_url: Some("https://invoice.stripe.com/i/x".into()),
+                }),
+            })
+        );
+        // A subscription set to cancel by hand at Stripe: its flag, end and reason.
+        let set = br#"{"id":"evt_7","created":5,"type":"customer.subscription.updated",
+            "data":{"object":{"id":"sub_9","status":"active","cancel_at_period_end":true,"cancel_at":99,
+            "cancellation_details":{"feedback":"too_expensive","comment":null,"reason":"cancellation_requested"}}}}"#;
+        let Ok(PaymentEventKind::SubscriptionUpdated { state, .. }) = parse_event(set).map(|e| e.kind) else {
+            panic!("an update")
+        };
+        assert_eq!(
+            state.cancellation,
+            Some(StateCancellation {
+                cancel_at_period_end: true,
+                cancel_at: Some(99),
+                feedback: Some("too_expensive".into()),
+                comment: None,
             })
         );
         let other = br#"{"id":"evt_5","created":5,"type":"charge.refunded","data":{"object":{}}}"#;

@@ -121,6 +121,21 @@ impl State {
         if let Some(w) = &u.cancellation {
             write_cancellation(&mut s.cancellations_due, sub, w);
         }
+        match &u.dunning {
+            Some(Some(d)) => {
+                s.dunning_due.insert(u.subscription_id.clone(), d.access_until);
+            }
+            Some(None) => {
+                s.dunning_due.remove(&u.subscription_id);
+            }
+            None => {}
+        }
+        if let Some(d) = &u.dunning {
+            sub.dunning = d.clone();
+        }
+        if let Some(job) = &u.notice_job {
+            s.put_job(job, u.event_created);
+        }
         if let Some(job) = &u.seats_job {
             s.put_job(job, u.event_created);
         }

@@ -45,6 +45,8 @@ pub struct MemoryPayments {
     pub charges: Mutex<Vec<ChargeRequest>>,
     pub schedules: Mutex<Vec<RenewalSchedule>>,
     pub released: Mutex<Vec<String>>,
+    /// Every subscription ended at once (an unpaid one after its grace days).
+    pub canceled_now: Mutex<Vec<String>>,
     /// Every billing portal configuration made.
     pub portal_configurations: Mutex<Vec<BillingPortalConfiguration>>,
     /// Every `cancel_at_period_end` call, in order (the last one is the provider's flag).
@@ -131,6 +133,10 @@ impl PaymentGateway for MemoryPayments {
     }
     fn keeps_invoices(&self) -> bool {
         false
+    }
+    async fn cancel_now(&self, provider_subscription_id: &str, _key: &str) -> Result<(), PortError> {
+        push(&self.canceled_now, &provider_subscription_id.to_string());
+        Ok(())
     }
     async fn create_billing_portal_configuration(
         &self,

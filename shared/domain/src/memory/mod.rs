@@ -46,6 +46,8 @@ struct State {
     /// The sweeper's list of cancellations at a period's end: subscription → (its end, the
     /// sweeper's next look).
     cancellations_due: HashMap<String, (DateTime<Utc>, DateTime<Utc>)>,
+    /// The sweeper's list of unpaid subscriptions: subscription → the end of its grace days.
+    dunning_due: HashMap<String, DateTime<Utc>>,
     /// The invoice ledger (a provider that keeps no invoices): subscription → its invoices.
     ledger: HashMap<String, Vec<BillingInvoice>>,
     /// (subscription, seat) → seat, in creation order by id.
@@ -122,6 +124,19 @@ impl Store for MemoryStore {
     }
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError> {
         self.with(|s| s.orgs.get(id).cloned())
+    }
+    async fn set_organization_grace_days(
+        &self,
+        organization_id: &str,
+        days: u32,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| match s.orgs.get_mut(organization_id) {
+            Some(org) => {
+                org.grace_days = Some(days);
+                true
+            }
+            None => false,
+        })
     }
     async fn set_billing_portal_configuration(
         &self,
@@ -310,6 +325,33 @@ impl Store for MemoryStore {
         self.with(|s| {
             if s.cancellations_due.get(subscription_id).is_some_and(|x| x.0 == cancel_at) {
                 s.cancellations_due.remove(subscription_id);
+            }
+        })
+    }
+    async fn dunning_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        self.with(|s| {
+            let mut due: Vec<(DateTime<Utc>, String)> = s
+                .dunning_due
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(id, at)| (*at, id.clone()))
+                .collect();
+            due.sort();
+            due.into_iter().take(limit).map(|(at, id)| (id, at)).collect()
+        })
+    }
+    async fn forget_dunning_due(
+        &self,
+        subscription_id: &str,
+        access_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if s.dunning_due.get(subscription_id) == Some(&access_until) {
+                s.dunning_due.remove(subscription_id);
             }
         })
     }

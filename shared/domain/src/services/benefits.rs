@@ -41,6 +41,8 @@ pub async fn process(app: &App, job: &Job) -> Result<(), DomainError> {
         }
         // It leaves the outbox in the write that records the mail.
         JobKind::Invite => return super::invitations::send(app, job).await,
+        // It leaves the outbox once mailed (or found no longer true).
+        JobKind::PaymentFailed | JobKind::PaymentRecovered => return super::dunning::mail(app, job).await,
         // Never in the outbox: the queue's message is all there is of it.
         JobKind::SignIn => {
             return match &job.sign_in {

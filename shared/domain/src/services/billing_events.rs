@@ -118,7 +118,12 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             app.store.record_event(&event.id, app.clock.now()).await?;
             Ok(if done { Outcome::Applied } else { Outcome::Unchanged })
         }
-        PaymentEventKind::InvoicePaymentFailed { provider_subscription_id, checkout_id, billing_reason } => {
+        PaymentEventKind::InvoicePaymentFailed {
+            provider_subscription_id,
+            checkout_id,
+            billing_reason,
+            invoice,
+        } => {
             let Some(sub) = known(app, event, provider_subscription_id, checkout_id).await? else {
                 return ignore(app, event).await;
             };
@@ -127,15 +132,27 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
                 false => super::invoices::renewal_payment(app, &sub, false).await?,
                 true => None,
             };
-            update_billing(app, event, provider_subscription_id, Some(sub), |s| match s.status {
+            let grace_days = match of_a_change {
+                false => app
+                    .store
+                    .organization(&sub.organization_id)
+                    .await?
+                    .map_or(DEFAULT_GRACE_DAYS, |o| o.grace_days()),
+                true => DEFAULT_GRACE_DAYS,
+            };
+            let at = at_unix(event.created)?;
+            update_billing(app, event, provider_subscription_id, Some(sub), |s| {
                 // A change's declined payment leaves the subscription as it was (pay first):
-                // only a renewal's failure makes it past due.
-                SubscriptionStatus::Active | SubscriptionStatus::Trialing
-                    if !of_a_change && s.pending_change.is_none() && s.change_intent.is_none() =>
-                {
-                    Next { invoice: unpaid.clone(), ..Next::status(SubscriptionStatus::PastDue) }
+                // only a renewal's failure makes it past due, and starts (or continues) dunning.
+                let renewal_failed = !of_a_change && s.pending_change.is_none() && s.change_intent.is_none();
+                let dunning = Some(Some(super::dunning::after_failure(s, grace_days, invoice.as_ref(), at)));
+                match s.status {
+                    SubscriptionStatus::Active | SubscriptionStatus::Trialing if renewal_failed => {
+                        Next { invoice: unpaid.clone(), dunning, ..Next::status(SubscriptionStatus::PastDue) }
+                    }
+                    SubscriptionStatus::PastDue if renewal_failed => Next { dunning, ..Next::none() },
+                    _ => Next::none(),
                 }
-                _ => Next::none(),
             })
             .await
         }
@@ -162,9 +179,14 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
                 true => None,
             };
             update_billing(app, event, provider_subscription_id, as_read, |s| match s.status {
-                SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid if !of_a_change => {
-                    Next { invoice: paid.clone(), ..Next::status(SubscriptionStatus::Active) }
-                }
+                SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid if !of_a_change => Next {
+                    invoice: paid.clone(),
+                    dunning: Some(None),
+                    ..Next::status(SubscriptionStatus::Active)
+                },
+                // Paid while still active (the failure's event never came, or came late): any
+                // dunning ends.
+                _ if !of_a_change && s.dunning.is_some() => Next { dunning: Some(None), ..Next::none() },
                 _ => Next::none(),
             })
             .await

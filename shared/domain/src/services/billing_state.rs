@@ -24,6 +24,8 @@ pub(super) struct Next {
     pub(super) cancellation: Option<StateCancellation>,
     /// Write only while no change is in flight.
     pub(super) only_without_change: bool,
+    /// A renewal's payment failed (the dunning it starts or continues), or was paid (`Some(None)`).
+    pub(super) dunning: Option<Option<Dunning>>,
 }
 
 impl Next {
@@ -35,6 +37,7 @@ impl Next {
             invoice: None,
             cancellation: None,
             only_without_change: false,
+            dunning: None,
         }
     }
     pub(super) fn status(s: SubscriptionStatus) -> Self {
@@ -178,11 +181,27 @@ where
         // hand), when it is newer than our last change of it.
         let cancellation = mirrored_cancellation(event, &sub, next.cancellation.as_ref(), status, end);
         let withdrawn = cancellation.as_ref().is_some_and(|w| w.cancellation.is_none());
+        // A lapse ends a dunning too (its entry with it); otherwise the event says.
+        let dunning = match (status.is_lapsed(), &sub.dunning, next.dunning.take()) {
+            (true, Some(_), _) => Some(None),
+            (true, None, _) => None,
+            (false, None, Some(None)) => None,
+            (false, _, d) => d,
+        };
+        let payment_failed = matches!(dunning, Some(Some(_))) && sub.dunning.is_none();
+        let recovered = matches!(dunning, Some(None)) && !status.is_lapsed();
+        // The billing managers hear of it once: when the dunning starts, and when it is paid.
+        let notice_job = match (payment_failed, recovered) {
+            (true, _) => Some(Job::billing_notice(JobKind::PaymentFailed, &sub.id, &sub.customer_id)),
+            (_, true) => Some(Job::billing_notice(JobKind::PaymentRecovered, &sub.id, &sub.customer_id)),
+            _ => None,
+        };
         let billing_changed = status != sub.status
             || start != sub.current_period_start
             || end != sub.current_period_end
             || renewal.is_some()
-            || cancellation.is_some();
+            || cancellation.is_some()
+            || dunning.is_some();
         if !billing_changed
             && period_confirmed == sub.period_confirmed
             && provider_item_id == sub.provider_item_id
@@ -197,6 +216,8 @@ where
         let kind = match (&renewal, lapsed) {
             (_, true) => "subscription.lapsed",
             _ if reactivated => "subscription.reactivated",
+            _ if payment_failed => "subscription.payment_failed",
+            _ if recovered => "subscription.payment_recovered",
             _ if withdrawn => "subscription.resumed",
             _ if cancellation.is_some() => "subscription.cancellation_scheduled",
             (Some(_), _) => "subscription.renewed",
@@ -216,6 +237,9 @@ where
             after.cancellation = w.cancellation.clone();
             after.cancellation_changed_at = w.at;
         }
+        if let Some(d) = &dunning {
+            after.dunning = d.clone();
+        }
         if let Some(r) = &renewal {
             // The renewal bills the scheduled terms, and the schedule is used up.
             (after.seats, after.assign_cap, after.interval, after.unit_amount) =
@@ -234,6 +258,10 @@ where
                 "current_period_start": start,
                 "current_period_end": end,
                 "cancellation_withdrawn": withdrawn,
+                "dunning": dunning.as_ref().map(|d| d.as_ref().map(|d| json!({
+                    "amount_due": d.amount_due, "access_until": d.access_until,
+                    "attempts": d.attempts, "invoice_id": d.invoice_id,
+                }))),
                 "cancel_at": cancellation.as_ref().and_then(|w| w.cancellation.as_ref()).map(|c| c.cancel_at),
                 "renewal": renewal.as_ref().map(|r| json!({
                     "seats": r.seats, "interval": r.interval, "unit_amount": r.unit_amount,
@@ -265,6 +293,8 @@ where
             suspension,
             cancellation,
             require_no_change: next.only_without_change,
+            dunning,
+            notice_job: notice_job.clone(),
             audit,
             invoice,
         };
@@ -274,6 +304,11 @@ where
             Applied::Applied => {
                 if let Some(a) = &update.audit {
                     announce::announce(app, [a]).await;
+                }
+                if let Some(job) = notice_job {
+                    if let Err(e) = app.jobs.enqueue(&[job]).await {
+                        tracing::warn!(subscription_id = %sub.id, error = %e, "payment notice not sent; the sweeper will send it");
+                    }
                 }
                 if let Some(job) = seats_job {
                     if let Err(e) = app.jobs.enqueue(&[job]).await {

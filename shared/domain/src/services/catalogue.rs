@@ -36,6 +36,7 @@ pub async fn create_organization(
         email: input.email.as_deref().map(|e| validate::email("email", e)).transpose()?,
         created_at: app.clock.now(),
         billing_portal_configuration_id: None,
+        grace_days: None,
     };
     let api_key = secrets::new_secret(secrets::API_KEY_PREFIX);
     let record = key_record(app, &org.id, &api_key, org.created_at);
@@ -102,6 +103,37 @@ pub async fn rotate_api_key(
     let others_expire_at = now + chrono::Duration::seconds(grace);
     app.store.rotate_api_key(&record, &secrets::hash(&api_key), others_expire_at).await?;
     Ok(NewApiKey { key: ApiKeyView::from(&record), api_key, previous_keys_expire_at: others_expire_at })
+}
+
+/// `PATCH /v1/organizations/{id}`: the organization's billing settings. Only the fields sent
+/// change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationSettings {
+    /// Days an unpaid renewal keeps its seats before the subscription lapses (0–60).
+    #[serde(default)]
+    pub grace_days: Option<u32>,
+}
+
+/// Longest grace an unpaid renewal may get (Stripe's own retries stop within about a month).
+pub const MAX_GRACE_DAYS: u32 = 60;
+
+pub async fn update_organization(
+    app: &App,
+    who: &Principal,
+    organization_id: &str,
+    input: OrganizationSettings,
+) -> Result<Organization, DomainError> {
+    let org_id = own_organization(who, organization_id)?;
+    if input.grace_days.is_some_and(|d| d > MAX_GRACE_DAYS) {
+        return Err(DomainError::invalid("grace_days", format!("must be from 0 to {MAX_GRACE_DAYS}")));
+    }
+    if let Some(days) = input.grace_days {
+        if !app.store.set_organization_grace_days(org_id, days).await? {
+            return Err(DomainError::NotFound("organization"));
+        }
+    }
+    app.store.organization(org_id).await?.ok_or(DomainError::NotFound("organization"))
 }
 
 /// The organization's keys, without their secret.

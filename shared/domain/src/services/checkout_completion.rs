@@ -114,6 +114,7 @@ pub(super) async fn complete_checkout(
             restored_into: None,
             cancellation: None,
             cancellation_changed_at: 0,
+            dunning: None,
         };
         let mut completed = checkout.clone();
         completed.status = CheckoutStatus::Completed;

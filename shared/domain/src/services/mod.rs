@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod changes;
 mod checkout_completion;
 pub mod claims;
+pub mod dunning;
 pub mod grow;
 pub mod invitations;
 pub mod invoices;

@@ -41,6 +41,8 @@ pub struct Sweep {
     /// Subscriptions set to cancel whose period ended, lapsed now (offline, or Stripe's end
     /// event lost).
     pub cancellations_ended: usize,
+    /// Unpaid subscriptions whose grace days ended, lapsed now (and cancelled at the provider).
+    pub unpaid_lapsed: usize,
 }
 
 pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> {
@@ -97,6 +99,12 @@ pub async fn sweep(app: &App, stale_after_s: i64) -> Result<Sweep, DomainError> 
             (out.webhooks_dispatched, out.webhook_deliveries_resent) = (hooks.dispatched, hooks.resent)
         }
         Err(e) => tracing::warn!(error = %e, "webhook work not swept; the next sweep tries again"),
+    }
+    match super::dunning::end_due(app, CANCELLATIONS_PER_SWEEP).await {
+        Ok(n) => out.unpaid_lapsed = n,
+        Err(e) => {
+            tracing::warn!(error = %e, "unpaid subscriptions not lapsed yet; the next sweep tries again")
+        }
     }
     // Last: it may wait on the provider, within a budget of its own.
     match super::changes::cancel::end_due(app, CANCELLATIONS_PER_SWEEP).await {
