@@ -41,6 +41,7 @@ fn checkout(org_id: &str) -> Checkout {
         subscription_id: None,
         created_at: now(),
         expires_at: now() + Duration::days(1),
+        trial_days: None,
     }
 }
 
@@ -83,6 +84,7 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         cancellation: None,
         cancellation_changed_at: 0,
         dunning: None,
+        trial_end: None,
     };
     CheckoutCompletion {
         checkout_id: c.id.clone(),

@@ -22,6 +22,7 @@ fn request() -> CheckoutSessionRequest {
         customer_email: "boss@corp.example".into(),
         success_url: "https://corp.example/ok?x=1".into(),
         cancel_url: "https://corp.example/cancel".into(),
+        trial_days: None,
     }
 }
 
@@ -137,6 +138,7 @@ fn charge(quantity: i64, interval: Interval, unit_amount: i64) -> ChargeRequest 
         interval,
         period_start: t("2025-03-01T00:00:00Z"),
         period_end: t("2025-04-01T00:00:00Z"),
+        trialing: false,
     }
 }
 
@@ -204,6 +206,11 @@ fn every_form_the_gateway_sends_is_valid_for_stripes_openapi_description() {
         ("POST", "/v1/products", forms::product_form(&product)),
         ("POST", "/v1/prices", forms::price_form("prod_s", &product, Interval::Year, 10000)),
         ("POST", "/v1/checkout/sessions", forms::checkout_session_form(&request())),
+        (
+            "POST",
+            "/v1/checkout/sessions",
+            forms::checkout_session_form(&CheckoutSessionRequest { trial_days: Some(14), ..request() }),
+        ),
         ("POST", "/v1/subscriptions/sub_123", forms::charge_form("si_1", &charge(8, Interval::Month, 1000))),
         ("POST", "/v1/subscriptions/sub_123", forms::charge_form("si_1", &charge(5, Interval::Year, 10000))),
         (

@@ -29,6 +29,11 @@ async fn world() -> World {
 
 /// `seats` monthly seats bought through Checkout at the simulator's 2025-03-01.
 async fn world_of(seats: i64) -> World {
+    world_with(seats, None).await
+}
+
+/// The same, with `trial_days` of free trial.
+async fn world_with(seats: i64, trial_days: Option<u32>) -> World {
     let sim = StripeSim::start_at(MARCH).await;
     let gw = StripeGateway::new(&sim.base_url(), StripeSim::SECRET_KEY).expect("client");
     let prices = gw.create_prices(&product()).await.expect("prices");
@@ -40,6 +45,7 @@ async fn world_of(seats: i64) -> World {
             customer_email: "boss@corp.example".into(),
             success_url: "https://corp.example/ok".into(),
             cancel_url: "https://corp.example/no".into(),
+            trial_days,
         })
         .await
         .expect("session");
@@ -70,6 +76,7 @@ impl World {
             interval,
             period_start: t(state.period_start),
             period_end: t(state.period_end),
+            trialing: false,
         }
     }
 }
@@ -346,4 +353,28 @@ async fn invoices_are_listed_page_by_page_through_stripes_cursor() {
     assert!(all
         .iter()
         .all(|i| i.number.is_some() && i.invoice_pdf.is_some() && i.tax == 0 && i.status == "paid"));
+}
+
+/// A Checkout with a free trial: Stripe's subscription is `trialing`, its first period the
+/// trial, its first invoice free; at the trial's end it bills the seats for a month.
+#[tokio::test]
+async fn a_trial_starts_trialing_for_free_and_bills_at_its_end() {
+    let w = world_with(4, Some(14)).await;
+    let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+    assert_eq!((state.status.as_str(), state.period_end - state.period_start), ("trialing", 14 * DAY));
+    let trial_end = state.period_end;
+    let invoices = w.gw.invoices(&w.sub, 10, None).await.expect("list").expect("Stripe keeps them");
+    assert_eq!(invoices.data.iter().map(|i| i.total).collect::<Vec<_>>(), [0], "the trial costs nothing");
+    w.sim.advance(14 * DAY + 60).await;
+    let state = w.gw.subscription(&w.sub).await.expect("read").expect("subscription");
+    assert_eq!((state.status.as_str(), state.period_start), ("active", trial_end));
+    let invoices = w.gw.invoices(&w.sub, 10, None).await.expect("list").expect("list");
+    assert_eq!(
+        (
+            invoices.data[0].total,
+            invoices.data[0].billing_reason.as_deref(),
+            invoices.data[0].status.as_str()
+        ),
+        (4000, Some("subscription_cycle"), "paid")
+    );
 }

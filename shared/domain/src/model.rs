@@ -186,6 +186,9 @@ pub struct Product {
     /// the seats, charged first (`grow`).
     #[serde(default)]
     pub when_full: WhenFull,
+    /// Days of free trial a purchase starts with (seats usable, the first invoice at its end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -257,6 +260,9 @@ pub struct Checkout {
     pub subscription_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The product's trial when the checkout was made: nothing is due until it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -542,6 +548,9 @@ pub struct Subscription {
     /// A renewal's payment failed: the banner, the mail, the grace period's end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dunning: Option<Dunning>,
+    /// The end of the free trial it started with (while `trialing`, its first period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_end: Option<DateTime<Utc>>,
 }
 
 impl Subscription {

@@ -15,6 +15,8 @@ pub struct CheckoutSessionRequest {
     pub customer_email: String,
     pub success_url: String,
     pub cancel_url: String,
+    /// Days of free trial the subscription starts with.
+    pub trial_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +78,8 @@ pub struct ChargeRequest {
     pub interval: Interval,
     pub period_start: DateTime<Utc>,
     pub period_end: DateTime<Utc>,
+    /// In a free trial: nothing is prorated (the first invoice comes at its end).
+    pub trialing: bool,
 }
 
 /// What the provider did with a change that charges.

@@ -220,10 +220,25 @@ pub fn offline_charge(c: &crate::ports::ChargeRequest) -> Result<Quote, DomainEr
     };
     let at = DateTime::from_timestamp(c.proration_date, 0)
         .ok_or_else(|| DomainError::invalid("proration_date", "is not a valid Unix time"))?;
+    if c.trialing {
+        return Ok(trial_quote(c.unit_amount, c.quantity, at));
+    }
     if c.interval != c.previous_interval {
         quote_interval_change(&state, c.interval, c.unit_amount, at)
     } else {
         quote_seat_change(&state, c.quantity, at)
+    }
+}
+
+/// More seats during a free trial: nothing is due now (nothing of the trial is billed); the
+/// first invoice, at the trial's end, bills them.
+pub fn trial_quote(unit_amount: MinorUnits, seats: i64, at: DateTime<Utc>) -> Quote {
+    Quote {
+        effective: Effective::Now,
+        effective_at: at,
+        lines: vec![],
+        amount_due_now: 0,
+        next_renewal_amount: unit_amount * seats,
     }
 }
 

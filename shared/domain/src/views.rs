@@ -129,6 +129,9 @@ pub struct CheckoutView {
     pub subscription_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// A free trial first: `amount_due` is billed at its end, nothing now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial_days: Option<u32>,
 }
 
 impl CheckoutView {
@@ -154,6 +157,7 @@ impl CheckoutView {
             subscription_id: c.subscription_id.clone(),
             created_at: c.created_at,
             expires_at: c.expires_at,
+            trial_days: c.trial_days,
         }
     }
 }
@@ -199,6 +203,9 @@ pub struct SubscriptionView {
     /// A renewal's payment failed: what is due, where to pay it, until when seats work.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_failed: Option<PaymentFailedView>,
+    /// The end of the free trial it started with (the first invoice comes then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial_end: Option<DateTime<Utc>>,
 }
 
 /// `payment_failed: {amount_due, payment_url, failed_at, access_until, attempts}`.
@@ -339,6 +346,7 @@ impl From<&Subscription> for SubscriptionView {
                 .cancellation
                 .as_ref()
                 .map(|c| CancellationDetailsView { reason: c.reason, comment: c.comment.clone() }),
+            trial_end: s.trial_end,
             payment_failed: s.dunning.as_ref().map(|d| PaymentFailedView {
                 amount_due: d.amount_due,
                 payment_url: d.payment_url.clone(),

@@ -60,6 +60,7 @@ async fn merchant(w: &World, slug: &str) -> (Principal, Product) {
             max_seats: Some(50),
             benefit_ids: vec![benefit.benefit.id.clone()],
             when_full: None,
+            trial_days: None,
         },
     )
     .await
@@ -341,6 +342,7 @@ async fn another_organization_sees_nothing() {
             max_seats: None,
             benefit_ids: vec![acme_benefit],
             when_full: None,
+            trial_days: None,
         },
     )
     .await;

@@ -39,7 +39,7 @@ pub fn price_form(stripe_product_id: &str, p: &Product, interval: Interval, unit
 /// Price whose quantity is the seat count. Our checkout's id rides in the subscription's
 /// metadata, which tells our subscriptions' events from other integrations'.
 pub fn checkout_session_form(req: &CheckoutSessionRequest) -> Form {
-    vec![
+    let mut form = vec![
         f("mode", "subscription"),
         f("client_reference_id", &req.checkout_id),
         f("customer_email", &req.customer_email),
@@ -49,7 +49,12 @@ pub fn checkout_session_form(req: &CheckoutSessionRequest) -> Form {
         f("line_items[0][quantity]", req.seats),
         f("metadata[checkout_id]", &req.checkout_id),
         f("subscription_data[metadata][checkout_id]", &req.checkout_id),
-    ]
+    ];
+    if let Some(days) = req.trial_days {
+        // A free trial: the subscription starts `trialing`, its first invoice at the trial's end.
+        form.push(f("subscription_data[trial_period_days]", days));
+    }
+    form
 }
 
 /// A change that charges now, paid first: the item moves to the quantity and Price,

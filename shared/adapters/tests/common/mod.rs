@@ -17,5 +17,6 @@ pub fn product() -> Product {
         created_at: chrono::Utc::now(),
         provider_prices: ProviderPrices::default(),
         when_full: WhenFull::Block,
+        trial_days: None,
     }
 }

@@ -36,6 +36,8 @@ pub struct Plan {
     pub activation_limit: Option<u32>,
     /// What assigning on a full subscription does.
     pub when_full: WhenFull,
+    /// Days of free trial.
+    pub trial_days: Option<u32>,
 }
 
 impl Default for Plan {
@@ -49,6 +51,7 @@ impl Default for Plan {
             license_prefix: Some("ACME"),
             activation_limit: None,
             when_full: WhenFull::Block,
+            trial_days: None,
         }
     }
 }
@@ -86,6 +89,7 @@ pub async fn product(app: &App, merchant: &Principal, plan: &Plan) -> Result<Pro
         max_seats: plan.max_seats,
         benefit_ids,
         when_full: Some(plan.when_full),
+        trial_days: plan.trial_days,
     };
     catalogue::create_product(app, merchant, new).await
 }

@@ -115,6 +115,9 @@ pub struct OrganizationSettings {
     pub grace_days: Option<u32>,
 }
 
+/// Longest free trial (Stripe's own limit: two years).
+pub const MAX_TRIAL_DAYS: u32 = 730;
+
 /// Longest grace an unpaid renewal may get (Stripe's own retries stop within about a month).
 pub const MAX_GRACE_DAYS: u32 = 60;
 
@@ -301,6 +304,9 @@ pub struct NewProduct {
     /// `block` (the default) or `grow`: see [`WhenFull`].
     #[serde(default)]
     pub when_full: Option<WhenFull>,
+    /// Days of free trial each purchase starts with (1–730).
+    #[serde(default)]
+    pub trial_days: Option<u32>,
 }
 
 fn price(field: &str, p: Option<NewPrice>) -> Result<Option<Price>, DomainError> {
@@ -344,6 +350,9 @@ pub async fn create_product(app: &App, who: &Principal, input: NewProduct) -> Re
             format!("must be from min_seats ({min_seats}) to {MAX_SEATS}"),
         ));
     }
+    if input.trial_days.is_some_and(|d| !(1..=MAX_TRIAL_DAYS).contains(&d)) {
+        return Err(DomainError::invalid("trial_days", format!("must be from 1 to {MAX_TRIAL_DAYS}")));
+    }
     if input.benefit_ids.len() > 20 {
         return Err(DomainError::invalid("benefit_ids", "at most 20 benefits"));
     }
@@ -373,6 +382,7 @@ pub async fn create_product(app: &App, who: &Principal, input: NewProduct) -> Re
         created_at: app.clock.now(),
         provider_prices: Default::default(),
         when_full: input.when_full.unwrap_or_default(),
+        trial_days: input.trial_days,
     };
     // The provider's Product and Prices first: every checkout and change names a Price.
     let provider_prices = app.payments.create_prices(&product).await?;

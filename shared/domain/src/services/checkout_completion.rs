@@ -44,13 +44,25 @@ pub(super) async fn complete_checkout(
     // subscription, before this event). A provider without state (offline) gets an estimate
     // from the event's time until its first subscription event brings the real one.
     let provider = app.payments.subscription(provider_subscription_id).await?;
+    // A trial's first period is the trial: the first invoice comes at its end.
+    let trial = checkout.trial_days.map(|d| chrono::Duration::days(i64::from(d)));
     let (start, end, item_id, confirmed) = match &provider {
         Some(p) => (at_unix(p.period_start)?, at_unix(p.period_end)?, Some(p.item_id.clone()), true),
         None => {
             let start = at_unix(event.created)?;
-            (start, first_period_end(start, checkout.interval), None, false)
+            let end = trial.map_or_else(|| first_period_end(start, checkout.interval), |t| start + t);
+            (start, end, None, false)
         }
     };
+    let status = match (&provider, trial) {
+        (Some(p), _) => match SubscriptionStatus::from_provider(&p.status) {
+            Some(s @ (SubscriptionStatus::Trialing | SubscriptionStatus::PastDue)) => s,
+            _ => SubscriptionStatus::Active,
+        },
+        (None, Some(_)) => SubscriptionStatus::Trialing,
+        (None, None) => SubscriptionStatus::Active,
+    };
+    let trial_end = (status == SubscriptionStatus::Trialing).then_some(end);
     for _ in 0..MAX_ATTEMPTS {
         let existing =
             app.store.customer_by_email(&checkout.organization_id, &checkout.customer_email).await?;
@@ -90,7 +102,7 @@ pub(super) async fn complete_checkout(
             product_name: product_name.clone(),
             organization_name: org.name.clone(),
             customer_id: customer.id.clone(),
-            status: SubscriptionStatus::Active,
+            status,
             interval: checkout.interval,
             currency: checkout.currency.clone(),
             unit_amount: checkout.unit_amount,
@@ -115,6 +127,7 @@ pub(super) async fn complete_checkout(
             cancellation: None,
             cancellation_changed_at: 0,
             dunning: None,
+            trial_end,
         };
         let mut completed = checkout.clone();
         completed.status = CheckoutStatus::Completed;

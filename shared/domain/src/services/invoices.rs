@@ -131,7 +131,8 @@ pub(crate) fn purchase(app: &App, sub: &Subscription, checkout: &Checkout) -> Op
             format!("in_local_{}", checkout.id.trim_start_matches("chk_")),
             sub,
             app.clock.now(),
-            checkout.amount_due,
+            // A trial's first invoice is free: the first charge comes at its end.
+            if checkout.trial_days.is_some() { 0 } else { checkout.amount_due },
             true,
             "subscription_create",
             None,

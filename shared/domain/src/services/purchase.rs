@@ -56,6 +56,7 @@ pub async fn create_checkout(
             customer_email: customer_email.clone(),
             success_url: success_url.clone(),
             cancel_url: cancel_url.clone(),
+            trial_days: product.trial_days,
         })
         .await?;
     let checkout = Checkout {
@@ -76,6 +77,7 @@ pub async fn create_checkout(
         subscription_id: None,
         created_at: now,
         expires_at: now + Duration::seconds(app.settings.checkout_ttl_s),
+        trial_days: product.trial_days,
     };
     app.store.put_checkout(&checkout).await?;
     Ok(CheckoutView::at(&checkout, now))

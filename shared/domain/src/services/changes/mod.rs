@@ -100,6 +100,9 @@ fn quote_seats(
     if seats < sub.seats && sub.cancellation.is_some() {
         return Err(cancel::nothing_renews());
     }
+    if sub.status == SubscriptionStatus::Trialing && seats > sub.seats {
+        return Ok(proration::trial_quote(sub.unit_amount, seats, at));
+    }
     if seats < sub.seats && matches!(sub.scheduled_change, Some(ScheduledChange::IntervalChange { .. })) {
         return Err(DomainError::InvalidState(
             "an interval change is scheduled; cancel it before scheduling fewer seats".into(),
@@ -119,6 +122,11 @@ fn quote_interval(
     })?;
     if sub.cancellation.is_some() {
         return Err(cancel::nothing_renews());
+    }
+    if sub.status == SubscriptionStatus::Trialing {
+        return Err(DomainError::InvalidState(
+            "the subscription is in its free trial; the billing interval can change once it is paid".into(),
+        ));
     }
     if matches!(sub.scheduled_change, Some(ScheduledChange::SeatDecrease { .. })) {
         return Err(DomainError::InvalidState(
@@ -192,6 +200,7 @@ pub(crate) fn charge_request(
         interval,
         period_start: sub.current_period_start,
         period_end: sub.current_period_end,
+        trialing: sub.status == SubscriptionStatus::Trialing,
     }
 }
 
