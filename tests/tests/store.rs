@@ -19,6 +19,7 @@ fn org(slug: &str) -> Organization {
         created_at: now(),
         billing_portal_configuration_id: None,
         grace_days: None,
+        automatic_tax: false,
     }
 }
 
@@ -42,6 +43,7 @@ fn checkout(org_id: &str) -> Checkout {
         created_at: now(),
         expires_at: now() + Duration::days(1),
         trial_days: None,
+        automatic_tax: false,
     }
 }
 
@@ -85,6 +87,7 @@ fn completion(c: &Checkout, event_id: &str, provider_sub: &str) -> CheckoutCompl
         cancellation_changed_at: 0,
         dunning: None,
         trial_end: None,
+        automatic_tax: false,
     };
     CheckoutCompletion {
         checkout_id: c.id.clone(),

@@ -65,6 +65,7 @@ async fn endpoints_are_capped_by_a_counter_and_replaced_only_from_the_version_re
         created_at: now(),
         billing_portal_configuration_id: None,
         grace_days: None,
+        automatic_tax: false,
     };
     let key = ApiKey {
         id: "key_a".into(),

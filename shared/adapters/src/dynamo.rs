@@ -224,12 +224,13 @@ impl Store for DynamoStore {
         self.get_as(&keys::organization(id)).await
     }
 
-    async fn set_organization_grace_days(
+    async fn set_organization_settings(
         &self,
         organization_id: &str,
-        days: u32,
+        grace_days: Option<u32>,
+        automatic_tax: Option<bool>,
     ) -> Result<bool, StoreError> {
-        self.set_organization_grace_days_in_table(organization_id, days).await
+        self.set_organization_settings_in_table(organization_id, grace_days, automatic_tax).await
     }
     async fn set_billing_portal_configuration(
         &self,

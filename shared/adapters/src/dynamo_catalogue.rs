@@ -4,22 +4,29 @@
 use super::*;
 
 impl DynamoStore {
-    /// One attribute of an organization that exists: nothing else of it is written.
-    pub(super) async fn set_organization_grace_days_in_table(
+    /// The settings given, of an organization that exists: nothing else of it is written.
+    pub(super) async fn set_organization_settings_in_table(
         &self,
         organization_id: &str,
-        days: u32,
+        grace_days: Option<u32>,
+        automatic_tax: Option<bool>,
     ) -> Result<bool, StoreError> {
-        let update = self
+        let mut set = Vec::new();
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(super::key_map(&keys::organization(organization_id))))
-            .update_expression("SET grace_days = :d")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":d", n(i64::from(days)))
-            .send()
-            .await;
+            .condition_expression("attribute_exists(PK)");
+        if let Some(days) = grace_days {
+            set.push("grace_days = :d");
+            request = request.expression_attribute_values(":d", n(i64::from(days)));
+        }
+        if let Some(tax) = automatic_tax {
+            set.push("automatic_tax = :t");
+            request = request.expression_attribute_values(":t", AttributeValue::Bool(tax));
+        }
+        let update = request.update_expression(format!("SET {}", set.join(", "))).send().await;
         match update {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {

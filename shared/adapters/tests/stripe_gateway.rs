@@ -23,6 +23,7 @@ fn request() -> CheckoutSessionRequest {
         success_url: "https://corp.example/ok?x=1".into(),
         cancel_url: "https://corp.example/cancel".into(),
         trial_days: None,
+        automatic_tax: false,
     }
 }
 
@@ -139,6 +140,7 @@ fn charge(quantity: i64, interval: Interval, unit_amount: i64) -> ChargeRequest 
         period_start: t("2025-03-01T00:00:00Z"),
         period_end: t("2025-04-01T00:00:00Z"),
         trialing: false,
+        automatic_tax: false,
     }
 }
 
@@ -210,6 +212,20 @@ fn every_form_the_gateway_sends_is_valid_for_stripes_openapi_description() {
             "POST",
             "/v1/checkout/sessions",
             forms::checkout_session_form(&CheckoutSessionRequest { trial_days: Some(14), ..request() }),
+        ),
+        (
+            "POST",
+            "/v1/checkout/sessions",
+            forms::checkout_session_form(&CheckoutSessionRequest { automatic_tax: true, ..request() }),
+        ),
+        (
+            "POST",
+            "/v1/invoices/create_preview",
+            forms::preview_form(
+                "sub_123",
+                "si_1",
+                &ChargeRequest { automatic_tax: true, ..charge(8, Interval::Month, 1000) },
+            ),
         ),
         ("POST", "/v1/subscriptions/sub_123", forms::charge_form("si_1", &charge(8, Interval::Month, 1000))),
         ("POST", "/v1/subscriptions/sub_123", forms::charge_form("si_1", &charge(5, Interval::Year, 10000))),

@@ -46,6 +46,7 @@ async fn world_with(seats: i64, trial_days: Option<u32>) -> World {
             success_url: "https://corp.example/ok".into(),
             cancel_url: "https://corp.example/no".into(),
             trial_days,
+            automatic_tax: false,
         })
         .await
         .expect("session");
@@ -77,6 +78,7 @@ impl World {
             period_start: t(state.period_start),
             period_end: t(state.period_end),
             trialing: false,
+            automatic_tax: false,
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct Organization {
     /// the provider still retries); [`DEFAULT_GRACE_DAYS`] when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_days: Option<u32>,
+    /// Stripe Tax: checkouts collect the address and tax id and add the tax; subscriptions
+    /// bought since are taxed on every invoice (previews show it).
+    #[serde(default)]
+    pub automatic_tax: bool,
 }
 
 /// How long an unpaid renewal keeps its seats, unless the organization says otherwise.
@@ -263,6 +267,9 @@ pub struct Checkout {
     /// The product's trial when the checkout was made: nothing is due until it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_days: Option<u32>,
+    /// The organization's Stripe Tax setting when the checkout was made.
+    #[serde(default)]
+    pub automatic_tax: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -551,6 +558,9 @@ pub struct Subscription {
     /// The end of the free trial it started with (while `trialing`, its first period).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<DateTime<Utc>>,
+    /// Bought with Stripe Tax: its changes are taxed too (the provider keeps the setting).
+    #[serde(default)]
+    pub automatic_tax: bool,
 }
 
 impl Subscription {

@@ -359,10 +359,14 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
     ) -> Result<bool, StoreError>;
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError>;
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
-    /// The organization's grace days for unpaid renewals; `false` when there is no such
-    /// organization.
-    async fn set_organization_grace_days(&self, organization_id: &str, days: u32)
-        -> Result<bool, StoreError>;
+    /// The organization's billing settings given (grace days for unpaid renewals, Stripe
+    /// Tax); `false` when there is no such organization.
+    async fn set_organization_settings(
+        &self,
+        organization_id: &str,
+        grace_days: Option<u32>,
+        automatic_tax: Option<bool>,
+    ) -> Result<bool, StoreError>;
     /// Keeps the organization's billing portal configuration, unless it has one already
     /// (`false`: another session's made first; read it back).
     async fn set_billing_portal_configuration(

@@ -17,6 +17,8 @@ pub struct CheckoutSessionRequest {
     pub cancel_url: String,
     /// Days of free trial the subscription starts with.
     pub trial_days: Option<u32>,
+    /// Stripe Tax: collect the billing address and tax id, add the tax.
+    pub automatic_tax: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +49,10 @@ pub struct ProviderSubscription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderInvoice {
     pub id: String,
+    /// What is due, tax included.
     pub amount_due: MinorUnits,
+    /// The provider's tax in it (Stripe Tax), 0 without.
+    pub tax: MinorUnits,
     /// `draft`, `open`, `paid`, `void`, …
     pub status: String,
     pub hosted_invoice_url: Option<String>,
@@ -80,6 +85,8 @@ pub struct ChargeRequest {
     pub period_end: DateTime<Utc>,
     /// In a free trial: nothing is prorated (the first invoice comes at its end).
     pub trialing: bool,
+    /// Taxed by the provider (Stripe Tax): previews and invoices include it.
+    pub automatic_tax: bool,
 }
 
 /// What the provider did with a change that charges.

@@ -36,6 +36,8 @@ pub struct Quote {
     pub lines: Vec<ProrationLine>,
     pub amount_due_now: MinorUnits,
     pub next_renewal_amount: MinorUnits,
+    /// Tax in `amount_due_now` (the provider's, with automatic tax; 0 in our own arithmetic).
+    pub tax: MinorUnits,
 }
 
 /// The billing facts a quote needs (a subscription's current state).
@@ -126,6 +128,7 @@ pub fn quote_seat_change(
             effective_at: at,
             lines: vec![credit, charge],
             amount_due_now,
+            tax: 0,
             next_renewal_amount,
         })
     } else if new_seats < state.seats {
@@ -134,6 +137,7 @@ pub fn quote_seat_change(
             effective_at: state.period_end,
             lines: vec![],
             amount_due_now: 0,
+            tax: 0,
             next_renewal_amount,
         })
     } else {
@@ -142,6 +146,7 @@ pub fn quote_seat_change(
             effective_at: at,
             lines: vec![],
             amount_due_now: 0,
+            tax: 0,
             next_renewal_amount,
         })
     }
@@ -190,6 +195,7 @@ pub fn quote_interval_change(
                 effective_at: at,
                 lines: vec![credit, charge],
                 amount_due_now,
+                tax: 0,
                 next_renewal_amount,
             })
         }
@@ -198,6 +204,7 @@ pub fn quote_interval_change(
             effective_at: state.period_end,
             lines: vec![],
             amount_due_now: 0,
+            tax: 0,
             next_renewal_amount,
         }),
         _ => Err(DomainError::invalid(
@@ -238,6 +245,7 @@ pub fn trial_quote(unit_amount: MinorUnits, seats: i64, at: DateTime<Utc>) -> Qu
         effective_at: at,
         lines: vec![],
         amount_due_now: 0,
+        tax: 0,
         next_renewal_amount: unit_amount * seats,
     }
 }
@@ -258,6 +266,8 @@ pub fn offline_outcome(
     let invoice = ProviderInvoice {
         id: invoice_id,
         amount_due: q.amount_due_now,
+        // No tax offline: the project's arithmetic has none.
+        tax: 0,
         status: if declined { "open" } else { "paid" }.into(),
         hosted_invoice_url: Some(hosted_invoice_url),
         lines: q.lines.clone(),

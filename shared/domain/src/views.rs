@@ -132,6 +132,9 @@ pub struct CheckoutView {
     /// A free trial first: `amount_due` is billed at its end, nothing now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trial_days: Option<u32>,
+    /// Tax is added at the payment page (Stripe Tax), from the address given there:
+    /// `amount_due` is before tax.
+    pub automatic_tax: bool,
 }
 
 impl CheckoutView {
@@ -158,6 +161,7 @@ impl CheckoutView {
             created_at: c.created_at,
             expires_at: c.expires_at,
             trial_days: c.trial_days,
+            automatic_tax: c.automatic_tax,
         }
     }
 }
@@ -501,6 +505,8 @@ pub struct ChangeView {
     pub effective_at: DateTime<Utc>,
     pub lines: Vec<crate::proration::ProrationLine>,
     pub amount_due_now: MinorUnits,
+    /// The tax in `amount_due_now` (Stripe Tax's, from Stripe's preview; 0 without).
+    pub tax: MinorUnits,
     pub next_renewal_amount: MinorUnits,
     pub subscription: SubscriptionView,
     /// The applying POSTs: the invoice the provider made for a change that charged.

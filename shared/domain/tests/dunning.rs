@@ -196,7 +196,7 @@ async fn unpaid_at_the_end_of_the_organizations_grace_days_it_lapses_and_is_canc
         &w.f.app,
         &w.merchant,
         &org_id,
-        OrganizationSettings { grace_days: Some(61) },
+        OrganizationSettings { grace_days: Some(61), automatic_tax: None },
     )
     .await;
     assert!(
@@ -208,7 +208,7 @@ async fn unpaid_at_the_end_of_the_organizations_grace_days_it_lapses_and_is_canc
         &w.f.app,
         &other,
         &org_id,
-        OrganizationSettings { grace_days: Some(1) },
+        OrganizationSettings { grace_days: Some(1), automatic_tax: None },
     )
     .await;
     assert_eq!(r.err(), Some(DomainError::NotFound("organization")));
@@ -216,7 +216,7 @@ async fn unpaid_at_the_end_of_the_organizations_grace_days_it_lapses_and_is_canc
         &w.f.app,
         &w.merchant,
         &org_id,
-        OrganizationSettings { grace_days: Some(3) },
+        OrganizationSettings { grace_days: Some(3), automatic_tax: None },
     )
     .await
     .expect("settings");

@@ -389,6 +389,7 @@ async fn a_key_made_before_keys_had_ids_gets_one_when_used_and_can_be_rotated_aw
         created_at: chrono::Utc::now(),
         billing_portal_configuration_id: None,
         grace_days: None,
+        automatic_tax: false,
     };
     let key = domain::secrets::new_secret(domain::secrets::API_KEY_PREFIX);
     let legacy = domain::model::ApiKey {

@@ -31,6 +31,8 @@ pub fn price_form(stripe_product_id: &str, p: &Product, interval: Interval, unit
         f("currency", &p.currency),
         f("unit_amount", unit_amount),
         f("recurring[interval]", interval.as_str()),
+        // Prices are before tax: Stripe Tax adds it on top where it applies.
+        f("tax_behavior", "exclusive"),
         f("metadata[product_id]", &p.id),
     ]
 }
@@ -50,6 +52,13 @@ pub fn checkout_session_form(req: &CheckoutSessionRequest) -> Form {
         f("metadata[checkout_id]", &req.checkout_id),
         f("subscription_data[metadata][checkout_id]", &req.checkout_id),
     ];
+    if req.automatic_tax {
+        // Stripe Tax: the address (and a business's tax id) are asked for on the payment page,
+        // the tax added to every invoice of the subscription.
+        form.push(f("automatic_tax[enabled]", true));
+        form.push(f("tax_id_collection[enabled]", true));
+        form.push(f("billing_address_collection", "required"));
+    }
     if let Some(days) = req.trial_days {
         // A free trial: the subscription starts `trialing`, its first invoice at the trial's end.
         form.push(f("subscription_data[trial_period_days]", days));
@@ -90,6 +99,11 @@ pub fn preview_form(subscription_id: &str, item_id: &str, c: &ChargeRequest) -> 
     ];
     if c.reset_billing_cycle {
         form.push(f("subscription_details[billing_cycle_anchor]", "now"));
+    }
+    if c.automatic_tax {
+        // The change's own invoice is taxed as the subscription is (set at Checkout; an update
+        // paid first takes no `automatic_tax`): the preview says so, to show the same tax.
+        form.push(f("automatic_tax[enabled]", true));
     }
     form
 }

@@ -68,6 +68,9 @@ pub struct PendingUpdate {
 pub struct Invoice {
     pub id: Option<String>,
     pub amount_due: i64,
+    /// API 2025-03-31 (basil): the invoice's taxes, aggregated.
+    #[serde(default)]
+    pub total_taxes: Option<Vec<TaxAmount>>,
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
@@ -146,6 +149,7 @@ impl Invoice {
         ProviderInvoice {
             id: self.id.unwrap_or_default(),
             amount_due: self.amount_due,
+            tax: self.total_taxes.as_ref().map_or(0, |t| t.iter().map(|t| t.amount).sum()),
             status: self.status.unwrap_or_default(),
             hosted_invoice_url: self.hosted_invoice_url,
             lines: self
@@ -172,6 +176,7 @@ pub fn invoice_of(v: &Option<Value>) -> Option<ProviderInvoice> {
         Some(Value::String(id)) => Some(ProviderInvoice {
             id: id.clone(),
             amount_due: 0,
+            tax: 0,
             status: String::new(),
             hosted_invoice_url: None,
             lines: vec![],

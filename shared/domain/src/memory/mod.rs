@@ -125,14 +125,20 @@ impl Store for MemoryStore {
     async fn organization(&self, id: &str) -> Result<Option<Organization>, StoreError> {
         self.with(|s| s.orgs.get(id).cloned())
     }
-    async fn set_organization_grace_days(
+    async fn set_organization_settings(
         &self,
         organization_id: &str,
-        days: u32,
+        grace_days: Option<u32>,
+        automatic_tax: Option<bool>,
     ) -> Result<bool, StoreError> {
         self.with(|s| match s.orgs.get_mut(organization_id) {
             Some(org) => {
-                org.grace_days = Some(days);
+                if let Some(days) = grace_days {
+                    org.grace_days = Some(days);
+                }
+                if let Some(tax) = automatic_tax {
+                    org.automatic_tax = tax;
+                }
                 true
             }
             None => false,

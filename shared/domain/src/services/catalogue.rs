@@ -37,6 +37,7 @@ pub async fn create_organization(
         created_at: app.clock.now(),
         billing_portal_configuration_id: None,
         grace_days: None,
+        automatic_tax: false,
     };
     let api_key = secrets::new_secret(secrets::API_KEY_PREFIX);
     let record = key_record(app, &org.id, &api_key, org.created_at);
@@ -113,6 +114,9 @@ pub struct OrganizationSettings {
     /// Days an unpaid renewal keeps its seats before the subscription lapses (0–60).
     #[serde(default)]
     pub grace_days: Option<u32>,
+    /// Stripe Tax for checkouts from now on (and those subscriptions' changes).
+    #[serde(default)]
+    pub automatic_tax: Option<bool>,
 }
 
 /// Longest free trial (Stripe's own limit: two years).
@@ -131,10 +135,10 @@ pub async fn update_organization(
     if input.grace_days.is_some_and(|d| d > MAX_GRACE_DAYS) {
         return Err(DomainError::invalid("grace_days", format!("must be from 0 to {MAX_GRACE_DAYS}")));
     }
-    if let Some(days) = input.grace_days {
-        if !app.store.set_organization_grace_days(org_id, days).await? {
-            return Err(DomainError::NotFound("organization"));
-        }
+    if (input.grace_days.is_some() || input.automatic_tax.is_some())
+        && !app.store.set_organization_settings(org_id, input.grace_days, input.automatic_tax).await?
+    {
+        return Err(DomainError::NotFound("organization"));
     }
     app.store.organization(org_id).await?.ok_or(DomainError::NotFound("organization"))
 }

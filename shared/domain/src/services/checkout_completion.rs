@@ -128,6 +128,7 @@ pub(super) async fn complete_checkout(
             cancellation_changed_at: 0,
             dunning: None,
             trial_end,
+            automatic_tax: checkout.automatic_tax,
         };
         let mut completed = checkout.clone();
         completed.status = CheckoutStatus::Completed;

@@ -43,6 +43,11 @@ pub async fn create_checkout(
             format!("must be from {} to {}", product.min_seats, product.max_seats),
         ));
     }
+    let org = app
+        .store
+        .organization(&product.organization_id)
+        .await?
+        .ok_or_else(|| DomainError::Internal("product without organization".into()))?;
     let product = super::changes::with_prices(app, product).await?;
     let price_id = super::changes::price_id(&product, input.interval)?;
     let now = app.clock.now();
@@ -57,6 +62,7 @@ pub async fn create_checkout(
             success_url: success_url.clone(),
             cancel_url: cancel_url.clone(),
             trial_days: product.trial_days,
+            automatic_tax: org.automatic_tax,
         })
         .await?;
     let checkout = Checkout {
@@ -78,6 +84,7 @@ pub async fn create_checkout(
         created_at: now,
         expires_at: now + Duration::seconds(app.settings.checkout_ttl_s),
         trial_days: product.trial_days,
+        automatic_tax: org.automatic_tax,
     };
     app.store.put_checkout(&checkout).await?;
     Ok(CheckoutView::at(&checkout, now))

@@ -277,6 +277,7 @@ async fn cancel(
         effective_at: at,
         lines: vec![],
         amount_due_now: 0,
+        tax: 0,
         next_renewal_amount: sub.unit_amount * sub.seats,
     };
     let detail = json!({

@@ -172,6 +172,7 @@ async fn run(
         effective_at: sub.current_period_end,
         lines: vec![],
         amount_due_now: 0,
+        tax: 0,
         next_renewal_amount: if kind == ChangeKind::Resume { sub.unit_amount * sub.seats } else { 0 },
     };
     let target = Target { seats: sub.seats, interval: sub.interval, unit_amount: sub.unit_amount };

@@ -142,6 +142,7 @@ fn view(q: Quote, sub: &Subscription, invoice: Option<&ProviderInvoice>, at: Dat
         effective_at: q.effective_at,
         lines: q.lines,
         amount_due_now: q.amount_due_now,
+        tax: q.tax,
         next_renewal_amount: q.next_renewal_amount,
         subscription: SubscriptionView::from(sub),
         invoice: invoice.map(InvoiceView::from),
@@ -201,6 +202,7 @@ pub(crate) fn charge_request(
         period_start: sub.current_period_start,
         period_end: sub.current_period_end,
         trialing: sub.status == SubscriptionStatus::Trialing,
+        automatic_tax: sub.automatic_tax,
     }
 }
 
@@ -220,8 +222,10 @@ pub(crate) fn cross_check(sub: &Subscription, ours: MinorUnits, theirs: MinorUni
 
 /// A quote with the provider's numbers in place of ours, where the provider has them.
 pub(crate) fn with_provider_numbers(sub: &Subscription, mut q: Quote, invoice: &ProviderInvoice) -> Quote {
-    cross_check(sub, q.amount_due_now, invoice.amount_due);
+    // Ours is before tax; the provider's amount due includes the tax it computed.
+    cross_check(sub, q.amount_due_now, invoice.amount_due - invoice.tax);
     q.amount_due_now = invoice.amount_due;
+    q.tax = invoice.tax;
     if !invoice.lines.is_empty() {
         q.lines = invoice.lines.clone();
     }
