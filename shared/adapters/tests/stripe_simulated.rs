@@ -380,3 +380,48 @@ async fn a_trial_starts_trialing_for_free_and_bills_at_its_end() {
         (4000, Some("subscription_cycle"), "paid")
     );
 }
+
+/// Stripe Tax: a checkout that asks for it (and the billing address) is taxed where the account
+/// is registered; a change's preview, asked with automatic tax, shows the tax the invoice then
+/// charges.
+#[tokio::test]
+async fn automatic_tax_taxes_the_first_invoice_and_a_changes_preview_equals_its_invoice() {
+    let sim = StripeSim::start_at(MARCH).await;
+    sim.set_tax_registration("DE", 19.0);
+    let gw = StripeGateway::new(&sim.base_url(), StripeSim::SECRET_KEY).expect("client");
+    let prices = gw.create_prices(&product()).await.expect("prices");
+    let session = gw
+        .create_checkout_session(&CheckoutSessionRequest {
+            checkout_id: "chk_tax".into(),
+            price_id: prices.month.clone().expect("month price"),
+            seats: 5,
+            customer_email: "boss@corp.example".into(),
+            success_url: "https://corp.example/ok".into(),
+            cancel_url: "https://corp.example/no".into(),
+            trial_days: None,
+            automatic_tax: true,
+        })
+        .await
+        .expect("session");
+    let sub = sim.complete_checkout_with_address(&session.id, "pm_card_visa", "DE").await.expect("paid");
+    let customer =
+        sim.subscription(&sub).and_then(|s| s["customer"].as_str().map(str::to_string)).expect("customer");
+    let first = gw.invoices(&sub, 10, None).await.expect("list").expect("Stripe keeps them");
+    assert_eq!((first.data[0].subtotal, first.data[0].tax, first.data[0].total), (5000, 950, 5950));
+    sim.advance(10 * DAY).await;
+    let w = World { sim, gw, prices, sub, customer };
+    let mut c = w.change(7, Interval::Month, "sub-tax_1").await;
+    c.automatic_tax = true;
+    let preview = w.gw.preview_charge(&c).await.expect("preview").expect("Stripe previews");
+    let ours = domain::proration::offline_charge(&c).expect("ours");
+    assert!(preview.tax > 0, "{preview:?}");
+    assert_eq!(preview.amount_due - preview.tax, ours.amount_due_now, "before tax, Stripe's amount is ours");
+    let ChargeOutcome::Applied { invoice, .. } = w.gw.charge(&c).await.expect("charge") else {
+        panic!("paid")
+    };
+    assert_eq!(
+        (invoice.amount_due, invoice.tax),
+        (preview.amount_due, preview.tax),
+        "the preview's tax is charged"
+    );
+}

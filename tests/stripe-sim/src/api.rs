@@ -12,6 +12,11 @@
 //!   (invoices.rs), cancel (cancellation.rs)
 //! - https://docs.stripe.com/api/subscriptions, https://docs.stripe.com/api/invoices
 //! - https://docs.stripe.com/api/subscription_schedules, https://docs.stripe.com/api/events
+//! - https://docs.stripe.com/api/prices/create#create_price-tax_behavior (also
+//!   `price_data[tax_behavior]`; a `price_data` price is created inactive),
+//!   https://docs.stripe.com/api/customers/create#create_customer-address, and Checkout's
+//!   `automatic_tax`, `tax_id_collection`, `billing_address_collection`, `customer_update`
+//!   (tax.rs)
 
 use serde_json::{json, Map, Value};
 
@@ -59,10 +64,24 @@ impl State {
                     }
                     None => None,
                 };
+                let address = match p.root.get("address") {
+                    Some(Value::Object(a)) => {
+                        let mut addr = crate::tax::address_json("");
+                        for k in ["city", "country", "line1", "line2", "postal_code", "state"] {
+                            if let Some(v) = a.get(k).and_then(Value::as_str) {
+                                addr[k] =
+                                    json!(if k == "country" { v.to_uppercase() } else { v.to_string() });
+                            }
+                        }
+                        Some(addr)
+                    }
+                    _ => None,
+                };
                 let id = self.create_customer_with(
                     p.str("email").map(str::to_string),
                     p.metadata().unwrap_or_default(),
                     prefix,
+                    address,
                 );
                 Ok(self.customers.get(&id).map(|c| self.customer_json(c)).unwrap_or(Value::Null))
             }
@@ -199,6 +218,14 @@ impl State {
         }
         let count =
             recurring.and_then(|r| field(r, "interval_count")).and_then(|c| c.parse().ok()).unwrap_or(1);
+        let tax_behavior = p.str("tax_behavior").unwrap_or("unspecified");
+        if !matches!(tax_behavior, "exclusive" | "inclusive" | "unspecified") {
+            return Err(ApiError::invalid_code(
+                "parameter_invalid_string",
+                "Invalid tax_behavior: must be one of exclusive, inclusive, or unspecified",
+                Some("tax_behavior"),
+            ));
+        }
         let price = Price {
             id: new_id("price"),
             product: product.to_string(),
@@ -209,10 +236,48 @@ impl State {
             metadata: p.metadata().unwrap_or_default(),
             created: self.now(),
             active: true,
+            tax_behavior: tax_behavior.to_string(),
         };
         let id = price.id.clone();
         self.prices.insert(id.clone(), price);
         Ok(self.price_json(&id))
+    }
+
+    /// Creates a price from `price_data` (Stripe creates an inactive price for it).
+    pub fn price_from_data(&mut self, pd: &Value, param: &str) -> ApiResult<String> {
+        let product = pd
+            .get("product")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::required(&format!("{param}[product]")))?;
+        if !self.products.contains_key(product) {
+            return Err(ApiError::missing("product", product, &format!("{param}[product]")));
+        }
+        let currency = pd.get("currency").and_then(Value::as_str).unwrap_or("usd");
+        let ua = pd
+            .get("unit_amount")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| ApiError::required(&format!("{param}[unit_amount]")))?;
+        let interval = pd.pointer("/recurring/interval").and_then(Value::as_str).unwrap_or("month");
+        let tax_behavior = pd.get("tax_behavior").and_then(Value::as_str).unwrap_or("unspecified");
+        let id = new_id("price");
+        let now = self.now();
+        self.prices.insert(
+            id.clone(),
+            Price {
+                id: id.clone(),
+                product: product.to_string(),
+                currency: currency.to_string(),
+                unit_amount: ua,
+                interval: interval.to_string(),
+                interval_count: 1,
+                metadata: Map::new(),
+                created: now,
+                active: false,
+                tax_behavior: tax_behavior.to_string(),
+            },
+        );
+        Ok(id)
     }
 
     fn create_session(&mut self, p: &Params) -> ApiResult<Value> {
@@ -253,6 +318,8 @@ impl State {
             .cloned()
             .unwrap_or_else(Map::new);
         let trial = parse_trial(sub_data, "subscription_data", self.now(), 1, 48 * 3600)?;
+        let tax = crate::tax::checkout_params(p)?;
+        self.check_checkout_location(customer.as_deref(), &tax)?;
         let s = Session {
             id: new_id("cs_test"),
             line_items: items,
@@ -267,6 +334,7 @@ impl State {
             subscription: None,
             created: self.now(),
             trial,
+            tax,
         };
         let v = self.session_json(&s);
         self.sessions.insert(s.id.clone(), s);

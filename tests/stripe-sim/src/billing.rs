@@ -104,6 +104,7 @@ impl State {
             price: item.price.clone(),
             proration: false,
             subscription_item: Some(item.id.clone()),
+            tax: None,
         }
     }
 
@@ -128,42 +129,8 @@ impl State {
             price: item.price.clone(),
             proration: true,
             subscription_item: Some(item.id.clone()),
+            tax: None,
         }
-    }
-
-    /// Creates a price from `price_data` (Stripe creates an inactive price for it).
-    pub fn price_from_data(&mut self, pd: &Value, param: &str) -> ApiResult<String> {
-        let product = pd
-            .get("product")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::required(&format!("{param}[product]")))?;
-        if !self.products.contains_key(product) {
-            return Err(ApiError::missing("product", product, &format!("{param}[product]")));
-        }
-        let currency = pd.get("currency").and_then(Value::as_str).unwrap_or("usd");
-        let ua = pd
-            .get("unit_amount")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<i64>().ok())
-            .ok_or_else(|| ApiError::required(&format!("{param}[unit_amount]")))?;
-        let interval = pd.pointer("/recurring/interval").and_then(Value::as_str).unwrap_or("month");
-        let id = new_id("price");
-        let now = self.now();
-        self.prices.insert(
-            id.clone(),
-            crate::model::Price {
-                id: id.clone(),
-                product: product.to_string(),
-                currency: currency.to_string(),
-                unit_amount: ua,
-                interval: interval.to_string(),
-                interval_count: 1,
-                metadata: Map::new(),
-                created: now,
-                active: false,
-            },
-        );
-        Ok(id)
     }
 
     /// Plans an update of `sub`'s items. `items` are the `items[n]` nodes.
@@ -330,10 +297,14 @@ impl State {
     pub fn create_invoice(
         &mut self,
         sub_id: &str,
-        lines: Vec<Line>,
+        mut lines: Vec<Line>,
         reason: &str,
         period: (i64, i64),
     ) -> String {
+        // Stripe Tax computes the lines' tax as the invoice is finalized (tax.rs); made and
+        // finalized at once here, so the draft shows it too.
+        let tax_before = self.sub_value(sub_id);
+        let automatic_tax = self.tax_subscription_lines(sub_id, &mut lines);
         let sub = self.subs.get(sub_id).cloned();
         let (customer, metadata) = match &sub {
             Some(s) => (s.customer.clone(), s.metadata.clone()),
@@ -365,6 +336,7 @@ impl State {
             number: None,
             finalized_at: None,
             voided_at: None,
+            automatic_tax,
         };
         let id = inv.id.clone();
         self.invoices.insert(id.clone(), inv);
@@ -388,6 +360,8 @@ impl State {
         }
         let v = self.invoice_value(&id);
         self.emit("invoice.finalized", v, None);
+        // Finalized without a customer location: automatic tax was turned off on the subscription.
+        self.emit_sub_updated(sub_id, &tax_before);
         id
     }
 

@@ -178,7 +178,7 @@ impl State {
                             "proration": l.proration, "invoice_item": null,
                             "proration_details": { "credited_items": null } } },
             "discountable": !l.proration, "discount_amounts": [], "metadata": {},
-            "livemode": false, "taxes": [],
+            "livemode": false, "taxes": crate::tax::line_taxes_json(l),
         })
     }
 
@@ -205,10 +205,9 @@ impl State {
             .collect();
         let due = i.amount_due();
         let remaining = if paid || i.status == "void" { 0 } else { due - i.amount_paid };
-        // No tax is simulated: total_taxes is empty, so the totals with and without tax agree.
-        let subtotal = i.total();
-        let taxes: Vec<Value> = Vec::new();
-        let tax: i64 = 0;
+        // Stripe Tax (tax.rs): `subtotal` holds inclusive tax, `total` adds exclusive tax.
+        let subtotal = i.subtotal();
+        let (exclusive, inclusive) = (i.tax("exclusive"), i.tax("inclusive"));
         let url = |kind: &str| {
             if draft {
                 Value::Null
@@ -221,8 +220,9 @@ impl State {
             "id": i.id, "object": "invoice", "customer": i.customer, "customer_email": email,
             "status": i.status, "number": i.number,
             "amount_due": due, "amount_paid": i.amount_paid, "amount_remaining": remaining,
-            "subtotal": subtotal, "subtotal_excluding_tax": subtotal,
-            "total_excluding_tax": subtotal, "total": subtotal + tax, "total_taxes": taxes,
+            "subtotal": subtotal, "subtotal_excluding_tax": subtotal - inclusive,
+            "total_excluding_tax": i.total() - exclusive - inclusive, "total": i.total(),
+            "total_taxes": crate::tax::total_taxes_json(&i.lines),
             "starting_balance": i.starting_balance,
             "ending_balance": if draft { Value::Null } else { json!(i.ending_balance()) },
             "currency": i.currency, "created": i.created, "effective_at": i.finalized_at,
@@ -240,7 +240,7 @@ impl State {
         let more = json!({
             "amount_overpaid": 0, "amount_shipping": 0, "due_date": null, "discounts": [],
             "total_discount_amounts": [], "total_pretax_credit_amounts": [],
-            "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
+            "automatic_tax": i.automatic_tax.json(),
             "issuer": { "type": "self" },
         });
         if let (Some(o), Some(m)) = (v.as_object_mut(), more.as_object()) {
@@ -259,6 +259,10 @@ impl State {
         ];
         for l in &i.lines {
             text.push(format!("{}  {} {}", l.description, l.amount, i.currency));
+        }
+        let tax = i.tax("exclusive") + i.tax("inclusive");
+        if tax != 0 {
+            text.push(format!("Tax {} {}", tax, i.currency));
         }
         text.push(format!("Total {} {}", i.total(), i.currency));
         Some(pdf(&text))

@@ -6,7 +6,8 @@
 //! are delivered before that call's HTTP answer.
 //!
 //! Docs: https://docs.stripe.com/api, https://docs.stripe.com/billing/testing/test-clocks,
-//! https://docs.stripe.com/testing, https://docs.stripe.com/webhooks.
+//! https://docs.stripe.com/testing, https://docs.stripe.com/webhooks; Stripe Tax:
+//! https://docs.stripe.com/tax/checkout, https://docs.stripe.com/tax/subscriptions (see tax.rs).
 
 mod api;
 mod billing;
@@ -20,6 +21,7 @@ mod model;
 mod schedules;
 mod server;
 mod subscriptions;
+mod tax;
 mod trials;
 mod webhooks;
 
@@ -137,6 +139,54 @@ impl StripeSim {
         let r = self.inner.state().complete_checkout(session_id, payment_method);
         self.inner.flush_wait().await;
         r
+    }
+
+    /// Completes a Checkout session as [`StripeSim::complete_checkout`] does, with the billing
+    /// address the customer entered: a country (ISO 3166-1 alpha-2, e.g. "DE"), the location
+    /// Stripe Tax needs outside the US. Only for sessions that collect an address
+    /// (`billing_address_collection=required` or `automatic_tax[enabled]=true`); the address
+    /// becomes the session's `customer_details.address` and is saved on a customer Checkout
+    /// creates (an existing customer's only with `customer_update[address]=auto`).
+    pub async fn complete_checkout_with_address(
+        &self,
+        session_id: &str,
+        payment_method: &str,
+        country: &str,
+    ) -> Result<String, String> {
+        let r = self.inner.state().complete_checkout_at(session_id, payment_method, Some(country));
+        self.inner.flush_wait().await;
+        r
+    }
+
+    /// Registers the account for tax in `country` (ISO 3166-1 alpha-2) at `rate_percent` (e.g.
+    /// 19.0; up to four decimal places, as Tax Rate percentages; kept as 1/10,000 %). Customers
+    /// located there are then taxed at that rate; elsewhere automatic tax yields zero tax with
+    /// `taxability_reason=not_collecting`. Registering again replaces the rate.
+    pub fn set_tax_registration(&self, country: &str, rate_percent: f64) {
+        let rate = (rate_percent * tax::RATE_UNIT as f64).round() as i64;
+        self.inner.state().tax.registrations.insert(country.to_uppercase(), rate);
+    }
+
+    /// The tax settings' default tax behavior (`exclusive`, the simulator's default, or
+    /// `inclusive`), used for prices whose `tax_behavior` is `unspecified`.
+    pub fn set_default_tax_behavior(&self, behavior: &str) {
+        if matches!(behavior, "exclusive" | "inclusive") {
+            self.inner.state().tax.default_behavior = behavior.to_string();
+        }
+    }
+
+    /// Gives a customer a country-level address (`address.country`), as if it had been saved
+    /// before (no event is sent).
+    pub fn set_customer_address(&self, customer_id: &str, country: &str) {
+        if let Some(c) = self.inner.state().customers.get_mut(customer_id) {
+            c.address = Some(tax::address_json(country));
+        }
+    }
+
+    /// The Checkout session as `GET /v1/checkout/sessions/{id}` would answer.
+    pub fn checkout_session(&self, id: &str) -> Option<Value> {
+        let st = self.inner.state();
+        st.sessions.get(id).map(|s| st.session_json(s))
     }
 
     /// The payment method future charges of `customer_id` use.

@@ -10,11 +10,15 @@
 //! - https://docs.stripe.com/api/customers/object (`invoice_prefix`, `next_invoice_sequence`)
 //! - https://docs.stripe.com/api/subscriptions/object (`trial_start`, `trial_end`,
 //!   `trial_settings`, `cancellation_details`); invoices are drawn in invoices.rs
+//! - https://docs.stripe.com/api/customers/object (`address`), https://docs.stripe.com/api/prices/object
+//!   (`tax_behavior`), https://docs.stripe.com/api/subscriptions/object (`automatic_tax`); Stripe
+//!   Tax itself is in tax.rs
 
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use crate::tax::{AutoTax, CheckoutTax, LineTax, TaxSettings};
 use crate::{Recorded, API_VERSION};
 
 pub fn new_id(prefix: &str) -> String {
@@ -45,6 +49,8 @@ pub struct Price {
     pub metadata: Map<String, Value>,
     pub created: i64,
     pub active: bool,
+    /// exclusive | inclusive | unspecified
+    pub tax_behavior: String,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +65,8 @@ pub struct Customer {
     /// Customer-level invoice numbering: `{invoice_prefix}-{next_invoice_sequence:04}`.
     pub invoice_prefix: String,
     pub next_invoice_sequence: i64,
+    /// `address` (city, country, line1, line2, postal_code, state), if any.
+    pub address: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +85,9 @@ pub struct Session {
     pub created: i64,
     /// `subscription_data[trial_period_days]` / `subscription_data[trial_end]`.
     pub trial: Option<crate::trials::TrialSpec>,
+    /// `automatic_tax`, `tax_id_collection`, `billing_address_collection`, and the address
+    /// entered (see tax.rs).
+    pub tax: CheckoutTax,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +134,7 @@ pub struct Subscription {
     /// `customer.subscription.trial_will_end` has been sent for the current `trial_end`.
     pub trial_will_end_sent: bool,
     pub cancellation: Cancellation,
+    pub automatic_tax: AutoTax,
 }
 
 /// `cancellation_details` of a subscription.
@@ -153,6 +165,8 @@ pub struct Line {
     pub price: String,
     pub proration: bool,
     pub subscription_item: Option<String>,
+    /// Set when the invoice is finalized (or previewed) with automatic tax.
+    pub tax: Option<LineTax>,
 }
 
 #[derive(Debug, Clone)]
@@ -178,11 +192,26 @@ pub struct Invoice {
     pub number: Option<String>,
     pub finalized_at: Option<i64>,
     pub voided_at: Option<i64>,
+    pub automatic_tax: AutoTax,
 }
 
 impl Invoice {
-    pub fn total(&self) -> i64 {
+    /// The lines' amounts (inclusive tax included, exclusive tax not).
+    pub fn subtotal(&self) -> i64 {
         self.lines.iter().map(|l| l.amount).sum()
+    }
+    /// The tax of the lines whose tax behavior is `behavior`.
+    pub fn tax(&self, behavior: &str) -> i64 {
+        self.lines
+            .iter()
+            .filter_map(|l| l.tax.as_ref())
+            .filter(|t| t.behavior == behavior)
+            .map(|t| t.amount)
+            .sum()
+    }
+    /// Subtotal plus exclusive tax.
+    pub fn total(&self) -> i64 {
+        self.subtotal() + self.tax("exclusive")
     }
     pub fn amount_due(&self) -> i64 {
         (self.total() + self.starting_balance).max(0)
@@ -273,6 +302,8 @@ pub struct State {
     pub portal_configs: HashMap<String, crate::billing_portal::PortalConfig>,
     pub portal_config_order: Vec<String>,
     pub portal_sessions: Vec<crate::billing_portal::PortalSession>,
+    /// Stripe Tax registrations and settings.
+    pub tax: TaxSettings,
 }
 
 impl State {
@@ -328,7 +359,7 @@ impl State {
                 "unit_amount_decimal": p.unit_amount.to_string(),
                 "recurring": { "interval": p.interval, "interval_count": p.interval_count,
                                "usage_type": "licensed", "meter": null, "trial_period_days": null },
-                "type": "recurring", "billing_scheme": "per_unit", "tax_behavior": "unspecified",
+                "type": "recurring", "billing_scheme": "per_unit", "tax_behavior": p.tax_behavior,
                 "metadata": p.metadata, "created": p.created, "livemode": false,
                 "lookup_key": null, "nickname": null,
             }),
@@ -342,6 +373,7 @@ impl State {
             "created": c.created, "livemode": false, "balance": c.balance, "currency": "usd",
             "invoice_prefix": c.invoice_prefix, "next_invoice_sequence": c.next_invoice_sequence,
             "invoice_settings": { "default_payment_method": c.payment_method },
+            "address": c.address, "shipping": null, "tax_exempt": "none",
         })
     }
 
@@ -409,6 +441,9 @@ impl State {
             "trial_settings": { "end_behavior": { "missing_payment_method": "create_invoice" } },
             "cancellation_details": { "comment": c.comment, "feedback": c.feedback, "reason": c.reason },
             "billing_mode": { "type": "classic" },
+            "automatic_tax": { "enabled": s.automatic_tax.enabled,
+                               "disabled_reason": s.automatic_tax.disabled_reason,
+                               "liability": if s.automatic_tax.enabled { json!({ "type": "self" }) } else { Value::Null } },
         })
     }
 
@@ -432,28 +467,51 @@ impl State {
             .map(|(p, q)| self.prices.get(p).map(|p| p.unit_amount).unwrap_or(0) * q)
             .sum();
         let complete = s.status == "complete";
-        // A trial defers the first payment: nothing is due today.
-        let amount = if s.trial.is_some() { 0 } else { amount };
+        let invoice = s.subscription.as_ref().and_then(|id| {
+            self.invoice_order
+                .iter()
+                .find(|i| self.invoices.get(*i).and_then(|x| x.subscription.as_ref()) == Some(id))
+        });
+        // Once paid, the amounts are the first invoice's (tax included); a trial defers the first
+        // payment: nothing is due today.
+        let (subtotal, total, tax) = match invoice.and_then(|i| self.invoices.get(i)) {
+            _ if s.trial.is_some() => (0, 0, 0),
+            Some(i) => (i.subtotal(), i.total(), i.tax("exclusive") + i.tax("inclusive")),
+            None => (amount, amount, 0),
+        };
         let payment_status = match (complete, s.trial.is_some()) {
             (true, true) => "no_payment_required",
             (true, false) => "paid",
             _ => "unpaid",
         };
-        json!({
+        let address = s.tax.address.clone().or_else(|| {
+            s.customer.as_ref().and_then(|c| self.customers.get(c)).and_then(|c| c.address.clone())
+        });
+        let details = if complete {
+            json!({ "email": s.customer_email, "address": address, "name": null, "phone": null,
+                    "tax_exempt": "none", "tax_ids": [] })
+        } else {
+            Value::Null
+        };
+        let mut v = json!({
             "id": s.id, "object": "checkout.session", "mode": "subscription", "status": s.status,
             "payment_status": payment_status,
             "url": if complete { Value::Null } else { json!(format!("{}/checkout/{}", self.base_url, s.id)) },
             "customer": s.customer, "customer_email": s.customer_email,
-            "customer_details": if complete { json!({ "email": s.customer_email }) } else { Value::Null },
+            "customer_details": details,
             "client_reference_id": s.client_reference_id, "subscription": s.subscription,
             "success_url": s.success_url, "cancel_url": s.cancel_url, "metadata": s.metadata,
-            "amount_total": amount, "amount_subtotal": amount, "currency": "usd",
+            "amount_total": total, "amount_subtotal": subtotal, "currency": "usd",
+            "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": tax },
             "created": s.created, "expires_at": s.created + 86_400, "livemode": false,
-            "invoice": s.subscription.as_ref().and_then(|id| self.invoice_order.iter().find(|i| {
-                self.invoices.get(*i).and_then(|x| x.subscription.as_ref()) == Some(id)
-            })),
+            "invoice": invoice,
             "payment_intent": null,
-        })
+        });
+        let tax = self.checkout_tax_json(&s.tax, s.customer.as_deref());
+        if let (Some(o), Some(m)) = (v.as_object_mut(), tax.as_object()) {
+            o.extend(m.clone());
+        }
+        v
     }
 
     pub fn schedule_json(&self, s: &Schedule) -> Value {

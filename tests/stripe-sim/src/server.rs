@@ -250,7 +250,8 @@ async fn control(inner: &Arc<Inner>, method: &str, rest: &str, query: &str) -> R
     let (status, body) = match (method, segs.as_slice()) {
         ("POST", ["checkout", id, "complete"]) => {
             let pm = arg("payment_method").unwrap_or_else(|| "pm_card_visa".to_string());
-            let r = inner.state().complete_checkout(id, &pm);
+            // `country`: the billing address entered (sessions that collect one).
+            let r = inner.state().complete_checkout_at(id, &pm, arg("country").as_deref());
             inner.flush_wait().await;
             match r {
                 Ok(sub) => (200, json!({ "subscription": sub })),

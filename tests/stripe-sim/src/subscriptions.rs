@@ -15,7 +15,12 @@
 //! - https://docs.stripe.com/billing/subscriptions/subscription-schedules (a subscription with a
 //!   schedule refuses `cancel_at_period_end`/`cancel_at` changes: update the schedule instead)
 //! - Trials (`trial_period_days`, `trial_end`) are in trials.rs, `cancellation_details` and
-//!   cancelling in cancellation.rs.
+//!   cancelling in cancellation.rs, `automatic_tax` (Stripe Tax) in tax.rs.
+//! - https://docs.stripe.com/api/invoices/create_preview (`automatic_tax[enabled]`;
+//!   `customer_details`: "overrides for an existing customer", so `customer_details[address]`
+//!   stands in for the customer's address). Simulator assumption: without `automatic_tax` a
+//!   subscription's preview follows the subscription's own `automatic_tax`, so that it equals
+//!   the invoice the change then makes.
 
 use serde_json::{json, Map, Value};
 
@@ -25,7 +30,15 @@ use crate::clock::period_end_after;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{field, list_of, merge_metadata, Params};
 use crate::model::{new_id, Customer, Invoice, Item, PendingUpdate, State, Subscription};
+use crate::tax::{enabled_param, AutoTax};
 use crate::trials::{parse_trial, TrialChange, TrialSpec};
+
+/// How a new subscription starts: its trial, and whether Stripe Tax computes its invoices' tax.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    pub trial: Option<TrialSpec>,
+    pub automatic_tax: bool,
+}
 
 const PENDING_TOP: &[&str] = &[
     "items",
@@ -60,16 +73,13 @@ fn parse_bool(v: Option<&str>, param: &str) -> ApiResult<Option<bool>> {
 }
 
 impl State {
-    pub fn create_customer(&mut self, email: Option<String>, meta: Map<String, Value>) -> String {
-        self.create_customer_with(email, meta, None)
-    }
-
     /// A customer; without `invoice_prefix` one is generated (8 upper-case hex characters).
     pub fn create_customer_with(
         &mut self,
         email: Option<String>,
         meta: Map<String, Value>,
         invoice_prefix: Option<String>,
+        address: Option<Value>,
     ) -> String {
         let id = new_id("cus");
         let prefix = invoice_prefix
@@ -83,6 +93,7 @@ impl State {
             balance: 0,
             invoice_prefix: prefix,
             next_invoice_sequence: 1,
+            address,
         };
         self.customers.insert(id.clone(), c);
         let v = self.customers.get(&id).map(|c| self.customer_json(c)).unwrap_or(Value::Null);
@@ -100,7 +111,7 @@ impl State {
         metadata: Map<String, Value>,
         pm: Option<&str>,
         attempt: bool,
-        trial: Option<&TrialSpec>,
+        start: &Start,
     ) -> (String, PayOutcome) {
         let now = self.event_now();
         let (interval, count) = items
@@ -108,7 +119,7 @@ impl State {
             .and_then(|(p, _)| self.prices.get(p))
             .map(|p| (p.interval.clone(), p.interval_count))
             .unwrap_or(("month".to_string(), 1));
-        let trial_end = trial.map(|t| t.end_from(now)).filter(|t| *t > now);
+        let trial_end = start.trial.as_ref().map(|t| t.end_from(now)).filter(|t| *t > now);
         let end = trial_end.unwrap_or_else(|| period_end_after(now, &interval, count, now));
         let sub = Subscription {
             id: new_id("sub"),
@@ -140,6 +151,7 @@ impl State {
             trial_end,
             trial_will_end_sent: false,
             cancellation: Default::default(),
+            automatic_tax: AutoTax::on(start.automatic_tax),
         };
         let id = sub.id.clone();
         self.subs.insert(id.clone(), sub);
@@ -171,6 +183,17 @@ impl State {
     }
 
     pub fn complete_checkout(&mut self, session_id: &str, pm: &str) -> Result<String, String> {
+        self.complete_checkout_at(session_id, pm, None)
+    }
+
+    /// Completes a session; `country` is the billing address entered on the Checkout page (only
+    /// for sessions that collect one: `billing_address_collection=required` or automatic tax).
+    pub fn complete_checkout_at(
+        &mut self,
+        session_id: &str,
+        pm: &str,
+        country: Option<&str>,
+    ) -> Result<String, String> {
         let sess = self
             .sessions
             .get(session_id)
@@ -184,12 +207,28 @@ impl State {
         if sess.trial.is_none() && matches!(pm, "pm_card_chargeDeclined" | "pm_card_visa_chargeDeclined") {
             return Err("card_declined: Your card was declined.".to_string());
         }
+        let mut tax = sess.tax.clone();
+        if let Some(cc) = country {
+            if !tax.collects_address() {
+                return Err(format!("checkout session {session_id} does not collect a billing address (billing_address_collection=required or automatic_tax[enabled]=true)"));
+            }
+            if cc.len() != 2 || !cc.chars().all(|c| c.is_ascii_alphabetic()) {
+                return Err(format!("{cc} is not a two-letter country code"));
+            }
+            tax.address = Some(crate::tax::address_json(cc));
+        }
         let now = self.now();
         // The subscription starts a little before Checkout reports the session complete.
         self.event_time = Some(now - 2);
+        // A new customer gets the address entered; an existing one only with customer_update.
         let customer = match &sess.customer {
-            Some(c) => c.clone(),
-            None => self.create_customer(sess.customer_email.clone(), Map::new()),
+            Some(c) => {
+                self.save_checkout_address(c, true, &tax);
+                c.clone()
+            }
+            None => {
+                self.create_customer_with(sess.customer_email.clone(), Map::new(), None, tax.address.clone())
+            }
         };
         if let Some(c) = self.customers.get_mut(&customer) {
             c.payment_method = pm.to_string();
@@ -201,7 +240,7 @@ impl State {
             sess.sub_metadata.clone(),
             Some("pm_card_visa"),
             true,
-            sess.trial.as_ref(),
+            &Start { trial: sess.trial.clone(), automatic_tax: tax.automatic_tax },
         );
         self.event_time = None;
         if outcome != PayOutcome::Paid {
@@ -209,6 +248,7 @@ impl State {
         }
         if let Some(s) = self.sessions.get_mut(session_id) {
             s.status = "complete".to_string();
+            s.tax = tax;
             s.customer = Some(customer);
             s.subscription = Some(sub_id.clone());
         }
@@ -238,13 +278,14 @@ impl State {
         let behavior = p.str("payment_behavior").unwrap_or("allow_incomplete");
         let attempt = behavior != "default_incomplete";
         let trial = parse_trial(Some(&Value::Object(p.root.clone())), "", self.now(), 0, 1)?;
+        let automatic_tax = enabled_param(p.root.get("automatic_tax"), "automatic_tax")?.unwrap_or(false);
         let (id, outcome) = self.new_subscription(
             customer,
             &items,
             p.metadata().unwrap_or_default(),
             None,
             attempt,
-            trial.as_ref(),
+            &Start { trial, automatic_tax },
         );
         if outcome != PayOutcome::Paid && behavior == "error_if_incomplete" {
             if let Some(inv) = self.subs.get(&id).and_then(|s| s.latest_invoice.clone()) {
@@ -295,6 +336,7 @@ impl State {
             }
         }
         let cancel = parse_bool(p.str("cancel_at_period_end"), "cancel_at_period_end")?;
+        let automatic_tax = enabled_param(p.root.get("automatic_tax"), "automatic_tax")?;
         let details = cancellation::details_input(p)?;
         let trial = match p.str("trial_end") {
             Some(v) => self.check_trial_end_update(id, v)?,
@@ -322,6 +364,10 @@ impl State {
                 s.cancel_at_period_end = c;
             }
             cancellation::apply(&mut s.cancellation, cancel, &details);
+            // From now on, this update's own invoice included.
+            if let Some(on) = automatic_tax {
+                s.automatic_tax = AutoTax::on(on);
+            }
         }
         if let TrialChange::Until(t) = trial {
             self.move_trial_end(id, t);
@@ -451,6 +497,16 @@ impl State {
             .and_then(|l| self.prices.get(&l.price))
             .map(|p| p.currency.clone())
             .unwrap_or_else(|| "usd".to_string());
+        // Tax as the invoice would get it: the subscription's setting unless the preview's own.
+        let enabled =
+            enabled_param(p.root.get("automatic_tax"), "automatic_tax")?.unwrap_or(sub.automatic_tax.enabled);
+        let country = match p.root.get("customer_details").and_then(|d| d.get("address")) {
+            Some(Value::Object(a)) => a.get("country").and_then(Value::as_str).map(str::to_uppercase),
+            Some(_) => None,
+            None => self.customer_country(&sub.customer),
+        };
+        let mut lines = lines;
+        let automatic_tax = self.tax_lines(&mut lines, enabled, country.as_deref());
         let inv = Invoice {
             id: format!("upcoming_{}", new_id("in")),
             customer: sub.customer.clone(),
@@ -471,6 +527,7 @@ impl State {
             number: None,
             finalized_at: None,
             voided_at: None,
+            automatic_tax,
         };
         let mut v = self.invoice_json(&inv);
         v["hosted_invoice_url"] = Value::Null;

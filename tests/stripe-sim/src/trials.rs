@@ -136,6 +136,7 @@ impl State {
             price: item.price.clone(),
             proration: false,
             subscription_item: Some(item.id.clone()),
+            tax: None,
         }
     }
 
