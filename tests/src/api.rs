@@ -82,6 +82,10 @@ impl Api {
         self.raw("POST", path, token, Some(body.to_string().into_bytes()), &[]).await
     }
 
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.raw("PATCH", path, token, Some(body.to_string().into_bytes()), &[]).await
+    }
+
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
         self.raw("DELETE", path, token, None, &[]).await
     }

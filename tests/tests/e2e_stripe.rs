@@ -2,6 +2,7 @@
 //! stateful Stripe simulator (tests/stripe-sim, written from Stripe's documentation), which
 //! delivers its signed webhooks before it answers the call that caused them.
 
+use local_stack::moto::sent_emails;
 use seats_tests::e2e::{checkout_body, merchant, session, Ctx};
 use serde_json::{json, Value};
 use stripe_sim::StripeSim;
@@ -266,6 +267,47 @@ async fn money_against_the_stripe_simulator() {
     assert_eq!((grown.body["seats"].clone(), grown.body["seats_assigned"].clone()), (json!(2), json!(2)));
     assert_eq!(sim.subscription(&team_stripe).expect("at Stripe")["items"]["data"][0]["quantity"], json!(2));
 
+    step("Stripe Tax: the organization turns it on; a new purchase is taxed at Stripe, and a change's preview shows Stripe's tax, then charges it");
+    sim.set_tax_registration("DE", 19.0);
+    let acme_org = product.str("/organization_id");
+    let on = c
+        .api
+        .patch(&format!("/v1/organizations/{acme_org}"), Some(&acme.key), json!({"automatic_tax": true}))
+        .await;
+    assert_eq!((on.status, on.body["automatic_tax"].clone()), (200, json!(true)), "{:?}", on.body);
+    let chk = c.api.post("/v1/checkouts", None, checkout_body(&acme.product_id, 5, "tax@corp.example")).await;
+    assert_eq!((chk.status, chk.body["automatic_tax"].clone()), (201, json!(true)), "{:?}", chk.body);
+    let cs = chk.str("/payment_url").rsplit('/').next().map(str::to_string).expect("session id");
+    sim.complete_checkout_with_address(&cs, "pm_card_visa", "DE").await.expect("paid");
+    sim.redeliver_failed().await;
+    let taxed = c.api.get(&format!("/v1/checkouts/{}", chk.str("/id")), None).await.str("/subscription_id");
+    let first = c.api.get(&format!("/v1/subscriptions/{taxed}/invoices"), Some(&acme.key)).await;
+    assert_eq!(
+        (
+            first.body["data"][0]["subtotal"].clone(),
+            first.body["data"][0]["tax"].clone(),
+            first.body["data"][0]["total"].clone()
+        ),
+        (json!(5000), json!(950), json!(5950)),
+        "{:?}",
+        first.body
+    );
+    let body = json!({"seats": 7, "proration_date": chrono::Utc::now().timestamp()});
+    let preview = c
+        .api
+        .post(&format!("/v1/subscriptions/{taxed}/seat-changes/preview"), Some(&acme.key), body.clone())
+        .await;
+    assert_eq!(preview.status, 200, "{:?}", preview.body);
+    let tax = preview.body["tax"].as_i64().expect("tax");
+    assert!(tax > 0, "Stripe's tax in the preview: {:?}", preview.body);
+    let applied = c.api.post(&format!("/v1/subscriptions/{taxed}/seat-changes"), Some(&acme.key), body).await;
+    assert_eq!(applied.status, 200, "{:?}", applied.body);
+    assert_eq!(
+        applied.body["invoice"]["amount_due"], preview.body["amount_due_now"],
+        "the preview's total, tax in"
+    );
+    assert_eq!(applied.body["tax"], json!(tax));
+
     step("cancel at the period's end: a schedule attached is released first; resume; the end lapses it at Stripe's renewal");
     let preview =
         c.api.post(&format!("/v1/subscriptions/{sub}/cancel/preview"), Some(&boss), json!({})).await;
@@ -333,6 +375,58 @@ async fn money_against_the_stripe_simulator() {
     let trail = c.api.get(&format!("/v1/subscriptions/{sub}/events"), Some(&acme.key)).await;
     assert_eq!(audit_count(&trail.body, "subscription.cancellation_scheduled"), 1);
     assert_eq!(audit_count(&trail.body, "subscription.lapsed"), 1);
+
+    step("dunning: the renewal's card is declined → past due, one mail with the page to pay, seats kept; paid → active, and said so");
+    let team_customer = sim
+        .subscription(&team_stripe)
+        .and_then(|s| s["customer"].as_str().map(str::to_string))
+        .expect("customer");
+    sim.set_payment_method(&team_customer, "pm_card_chargeDeclined");
+    let mails_to_lead = |all: Vec<local_stack::moto::SentEmail>, needle: &str| {
+        all.into_iter()
+            .filter(|m| m.to.iter().any(|t| t == "lead@corp.example") && m.subject.contains(needle))
+            .count()
+    };
+    let failed_before =
+        mails_to_lead(sent_emails(&c.stack.aws_endpoint).await.expect("mails"), "Payment failed");
+    sim.advance(32 * 86_400).await;
+    sim.redeliver_failed().await;
+    let unpaid = c.api.get(&format!("/v1/subscriptions/{team}"), Some(&acme.key)).await;
+    assert_eq!(unpaid.str("/status"), "past_due", "{:?}", unpaid.body);
+    let due = unpaid.body["payment_failed"]["amount_due"].as_i64().expect("what is due");
+    assert!(due > 0, "{:?}", unpaid.body);
+    let pay_page = unpaid.str("/payment_failed/payment_url");
+    assert!(pay_page.starts_with(&sim.base_url()), "Stripe's page to pay: {pay_page}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let n = mails_to_lead(sent_emails(&c.stack.aws_endpoint).await.expect("mails"), "Payment failed");
+        if n > failed_before {
+            assert_eq!(n, failed_before + 1, "one mail");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no payment-failed mail");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let open_invoice = sim
+        .invoices_of(&team_stripe)
+        .into_iter()
+        .rev()
+        .find(|i| i["status"] == json!("open"))
+        .and_then(|i| i["id"].as_str().map(str::to_string))
+        .expect("the open renewal invoice");
+    sim.pay_invoice(&open_invoice, "pm_card_visa").await.expect("paid");
+    sim.redeliver_failed().await;
+    let recovered = c.api.get(&format!("/v1/subscriptions/{team}"), Some(&acme.key)).await;
+    assert_eq!(recovered.str("/status"), "active", "{:?}", recovered.body);
+    assert!(recovered.body.get("payment_failed").is_none(), "the banner's facts are gone");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while mails_to_lead(sent_emails(&c.stack.aws_endpoint).await.expect("mails"), "Payment received") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no payment-received mail");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let trail = c.api.get(&format!("/v1/subscriptions/{team}/events"), Some(&acme.key)).await;
+    assert_eq!(audit_count(&trail.body, "subscription.payment_failed"), 1);
+    assert_eq!(audit_count(&trail.body, "subscription.payment_recovered"), 1);
 
     step("events of a subscription another integration made are acknowledged");
     let before = sim.deliveries().len();
