@@ -212,6 +212,21 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     assert!(history.contains(&format!("Seats increased from 3 to 5 — {due} charged")), "{history}");
     boss.shot_at("13-seat-increase-applied", "#trail").await;
 
+    step("the invoices: the purchase and the increase, newest first; card and tax details are Stripe's (offline: none)");
+    let invoices = boss.wait_text("#invoices tbody", "Change").await;
+    assert!(invoices.contains("Purchase") && invoices.contains(&due), "{invoices}");
+    let rows = boss.all("#invoices tbody tr").await;
+    assert_eq!(rows.len(), 2, "{invoices}");
+    assert_eq!(
+        boss.text("#invoices tbody tr:first-child [data-status], #invoices tbody tr:first-child .badge")
+            .await,
+        "Paid"
+    );
+    boss.click("#billing-details").await;
+    let offline = boss.wait_text("#billing-details-error", "offline").await;
+    assert!(offline.contains("billing portal"), "{offline}");
+    boss.shot_at("13b-invoices", "#invoices-section").await;
+
     step("the switch to annual billing: the preview with its lines and amount before any confirm");
     boss.click("#preview-interval").await;
     let preview = boss.wait_text("#interval-preview", "Due now").await;
@@ -387,15 +402,40 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     let sent: Value = serde_json::from_slice(&hook.body).unwrap_or(Value::Null);
     assert_eq!(sent["type"], json!("webhook_endpoint.test"), "{sent}");
 
-    step(
-        "a lapse suspends the seats: the banner, then Reactivate buys the plan again and everyone comes back",
-    );
+    step("a renewal's payment fails: the banner with what is due, the page to pay and the last day; paid, it goes");
     let items = seats_tests::scan(&c.db, &c.stack.resources.table).await;
     let stripe_sub = items
         .iter()
         .filter(|i| i.get("subscription_id").and_then(|v| v.as_s().ok()) == Some(&sub_id))
         .find_map(|i| i.get("PK")?.as_s().ok()?.strip_prefix("STRIPESUB#").map(str::to_string))
         .expect("the Stripe subscription of the story's purchase");
+    let now = chrono::Utc::now().timestamp();
+    let pay_page = "https://invoice.stripe.example/i/acct_1/in_renewal";
+    let failed = local_stack::stripe_events::renewal_invoice(
+        "invoice.payment_failed",
+        &stripe_sub,
+        now,
+        5000,
+        pay_page,
+    );
+    assert_eq!(c.event(&failed).await.status, 200);
+    boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
+    let banner = boss.wait_text("#payment-failed-banner", "Payment failed").await;
+    assert!(banner.contains("$50.00"), "{banner}");
+    let href = boss.js("return document.querySelector('#pay-invoice').getAttribute('href')").await;
+    assert_eq!(href, json!(pay_page));
+    boss.js("window.scrollTo(0, 0); return null").await;
+    boss.shot("19b-payment-failed").await;
+    let paid =
+        local_stack::stripe_events::renewal_invoice("invoice.paid", &stripe_sub, now + 1, 5000, pay_page);
+    assert_eq!(c.event(&paid).await.status, 200);
+    boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
+    boss.wait_text("#total", "5").await;
+    boss.wait_hidden("#payment-failed-banner").await;
+
+    step(
+        "a lapse suspends the seats: the banner, then Reactivate buys the plan again and everyone comes back",
+    );
     let gone = local_stack::stripe_events::subscription_deleted(&stripe_sub, chrono::Utc::now().timestamp());
     assert_eq!(c.event(&gone).await.status, 200);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -441,7 +481,7 @@ async fn the_story_through_the_pages_in_a_real_browser() {
         .filter_map(Result::ok)
         .filter(|f| f.file_name().to_string_lossy().starts_with(|ch: char| ch.is_ascii_digit()))
         .count();
-    assert_eq!(shots, 23, "a screenshot per step");
+    assert_eq!(shots, 25, "a screenshot per step");
 }
 
 /// Pay first, through the pages: the offline gateway told to decline (as Stripe's declining

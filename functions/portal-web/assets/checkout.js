@@ -1,5 +1,7 @@
 // The checkout: a product's price per seat, an interval, a seat count within the product's
 // bounds, a live total, and the buyer's email; it creates the checkout and goes to its payment page.
+// A product with a free trial says so under the total (free for its days, then the total); a
+// checkout whose tax Stripe adds on the payment page (`automatic_tax`) says the total is before tax.
 import { $, api, el, money, newKey, onSubmit, pageError, per, show } from './api.js';
 
 const productId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
@@ -18,10 +20,19 @@ function seatCount() {
   return Number.isInteger(n) ? n : NaN;
 }
 
+const daysText = (n) => `${n} ${n === 1 ? 'day' : 'days'}`;
+
+/** "Free for 14 days, then $30.00 per month" (a product with a free trial), or nothing. */
+function showTrial(days, amount, currency, iv) {
+  show($('#trial-note'), Boolean(days));
+  $('#trial-note').textContent = days ? `Free for ${daysText(days)}, then ${money(amount, currency)} per ${per[iv]}` : '';
+}
+
 function renderTotal() {
   const iv = interval();
   const price = iv && product.prices[iv];
   const n = seatCount();
+  showTrial(null);
   if (!price) { $('#total').textContent = ''; return; }
   if (!(n >= product.min_seats && n <= product.max_seats)) {
     $('#total').textContent = `Choose between ${product.min_seats} and ${product.max_seats} seats`;
@@ -31,6 +42,7 @@ function renderTotal() {
   // Display of the price the server charges (seats × unit amount); the server computes it again.
   $('#total').textContent = `${money(price.unit_amount * n, product.currency)} per ${per[iv]}`;
   $('#total-detail').textContent = `${n} × ${money(price.unit_amount, product.currency)} per seat, billed ${iv === 'year' ? 'yearly' : 'monthly'}`;
+  showTrial(product.trial_days, price.unit_amount * n, product.currency, iv);
 }
 
 function step(by) {
@@ -87,7 +99,11 @@ onSubmit(form, async () => {
   if (lastAttempt.body !== text) lastAttempt = { body: text, key: newKey() };
   const checkout = await api('POST', '/v1/checkouts', { body, idempotencyKey: lastAttempt.key });
   sessionStorage.setItem('seats.checkout', checkout.id);
-  form.append(el('p', { class: 'status', role: 'status' }, 'Taking you to the payment page…'));
+  // The server's word on the trial and the tax: `amount_due` is billed after the trial, before tax.
+  if (checkout.trial_days) showTrial(checkout.trial_days, checkout.amount_due, checkout.currency, checkout.interval);
+  show($('#tax-note'), Boolean(checkout.automatic_tax));
+  const taxed = checkout.automatic_tax ? ' Tax is added there, from the billing address you give.' : '';
+  form.append(el('p', { class: 'status', role: 'status' }, `Taking you to the payment page…${taxed}`));
   location.assign(checkout.payment_url);
 });
 

@@ -1,7 +1,9 @@
 // The merchant's dashboard, on the organization's API key (kept in sessionStorage, so it
 // leaves with the tab): products, subscriptions, forms to create benefits (uploading the
-// file to its presigned URL) and products, and the webhook endpoints (webhooks.js).
+// file to its presigned URL) and products (with an optional free trial), the billing settings
+// (settings.js: grace days and Stripe Tax) and the webhook endpoints (webhooks.js).
 import { $, ApiError, allPages, api, day, el, money, newKey, onSubmit, per, plan, show, status, toMinor } from './api.js';
+import { settings } from './settings.js';
 import { webhooks } from './webhooks.js';
 
 const KEY = 'seats.merchant_key';
@@ -10,6 +12,13 @@ let benefits = [];
 const products = new Map();
 const call = (method, path, opts = {}) => api(method, path, { token: apiKey, ...opts });
 const hooks = webhooks(call);
+const billingSettings = settings(call);
+// The key's organization, as what it lists names it (the key itself does not say).
+let orgId = null;
+
+function learnOrganization(items) {
+  if (!orgId) orgId = items.find((x) => x.organization_id)?.organization_id || null;
+}
 
 function prices(p) {
   return ['month', 'year'].filter((iv) => p.prices[iv])
@@ -20,9 +29,10 @@ async function loadProducts() {
   const list = await call('GET', '/v1/products');
   products.clear();
   list.data.forEach((p) => products.set(p.id, p));
+  learnOrganization(list.data);
   $('#products tbody').replaceChildren(...list.data.map((p) => el('tr', { 'data-product': p.id },
     el('td', {}, el('strong', {}, p.name), p.description ? el('span', { class: 'hint' }, p.description) : null),
-    el('td', {}, prices(p)),
+    el('td', {}, prices(p), p.trial_days ? el('span', { class: 'hint' }, `${p.trial_days}-day free trial`) : null),
     el('td', {}, `${p.min_seats}–${p.max_seats}`, p.when_full === 'grow' ? el('span', { class: 'hint' }, 'offers more seats when full') : null),
     el('td', {}, p.benefit_ids.map((id) => benefits.find((b) => b.id === id)?.name || id).join(', ') || '—'),
     el('td', {}, el('a', { href: `/checkout/${encodeURIComponent(p.id)}` }, 'Open checkout')))));
@@ -31,6 +41,7 @@ async function loadProducts() {
 
 async function loadSubscriptions() {
   const list = { data: (await allPages((path) => call('GET', path), '/v1/subscriptions')).items };
+  learnOrganization(list.data);
   $('#subscriptions tbody').replaceChildren(...list.data.map((s) => el('tr', { 'data-subscription': s.id },
     el('td', { class: 'key' }, s.id),
     el('td', {}, products.get(s.product_id)?.name || s.product_id),
@@ -43,6 +54,7 @@ async function loadSubscriptions() {
 
 async function loadBenefits() {
   benefits = (await call('GET', '/v1/benefits')).data;
+  learnOrganization(benefits);
   const label = { license_key: 'license key', file_download: 'file' };
   $('#benefits').replaceChildren(...benefits.map((b) => el('li', { 'data-benefit': b.id }, `${b.name} (${label[b.type] || b.type})`)));
   const box = $('#benefit-choices');
@@ -52,10 +64,12 @@ async function loadBenefits() {
 }
 
 async function open() {
+  orgId = null;
   await loadBenefits();
   await loadProducts();
   await loadSubscriptions();
   await hooks.load();
+  await billingSettings.load(orgId);
   show($('#key-form'), false);
   show($('#nav'), true);
   show($('#dashboard'), true);
@@ -63,6 +77,8 @@ async function open() {
 
 function closed(message) {
   hooks.forget();
+  billingSettings.forget();
+  orgId = null;
   show($('#dashboard'), false);
   show($('#nav'), false);
   show($('#key-form'), true);
@@ -121,6 +137,8 @@ onSubmit($('#benefit-form'), async () => {
   show($('#file-field'), false);
   show($('#prefix-field'), true);
   await loadBenefits();
+  // The first benefit names the organization: its settings can show now.
+  await billingSettings.load(orgId);
 });
 
 onSubmit($('#product-form'), async () => {
@@ -146,11 +164,18 @@ onSubmit($('#product-form'), async () => {
   };
   const description = $('#product-description').value.trim();
   if (description) body.description = description;
+  // A free trial (days) first: the server takes 1 to 730.
+  const trial = $('#trial-days').value.trim();
+  if (trial) {
+    if (!/^\d+$/.test(trial)) throw new ApiError(400, 'invalid_request', 'Enter the free trial as a whole number of days, from 1 to 730.', 'trial_days');
+    body.trial_days = Number(trial);
+  }
   const p = await call('POST', '/v1/products', { body, idempotencyKey: newKey() });
   const form = $('#product-form');
   form.reset();
-  status(form, `Created ${p.name}. Its checkout page: ${location.origin}/checkout/${p.id}`);
+  status(form, `Created ${p.name}${p.trial_days ? ` with a ${p.trial_days}-day free trial` : ''}. Its checkout page: ${location.origin}/checkout/${p.id}`);
   await loadProducts();
+  await billingSettings.load(orgId);
 });
 
 if (apiKey) open().catch((err) => { if (err.status === 401) { sessionStorage.removeItem(KEY); apiKey = null; } closed(err.message); });

@@ -9,13 +9,19 @@
 // (paste or CSV, checked, then confirmed) is batch.js. A lapsed subscription's suspended seats and
 // its owner's "Reactivate" (a checkout of the same plan) are suspension.js. Cancelling at the
 // period's end (its preview first) and resuming before it are cancel.js; while set to cancel, the
-// seat count can only grow and the interval cannot change (the server refuses both).
+// seat count can only grow and the interval cannot change (the server refuses both). The invoices
+// (newest first, page by page) and "Update card / billing details" (Stripe's billing portal) are
+// invoices.js; they show for a lapsed subscription too. A renewal's failed payment (the dunning
+// banner with "Pay now") and the free trial (its badge; the interval waits for the first payment)
+// are billing-notices.js. Previews show the tax inside "Due now" when there is some.
 import {
   $, ApiError, allPages, api, clearErrors, day, el, handleAuth, moment, money, newKey, onSubmit, pageError, per, plan,
   requireSession, seatStatus, show, showError, status,
 } from './api.js';
 import { initBatch } from './batch.js';
+import { initBillingNotices, trialing } from './billing-notices.js';
 import { ending, initCancel, reasons } from './cancel.js';
+import { initInvoices } from './invoices.js';
 import { initManagers } from './managers.js';
 import { initSuspension } from './suspension.js';
 
@@ -45,7 +51,8 @@ function renderSummary() {
   // Set to cancel: it ends instead of renewing; until then seats can be added, not removed.
   const ends = ending(sub);
   const renews = sub.status === 'canceled' ? `Ended ${day(sub.current_period_end)}`
-    : ends ? `Ends on ${day(sub.cancel_at || sub.current_period_end)}` : `Renews on ${day(sub.current_period_end)}`;
+    : ends ? `Ends on ${day(sub.cancel_at || sub.current_period_end)}`
+      : trialing(sub) ? `First invoice on ${day(sub.trial_end)}` : `Renews on ${day(sub.current_period_end)}`;
   $('#plan').textContent = `${plan[sub.interval]} · ${money(sub.unit_amount, sub.currency)} per seat per ${per[sub.interval]} · ${renews} · Status: ${sub.status.replace('_', ' ')}`;
   // Lapsed: the seats wait for a reactivation (the banner); restored: where they went or came from.
   suspension.render(sub);
@@ -83,6 +90,8 @@ function renderSummary() {
       : `Switch to monthly billing at ${money(product.prices.month.unit_amount, sub.currency)} per seat per month, from the next renewal.`;
     $('#preview-interval').textContent = other === 'year' ? 'Preview the switch to annual billing' : 'Preview the switch to monthly billing';
   }
+  // A renewal's failed payment (the dunning banner) and the free trial (its badge and notes).
+  notices.render(sub, lapsed);
 }
 
 /**
@@ -136,7 +145,17 @@ const describe = {
   'subscription.created': (d) => (d.restored_from
     ? `Subscription started; it takes the suspended seats of subscription ${d.restored_from}`
     : 'Subscription started'),
-  'subscription.updated': (d) => `Billing updated${d.status ? ` (status ${d.status})` : ''}`,
+  'subscription.updated': (d) => {
+    // The status as {from, to} (a billing update), or as it is.
+    const st = d.status && typeof d.status === 'object' ? d.status.to : d.status;
+    return `Billing updated${st ? ` (status ${String(st).replace('_', ' ')})` : ''}`;
+  },
+  'subscription.payment_failed': (d) => {
+    const dn = d.dunning || {};
+    const due = typeof dn.amount_due === 'number' ? ` (${money(dn.amount_due, sub.currency)} due)` : '';
+    return `A renewal payment failed${due}${dn.access_until ? `; seats keep working until ${day(dn.access_until)}` : ''}`;
+  },
+  'subscription.payment_recovered': () => 'The failed renewal payment was paid; nothing is due any more',
   'subscription.renewed': () => 'Renewed for a new period',
   'subscription.lapsed': (d) => `Subscription lapsed; every seat is suspended${d.suspended_until ? ` until ${day(d.suspended_until)}` : ''}`,
   'subscription.reactivated': () => 'Subscription reactivated by the payment provider; the suspended seats come back',
@@ -206,7 +225,8 @@ async function loadAll() {
   }
   renderSummary();
   // The history names managers by their email: it is read once they are known.
-  await Promise.all([loadSeats(), billingManagers.load().then(loadTrail)]);
+  // The invoices never fail the page: their section says what went wrong.
+  await Promise.all([loadSeats(), billingManagers.load().then(loadTrail), invoices.load()]);
 }
 
 async function refresh() {
@@ -278,7 +298,10 @@ function renderPreview(box, q, interval, confirmLabel, apply, opts = {}) {
         el('tbody', {}, rows)))
       : el('p', { class: 'muted' }, 'Nothing is charged now.'),
     el('p', { class: 'total' }, 'Due now: ', el('span', { class: 'amount-due' }, money(q.amount_due_now, cur))),
-    el('p', {}, 'Next renewal: ', el('span', { class: 'next-renewal' }, money(q.next_renewal_amount, cur)), ` per ${per[interval]}`),
+    // Stripe Tax: the tax is part of the amount due now; the renewal's amount is before tax.
+    ...(q.tax > 0 ? [el('p', { class: 'tax' }, 'Tax: ', el('span', { class: 'tax-amount' }, money(q.tax, cur)),
+      el('span', { class: 'muted' }, ' (included in the amount due now)'))] : []),
+    el('p', {}, 'Next renewal: ', el('span', { class: 'next-renewal' }, money(q.next_renewal_amount, cur)), ` per ${per[interval]}${q.tax > 0 ? ', before tax' : ''}`),
     form);
   show(box, true);
   onSubmit(form, async () => {
@@ -394,6 +417,12 @@ const suspension = initSuspension({ id, me, current: () => sub, refresh });
 // "Cancel subscription" and the "set to cancel" banner (cancel.js); renderSummary renders them.
 const cancellation = initCancel({ call, base, current: () => sub, refresh });
 
+// "Invoices" and "Update card / billing details" (invoices.js); loadAll reads them through `invoices.load`.
+const invoices = initInvoices({ call, base, id });
+
+// The dunning banner and the trial notes (billing-notices.js); renderSummary renders them.
+const notices = initBillingNotices();
+
 onSubmit($('#cancel-form'), async () => {
   await call('DELETE', `${base}/scheduled-change`);
   await refresh();
@@ -411,7 +440,9 @@ onSubmit($('#resize-form'), async () => {
   const body = { seats, proration_date: prorationDate };
   const q = await call('POST', `${base}/seat-changes/preview`, { body });
   const key = newKey();
-  const label = seats > sub.seats ? `Confirm and pay ${money(q.amount_due_now, sub.currency)}` : seats < sub.seats ? 'Confirm the decrease' : 'Confirm';
+  // Nothing due now (more seats during the free trial): nothing to pay on confirming.
+  const label = seats > sub.seats ? (q.amount_due_now > 0 ? `Confirm and pay ${money(q.amount_due_now, sub.currency)}` : 'Confirm the increase')
+    : seats < sub.seats ? 'Confirm the decrease' : 'Confirm';
   renderPreview($('#resize-preview'), q, sub.interval, label, () => call('POST', `${base}/seat-changes`, { body, idempotencyKey: key }));
 });
 

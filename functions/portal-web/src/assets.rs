@@ -23,7 +23,7 @@ const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file under `assets/`. Pages are addressed by route, modules and styles by name
 /// under `/portal/assets/`.
-const FILES: [(&str, &str, &[u8]); 23] = files![
+const FILES: [(&str, &str, &[u8]); 26] = files![
     "checkout.html" => HTML,
     "test-payment.html" => HTML,
     "complete.html" => HTML,
@@ -43,10 +43,13 @@ const FILES: [(&str, &str, &[u8]); 23] = files![
     "managers.js" => JS,
     "suspension.js" => JS,
     "cancel.js" => JS,
+    "invoices.js" => JS,
+    "billing-notices.js" => JS,
     "claim.js" => JS,
     "benefits.js" => JS,
     "dashboard.js" => JS,
     "webhooks.js" => JS,
+    "settings.js" => JS,
 ];
 
 const STYLE: (&str, &str, &[u8]) = ("style.css", CSS, include_bytes!("../assets/style.css"));

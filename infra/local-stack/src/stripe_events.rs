@@ -4,7 +4,8 @@
 
 use crate::BoxError;
 pub use adapters::stripe::events::{
-    checkout_completed, invoice, pending_update_expired, subscription_deleted, subscription_updated, Item,
+    checkout_completed, invoice, pending_update_expired, renewal_invoice, subscription_deleted,
+    subscription_updated, Item,
 };
 use adapters::stripe::webhook::sign;
 use serde_json::Value;

@@ -102,3 +102,27 @@ pub fn invoice(event_type: &str, stripe_subscription_id: &str, created: i64) -> 
         }),
     )
 }
+
+/// A renewal's invoice event (`invoice.payment_failed`, `invoice.paid`): what is due and
+/// Stripe's page to pay it, as Stripe sends them.
+pub fn renewal_invoice(
+    event_type: &str,
+    stripe_subscription_id: &str,
+    created: i64,
+    amount_due: i64,
+    hosted_invoice_url: &str,
+) -> Value {
+    event(
+        event_type,
+        created,
+        json!({
+            "id": format!("in_test_{}", uuid::Uuid::new_v4().simple()),
+            "object": "invoice",
+            "billing_reason": "subscription_cycle",
+            "amount_due": amount_due,
+            "hosted_invoice_url": hosted_invoice_url,
+            "parent": { "type": "subscription_details",
+                        "subscription_details": { "subscription": stripe_subscription_id } },
+        }),
+    )
+}
