@@ -119,7 +119,8 @@ impl World {
         let app = App {
             store: Arc::new(DynamoStore::new(db.clone(), &res.table)),
             mailer: Arc::new(adapters::ses::SesMailer::new(ses.clone(), &res.mail_from)),
-            payments: Arc::new(MemoryPayments::default()),
+            // Stripe's way with invoices (it keeps them): the costs measured are production's.
+            payments: Arc::new(MemoryPayments { keeps_invoices: true.into(), ..Default::default() }),
             files: Arc::new(MemoryFiles),
             jobs: queue.clone(),
             webhooks: Arc::new(adapters::sqs::SqsWebhooks::new(sqs.clone(), &res.webhook_queue_url)),

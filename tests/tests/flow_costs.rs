@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 /// flow → (DynamoDB requests, read units, write units, SQS requests, emails).
 const EXPECTED: [(&str, &str, f64, f64, u32, u32); 16] = [
-    ("purchase (checkout)", "1×GetItem + 1×PutItem", 1.0, 1.0, 0, 0),
+    ("purchase (checkout)", "2×GetItem + 1×PutItem", 2.0, 1.0, 0, 0),
     ("webhook: checkout completed", "4×GetItem + 1×TransactWriteItems", 4.0, 20.0, 2, 0),
     ("sign-in (a customer's email)", "2×UpdateItem", 0.0, 2.0, 1, 0),
     ("sign-in (an unknown email)", "2×UpdateItem", 0.0, 2.0, 1, 0),

@@ -47,6 +47,9 @@ pub struct MemoryPayments {
     pub released: Mutex<Vec<String>>,
     /// Every subscription ended at once (an unpaid one after its grace days).
     pub canceled_now: Mutex<Vec<String>>,
+    /// Acts as Stripe does about invoices (keeps them: no ledger here), for measuring what a
+    /// flow costs in production; the offline gateway's way (a ledger) otherwise.
+    pub keeps_invoices: std::sync::atomic::AtomicBool,
     /// Every billing portal configuration made.
     pub portal_configurations: Mutex<Vec<BillingPortalConfiguration>>,
     /// Every `cancel_at_period_end` call, in order (the last one is the provider's flag).
@@ -132,7 +135,7 @@ impl PaymentGateway for MemoryPayments {
         Ok(())
     }
     fn keeps_invoices(&self) -> bool {
-        false
+        self.keeps_invoices.load(std::sync::atomic::Ordering::SeqCst)
     }
     async fn cancel_now(&self, provider_subscription_id: &str, _key: &str) -> Result<(), PortError> {
         push(&self.canceled_now, &provider_subscription_id.to_string());
