@@ -510,6 +510,10 @@ impl Store for DynamoStore {
         self.finish_job_in_table(job).await
     }
 
+    async fn job_pending(&self, job: &Job) -> Result<bool, StoreError> {
+        Ok(self.get(&keys::outbox(job.kind.as_str(), &job.seat_id)).await?.is_some())
+    }
+
     async fn pending_invitation(
         &self,
         job: &Job,

@@ -12,7 +12,7 @@ use domain::model::{InvoicePage, Product, ProviderPrices};
 use domain::ports::{
     BillingPortalConfiguration, CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession,
     CheckoutSessionRequest, PaymentGateway, ProviderInvoice, ProviderSubscription, RenewalSchedule,
-    ScheduledRenewal,
+    ScheduledRenewal, VoidOutcome,
 };
 
 /// What the offline gateway does with a change's payment (`OFFLINE_PAYMENT_OUTCOME`).
@@ -102,6 +102,11 @@ impl PaymentGateway for OfflineGateway {
     /// renewal a stateless gateway never makes).
     async fn cancel_at_period_end(&self, _c: &CancelRequest) -> Result<(), PortError> {
         Ok(())
+    }
+
+    /// The ledger's invoice is voided with the lapse; nothing to tell anyone.
+    async fn void_invoice(&self, _id: &str, _key: &str) -> Result<VoidOutcome, PortError> {
+        Ok(VoidOutcome::Voided)
     }
 
     /// Nothing to stop offline: no one retries a payment.

@@ -571,6 +571,8 @@ pub trait Store: WebhookStore + TeamSeatStore + ManagerStore + SuspensionStore +
 
     /// Removes a done job from the outbox.
     async fn finish_job(&self, job: &Job) -> Result<(), StoreError>;
+    /// Whether the job's outbox entry is still there (not finished yet).
+    async fn job_pending(&self, job: &Job) -> Result<bool, StoreError>;
     /// The invitation an `invite` job is to mail: `None` when the outbox no longer holds the
     /// job for `token_hash` (done already, or a re-send replaced it); else the link, if it is
     /// still there (claimed and revoked seats' links are gone). One read of both.

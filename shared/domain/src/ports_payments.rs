@@ -148,6 +148,14 @@ pub struct BillingPortalConfiguration {
     pub idempotency_key: String,
 }
 
+/// What became of an invoice asked to be voided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoidOutcome {
+    Voided,
+    /// Paid meanwhile: its `invoice.paid` event follows.
+    Paid,
+}
+
 /// The payment provider (Stripe). Seats are the subscription item's quantity, which is always
 /// the count paid for now; what changes later lives in a schedule's next phase.
 #[async_trait]
@@ -182,6 +190,9 @@ pub trait PaymentGateway: Send + Sync {
     fn keeps_invoices(&self) -> bool {
         true
     }
+    /// Voids an unpaid invoice, so it can no longer be paid (an unpaid subscription that lapses
+    /// must not take the money later).
+    async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<VoidOutcome, PortError>;
     /// Ends the subscription at the provider now (an unpaid one at the end of its grace days):
     /// no retry charges it after that.
     async fn cancel_now(

@@ -236,6 +236,11 @@ async fn unpaid_at_the_end_of_the_organizations_grace_days_it_lapses_and_is_canc
     w.f.clock.set(until);
     assert_eq!(sweeper::sweep(&w.f.app, 60).await.expect("sweep").unpaid_lapsed, 1);
     assert_eq!(*w.f.payments.canceled_now.lock().expect("calls"), vec!["sub_unpaid".to_string()]);
+    assert_eq!(
+        *w.f.payments.voided.lock().expect("calls"),
+        vec!["in_renewal".to_string()],
+        "never payable for nothing"
+    );
     let s = read(&w).await;
     assert_eq!((s.status, s.dunning.is_none()), (SubscriptionStatus::Canceled, true));
     assert_eq!(s.suspended_until, Some(until + Duration::days(30)), "its seats wait for a reactivation");
@@ -249,4 +254,119 @@ async fn unpaid_at_the_end_of_the_organizations_grace_days_it_lapses_and_is_canc
         .await
         .expect("late");
     assert_eq!(read(&w).await.status, SubscriptionStatus::Canceled);
+}
+
+fn updated(
+    id: &str,
+    provider_sub: &str,
+    at: DateTime<Utc>,
+    status: &str,
+    period: (DateTime<Utc>, DateTime<Utc>),
+) -> PaymentEvent {
+    PaymentEvent {
+        id: id.into(),
+        created: at.timestamp(),
+        kind: PaymentEventKind::SubscriptionUpdated {
+            provider_subscription_id: provider_sub.into(),
+            checkout_id: None,
+            state: SubscriptionState {
+                status: status.into(),
+                period: Some((period.0.timestamp(), period.1.timestamp())),
+                item: Some(ItemState {
+                    id: Some("si_1".into()),
+                    quantity: 5,
+                    interval: Some("month".into()),
+                }),
+                pending_update: false,
+                latest_invoice: Some("in_renewal".into()),
+                cancellation: None,
+            },
+        },
+    }
+}
+
+#[tokio::test]
+async fn paid_with_the_events_out_of_order_the_dunning_still_ends_and_nothing_lapses() {
+    let w = world("sub_order").await;
+    let end = w.sub.current_period_end;
+    let period = (end, end + Duration::days(31));
+    w.f.clock.set(end + Duration::minutes(1));
+    billing_events::handle(&w.f.app, &renewal(&w, "sub_order")).await.expect("renewal");
+    let failed_at = end + Duration::hours(1);
+    w.f.clock.set(failed_at);
+    billing_events::handle(&w.f.app, &failed("evt_f", "sub_order", failed_at)).await.expect("failed");
+    // Paid: Stripe's subscription update (active) arrives before its invoice.paid, which is then
+    // older than what was applied.
+    let paid_at = failed_at + Duration::days(2);
+    w.f.clock.set(paid_at);
+    billing_events::handle(
+        &w.f.app,
+        &updated("evt_active", "sub_order", paid_at + Duration::seconds(1), "active", period),
+    )
+    .await
+    .expect("active");
+    billing_events::handle(&w.f.app, &paid("evt_paid", "sub_order", paid_at)).await.expect("paid, late");
+    let s = read(&w).await;
+    assert_eq!((s.status, s.dunning.is_none()), (SubscriptionStatus::Active, true));
+    w.f.clock.set(failed_at + Duration::days(15));
+    assert_eq!(sweeper::sweep(&w.f.app, 60).await.expect("sweep").unpaid_lapsed, 0);
+    assert!(
+        w.f.payments.canceled_now.lock().expect("calls").is_empty(),
+        "never cancelled a paid subscription"
+    );
+}
+
+#[tokio::test]
+async fn at_the_end_of_the_grace_a_provider_that_says_paid_or_a_change_in_flight_stops_the_lapse() {
+    let w = world("sub_late").await;
+    let end = w.sub.current_period_end;
+    w.f.clock.set(end + Duration::minutes(1));
+    billing_events::handle(&w.f.app, &renewal(&w, "sub_late")).await.expect("renewal");
+    // Stripe says past due, and its payment_failed event never came: the dunning starts anyway.
+    let period = (end, end + Duration::days(31));
+    let at = end + Duration::hours(3);
+    w.f.clock.set(at);
+    billing_events::handle(&w.f.app, &updated("evt_pd", "sub_late", at, "past_due", period))
+        .await
+        .expect("past due");
+    let d = read(&w).await.dunning.expect("a dunning from the status alone");
+    assert_eq!((d.access_until, d.amount_due), (at + Duration::days(14), 5000));
+    // At the end the provider says it was paid (its events not here yet): no lapse, it ends.
+    w.f.clock.set(d.access_until);
+    *w.f.payments.state.lock().expect("state") = Some(domain::ports::ProviderSubscription {
+        id: "sub_late".into(),
+        status: "active".into(),
+        item_id: "si_1".into(),
+        quantity: 5,
+        interval: Interval::Month,
+        period_start: period.0.timestamp(),
+        period_end: period.1.timestamp(),
+        pending_update_expires_at: None,
+        schedule_id: None,
+        latest_invoice: None,
+        cancel_at_period_end: false,
+    });
+    assert_eq!(sweeper::sweep(&w.f.app, 60).await.expect("sweep").unpaid_lapsed, 0);
+    let s = read(&w).await;
+    assert_eq!((s.status, s.dunning.is_none()), (SubscriptionStatus::Active, true));
+    assert!(w.f.payments.canceled_now.lock().expect("calls").is_empty());
+    assert!(w.f.payments.voided.lock().expect("calls").is_empty());
+}
+
+#[tokio::test]
+async fn a_dunning_mail_delivered_twice_is_sent_once() {
+    let w = world("sub_twice").await;
+    let end = w.sub.current_period_end;
+    w.f.clock.set(end + Duration::minutes(1));
+    billing_events::handle(&w.f.app, &renewal(&w, "sub_twice")).await.expect("renewal");
+    w.f.clock.set(end + Duration::hours(1));
+    billing_events::handle(&w.f.app, &failed("evt_f", "sub_twice", end + Duration::hours(1)))
+        .await
+        .expect("failed");
+    let jobs = w.f.queue.take();
+    let notice = jobs.iter().find(|j| j.kind == JobKind::PaymentFailed).expect("the mail's job").clone();
+    let before = mails_to_boss(&w).len();
+    domain::services::benefits::process(&w.f.app, &notice).await.expect("mailed");
+    domain::services::benefits::process(&w.f.app, &notice).await.expect("delivered again");
+    assert_eq!(mails_to_boss(&w).len() - before, 1);
 }

@@ -103,6 +103,10 @@ async fn a_trial_charges_nothing_seats_work_and_the_first_invoice_comes_at_its_e
     .expect("more seats");
     assert_eq!((applied.subscription.seats, applied.amount_due_now), (5, 0));
     assert!(f.payments.charges.lock().expect("charges")[0].trialing, "the provider is told it is a trial");
+    let fewer =
+        changes::apply_seats(&f.app, &boss, &sub.id, SeatChangeRequest { seats: 4, proration_date: None })
+            .await;
+    assert!(matches!(fewer, Err(DomainError::InvalidState(ref m)) if m.contains("trial")), "{fewer:?}");
     let yearly = changes::preview_interval(
         &f.app,
         &boss,
@@ -143,6 +147,23 @@ async fn a_trial_charges_nothing_seats_work_and_the_first_invoice_comes_at_its_e
         (listed.data[0].total, listed.data[0].billing_reason.as_deref()),
         (5000, Some("subscription_cycle"))
     );
+    // The same buyer buying the product again pays from the start: one trial per buyer.
+    let again = purchase::create_checkout(
+        &f.app,
+        &Principal::Public,
+        purchase::NewCheckout {
+            product_id: product.id.clone(),
+            interval: Interval::Month,
+            seats: 2,
+            customer_email: "boss@corp.example".into(),
+            success_url: "https://corp.example/ok".into(),
+            cancel_url: "https://corp.example/no".into(),
+        },
+    )
+    .await
+    .expect("checkout");
+    assert_eq!(again.trial_days, None);
+    assert_eq!(f.payments.sessions.lock().expect("sessions").last().and_then(|s| s.trial_days), None);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use domain::model::{Interval, InvoicePage, Product, ProviderPrices};
 use domain::ports::{
     BillingPortalConfiguration, CancelRequest, ChargeOutcome, ChargeRequest, CheckoutSession,
     CheckoutSessionRequest, PaymentGateway, ProviderInvoice, ProviderSubscription, RenewalSchedule,
-    ScheduledRenewal,
+    ScheduledRenewal, VoidOutcome,
 };
 use serde::Deserialize;
 use std::time::Duration;
@@ -283,16 +283,52 @@ impl PaymentGateway for StripeGateway {
         Ok(())
     }
 
-    /// `DELETE /v1/subscriptions/{id}`: canceled now, no proration, no final invoice; the open
-    /// invoice is left as it is (Stripe stops retrying a canceled subscription's invoices).
+    /// `POST /v1/invoices/{id}/void`; refused for an invoice no longer open: read back, a
+    /// paid one says so, a void one is what was asked.
+    async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<VoidOutcome, PortError> {
+        let voided: Result<serde_json::Value, PortError> = self
+            .post(
+                &format!("/v1/invoices/{invoice_id}/void"),
+                &vec![],
+                Some(&format!("{idempotency_key}-void")),
+            )
+            .await;
+        match voided {
+            Ok(_) => Ok(VoidOutcome::Voided),
+            Err(e @ PortError::Rejected(..)) => {
+                let invoice: serde_json::Value =
+                    self.get(&format!("/v1/invoices/{invoice_id}"), &vec![]).await?;
+                match invoice.get("status").and_then(|s| s.as_str()) {
+                    Some("paid") => Ok(VoidOutcome::Paid),
+                    Some("void") => Ok(VoidOutcome::Voided),
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /v1/subscriptions/{id}`: canceled now, no proration, no final invoice (its
+    /// unpaid invoice is voided first). Refused: done only if Stripe has it canceled already.
     async fn cancel_now(
         &self,
         provider_subscription_id: &str,
         idempotency_key: &str,
     ) -> Result<(), PortError> {
-        let _: Subscription =
-            self.delete(&format!("/v1/subscriptions/{provider_subscription_id}"), idempotency_key).await?;
-        Ok(())
+        let deleted: Result<Subscription, PortError> =
+            self.delete(&format!("/v1/subscriptions/{provider_subscription_id}"), idempotency_key).await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e @ PortError::Rejected(..)) => {
+                match self.stripe_subscription(provider_subscription_id).await {
+                    Ok(sub) if sub.status == "canceled" => Ok(()),
+                    // Gone at Stripe: nothing can charge it.
+                    Err(PortError::Rejected(_, m)) if m.contains("HTTP 404") => Ok(()),
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn create_billing_portal_configuration(

@@ -251,10 +251,15 @@ pub struct ListedInvoice {
     pub hosted_invoice_url: Option<String>,
     #[serde(default)]
     pub invoice_pdf: Option<String>,
+    /// Its lines' periods are what it bills (the invoice's own `period_*` look back a period
+    /// for subscription invoices).
     #[serde(default)]
-    pub period_start: Option<i64>,
-    #[serde(default)]
-    pub period_end: Option<i64>,
+    pub lines: Option<List<LinePeriodOnly>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinePeriodOnly {
+    pub period: LinePeriod,
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,10 +275,13 @@ impl ListedInvoice {
             (None, Some(excluding)) => self.total - excluding,
             (None, None) => 0,
         };
+        let periods: Vec<&LinePeriod> =
+            self.lines.iter().flat_map(|l| l.data.iter().map(|x| &x.period)).collect();
+        let billed = periods.iter().map(|p| p.start).min().zip(periods.iter().map(|p| p.end).max());
         Some(domain::model::BillingInvoice {
             created: at(self.created)?,
-            period_start: self.period_start.and_then(at),
-            period_end: self.period_end.and_then(at),
+            period_start: billed.and_then(|(start, _)| at(start)),
+            period_end: billed.and_then(|(_, end)| at(end)),
             id: self.id,
             number: self.number,
             currency: self.currency,

@@ -45,6 +45,8 @@ pub struct MemoryPayments {
     pub charges: Mutex<Vec<ChargeRequest>>,
     pub schedules: Mutex<Vec<RenewalSchedule>>,
     pub released: Mutex<Vec<String>>,
+    /// Every invoice voided.
+    pub voided: Mutex<Vec<String>>,
     /// Every subscription ended at once (an unpaid one after its grace days).
     pub canceled_now: Mutex<Vec<String>>,
     /// Acts as Stripe does about invoices (keeps them: no ledger here), for measuring what a
@@ -136,6 +138,10 @@ impl PaymentGateway for MemoryPayments {
     }
     fn keeps_invoices(&self) -> bool {
         self.keeps_invoices.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    async fn void_invoice(&self, invoice_id: &str, _key: &str) -> Result<VoidOutcome, PortError> {
+        push(&self.voided, &invoice_id.to_string());
+        Ok(VoidOutcome::Voided)
     }
     async fn cancel_now(&self, provider_subscription_id: &str, _key: &str) -> Result<(), PortError> {
         push(&self.canceled_now, &provider_subscription_id.to_string());

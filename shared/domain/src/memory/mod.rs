@@ -611,6 +611,9 @@ impl Store for MemoryStore {
             s.outbox.remove(&(job.kind, job.seat_id.clone()));
         })
     }
+    async fn job_pending(&self, job: &Job) -> Result<bool, StoreError> {
+        self.with(|s| s.outbox.contains_key(&(job.kind, job.seat_id.clone())))
+    }
     async fn pending_invitation(
         &self,
         job: &Job,

@@ -80,14 +80,30 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
             let Some(sub) = known(app, event, provider_subscription_id, checkout_id).await? else {
                 return ignore(app, event).await;
             };
+            // Past due at the provider with no dunning here (its payment_failed event came late,
+            // or was consumed while a change was in flight): one starts now.
+            let grace_days = match (status, &sub.dunning) {
+                (SubscriptionStatus::PastDue, None) => Some(grace_days_of(app, &sub).await?),
+                _ => None,
+            };
+            let at = at_unix(event.created)?;
             // A settlement wrote the subscription: read it again; else it is as read.
             let as_read = (!settle_from_event(app, event, sub.clone(), state).await?).then_some(sub);
             let item_id = state.item.as_ref().and_then(|i| i.id.clone());
-            update_billing(app, event, provider_subscription_id, as_read, |_| Next {
+            update_billing(app, event, provider_subscription_id, as_read, |s| Next {
                 status: Some(status),
                 period: state.period,
                 item_id: item_id.clone(),
                 cancellation: state.cancellation.clone(),
+                // The provider says it is paid up (active, trialing): any dunning is over. Past
+                // due without one: it starts.
+                dunning: match (status, &s.dunning, grace_days) {
+                    (SubscriptionStatus::Active | SubscriptionStatus::Trialing, Some(_), _) => Some(None),
+                    (SubscriptionStatus::PastDue, None, Some(days)) => {
+                        Some(Some(super::dunning::after_failure(s, days, None, at)))
+                    }
+                    _ => None,
+                },
                 ..Next::none()
             })
             .await
@@ -133,18 +149,19 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
                 true => None,
             };
             let grace_days = match of_a_change {
-                false => app
-                    .store
-                    .organization(&sub.organization_id)
-                    .await?
-                    .map_or(DEFAULT_GRACE_DAYS, |o| o.grace_days()),
+                false => grace_days_of(app, &sub).await?,
                 true => DEFAULT_GRACE_DAYS,
             };
             let at = at_unix(event.created)?;
+            // A renewal's invoice says so; an event without its reason counts as one only while
+            // no change (whose own invoice it might be) is in flight.
+            let of_a_renewal =
+                matches!(billing_reason.as_deref(), Some("subscription_cycle" | "subscription_create"));
             update_billing(app, event, provider_subscription_id, Some(sub), |s| {
                 // A change's declined payment leaves the subscription as it was (pay first):
                 // only a renewal's failure makes it past due, and starts (or continues) dunning.
-                let renewal_failed = !of_a_change && s.pending_change.is_none() && s.change_intent.is_none();
+                let renewal_failed =
+                    of_a_renewal || (!of_a_change && s.pending_change.is_none() && s.change_intent.is_none());
                 let dunning = Some(Some(super::dunning::after_failure(s, grace_days, invoice.as_ref(), at)));
                 match s.status {
                     SubscriptionStatus::Active | SubscriptionStatus::Trialing if renewal_failed => {
@@ -178,21 +195,40 @@ pub async fn handle(app: &App, event: &PaymentEvent) -> Result<Outcome, DomainEr
                 false => super::invoices::renewal_payment(app, &sub, true).await?,
                 true => None,
             };
+            if sub.status == SubscriptionStatus::Canceled && !of_a_change {
+                // Paid after the subscription ended (an open invoice paid by hand): the money is
+                // the merchant's to refund; a person looks.
+                tracing::error!(subscription_id = %sub.id, event_id = %event.id, invoice_id = ?invoice_id, metric = "paid_after_lapse", "an invoice of a lapsed subscription was paid");
+            }
+            // Another invoice than the one the dunning is about (a change's, say) ends nothing.
+            let ends_dunning = |s: &Subscription| {
+                !of_a_change
+                    && match (s.dunning.as_ref().and_then(|d| d.invoice_id.as_deref()), invoice_id.as_deref())
+                    {
+                        (Some(unpaid), Some(paid)) => unpaid == paid,
+                        _ => true,
+                    }
+            };
             update_billing(app, event, provider_subscription_id, as_read, |s| match s.status {
-                SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid if !of_a_change => Next {
+                SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid if ends_dunning(s) => Next {
                     invoice: paid.clone(),
                     dunning: Some(None),
                     ..Next::status(SubscriptionStatus::Active)
                 },
                 // Paid while still active (the failure's event never came, or came late): any
                 // dunning ends.
-                _ if !of_a_change && s.dunning.is_some() => Next { dunning: Some(None), ..Next::none() },
+                _ if ends_dunning(s) && s.dunning.is_some() => Next { dunning: Some(None), ..Next::none() },
                 _ => Next::none(),
             })
             .await
         }
         PaymentEventKind::Ignored { .. } => ignore(app, event).await,
     }
+}
+
+/// The organization's grace days for an unpaid renewal of `sub`.
+async fn grace_days_of(app: &App, sub: &Subscription) -> Result<u32, DomainError> {
+    Ok(app.store.organization(&sub.organization_id).await?.map_or(DEFAULT_GRACE_DAYS, |o| o.grace_days()))
 }
 
 /// Our subscription for a provider event; `None` for one this system did not create (another

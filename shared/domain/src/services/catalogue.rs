@@ -122,8 +122,9 @@ pub struct OrganizationSettings {
 /// Longest free trial (Stripe's own limit: two years).
 pub const MAX_TRIAL_DAYS: u32 = 730;
 
-/// Longest grace an unpaid renewal may get (Stripe's own retries stop within about a month).
-pub const MAX_GRACE_DAYS: u32 = 60;
+/// Longest grace an unpaid renewal may get: shorter than any period, so one renewal at most is
+/// unpaid at a time.
+pub const MAX_GRACE_DAYS: u32 = 28;
 
 pub async fn update_organization(
     app: &App,

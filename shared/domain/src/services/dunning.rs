@@ -1,5 +1,5 @@
 //! Dunning: a renewal whose payment failed keeps its seats for the organization's grace days
-//! (the provider retries meanwhile). The billing managers are mailed once, through the outbox,
+//! (the provider retries meanwhile). The owner is mailed once, through the outbox,
 //! with the page to pay the invoice; the portal shows a banner with the amount and the day
 //! access stops. Paid in time, it ends and says so; not paid, the sweeper lapses the
 //! subscription at the end of the grace days (and cancels it at the provider, so it never
@@ -7,10 +7,10 @@
 
 use super::billing_state::{update_billing, Next};
 use super::App;
-use crate::error::{DomainError, PortError};
+use crate::error::DomainError;
 use crate::events::{FailedInvoice, PaymentEvent, PaymentEventKind, SWEEPER_EVENT_PREFIX};
 use crate::model::*;
-use crate::ports::OutgoingEmail;
+use crate::ports::{OutgoingEmail, VoidOutcome};
 use chrono::{DateTime, Duration, Utc};
 
 /// The dunning a failed renewal payment starts, or the one it continues (another attempt).
@@ -42,6 +42,10 @@ pub(crate) fn after_failure(
 /// The worker's mail about a payment, to the subscription's owner: sent only while it is still
 /// true (a payment that failed and was paid before the worker ran mails only the recovery).
 pub async fn mail(app: &App, job: &Job) -> Result<(), DomainError> {
+    // Done already (a second delivery of the message): nothing to mail again.
+    if !app.store.job_pending(job).await? {
+        return Ok(());
+    }
     let Some(sub) = app.store.subscription(&job.subscription_id).await? else {
         app.store.finish_job(job).await?;
         return Ok(());
@@ -83,19 +87,37 @@ pub async fn mail(app: &App, job: &Job) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Stripe's zero-decimal currencies: their minor unit is the unit.
+const ZERO_DECIMAL: &[&str] = &[
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof",
+    "xpf",
+];
+
 fn money(minor: MinorUnits, currency: &str) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let m = minor.abs();
-    format!("{sign}{}.{:02} {}", m / 100, m % 100, currency.to_uppercase())
+    match ZERO_DECIMAL.contains(&currency) {
+        true => format!("{sign}{m} {}", currency.to_uppercase()),
+        false => format!("{sign}{}.{:02} {}", m / 100, m % 100, currency.to_uppercase()),
+    }
 }
 
+/// The sweeper's time for unpaid lapses in one run (each may ask the provider three times).
+const END_DUE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Lapses every subscription whose grace days are over and that is still unpaid, at most
-/// `limit`: cancelled at the provider first (no retry ever charges it later), then lapsed here
-/// through the lapse path (its seats suspended, restorable by a new purchase).
+/// `limit`, within [`END_DUE_BUDGET`]: its unpaid invoice voided at the provider (so it can never
+/// be paid for nothing), the provider's subscription cancelled (no retry or renewal charges it),
+/// then lapsed here through the lapse path (its seats suspended, restorable by a new purchase).
+/// Paid meanwhile at the provider, it is not lapsed: the dunning ends instead.
 pub async fn end_due(app: &App, limit: usize) -> Result<usize, DomainError> {
+    let started = std::time::Instant::now();
     let now = app.clock.now();
     let mut ended = 0;
     for (id, access_until) in app.store.dunning_due(now, limit).await? {
+        if started.elapsed() > END_DUE_BUDGET {
+            break;
+        }
         match end_one(app, &id, access_until).await {
             Ok(true) => ended += 1,
             Ok(false) => {}
@@ -103,6 +125,13 @@ pub async fn end_due(app: &App, limit: usize) -> Result<usize, DomainError> {
         }
     }
     Ok(ended)
+}
+
+fn sweeper_event(kind: &str, sub: &Subscription, access_until: DateTime<Utc>, app: &App) -> (String, i64) {
+    (
+        format!("{SWEEPER_EVENT_PREFIX}{kind}_{}_{}", sub.id, access_until.timestamp()),
+        app.clock.now().timestamp().max(sub.last_event_at),
+    )
 }
 
 async fn end_one(app: &App, id: &str, access_until: DateTime<Utc>) -> Result<bool, DomainError> {
@@ -113,16 +142,53 @@ async fn end_one(app: &App, id: &str, access_until: DateTime<Utc>) -> Result<boo
         app.store.forget_dunning_due(id, access_until).await?;
         return Ok(false);
     };
-    let key = format!("dunning-{id}-{}", access_until.timestamp());
-    match app.payments.cancel_now(&sub.provider_subscription_id, &key).await {
-        // Canceled already at the provider, or gone there: what was asked is so.
-        Ok(()) | Err(PortError::Rejected(..)) => {}
-        Err(e) => return Err(e.into()),
+    if sub.change_intent.is_some() || sub.pending_change.is_some() {
+        // A change in flight decides first; the next sweep looks again.
+        return Ok(false);
     }
-    let now = app.clock.now().timestamp();
+    // The provider's word first: paid up there (its events not here yet), the dunning ends.
+    let provider = app.payments.subscription(&sub.provider_subscription_id).await?;
+    let paid_up = provider.as_ref().is_some_and(|p| matches!(p.status.as_str(), "active" | "trialing"));
+    let invoice = sub.dunning.as_ref().and_then(|d| d.invoice_id.clone());
+    let voided = match (&invoice, paid_up) {
+        (_, true) => VoidOutcome::Paid,
+        (Some(invoice), false) => {
+            let key = format!("dunning-{id}-{}", access_until.timestamp());
+            app.payments.void_invoice(invoice, &key).await?
+        }
+        (None, false) => VoidOutcome::Voided,
+    };
+    if voided == VoidOutcome::Paid {
+        tracing::warn!(subscription_id = %id, metric = "dunning_paid_at_provider", "an unpaid subscription was paid at the provider; the dunning ends");
+        let (event_id, created) = sweeper_event("paid", &sub, access_until, app);
+        let event = PaymentEvent {
+            id: event_id,
+            created,
+            kind: PaymentEventKind::SubscriptionDeleted {
+                provider_subscription_id: sub.provider_subscription_id.clone(),
+                checkout_id: None,
+            },
+        };
+        update_billing(app, &event, &sub.provider_subscription_id, None, |s| {
+            match (s.status, s.dunning.as_ref().is_some_and(|d| d.access_until == access_until)) {
+                (SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid, true) => {
+                    Next { dunning: Some(None), ..Next::status(SubscriptionStatus::Active) }
+                }
+                (_, true) => Next { dunning: Some(None), ..Next::none() },
+                _ => Next::none(),
+            }
+        })
+        .await?;
+        return Ok(false);
+    }
+    let key = format!("dunning-{id}-{}", access_until.timestamp());
+    app.payments.cancel_now(&sub.provider_subscription_id, &key).await?;
+    // The ledger's open renewal invoice (offline) is void with it.
+    let void = super::invoices::renewal_void(app, &sub).await?;
+    let (event_id, created) = sweeper_event("unpaid", &sub, access_until, app);
     let event = PaymentEvent {
-        id: format!("{SWEEPER_EVENT_PREFIX}unpaid_{id}_{}", access_until.timestamp()),
-        created: now.max(sub.last_event_at),
+        id: event_id,
+        created,
         kind: PaymentEventKind::SubscriptionDeleted {
             provider_subscription_id: sub.provider_subscription_id.clone(),
             checkout_id: None,
@@ -130,7 +196,11 @@ async fn end_one(app: &App, id: &str, access_until: DateTime<Utc>) -> Result<boo
     };
     update_billing(app, &event, &sub.provider_subscription_id, None, |s| {
         match s.dunning.as_ref().is_some_and(|d| d.access_until == access_until) {
-            true => Next::status(SubscriptionStatus::Canceled),
+            true => Next {
+                invoice: void.clone(),
+                only_without_change: true,
+                ..Next::status(SubscriptionStatus::Canceled)
+            },
             false => Next::none(),
         }
     })

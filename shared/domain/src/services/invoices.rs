@@ -58,7 +58,9 @@ pub async fn list(
         Ok(Some(page)) => page,
         Ok(None) => ledger_page(app, &sub, limit, after).await?,
         // An invoice Stripe does not know (a cursor from elsewhere) is the caller's mistake.
-        Err(crate::error::PortError::Rejected(_, m)) if m.contains("HTTP 400") || m.contains("HTTP 404") => {
+        Err(crate::error::PortError::Rejected(_, m))
+            if after.is_some() && (m.contains("HTTP 400") || m.contains("HTTP 404")) =>
+        {
             return Err(DomainError::invalid("cursor", "is not a cursor of this list"));
         }
         Err(e) => return Err(e.into()),
@@ -142,10 +144,11 @@ pub(crate) fn purchase(app: &App, sub: &Subscription, checkout: &Checkout) -> Op
 }
 
 /// A change's invoice, under the provider's id: open while it waits for its payment, paid once
-/// applied (the same entry, replaced).
+/// applied (the same entry, replaced; made when the change began, so its place and number stay).
 pub(crate) fn change(
     app: &App,
     sub: &Subscription,
+    made: DateTime<Utc>,
     invoice_id: Option<&str>,
     amount: Option<MinorUnits>,
     paid: bool,
@@ -155,7 +158,7 @@ pub(crate) fn change(
         (false, Some(id), Some(amount)) => Some(record(
             id.to_string(),
             sub,
-            app.clock.now(),
+            made,
             amount,
             paid,
             "subscription_update",
@@ -206,4 +209,21 @@ pub(crate) async fn renewal_payment(
         amount_paid: if paid { i.total } else { 0 },
         ..i
     }))
+}
+
+/// The newest renewal invoice in the ledger, void, when it is still open (an unpaid
+/// subscription that lapsed: it can no longer be paid).
+pub(crate) async fn renewal_void(
+    app: &App,
+    sub: &Subscription,
+) -> Result<Option<BillingInvoice>, DomainError> {
+    if app.payments.keeps_invoices() {
+        return Ok(None);
+    }
+    let ledger = app.store.ledger_invoices(&sub.id).await?;
+    let newest = ledger
+        .into_iter()
+        .filter(|i| i.billing_reason.as_deref() == Some("subscription_cycle"))
+        .max_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    Ok(newest.filter(|i| i.status == "open").map(|i| BillingInvoice { status: "void".into(), ..i }))
 }

@@ -48,6 +48,18 @@ pub async fn create_checkout(
         .organization(&product.organization_id)
         .await?
         .ok_or_else(|| DomainError::Internal("product without organization".into()))?;
+    // One free trial per buyer and product: someone who has had this product (a reactivation,
+    // a second purchase) pays from the start.
+    let trial_days = match product.trial_days {
+        Some(days) => match app.store.customer_by_email(&product.organization_id, &customer_email).await? {
+            Some(c) => {
+                let had = app.store.subscriptions_of_billing_manager(&c.id).await?;
+                (!had.iter().any(|s| s.product_id == product.id)).then_some(days)
+            }
+            None => Some(days),
+        },
+        None => None,
+    };
     let product = super::changes::with_prices(app, product).await?;
     let price_id = super::changes::price_id(&product, input.interval)?;
     let now = app.clock.now();
@@ -61,7 +73,7 @@ pub async fn create_checkout(
             customer_email: customer_email.clone(),
             success_url: success_url.clone(),
             cancel_url: cancel_url.clone(),
-            trial_days: product.trial_days,
+            trial_days,
             automatic_tax: org.automatic_tax,
         })
         .await?;
@@ -83,7 +95,7 @@ pub async fn create_checkout(
         subscription_id: None,
         created_at: now,
         expires_at: now + Duration::seconds(app.settings.checkout_ttl_s),
-        trial_days: product.trial_days,
+        trial_days,
         automatic_tax: org.automatic_tax,
     };
     app.store.put_checkout(&checkout).await?;

@@ -103,6 +103,13 @@ fn quote_seats(
     if sub.status == SubscriptionStatus::Trialing && seats > sub.seats {
         return Ok(proration::trial_quote(sub.unit_amount, seats, at));
     }
+    if sub.status == SubscriptionStatus::Trialing && seats < sub.seats {
+        // A schedule's phase would end the provider's trial at once: fewer seats wait for the
+        // first invoice (revoking unused seats needs no change at all).
+        return Err(DomainError::InvalidState(
+            "the subscription is in its free trial; fewer seats can be scheduled once it is paid".into(),
+        ));
+    }
     if seats < sub.seats && matches!(sub.scheduled_change, Some(ScheduledChange::IntervalChange { .. })) {
         return Err(DomainError::InvalidState(
             "an interval change is scheduled; cancel it before scheduling fewer seats".into(),

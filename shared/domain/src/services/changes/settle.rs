@@ -270,7 +270,15 @@ pub async fn applied(
         }),
     );
     let payment_url = sub.pending_change.as_ref().map(|p| p.payment_url.clone()).filter(|u| !u.is_empty());
-    let invoice = invoices::change(app, sub, how.invoice_id.as_deref(), how.amount_due, true, payment_url);
+    let invoice = invoices::change(
+        app,
+        sub,
+        intent.started_at,
+        how.invoice_id.as_deref(),
+        how.amount_due,
+        true,
+        payment_url,
+    );
     let settled = settle(app, sub, intent, SettleOutcome::Applied(terms), Some(audit), invoice).await?;
     if !settled {
         tracing::info!(subscription_id = %sub.id, change_id = %intent.id, "change settled by the other path first");
@@ -307,6 +315,7 @@ pub async fn pending(
     let open = invoices::change(
         app,
         sub,
+        intent.started_at,
         Some(&invoice.id),
         Some(invoice.amount_due),
         false,
@@ -335,7 +344,17 @@ pub async fn dropped(
     });
     // Its open invoice is void: it will never be paid.
     let void = waiting
-        .and_then(|p| invoices::change(app, sub, Some(&p.invoice_id), Some(p.amount_due), false, None))
+        .and_then(|p| {
+            invoices::change(
+                app,
+                sub,
+                intent.started_at,
+                Some(&p.invoice_id),
+                Some(p.amount_due),
+                false,
+                None,
+            )
+        })
         .map(|i| BillingInvoice { status: "void".into(), ..i });
     settle(app, sub, intent, SettleOutcome::Dropped, audit, void).await
 }
