@@ -394,3 +394,48 @@ fn billing_portal_session_create() {
     // Sessions cannot be retrieved.
     assert_eq!(params(check_request("GET", "/v1/billing_portal/sessions/bps_1", &[])), vec![""]);
 }
+
+#[test]
+fn invoice_void_and_mark_uncollectible_take_only_expand() {
+    for op in ["void", "mark_uncollectible"] {
+        let path = format!("/v1/invoices/in_1/{op}");
+        assert_eq!(check_request("POST", &path, &form(&[("expand[]", "subscription")])), Ok(()), "{op}");
+        assert_eq!(
+            params(check_request("POST", &path, &form(&[("forgive", "true")]))),
+            vec!["forgive"],
+            "{op}"
+        );
+    }
+}
+
+#[test]
+fn price_update() {
+    let path = "/v1/prices/price_1";
+    let ok = form(&[
+        ("active", "false"),
+        ("nickname", "Seats (2024)"),
+        ("lookup_key", "seats_monthly"),
+        ("transfer_lookup_key", "true"),
+        ("tax_behavior", "exclusive"),
+        ("metadata[plan]", "team"),
+        ("currency_options[eur][unit_amount]", "900"),
+        ("currency_options[eur][tiers][0][up_to]", "inf"),
+        ("expand[]", "product"),
+    ]);
+    assert_eq!(check_request("POST", path, &ok), Ok(()));
+    assert_eq!(check_request("POST", path, &form(&[("metadata", "")])), Ok(()));
+    let long = "k".repeat(201);
+    let bad = vec![
+        ("lookup_key".to_string(), long),
+        ("tax_behavior".to_string(), "included".to_string()),
+        ("active".to_string(), "maybe".to_string()),
+        ("unit_amount".to_string(), "1200".to_string()),
+        ("recurring[interval]".to_string(), "year".to_string()),
+    ];
+    assert_eq!(
+        params(check_request("POST", path, &bad)),
+        vec!["lookup_key", "tax_behavior", "active", "unit_amount", "recurring"]
+    );
+    // Retrieving stays as before (not transcribed).
+    assert_eq!(check_request("GET", path, &form(&[("anything", "goes")])), Ok(()));
+}

@@ -9,7 +9,8 @@
 //! - https://docs.stripe.com/api/customers/create#create_customer-invoice_prefix (3–12
 //!   uppercase letters or numbers)
 //! - https://docs.stripe.com/api/customer_portal (billing_portal.rs), invoices list
-//!   (invoices.rs), cancel (cancellation.rs)
+//!   (invoices.rs), cancel (cancellation.rs), invoice pay/void/mark_uncollectible
+//!   (invoice_actions.rs), price update and lookup keys (prices.rs)
 //! - https://docs.stripe.com/api/subscriptions, https://docs.stripe.com/api/invoices
 //! - https://docs.stripe.com/api/subscription_schedules, https://docs.stripe.com/api/events
 //! - https://docs.stripe.com/api/prices/create#create_price-tax_behavior (also
@@ -41,6 +42,7 @@ impl State {
                 .map(|x| self.product_json(x))
                 .ok_or_else(|| ApiError::missing("product", id, "id")),
             ("POST", ["v1", "prices"]) => self.create_price(p),
+            ("POST", ["v1", "prices", id]) => self.api_update_price(id, p),
             ("GET", ["v1", "prices", id]) => {
                 if self.prices.contains_key(*id) {
                     Ok(self.price_json(id))
@@ -123,30 +125,8 @@ impl State {
                 .map(|i| self.invoice_json(i))
                 .ok_or_else(|| ApiError::missing("invoice", id, "invoice")),
             ("POST", ["v1", "invoices", id, "pay"]) => self.api_pay_invoice(id, p.str("payment_method")),
-            ("POST", ["v1", "invoices", id, "void"]) => {
-                let inv = self
-                    .invoices
-                    .get(*id)
-                    .cloned()
-                    .ok_or_else(|| ApiError::missing("invoice", id, "invoice"))?;
-                if inv.status != "open" {
-                    return Err(ApiError::invalid(
-                        format!("You can only void an open invoice. This invoice is {}.", inv.status),
-                        None,
-                    ));
-                }
-                let holder = inv.subscription.clone().filter(|s| {
-                    self.subs
-                        .get(s)
-                        .and_then(|x| x.pending_update.as_ref())
-                        .is_some_and(|pu| pu.invoice == *id)
-                });
-                match holder {
-                    Some(sub) => self.discard_pending_update(&sub, false),
-                    None => self.void_invoice(id),
-                }
-                Ok(self.invoice_value(id))
-            }
+            ("POST", ["v1", "invoices", id, "void"]) => self.api_void_invoice(id),
+            ("POST", ["v1", "invoices", id, "mark_uncollectible"]) => self.api_mark_uncollectible(id),
             ("GET", ["v1", "payment_intents", id]) => self
                 .intents
                 .get(*id)
@@ -226,6 +206,7 @@ impl State {
                 Some("tax_behavior"),
             ));
         }
+        let (nickname, lookup_key) = self.price_create_extras(p)?;
         let price = Price {
             id: new_id("price"),
             product: product.to_string(),
@@ -237,6 +218,8 @@ impl State {
             created: self.now(),
             active: true,
             tax_behavior: tax_behavior.to_string(),
+            nickname,
+            lookup_key,
         };
         let id = price.id.clone();
         self.prices.insert(id.clone(), price);
@@ -275,6 +258,8 @@ impl State {
                 created: now,
                 active: false,
                 tax_behavior: tax_behavior.to_string(),
+                nickname: None,
+                lookup_key: None,
             },
         );
         Ok(id)

@@ -336,6 +336,8 @@ impl State {
             number: None,
             finalized_at: None,
             voided_at: None,
+            marked_uncollectible_at: None,
+            auto_advance: true,
             automatic_tax,
         };
         let id = inv.id.clone();
@@ -480,13 +482,13 @@ impl State {
         }
     }
 
-    /// Voids an open invoice (invoice.voided); a pending update it carries is discarded.
+    /// Voids an open (or uncollectible) invoice: invoice.voided. See invoice_actions.rs.
     pub fn void_invoice(&mut self, inv_id: &str) {
         let now = self.event_now();
         let Some(inv) = self.invoices.get_mut(inv_id) else {
             return;
         };
-        if inv.status != "open" && inv.status != "draft" {
+        if !matches!(inv.status.as_str(), "open" | "draft" | "uncollectible") {
             return;
         }
         inv.status = "void".to_string();

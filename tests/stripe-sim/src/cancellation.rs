@@ -12,6 +12,12 @@
 //!   scheduled cancellation with `cancel_at_period_end=false` before the period ends)
 //! - https://docs.stripe.com/api/subscriptions/update (a canceled subscription accepts only
 //!   `metadata` and `cancellation_details`; the simulator's wording of that error is its own)
+//! - https://docs.stripe.com/api/subscriptions/cancel ("Cancels a customer's subscription
+//!   immediately"; Stripe then stops automatic collection of the customer's finalized
+//!   invoices: see invoice_actions.rs). Cancelling an already canceled subscription: the docs
+//!   give no error; a Stripe maintainer describes it as "akin to being deleted already", answered
+//!   "No such subscription" (https://github.com/stripe/stripe-go/issues/1887), i.e. Stripe's
+//!   404 `resource_missing` (https://docs.stripe.com/error-codes).
 
 use serde_json::Value;
 
@@ -82,9 +88,10 @@ impl State {
 
     /// `DELETE /v1/subscriptions/{id}`: cancels now (a schedule attached ends with it).
     pub fn api_cancel_subscription(&mut self, id: &str, p: &Params) -> ApiResult<Value> {
-        let s = self.sub_ref(id)?;
-        if s.status == "canceled" {
-            return Err(ApiError::invalid(format!("No such subscription: '{id}'"), Some("id")));
+        // A canceled subscription is "akin to being deleted": cancelling it again answers
+        // resource_missing (404), as for an unknown id.
+        if self.sub_ref(id)?.status == "canceled" {
+            return Err(ApiError::missing("subscription", id, "id"));
         }
         let input = details_input(p)?;
         if let Some(s) = self.subs.get_mut(id) {

@@ -141,6 +141,7 @@ impl State {
             }
             let v = self.sub_value(sub_id);
             self.emit("customer.subscription.deleted", v, None);
+            self.stop_collection(&sub.customer);
             return;
         }
         let (interval, count) = sub

@@ -235,7 +235,9 @@ impl State {
             "period_start": i.period_start, "period_end": i.period_end,
             "payments": { "object": "list", "data": payments, "has_more": false },
             "status_transitions": { "paid_at": i.paid_at, "finalized_at": i.finalized_at,
-                                    "voided_at": i.voided_at, "marked_uncollectible_at": null },
+                                    "voided_at": i.voided_at,
+                                    "marked_uncollectible_at": i.marked_uncollectible_at },
+            "auto_advance": i.auto_advance && matches!(i.status.as_str(), "draft" | "open"),
         });
         let more = json!({
             "amount_overpaid": 0, "amount_shipping": 0, "due_date": null, "discounts": [],

@@ -51,6 +51,9 @@ pub struct Price {
     pub active: bool,
     /// exclusive | inclusive | unspecified
     pub tax_behavior: String,
+    pub nickname: Option<String>,
+    /// Unique across prices (see prices.rs).
+    pub lookup_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +195,9 @@ pub struct Invoice {
     pub number: Option<String>,
     pub finalized_at: Option<i64>,
     pub voided_at: Option<i64>,
+    pub marked_uncollectible_at: Option<i64>,
+    /// Automatic collection asked for; shown only while draft or open (invoice_actions.rs).
+    pub auto_advance: bool,
     pub automatic_tax: AutoTax,
 }
 
@@ -361,7 +367,7 @@ impl State {
                                "usage_type": "licensed", "meter": null, "trial_period_days": null },
                 "type": "recurring", "billing_scheme": "per_unit", "tax_behavior": p.tax_behavior,
                 "metadata": p.metadata, "created": p.created, "livemode": false,
-                "lookup_key": null, "nickname": null,
+                "lookup_key": p.lookup_key, "nickname": p.nickname,
             }),
             None => Value::String(id.to_string()),
         }

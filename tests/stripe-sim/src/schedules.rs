@@ -383,6 +383,8 @@ impl State {
         }
         let v = self.sub_value(sub_id);
         self.emit("customer.subscription.deleted", v, None);
+        let customer = self.subs.get(sub_id).map(|s| s.customer.clone()).unwrap_or_default();
+        self.stop_collection(&customer);
     }
 
     /// After the last phase: release or cancel as `end_behavior` says.

@@ -29,6 +29,7 @@ use crate::cancellation;
 use crate::clock::period_end_after;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{field, list_of, merge_metadata, Params};
+use crate::invoice_actions::decline_error;
 use crate::model::{new_id, Customer, Invoice, Item, PendingUpdate, State, Subscription};
 use crate::tax::{enabled_param, AutoTax};
 use crate::trials::{parse_trial, TrialChange, TrialSpec};
@@ -527,51 +528,14 @@ impl State {
             number: None,
             finalized_at: None,
             voided_at: None,
+            marked_uncollectible_at: None,
+            auto_advance: false,
             automatic_tax,
         };
         let mut v = self.invoice_json(&inv);
         v["hosted_invoice_url"] = Value::Null;
         v["subscription_proration_date"] = json!(plan.proration_date);
         Ok(v)
-    }
-
-    pub fn api_pay_invoice(&mut self, id: &str, pm: Option<&str>) -> ApiResult<Value> {
-        let inv =
-            self.invoices.get(id).cloned().ok_or_else(|| ApiError::missing("invoice", id, "invoice"))?;
-        match inv.status.as_str() {
-            "open" => {}
-            "paid" => {
-                return Err(ApiError::invalid_code("invoice_already_paid", "Invoice is already paid", None))
-            }
-            s => {
-                return Err(ApiError::invalid_code(
-                    "invoice_not_open",
-                    format!("You can only pay an open invoice. This invoice is {s}."),
-                    None,
-                ))
-            }
-        }
-        if let Some(pm) = pm {
-            if let Some(c) = self.customers.get_mut(&inv.customer) {
-                c.payment_method = pm.to_string();
-            }
-        }
-        let outcome = self.attempt_payment(id, pm);
-        if outcome != PayOutcome::Paid {
-            return Err(decline_error(outcome));
-        }
-        Ok(self.invoice_value(id))
-    }
-}
-
-fn decline_error(outcome: PayOutcome) -> ApiError {
-    match outcome {
-        PayOutcome::ActionRequired => ApiError::card(
-            "invoice_payment_intent_requires_action",
-            None,
-            "Payment for this subscription requires additional user action before it can be completed successfully.",
-        ),
-        _ => ApiError::card("card_declined", Some("generic_decline"), "Your card was declined."),
     }
 }
 

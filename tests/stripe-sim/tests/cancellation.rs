@@ -92,6 +92,12 @@ async fn delete_records_details() {
         json!({ "comment": null, "feedback": "switched_service", "reason": "cancellation_requested" })
     );
     assert_eq!(sim.subscription(&id).unwrap()["cancellation_details"], gone["cancellation_details"]);
-    let (s, _) = c.delete(&format!("/v1/subscriptions/{id}"), &[]).await;
-    assert_eq!(s, 400);
+    // Canceled is terminal, "akin to being deleted": a second cancel finds no such subscription.
+    let (s, e) = c.delete(&format!("/v1/subscriptions/{id}"), &[]).await;
+    assert_eq!(s, 404, "{e}");
+    assert_eq!(e["error"]["code"], "resource_missing");
+    assert_eq!(e["error"]["param"], "id");
+    assert_eq!(e["error"]["message"], format!("No such subscription: '{id}'"));
+    // It can still be read.
+    assert_eq!(sim.subscription(&id).unwrap()["status"], "canceled");
 }
