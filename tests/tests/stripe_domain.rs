@@ -56,6 +56,9 @@ impl PaymentGateway for Dying {
     async fn cancel_at_period_end(&self, c: &CancelRequest) -> Result<(), PortError> {
         self.stripe.cancel_at_period_end(c).await
     }
+    async fn make_price_tax_exclusive(&self, id: &str) -> Result<(), PortError> {
+        self.stripe.make_price_tax_exclusive(id).await
+    }
     async fn void_invoice(&self, id: &str, key: &str) -> Result<VoidOutcome, PortError> {
         self.stripe.void_invoice(id, key).await
     }

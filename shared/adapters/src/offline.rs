@@ -104,6 +104,11 @@ impl PaymentGateway for OfflineGateway {
         Ok(())
     }
 
+    /// No tax offline.
+    async fn make_price_tax_exclusive(&self, _price_id: &str) -> Result<(), PortError> {
+        Ok(())
+    }
+
     /// The ledger's invoice is voided with the lapse; nothing to tell anyone.
     async fn void_invoice(&self, _id: &str, _key: &str) -> Result<VoidOutcome, PortError> {
         Ok(VoidOutcome::Voided)

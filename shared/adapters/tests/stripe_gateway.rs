@@ -247,6 +247,8 @@ fn every_form_the_gateway_sends_is_valid_for_stripes_openapi_description() {
         ("POST", "/v1/subscriptions/sub_123", forms::cancel_form(&cancel(true))),
         ("POST", "/v1/subscriptions/sub_123", forms::cancel_form(&cancel(false))),
         ("GET", "/v1/invoices", forms::invoices_query("sub_123", 10, Some("in_1"))),
+        ("POST", "/v1/invoices/in_1/void", vec![]),
+        ("POST", "/v1/prices/price_1", vec![forms::f("tax_behavior", "exclusive")]),
         ("POST", "/v1/billing_portal/configurations", forms::billing_portal_configuration_form(&portal())),
         (
             "POST",

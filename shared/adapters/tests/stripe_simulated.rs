@@ -425,3 +425,51 @@ async fn automatic_tax_taxes_the_first_invoice_and_a_changes_preview_equals_its_
         "the preview's tax is charged"
     );
 }
+
+/// Prices made before Stripe Tax was on say nothing of tax: made tax-exclusive once (Stripe takes
+/// it only while unspecified); asked again, or of a Price that says already, nothing changes.
+#[tokio::test]
+async fn an_older_price_is_made_tax_exclusive_once() {
+    let w = world().await;
+    let ours = w.prices.month.clone().expect("ours");
+    let http = reqwest::Client::new();
+    let read = |id: String| {
+        let http = http.clone();
+        let url = format!("{}/v1/prices/{id}", w.sim.base_url());
+        async move {
+            let v: serde_json::Value = http
+                .get(url)
+                .bearer_auth(StripeSim::SECRET_KEY)
+                .send()
+                .await
+                .expect("read")
+                .json()
+                .await
+                .expect("json");
+            v
+        }
+    };
+    let product_id = read(ours.clone()).await["product"].as_str().expect("product").to_string();
+    let old: serde_json::Value = http
+        .post(format!("{}/v1/prices", w.sim.base_url()))
+        .bearer_auth(StripeSim::SECRET_KEY)
+        .form(&[
+            ("currency", "usd"),
+            ("unit_amount", "1000"),
+            ("recurring[interval]", "month"),
+            ("product", product_id.as_str()),
+        ])
+        .send()
+        .await
+        .expect("price")
+        .json()
+        .await
+        .expect("json");
+    let id = old["id"].as_str().expect("id").to_string();
+    assert_eq!(old["tax_behavior"], serde_json::json!("unspecified"));
+    w.gw.make_price_tax_exclusive(&id).await.expect("made exclusive");
+    w.gw.make_price_tax_exclusive(&id).await.expect("again: nothing changes");
+    assert_eq!(read(id).await["tax_behavior"], serde_json::json!("exclusive"));
+    w.gw.make_price_tax_exclusive(&ours).await.expect("exclusive already");
+    assert_eq!(read(ours).await["tax_behavior"], serde_json::json!("exclusive"));
+}

@@ -190,6 +190,9 @@ pub trait PaymentGateway: Send + Sync {
     fn keeps_invoices(&self) -> bool {
         true
     }
+    /// Makes a Price tax-exclusive if it says nothing yet (Prices made before Stripe Tax was
+    /// turned on); one that says already is left as it is.
+    async fn make_price_tax_exclusive(&self, price_id: &str) -> Result<(), PortError>;
     /// Voids an unpaid invoice, so it can no longer be paid (an unpaid subscription that lapses
     /// must not take the money later).
     async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<VoidOutcome, PortError>;

@@ -140,6 +140,9 @@ impl PaymentGateway for NoStripeKey {
     async fn void_invoice(&self, _: &str, _: &str) -> Result<VoidOutcome, PortError> {
         Err(no_key())
     }
+    async fn make_price_tax_exclusive(&self, _: &str) -> Result<(), PortError> {
+        Err(no_key())
+    }
     async fn billing_portal_session(&self, _: &str, _: &str, _: &str) -> Result<String, PortError> {
         Err(no_key())
     }

@@ -283,6 +283,26 @@ impl PaymentGateway for StripeGateway {
         Ok(())
     }
 
+    /// `POST /v1/prices/{id}` with `tax_behavior=exclusive`: Stripe takes it once, while the
+    /// Price says nothing; a refusal means it says already (and keeps what it says).
+    async fn make_price_tax_exclusive(&self, price_id: &str) -> Result<(), PortError> {
+        let updated: Result<serde_json::Value, PortError> = self
+            .post(
+                &format!("/v1/prices/{price_id}"),
+                &vec![forms::f("tax_behavior", "exclusive")],
+                Some(&format!("price-tax-{price_id}")),
+            )
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(PortError::Rejected(_, m)) => {
+                tracing::warn!(price_id, error = %m, "a Price keeps the tax behaviour it has");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// `POST /v1/invoices/{id}/void`; refused for an invoice no longer open: read back, a
     /// paid one says so, a void one is what was asked.
     async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<VoidOutcome, PortError> {

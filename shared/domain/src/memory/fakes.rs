@@ -139,6 +139,9 @@ impl PaymentGateway for MemoryPayments {
     fn keeps_invoices(&self) -> bool {
         self.keeps_invoices.load(std::sync::atomic::Ordering::SeqCst)
     }
+    async fn make_price_tax_exclusive(&self, _price_id: &str) -> Result<(), PortError> {
+        Ok(())
+    }
     async fn void_invoice(&self, invoice_id: &str, _key: &str) -> Result<VoidOutcome, PortError> {
         push(&self.voided, &invoice_id.to_string());
         Ok(VoidOutcome::Voided)

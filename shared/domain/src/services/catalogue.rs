@@ -141,6 +141,15 @@ pub async fn update_organization(
     {
         return Err(DomainError::NotFound("organization"));
     }
+    if input.automatic_tax == Some(true) {
+        // Prices made before say nothing of tax: Stripe Tax needs them to (before tax, as ours are).
+        for product in app.store.products(org_id).await? {
+            for price in [&product.provider_prices.month, &product.provider_prices.year].into_iter().flatten()
+            {
+                app.payments.make_price_tax_exclusive(price).await?;
+            }
+        }
+    }
     app.store.organization(org_id).await?.ok_or(DomainError::NotFound("organization"))
 }
 
