@@ -111,7 +111,7 @@ pub async fn rotate_api_key(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationSettings {
-    /// Days an unpaid renewal keeps its seats before the subscription lapses (0–60).
+    /// Days an unpaid renewal keeps its seats before the subscription lapses (0–28).
     #[serde(default)]
     pub grace_days: Option<u32>,
     /// Stripe Tax for checkouts from now on (and those subscriptions' changes).
