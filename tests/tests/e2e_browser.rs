@@ -411,9 +411,11 @@ async fn the_story_through_the_pages_in_a_real_browser() {
         .expect("the Stripe subscription of the story's purchase");
     let now = chrono::Utc::now().timestamp();
     let pay_page = "https://invoice.stripe.example/i/acct_1/in_renewal";
+    // Its invoice, failed and then paid: the dunning ends with its own invoice paid.
     let failed = local_stack::stripe_events::renewal_invoice(
         "invoice.payment_failed",
         &stripe_sub,
+        "in_renewal_1",
         now,
         5000,
         pay_page,
@@ -426,8 +428,14 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     assert_eq!(href, json!(pay_page));
     boss.js("window.scrollTo(0, 0); return null").await;
     boss.shot("19b-payment-failed").await;
-    let paid =
-        local_stack::stripe_events::renewal_invoice("invoice.paid", &stripe_sub, now + 1, 5000, pay_page);
+    let paid = local_stack::stripe_events::renewal_invoice(
+        "invoice.paid",
+        &stripe_sub,
+        "in_renewal_1",
+        now + 1,
+        5000,
+        pay_page,
+    );
     assert_eq!(c.event(&paid).await.status, 200);
     boss.goto(&format!("{web}/portal/subscription?id={sub_id}")).await;
     boss.wait_text("#total", "5").await;

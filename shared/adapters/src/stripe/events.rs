@@ -90,12 +90,14 @@ pub fn subscription_deleted(stripe_subscription_id: &str, created: i64) -> Value
     )
 }
 
+/// An invoice event of the subscription's current invoice (the same id for its failure and its
+/// payment, as Stripe's retries and payment of one invoice are).
 pub fn invoice(event_type: &str, stripe_subscription_id: &str, created: i64) -> Value {
     event(
         event_type,
         created,
         json!({
-            "id": format!("in_test_{}", uuid::Uuid::new_v4().simple()),
+            "id": format!("in_test_{}", stripe_subscription_id.trim_start_matches("sub_")),
             "object": "invoice",
             "parent": { "type": "subscription_details",
                         "subscription_details": { "subscription": stripe_subscription_id } },
@@ -108,6 +110,7 @@ pub fn invoice(event_type: &str, stripe_subscription_id: &str, created: i64) -> 
 pub fn renewal_invoice(
     event_type: &str,
     stripe_subscription_id: &str,
+    invoice_id: &str,
     created: i64,
     amount_due: i64,
     hosted_invoice_url: &str,
@@ -116,7 +119,7 @@ pub fn renewal_invoice(
         event_type,
         created,
         json!({
-            "id": format!("in_test_{}", uuid::Uuid::new_v4().simple()),
+            "id": invoice_id,
             "object": "invoice",
             "billing_reason": "subscription_cycle",
             "amount_due": amount_due,
