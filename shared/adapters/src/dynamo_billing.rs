@@ -444,68 +444,65 @@ impl DynamoStore {
             .take(limit)
             .collect())
     }
-
     pub(super) async fn cancellations_due_query(
         &self,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
-        let items = self.due_in_lists(keys::cancellation_due_partition, now.timestamp(), limit).await?;
-        items
-            .iter()
-            .map(|item| {
-                let id = item.get("subscription_id").and_then(|v| v.as_s().ok()).cloned();
-                let at = item
-                    .get("cancel_at")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .and_then(|t| DateTime::from_timestamp(t, 0));
-                match (id, at) {
-                    (Some(id), Some(at)) => Ok((id, at)),
-                    _ => {
-                        Err(StoreError::Internal("cancellation entry without its subscription or end".into()))
-                    }
-                }
-            })
-            .collect()
+        self.due_entries(keys::cancellation_due_partition, "cancel_at", now, limit).await
     }
-
     pub(super) async fn dunning_due_query(
         &self,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
-        let items = self.due_in_lists(keys::dunning_due_partition, now.timestamp(), limit).await?;
+        self.due_entries(keys::dunning_due_partition, "access_until", now, limit).await
+    }
+
+    /// A sweeper list's entries due by `now`: `(subscription, the time the entry is for)`.
+    async fn due_entries(
+        &self,
+        partition: fn(u32) -> String,
+        at_attribute: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let items = self.due_in_lists(partition, now.timestamp(), limit).await?;
         items
             .iter()
             .map(|item| {
                 let id = item.get("subscription_id").and_then(|v| v.as_s().ok()).cloned();
                 let at = item
-                    .get("access_until")
+                    .get(at_attribute)
                     .and_then(|v| v.as_n().ok())
                     .and_then(|v| v.parse::<i64>().ok())
                     .and_then(|t| DateTime::from_timestamp(t, 0));
                 match (id, at) {
                     (Some(id), Some(at)) => Ok((id, at)),
-                    _ => Err(StoreError::Internal("dunning entry without its subscription or end".into())),
+                    _ => Err(StoreError::Internal(format!(
+                        "a due entry without its subscription or {at_attribute}"
+                    ))),
                 }
             })
             .collect()
     }
 
-    /// Only the entry for this end of the grace days.
-    pub(super) async fn forget_dunning_due_write(
+    /// Deletes a sweeper list's entry only if it is still the one for `at` (a later one of the
+    /// same subscription stays).
+    async fn forget_due_entry(
         &self,
-        subscription_id: &str,
-        access_until: DateTime<Utc>,
+        key: &keys::Key,
+        at_attribute: &str,
+        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let deleted = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(super::key_map(&keys::dunning_due(subscription_id))))
-            .condition_expression("access_until = :at")
-            .expression_attribute_values(":at", n(access_until.timestamp()))
+            .set_key(Some(super::key_map(key)))
+            .condition_expression("#at = :at")
+            .expression_attribute_names("#at", at_attribute)
+            .expression_attribute_values(":at", n(at.timestamp()))
             .send()
             .await;
         match deleted {
@@ -515,6 +512,15 @@ impl DynamoStore {
             }
             Err(e) => Err(fault(e)),
         }
+    }
+
+    /// Only the entry for this end of the grace days.
+    pub(super) async fn forget_dunning_due_write(
+        &self,
+        subscription_id: &str,
+        access_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.forget_due_entry(&keys::dunning_due(subscription_id), "access_until", access_until).await
     }
 
     /// The entry for this end looked at again at `next_look` (its place in the list moves).
@@ -551,22 +557,7 @@ impl DynamoStore {
         subscription_id: &str,
         cancel_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(super::key_map(&keys::cancellation_due(subscription_id))))
-            .condition_expression("cancel_at = :at")
-            .expression_attribute_values(":at", n(cancel_at.timestamp()))
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(())
-            }
-            Err(e) => Err(fault(e)),
-        }
+        self.forget_due_entry(&keys::cancellation_due(subscription_id), "cancel_at", cancel_at).await
     }
 
     pub(super) async fn ledger_invoices_query(

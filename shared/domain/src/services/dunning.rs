@@ -127,11 +127,17 @@ pub async fn end_due(app: &App, limit: usize) -> Result<usize, DomainError> {
     Ok(ended)
 }
 
-fn sweeper_event(kind: &str, sub: &Subscription, access_until: DateTime<Utc>, app: &App) -> (String, i64) {
-    (
-        format!("{SWEEPER_EVENT_PREFIX}{kind}_{}_{}", sub.id, access_until.timestamp()),
-        app.clock.now().timestamp().max(sub.last_event_at),
-    )
+/// The sweeper's own event for what it decided of a dunning (its id names the subscription, the
+/// dunning's end and the decision; never older than what was applied).
+fn sweeper_event(kind: &str, sub: &Subscription, access_until: DateTime<Utc>, app: &App) -> PaymentEvent {
+    PaymentEvent {
+        id: format!("{SWEEPER_EVENT_PREFIX}{kind}_{}_{}", sub.id, access_until.timestamp()),
+        created: app.clock.now().timestamp().max(sub.last_event_at),
+        kind: PaymentEventKind::SubscriptionDeleted {
+            provider_subscription_id: sub.provider_subscription_id.clone(),
+            checkout_id: None,
+        },
+    }
 }
 
 async fn end_one(app: &App, id: &str, access_until: DateTime<Utc>) -> Result<bool, DomainError> {
@@ -164,15 +170,7 @@ async fn end_one(app: &App, id: &str, access_until: DateTime<Utc>) -> Result<boo
     };
     if voided == VoidOutcome::Paid {
         tracing::warn!(subscription_id = %id, metric = "dunning_paid_at_provider", "an unpaid subscription was paid at the provider; the dunning ends");
-        let (event_id, created) = sweeper_event("paid", &sub, access_until, app);
-        let event = PaymentEvent {
-            id: event_id,
-            created,
-            kind: PaymentEventKind::SubscriptionDeleted {
-                provider_subscription_id: sub.provider_subscription_id.clone(),
-                checkout_id: None,
-            },
-        };
+        let event = sweeper_event("paid", &sub, access_until, app);
         update_billing(app, &event, &sub.provider_subscription_id, None, |s| {
             match (s.status, s.dunning.as_ref().is_some_and(|d| d.access_until == access_until)) {
                 (SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid, true) => {
@@ -189,15 +187,7 @@ async fn end_one(app: &App, id: &str, access_until: DateTime<Utc>) -> Result<boo
     app.payments.cancel_now(&sub.provider_subscription_id, &key).await?;
     // The ledger's open renewal invoice (offline) is void with it.
     let void = super::invoices::renewal_void(app, &sub).await?;
-    let (event_id, created) = sweeper_event("unpaid", &sub, access_until, app);
-    let event = PaymentEvent {
-        id: event_id,
-        created,
-        kind: PaymentEventKind::SubscriptionDeleted {
-            provider_subscription_id: sub.provider_subscription_id.clone(),
-            checkout_id: None,
-        },
-    };
+    let event = sweeper_event("unpaid", &sub, access_until, app);
     update_billing(app, &event, &sub.provider_subscription_id, None, |s| {
         match s.dunning.as_ref().is_some_and(|d| d.access_until == access_until) {
             true => Next {

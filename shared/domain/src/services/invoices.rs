@@ -196,14 +196,7 @@ pub(crate) async fn renewal_payment(
     sub: &Subscription,
     paid: bool,
 ) -> Result<Option<BillingInvoice>, DomainError> {
-    if app.payments.keeps_invoices() {
-        return Ok(None);
-    }
-    let ledger = app.store.ledger_invoices(&sub.id).await?;
-    let newest = ledger
-        .into_iter()
-        .filter(|i| i.billing_reason.as_deref() == Some("subscription_cycle"))
-        .max_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    let newest = newest_renewal(app, sub).await?;
     Ok(newest.filter(|i| (i.status == "paid") != paid).map(|i| BillingInvoice {
         status: if paid { "paid" } else { "open" }.into(),
         amount_paid: if paid { i.total } else { 0 },
@@ -217,13 +210,18 @@ pub(crate) async fn renewal_void(
     app: &App,
     sub: &Subscription,
 ) -> Result<Option<BillingInvoice>, DomainError> {
+    let newest = newest_renewal(app, sub).await?;
+    Ok(newest.filter(|i| i.status == "open").map(|i| BillingInvoice { status: "void".into(), ..i }))
+}
+
+/// The ledger's newest renewal invoice (none with a provider that keeps the invoices).
+async fn newest_renewal(app: &App, sub: &Subscription) -> Result<Option<BillingInvoice>, DomainError> {
     if app.payments.keeps_invoices() {
         return Ok(None);
     }
     let ledger = app.store.ledger_invoices(&sub.id).await?;
-    let newest = ledger
+    Ok(ledger
         .into_iter()
         .filter(|i| i.billing_reason.as_deref() == Some("subscription_cycle"))
-        .max_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-    Ok(newest.filter(|i| i.status == "open").map(|i| BillingInvoice { status: "void".into(), ..i }))
+        .max_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id))))
 }
