@@ -6,7 +6,7 @@ VENV := .venv
 PY ?= python3
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: dev test venv browser build unit integration e2e lint fmt release bench seed emails demo clean
+.PHONY: dev test all-tests venv browser build unit integration e2e lint fmt release bench seed emails demo clean
 
 venv: $(VENV)/.installed
 
@@ -47,10 +47,15 @@ unit: build
 integration: venv browser build
 	cargo test -p seats-tests -- --test-threads 2
 
-## Every test, then one closing line with the totals of every cargo test run.
+## Every test in one cargo run, so the workspace's features resolve once and nothing is built
+## twice (`unit` and `integration` each select fewer packages, which rebuilds the AWS crates);
+## then one closing line with the totals of every test binary.
 test: venv
 	@mkdir -p .local
-	set -o pipefail; $(MAKE) --no-print-directory lint unit integration 2>&1 | tee .local/test.log
+	set -o pipefail; $(MAKE) --no-print-directory lint all-tests 2>&1 | tee .local/test.log
+
+all-tests: venv browser build
+	cargo test --workspace -- --test-threads 2
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "summary: %d passed, %d failed, %d skipped\n", p, f, i}' .local/test.log
 
 fmt:
