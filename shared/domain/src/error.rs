@@ -85,6 +85,13 @@ pub enum PortError {
     Rejected(&'static str, String),
 }
 
+impl PortError {
+    /// The provider has no such object (HTTP 404): a subscription gone at Stripe.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Rejected(_, m) if m.contains("HTTP 404"))
+    }
+}
+
 impl From<PortError> for DomainError {
     fn from(e: PortError) -> Self {
         match e {

@@ -447,3 +447,111 @@ async fn a_lapse_again_before_the_restore_ran_keeps_the_seats_suspended() {
         }
     }
 }
+
+/// Stripe's word on the team's subscription: `status`, its latest invoice `in_renewal` open.
+fn at_stripe(f: &Fakes, status: &str) {
+    let state = domain::ports::ProviderSubscription {
+        id: "sub_team".into(),
+        status: status.into(),
+        item_id: "si_team".into(),
+        quantity: 3,
+        interval: Interval::Month,
+        period_start: t0().timestamp(),
+        period_end: (t0() + Duration::days(31)).timestamp(),
+        pending_update_expires_at: None,
+        schedule_id: None,
+        latest_invoice: Some(domain::ports::ProviderInvoice {
+            id: "in_renewal".into(),
+            amount_due: 3000,
+            tax: 0,
+            status: "open".into(),
+            hosted_invoice_url: None,
+            lines: vec![],
+        }),
+        cancel_at_period_end: false,
+    };
+    f.payments.states.lock().expect("states").insert("sub_team".into(), state);
+}
+
+fn taken(v: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
+    v.lock().expect("lock").clone()
+}
+
+#[tokio::test]
+async fn a_purchase_taking_an_unpaid_subscriptions_seats_ends_it_at_stripe_first() {
+    let t = team(3, 2, 1).await;
+    let (f, old) = (&t.f, &t.sub);
+    let now = f.app.clock.now().timestamp();
+    // Stripe's retries ran out and it marked the subscription unpaid: its invoice stays open,
+    // payable by hand, and a payment would make it active again.
+    billing_events::handle(&f.app, &status_event("evt_unpaid", "sub_team", now, "unpaid", 3))
+        .await
+        .expect("unpaid");
+    f.run_jobs().await.expect("suspend");
+    at_stripe(f, "unpaid");
+    f.clock.advance(Duration::days(3));
+    let new =
+        fixtures::buy(&f.app, &t.product, 3, "boss@corp.example", f.app.clock.now().timestamp(), "sub_new")
+            .await
+            .expect("again");
+    f.run_jobs().await.expect("restore");
+    // Its open invoice can no longer be paid, and nothing at Stripe charges it again.
+    assert_eq!(
+        (taken(&f.payments.voided), taken(&f.payments.canceled_now)),
+        (vec!["in_renewal".to_string()], vec!["sub_team".to_string()])
+    );
+    let new_now = sub_now(f, &new.id).await;
+    assert_eq!((new_now.seats_assigned, new_now.restored_from.as_deref()), (3, Some(old.id.as_str())));
+    // Stripe's deletion of the old one then changes nothing but its status.
+    at_stripe(f, "canceled");
+    let later = f.app.clock.now().timestamp();
+    billing_events::handle(&f.app, &deleted("evt_deleted", later)).await.expect("deleted");
+    f.run_jobs().await.expect("jobs");
+    let old_now = sub_now(f, &old.id).await;
+    assert_eq!(
+        (old_now.status, old_now.seats_assigned, old_now.suspended_until, old_now.restored_into.as_deref()),
+        (SubscriptionStatus::Canceled, 0, None, Some(new.id.as_str()))
+    );
+    assert_eq!(sub_now(f, &new.id).await.seats_assigned, 3);
+    for (_, holder) in &t.people {
+        if let Some(h) = holder {
+            assert_eq!(live_grants(f, h).await, 1, "one live grant, on the new seat");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unpaid_subscription_paid_at_stripe_meanwhile_keeps_its_seats_for_its_own_return() {
+    let t = team(3, 2, 1).await;
+    let (f, old) = (&t.f, &t.sub);
+    let now = f.app.clock.now().timestamp();
+    billing_events::handle(&f.app, &status_event("evt_unpaid", "sub_team", now, "unpaid", 3))
+        .await
+        .expect("unpaid");
+    f.run_jobs().await.expect("suspend");
+    // Paid by hand at Stripe; its event is not here yet when the owner buys again.
+    at_stripe(f, "active");
+    f.clock.advance(Duration::days(3));
+    let new =
+        fixtures::buy(&f.app, &t.product, 3, "boss@corp.example", f.app.clock.now().timestamp(), "sub_new")
+            .await
+            .expect("again");
+    f.run_jobs().await.expect("jobs");
+    assert_eq!((taken(&f.payments.voided), taken(&f.payments.canceled_now)), (vec![], vec![]));
+    let new_now = sub_now(f, &new.id).await;
+    assert_eq!((new_now.seats_assigned, new_now.restored_from), (0, None), "the purchase takes none");
+    // Stripe's event arrives: the seats come back in place.
+    let later = f.app.clock.now().timestamp();
+    billing_events::handle(&f.app, &status_event("evt_active", "sub_team", later, "active", 3))
+        .await
+        .expect("active");
+    f.run_jobs().await.expect("restore");
+    let old_now = sub_now(f, &old.id).await;
+    assert_eq!(
+        (old_now.status, old_now.seats_assigned, old_now.suspended_until),
+        (SubscriptionStatus::Active, 3, None)
+    );
+    let statuses: Vec<SeatStatus> =
+        seats_of(f, &t.merchant, &old.id).await.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, vec![SeatStatus::Claimed, SeatStatus::Claimed, SeatStatus::Pending]);
+}

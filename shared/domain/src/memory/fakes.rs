@@ -62,6 +62,8 @@ pub struct MemoryPayments {
     pub lose_answer: std::sync::atomic::AtomicBool,
     /// What a provider with state would say after the last applied charge.
     pub state: Mutex<Option<ProviderSubscription>>,
+    /// What a provider with state says of one subscription by its id (before `state`).
+    pub states: Mutex<std::collections::HashMap<String, ProviderSubscription>>,
 }
 
 fn push<T: Clone>(v: &Mutex<Vec<T>>, x: &T) {
@@ -85,7 +87,10 @@ impl PaymentGateway for MemoryPayments {
             url: format!("https://pay.example/{}", req.checkout_id),
         })
     }
-    async fn subscription(&self, _id: &str) -> Result<Option<ProviderSubscription>, PortError> {
+    async fn subscription(&self, id: &str) -> Result<Option<ProviderSubscription>, PortError> {
+        if let Some(s) = self.states.lock().ok().and_then(|s| s.get(id).cloned()) {
+            return Ok(Some(s));
+        }
         Ok(self.state.lock().ok().and_then(|s| s.clone()))
     }
     async fn preview_charge(&self, _c: &ChargeRequest) -> Result<Option<ProviderInvoice>, PortError> {

@@ -83,7 +83,12 @@ pub(super) async fn complete_checkout(
         let now = app.clock.now();
         let reactivates = match new_customer {
             Some(_) => None,
-            None => super::suspension::restorable(app, &customer.id, &checkout.product_id, now).await?,
+            None => {
+                match super::suspension::restorable(app, &customer.id, &checkout.product_id, now).await? {
+                    Some(old) => super::suspension::end_at_provider(app, old).await?,
+                    None => None,
+                }
+            }
         };
         let id = ids::new_id(ids::SUBSCRIPTION);
         let restore = reactivates.as_ref().and_then(|old| {

@@ -155,7 +155,7 @@ async fn end_one(app: &App, id: &str, access_until: DateTime<Utc>) -> Result<boo
     // The provider's word first: paid up there (its events not here yet), the dunning ends.
     let provider = match app.payments.subscription(&sub.provider_subscription_id).await {
         // Gone at the provider: nothing there to ask; the void and the cancel below say so too.
-        Err(crate::error::PortError::Rejected(_, m)) if m.contains("HTTP 404") => None,
+        Err(e) if e.is_not_found() => None,
         other => other?,
     };
     let paid_up = provider.as_ref().is_some_and(|p| matches!(p.status.as_str(), "active" | "trialing"));

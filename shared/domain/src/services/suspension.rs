@@ -15,8 +15,8 @@ use crate::error::DomainError;
 use crate::ids;
 use crate::model::*;
 use crate::ports::{
-    RestoreOutcome, SeatRestore, SeatSuspension, Suspension, SuspensionChange, RESTORE_PER_WRITE,
-    SUSPEND_PER_WRITE,
+    RestoreOutcome, SeatRestore, SeatSuspension, Suspension, SuspensionChange, VoidOutcome,
+    RESTORE_PER_WRITE, SUSPEND_PER_WRITE,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -76,6 +76,47 @@ pub async fn restorable(
                 && s.suspended_until.is_some_and(|until| until > now)
         })
         .max_by_key(|s| s.suspended_until))
+}
+
+/// A purchase that takes a lapsed subscription's seats first ends that subscription at the
+/// provider when the provider could still collect it (`unpaid`, `paused`: not final at Stripe).
+/// Its open invoice is voided and the subscription cancelled. Otherwise a late payment would
+/// bring back a subscription whose seats have moved, and bill the customer twice. Returns the
+/// subscription to restore from, or `None` when the provider says it was paid meanwhile: its
+/// reactivation restores the seats in place, so the purchase takes none. Idempotent (keyed by
+/// the old subscription): a redelivered completion asks again and changes nothing more.
+pub async fn end_at_provider(app: &App, old: Subscription) -> Result<Option<Subscription>, DomainError> {
+    if !matches!(old.status, SubscriptionStatus::Unpaid | SubscriptionStatus::Paused) {
+        return Ok(Some(old));
+    }
+    let provider = match app.payments.subscription(&old.provider_subscription_id).await {
+        Err(e) if e.is_not_found() => return Ok(Some(old)),
+        other => other?,
+    };
+    // Offline, nothing at a provider collects it.
+    let Some(provider) = provider else { return Ok(Some(old)) };
+    match provider.status.as_str() {
+        "canceled" | "incomplete_expired" => return Ok(Some(old)),
+        "active" | "trialing" => return Ok(paid_meanwhile(&old)),
+        _ => {}
+    }
+    let key = format!("restore-{}", old.id);
+    let mut open: Vec<String> =
+        provider.latest_invoice.iter().filter(|i| i.status == "open").map(|i| i.id.clone()).collect();
+    open.extend(old.dunning.as_ref().and_then(|d| d.invoice_id.clone()));
+    open.dedup();
+    for invoice in &open {
+        if app.payments.void_invoice(invoice, &format!("{key}-{invoice}")).await? == VoidOutcome::Paid {
+            return Ok(paid_meanwhile(&old));
+        }
+    }
+    app.payments.cancel_now(&old.provider_subscription_id, &key).await?;
+    Ok(Some(old))
+}
+
+fn paid_meanwhile(old: &Subscription) -> Option<Subscription> {
+    tracing::warn!(subscription_id = %old.id, metric = "lapse_paid_at_provider", "a lapsed subscription was paid at the provider; its reactivation restores its seats, the new purchase takes none");
+    None
 }
 
 fn is_live(status: SeatStatus) -> bool {

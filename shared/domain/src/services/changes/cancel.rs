@@ -233,7 +233,7 @@ async fn end_one(app: &App, id: &str, cancel_at: DateTime<Utc>) -> Result<bool, 
     }
     let provider = match app.payments.subscription(&sub.provider_subscription_id).await {
         // Gone at the provider: nothing renews it.
-        Err(crate::error::PortError::Rejected(_, m)) if m.contains("HTTP 404") => None,
+        Err(e) if e.is_not_found() => None,
         other => other?,
     };
     match provider {
