@@ -6,6 +6,7 @@ pub mod e2e;
 pub mod flows;
 pub mod meter;
 pub mod prices;
+pub mod template;
 
 use adapters::dynamo::DynamoStore;
 use aws_sdk_dynamodb::types::AttributeValue;

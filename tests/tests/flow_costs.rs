@@ -7,7 +7,7 @@ use domain::model::SubscriptionStatus;
 use domain::services::claims::{self, ClaimRequest};
 use domain::services::seats::{self, AssignSeat};
 use seats_tests::flows::{self, World, FLOWS};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// flow → (DynamoDB requests, read units, write units, SQS requests, emails).
 const EXPECTED: [(&str, &str, f64, f64, u32, u32); 16] = [
@@ -139,4 +139,67 @@ fn the_priced_memory_is_the_templates() {
         globals.contains(&format!("MemorySize: {}", seats_tests::prices::LAMBDA_MEMORY_MB as u32)),
         "the cost table prices the functions' configured memory"
     );
+}
+
+/// The function (its binary) that runs each flow in production.
+fn function_of(flow: &str) -> &'static str {
+    match flow {
+        "purchase (checkout)" => "purchase",
+        f if f.starts_with("webhook:") => "stripe-webhook",
+        f if f.starts_with("sign-in") || f == "benefits (holder's page)" => "portal",
+        f if f.starts_with("worker:") => "benefit-worker",
+        "assign" | "list a page (25)" => "assign",
+        "claim" => "claim",
+        f if f.starts_with("resize") => "resize",
+        "annual switch" => "annual-switch",
+        "revoke" => "revoke",
+        other => panic!("no function for the flow {other}"),
+    }
+}
+
+/// The IAM actions a request needs. DynamoDB authorizes a transaction by the actions of its
+/// parts (there is no `TransactWriteItems` action), SQS a batch send by `SendMessage`.
+fn iam_actions(call: &seats_tests::meter::Call) -> Vec<String> {
+    match call.key.as_str() {
+        "dynamodb:TransactWriteItems" => {
+            let parts = call.body["TransactItems"].as_array().cloned().unwrap_or_default();
+            parts
+                .iter()
+                .filter_map(|p| p.as_object()?.keys().next().cloned())
+                .map(|part| match part.as_str() {
+                    "ConditionCheck" => "dynamodb:ConditionCheckItem".to_string(),
+                    other => format!("dynamodb:{other}Item"),
+                })
+                .collect()
+        }
+        "dynamodb:TransactGetItems" => vec!["dynamodb:GetItem".into()],
+        "sqs:SendMessageBatch" => vec!["sqs:SendMessage".into()],
+        other => vec![other.to_string()],
+    }
+}
+
+/// Each flow's AWS requests, as measured, against what the template lets its function do: a
+/// store call added to a function without its IAM action fails here, not in production
+/// (moto does not check IAM). The worker's receive and delete are its event source mapping's.
+#[tokio::test]
+async fn every_flow_calls_only_what_its_functions_policy_allows() {
+    let (_moto, w) = world("iam").await;
+    let sub = flows::subscription(&w, 10, true).await;
+    let yaml = seats_tests::template::read();
+    let mut denied = Vec::new();
+    let mut checked = 0;
+    for (flow, sample) in flows::run_all(&w, &sub).await {
+        let function = function_of(flow);
+        let allowed =
+            seats_tests::template::allowed_actions(&seats_tests::template::function_block(&yaml, function));
+        let actions: BTreeSet<String> = sample.usage.calls.iter().flat_map(iam_actions).collect();
+        for action in actions {
+            checked += 1;
+            if !allowed.contains(&action) {
+                denied.push(format!("{flow} ({function}): {action}"));
+            }
+        }
+    }
+    assert!(checked > 30, "the flows made {checked} kinds of requests");
+    assert!(denied.is_empty(), "requests the template does not allow:\n{}", denied.join("\n"));
 }

@@ -95,29 +95,6 @@ fn the_template_passes_cfn_lint() {
     );
 }
 
-/// The template's block of the function whose binary is `binary` (up to the next resource).
-fn template_function(yaml: &str, binary: &str) -> String {
-    let mut blocks: Vec<String> = Vec::new();
-    for line in yaml.lines() {
-        let starts = line.starts_with("  ") && line.chars().nth(2).is_some_and(|c| c.is_ascii_alphabetic());
-        match blocks.last_mut() {
-            Some(b) if !starts => {
-                b.push_str(line);
-                b.push('\n');
-            }
-            _ => blocks.push(format!("{line}\n")),
-        }
-    }
-    let found: Vec<&String> = blocks
-        .iter()
-        .filter(|b| {
-            b.contains("Type: AWS::Serverless::Function") && b.contains(&format!("Binary: {binary}\n"))
-        })
-        .collect();
-    assert_eq!(found.len(), 1, "one function of binary {binary} in the template");
-    found[0].clone()
-}
-
 #[test]
 fn only_the_functions_that_use_a_secret_can_read_it_and_none_has_one_in_its_environment() {
     let yaml = read("infra/template.yaml");
@@ -133,7 +110,7 @@ fn only_the_functions_that_use_a_secret_can_read_it_and_none_has_one_in_its_envi
     let mut readers = Vec::new();
     for f in &functions {
         let main = read(&format!("functions/{f}/src/main.rs"));
-        let block = template_function(&yaml, f);
+        let block = seats_tests::template::function_block(&yaml, f);
         let calls_stripe = main.contains("Stripe::Api");
         let reads_key = block.contains("STRIPE_API_KEY_SECRET_ID: !Ref StripeApiKeySecret")
             && block.contains("secret:${StripeApiKeySecret}-??????");
