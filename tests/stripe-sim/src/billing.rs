@@ -28,6 +28,7 @@ use serde_json::{json, Map, Value};
 use crate::clock::period_end_after;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{new_id, Invoice, Item, Line, PaymentIntent, State, Subscription};
+use crate::retries::Attempt;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PayOutcome {
@@ -297,9 +298,22 @@ impl State {
     pub fn create_invoice(
         &mut self,
         sub_id: &str,
+        lines: Vec<Line>,
+        reason: &str,
+        period: (i64, i64),
+    ) -> String {
+        self.make_invoice(sub_id, lines, reason, period, true)
+    }
+
+    /// As [`State::create_invoice`]; `finalize` false leaves it a draft (an unpaid
+    /// subscription's renewals, retries.rs).
+    pub fn make_invoice(
+        &mut self,
+        sub_id: &str,
         mut lines: Vec<Line>,
         reason: &str,
         period: (i64, i64),
+        finalize: bool,
     ) -> String {
         // Stripe Tax computes the lines' tax as the invoice is finalized (tax.rs); made and
         // finalized at once here, so the draft shows it too.
@@ -339,12 +353,17 @@ impl State {
             marked_uncollectible_at: None,
             auto_advance: true,
             automatic_tax,
+            next_payment_attempt: None,
         };
         let id = inv.id.clone();
         self.invoices.insert(id.clone(), inv);
         self.invoice_order.push(id.clone());
         let v = self.invoice_value(&id);
         self.emit("invoice.created", v, None);
+        if !finalize {
+            self.emit_sub_updated(sub_id, &tax_before);
+            return id;
+        }
         // Finalizing applies the customer's credit balance; a negative total becomes credit.
         let customer = self.invoices.get(&id).map(|i| i.customer.clone()).unwrap_or_default();
         let balance = self.customers.get(&customer).map(|c| c.balance).unwrap_or(0);
@@ -370,6 +389,11 @@ impl State {
     /// Charges an open invoice with `pm` (or the customer's payment method). Paid invoices apply
     /// their pending update and bring a past_due subscription back to active.
     pub fn attempt_payment(&mut self, inv_id: &str, pm: Option<&str>) -> PayOutcome {
+        self.attempt_payment_as(inv_id, pm, Attempt::Single)
+    }
+
+    /// As [`State::attempt_payment`], started as `how` says (retries.rs).
+    pub fn attempt_payment_as(&mut self, inv_id: &str, pm: Option<&str>, how: Attempt) -> PayOutcome {
         let Some(inv) = self.invoices.get(inv_id).cloned() else {
             return PayOutcome::Declined;
         };
@@ -414,7 +438,9 @@ impl State {
             );
             if let Some(i) = self.invoices.get_mut(inv_id) {
                 i.payment_intent = Some(pi_id);
-                i.attempt_count += 1;
+                if how != Attempt::Manual || i.attempt_count == 0 {
+                    i.attempt_count += 1;
+                }
             }
         }
         match outcome {
@@ -430,6 +456,9 @@ impl State {
                 self.after_paid(inv_id);
             }
             PayOutcome::Declined => {
+                if how == Attempt::Automatic {
+                    self.schedule_next_attempt(inv_id);
+                }
                 let v = self.invoice_value(inv_id);
                 self.emit("invoice.payment_failed", v, None);
             }

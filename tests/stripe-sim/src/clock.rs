@@ -13,6 +13,8 @@
 //!   billing cycle and bills it; see trials.rs) and
 //!   https://docs.stripe.com/api/subscriptions/object#subscription_object-status (trialing →
 //!   active when the trial is over; past_due when that payment fails)
+//! - https://docs.stripe.com/billing/revenue-recovery/smart-retries (declined invoices are retried
+//!   when the clock reaches their `next_payment_attempt`: see retries.rs)
 
 use chrono::{Datelike, NaiveDate, Timelike};
 use serde_json::{json, Value};
@@ -70,6 +72,7 @@ enum Due {
     PendingExpiry,
     Phase,
     TrialWillEnd,
+    Retry,
     Renewal,
     IncompleteExpiry,
 }
@@ -82,6 +85,12 @@ impl State {
                 best = Some((t, d, id.to_string()));
             }
         };
+        // Automatic retries of declined invoices (retries.rs).
+        for id in &self.invoice_order {
+            if let Some(t) = self.invoices.get(id).and_then(|i| i.retry_at()) {
+                consider(t, Due::Retry, id);
+            }
+        }
         for id in &self.sub_order {
             let Some(s) = self.subs.get(id) else { continue };
             if matches!(s.status.as_str(), "canceled" | "incomplete_expired") {
@@ -117,6 +126,7 @@ impl State {
                 Due::PendingExpiry => self.discard_pending_update(&sub_id, true),
                 Due::Phase => self.phase_transition(&sub_id, t),
                 Due::TrialWillEnd => self.trial_will_end(&sub_id),
+                Due::Retry => self.retry_invoice(&sub_id),
                 Due::Renewal => self.renew(&sub_id),
                 Due::IncompleteExpiry => self.expire_incomplete(&sub_id),
             }
@@ -171,17 +181,14 @@ impl State {
         for it in &items {
             lines.push(self.full_line(it, old_end, new_end));
         }
-        let inv = self.create_invoice(sub_id, lines, "subscription_cycle", (old_start, old_end));
+        // An unpaid subscription's invoices "stay in a draft state" (retries.rs).
+        let unpaid = sub.status == "unpaid";
+        let inv = self.make_invoice(sub_id, lines, "subscription_cycle", (old_start, old_end), !unpaid);
         if let Some(s) = self.subs.get_mut(sub_id) {
             s.latest_invoice = Some(inv.clone());
         }
-        let before = self.sub_value(sub_id);
-        let outcome = self.attempt_payment(&inv, None);
-        if outcome != crate::billing::PayOutcome::Paid {
-            if let Some(s) = self.subs.get_mut(sub_id) {
-                s.status = "past_due".to_string();
-            }
-            self.emit_sub_updated(sub_id, &before);
+        if !unpaid {
+            self.collect_subscription_invoice(sub_id, &inv);
         }
     }
 
@@ -255,13 +262,7 @@ impl State {
             if let Some(s) = self.subs.get_mut(sub_id) {
                 s.latest_invoice = Some(inv.clone());
             }
-            let before = self.sub_value(sub_id);
-            if self.attempt_payment(&inv, None) != crate::billing::PayOutcome::Paid {
-                if let Some(s) = self.subs.get_mut(sub_id) {
-                    s.status = "past_due".to_string();
-                }
-                self.emit_sub_updated(sub_id, &before);
-            }
+            self.collect_subscription_invoice(sub_id, &inv);
         }
     }
 

@@ -76,7 +76,7 @@ impl State {
                 c.payment_method = pm.to_string();
             }
         }
-        let outcome = self.attempt_payment(id, pm);
+        let outcome = self.attempt_payment_as(id, pm, crate::retries::Attempt::Manual);
         if outcome != PayOutcome::Paid {
             return Err(decline_error(outcome));
         }

@@ -20,6 +20,7 @@ mod invoice_actions;
 mod invoices;
 mod model;
 mod prices;
+mod retries;
 mod schedules;
 mod server;
 mod subscriptions;
@@ -195,6 +196,22 @@ impl StripeSim {
     pub fn set_payment_method(&self, customer_id: &str, payment_method: &str) {
         if let Some(c) = self.inner.state().customers.get_mut(customer_id) {
             c.payment_method = payment_method.to_string();
+        }
+    }
+
+    /// The automatic retry schedule of declined subscription invoices: one entry per retry, the
+    /// days after the previous attempt (Stripe's custom retry schedule; the default is 3, 5, 7).
+    /// An empty schedule retries nothing: the first decline is the last attempt.
+    pub fn set_retry_schedule(&self, days: &[i64]) {
+        self.inner.state().retry.schedule_days = days.to_vec();
+    }
+
+    /// What a subscription becomes once the last retry of its invoice failed: `past_due` (left
+    /// as it is, the default), `unpaid` or `canceled` (reason `payment_failed`). Other values
+    /// are ignored.
+    pub fn set_retries_exhausted_action(&self, action: &str) {
+        if matches!(action, "past_due" | "unpaid" | "canceled") {
+            self.inner.state().retry.exhausted_action = action.to_string();
         }
     }
 

@@ -199,6 +199,8 @@ pub struct Invoice {
     /// Automatic collection asked for; shown only while draft or open (invoice_actions.rs).
     pub auto_advance: bool,
     pub automatic_tax: AutoTax,
+    /// The next automatic retry (retries.rs); shown only while it can happen.
+    pub next_payment_attempt: Option<i64>,
 }
 
 impl Invoice {
@@ -310,6 +312,8 @@ pub struct State {
     pub portal_sessions: Vec<crate::billing_portal::PortalSession>,
     /// Stripe Tax registrations and settings.
     pub tax: TaxSettings,
+    /// Automatic collection retries (retries.rs).
+    pub retry: crate::retries::RetrySettings,
 }
 
 impl State {

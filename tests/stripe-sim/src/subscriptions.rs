@@ -427,17 +427,15 @@ impl State {
                     s.latest_invoice = Some(inv.clone());
                 }
                 self.emit_sub_updated(id, before);
-                let before = self.sub_value(id);
-                let outcome = if behavior == "default_incomplete" {
-                    PayOutcome::Declined
-                } else {
-                    self.attempt_payment(&inv, None)
-                };
-                if outcome != PayOutcome::Paid {
+                if behavior == "default_incomplete" {
+                    let before = self.sub_value(id);
                     if let Some(s) = self.subs.get_mut(id) {
                         s.status = "past_due".to_string();
                     }
                     self.emit_sub_updated(id, &before);
+                } else {
+                    // Automatic collection: declined, it is retried (retries.rs).
+                    self.collect_subscription_invoice(id, &inv);
                 }
             }
         }
@@ -531,6 +529,7 @@ impl State {
             marked_uncollectible_at: None,
             auto_advance: false,
             automatic_tax,
+            next_payment_attempt: None,
         };
         let mut v = self.invoice_json(&inv);
         v["hosted_invoice_url"] = Value::Null;
