@@ -428,6 +428,82 @@ async fn money_against_the_stripe_simulator() {
     assert_eq!(audit_count(&trail.body, "subscription.payment_failed"), 1);
     assert_eq!(audit_count(&trail.body, "subscription.payment_recovered"), 1);
 
+    step("Stripe's retries run out and it marks the team's subscription unpaid: its seats are suspended; the owner buys again, and the old one is voided and cancelled at Stripe before its seats come back on the new one");
+    sim.set_retries_exhausted_action("unpaid");
+    sim.set_payment_method(&team_customer, "pm_card_chargeDeclined");
+    // The next renewal, then its three retries (3, 5 and 7 days apart), all declined.
+    sim.advance(47 * 86_400).await;
+    sim.redeliver_failed().await;
+    assert_eq!(sim.subscription(&team_stripe).expect("at Stripe")["status"], json!("unpaid"));
+    let lapsed = c.api.get(&format!("/v1/subscriptions/{team}"), Some(&acme.key)).await;
+    assert_eq!(lapsed.str("/status"), "unpaid", "{:?}", lapsed.body);
+    assert!(lapsed.body["suspended_until"].is_string(), "{:?}", lapsed.body);
+    let suspended = format!("/v1/subscriptions/{team}/seats?status=suspended");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while c.api.get(&suspended, Some(&acme.key)).await.body["seats"].as_array().map_or(0, Vec::len) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the two seats were not suspended");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let unpaid_invoice = sim
+        .invoices_of(&team_stripe)
+        .into_iter()
+        .rev()
+        .find(|i| i["status"] == json!("open"))
+        .and_then(|i| i["id"].as_str().map(str::to_string))
+        .expect("the unpaid renewal invoice, open and payable by hand");
+    let chk = c
+        .api
+        .post("/v1/checkouts", None, checkout_body(&grow_product.str("/id"), 2, "lead@corp.example"))
+        .await;
+    assert_eq!(chk.status, 201, "{:?}", chk.body);
+    let cs = chk.str("/payment_url").rsplit('/').next().map(str::to_string).expect("session id");
+    sim.complete_checkout_with_address(&cs, "pm_card_visa", "DE").await.expect("paid at Stripe");
+    sim.redeliver_failed().await;
+    let again = c.api.get(&format!("/v1/checkouts/{}", chk.str("/id")), None).await.str("/subscription_id");
+    let at_stripe = sim.subscription(&team_stripe).expect("at Stripe");
+    assert_eq!(at_stripe["status"], json!("canceled"), "nothing at Stripe charges the old one again");
+    assert_eq!(sim.invoice(&unpaid_invoice).expect("invoice")["status"], json!("void"));
+    assert!(sim.pay_invoice(&unpaid_invoice, "pm_card_visa").await.is_err(), "a void invoice cannot be paid");
+    let restored = c.api.get(&format!("/v1/subscriptions/{again}"), Some(&acme.key)).await;
+    assert_eq!(restored.str("/restored_from"), team, "{:?}", restored.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let emails = loop {
+        let page = c.api.get(&format!("/v1/subscriptions/{again}/seats"), Some(&acme.key)).await;
+        let mut seats: Vec<(String, String)> = page.body["seats"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| {
+                        (
+                            s["email"].as_str().unwrap_or("").to_string(),
+                            s["status"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        seats.sort();
+        if seats.len() == 2 {
+            break seats;
+        }
+        assert!(std::time::Instant::now() < deadline, "the seats did not come back: {seats:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    assert_eq!(
+        emails,
+        vec![
+            ("one@corp.example".to_string(), "pending".to_string()),
+            ("two@corp.example".to_string(), "pending".to_string())
+        ]
+    );
+    let old = c.api.get(&format!("/v1/subscriptions/{team}"), Some(&acme.key)).await;
+    assert_eq!(
+        (old.str("/status"), old.str("/restored_into"), old.body["seats_assigned"].clone()),
+        ("canceled".to_string(), again.clone(), json!(0)),
+        "{:?}",
+        old.body
+    );
+
     step("events of a subscription another integration made are acknowledged");
     let before = sim.deliveries().len();
     let foreign = reqwest::Client::new()
