@@ -55,7 +55,7 @@ test: venv
 	set -o pipefail; $(MAKE) --no-print-directory lint all-tests 2>&1 | tee .local/test.log
 
 all-tests: venv browser build
-	cargo test --workspace -- --test-threads 2
+	cargo test --workspace --no-fail-fast -- --test-threads 2
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "summary: %d passed, %d failed, %d skipped\n", p, f, i}' .local/test.log
 
 fmt:
