@@ -4,9 +4,10 @@
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+use local_stack::process::Supervised;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -16,9 +17,9 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// may still compile under `cargo lambda watch`).
 const PATIENCE: Duration = Duration::from_secs(45);
 
-/// One chromedriver, on a free loopback port, stopped on drop.
+/// One chromedriver, on a free loopback port, stopped with its browsers on drop.
 pub struct Driver {
-    child: Child,
+    child: Option<Supervised>,
     pub url: String,
     pub screenshots: PathBuf,
     workdir: PathBuf,
@@ -29,6 +30,17 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+impl Drop for Driver {
+    /// Stops chromedriver and its browsers, then removes the run's profiles and downloads
+    /// (kept after a failure, with chromedriver's log, to look at).
+    fn drop(&mut self) {
+        drop(self.child.take());
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.workdir);
+        }
+    }
 }
 
 impl Driver {
@@ -47,20 +59,22 @@ impl Driver {
         let _ = std::fs::remove_dir_all(&screenshots);
         std::fs::create_dir_all(&screenshots).expect("screenshots dir");
         let port = free_port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
+        // Under the local stack's guardian: chromedriver and every Chromium it starts are one
+        // session, ended together when the driver is dropped, also after a failed test, or
+        // when this process dies (SIGKILL to chromedriver alone would orphan its browsers).
+        let mut cmd = local_stack::process::guarded(CHROMEDRIVER);
+        cmd.arg(format!("--port={port}"))
             .arg(format!("--log-path={}", workdir.join("chromedriver.log").display()))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
+            .stderr(Stdio::null());
+        let child = Supervised::spawn("chromedriver", cmd).expect("chromedriver starts");
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         while reqwest::get(format!("{url}/status")).await.is_err() {
             assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not come up");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Driver { child, url, screenshots, workdir }
+        Driver { child: Some(child), url, screenshots, workdir }
     }
 
     /// A file for the browser to upload, in the run's own folder.
@@ -112,14 +126,6 @@ impl Driver {
             .await
             .expect("a browser session");
         Browser { client, downloads, screenshots: self.screenshots.clone(), reloaded: Default::default() }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // chromedriver ends the Chromium processes of its sessions when it exits.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

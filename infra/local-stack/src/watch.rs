@@ -103,14 +103,32 @@ impl Stack {
         let root = crate::root();
         let venv_bin = root.join(".venv/bin");
         let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
+        // cargo lambda watch watches its working directory, once per function (~20 of them,
+        // each on every directory of the workspace: past Linux's default inotify limit, and a
+        // function whose watcher fails answers 500). Tests run the functions as built, so
+        // theirs runs in an empty directory of its own and finds the workspace by its manifest.
+        let workdir = match opts.reload_on_change {
+            true => root.clone(),
+            false => {
+                let dir = opts.state_dir.join(format!("{}.watch", opts.prefix));
+                std::fs::create_dir_all(&dir)?;
+                dir
+            }
+        };
         let mut cmd = crate::process::guarded("cargo");
-        cmd.current_dir(&root)
+        cmd.current_dir(&workdir)
             .env("PATH", path)
             .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port"])
             .arg(port.to_string())
             .arg("--env-file")
             .arg(&env_file)
+            .arg("--manifest-path")
+            .arg(root.join("Cargo.toml"))
             .stdin(Stdio::null());
+        // Nor does a test's stack restart a function when a file changes.
+        if !opts.reload_on_change {
+            cmd.arg("--ignore-changes");
+        }
         // Under `cargo test` the process carries the test crate's CARGO_MANIFEST_DIR and
         // CARGO_PKG_*; build scripts that watch them (ring's) would rebuild for every run.
         for (k, _) in std::env::vars_os() {
