@@ -15,7 +15,13 @@ pub struct Ctx {
     pub db: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub log: std::path::PathBuf,
+    /// Every AWS request moto served this stack (see [`crate::iam`]).
+    pub aws_requests: std::path::PathBuf,
+    /// Declared last: the stack stops before the next test's starts.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
+
+static STACK_TURN: std::sync::OnceLock<std::sync::Arc<tokio::sync::Mutex<()>>> = std::sync::OnceLock::new();
 
 impl Ctx {
     /// A whole stack of its own (emulator, functions, bridge), warmed up.
@@ -25,6 +31,14 @@ impl Ctx {
 
     /// A stack whose functions also get `extra_env` (e.g. Stripe mode against a simulator).
     pub async fn start_with(name: &str, mut extra_env: Vec<(String, String)>) -> Ctx {
+        // One stack at a time in a test process: on two cores, two stacks and their browsers
+        // run no faster side by side than one after the other (e2e_browser: 46 s together,
+        // 43.5 s in turn), and each then has the machine to itself.
+        let turn = STACK_TURN
+            .get_or_init(|| std::sync::Arc::new(tokio::sync::Mutex::new(())))
+            .clone()
+            .lock_owned()
+            .await;
         // Every request of a test comes from 127.0.0.1: the anonymous per-address limit is
         // lifted unless a test sets it.
         if !extra_env.iter().any(|(k, _)| k == "ANONYMOUS_REQUESTS_PER_MINUTE") {
@@ -32,12 +46,14 @@ impl Ctx {
         }
         let target = local_stack::root().join("target/e2e");
         let log = target.join(format!("{name}.log"));
+        let aws_requests = target.join(format!("{name}.aws-requests.jsonl"));
         let stack = Stack::start(Options {
             prefix: local_stack::resources::unique_prefix(&format!("e2e-{name}")),
             state_dir: target,
             log_file: Some(log.clone()),
             extra_env,
             reload_on_change: false,
+            record_aws_requests: Some(aws_requests.clone()),
         })
         .await
         .expect("stack");
@@ -51,6 +67,8 @@ impl Ctx {
             sqs: aws_sdk_sqs::Client::new(&sdk),
             stack,
             log,
+            aws_requests,
+            _turn: turn,
         }
     }
 
@@ -74,6 +92,25 @@ impl Ctx {
     }
 
     /// No request of the run was answered with a 5xx (the functions log every status).
+    /// Every AWS request a function sent this stack is allowed by that function's IAM policy
+    /// in the SAM template (moto checks no IAM; a call without its action would first fail
+    /// in AWS).
+    pub fn assert_aws_requests_allowed(&self) {
+        let recorded = std::fs::read_to_string(&self.aws_requests).unwrap_or_default();
+        let check = crate::iam::check(&recorded, &crate::template::read());
+        assert!(
+            check.checked > 0,
+            "no function's AWS request was recorded in {}",
+            self.aws_requests.display()
+        );
+        assert!(
+            check.denied.is_empty(),
+            "AWS requests the template does not allow (see {}):\n{}",
+            self.aws_requests.display(),
+            check.denied.iter().cloned().collect::<Vec<_>>().join("\n")
+        );
+    }
+
     pub fn assert_no_5xx_logged(&self) {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         assert!(!log.contains("\"status\":5"), "a request answered 5xx; see {}", self.log.display());

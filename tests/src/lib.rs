@@ -4,6 +4,7 @@ pub mod api;
 pub mod browser;
 pub mod e2e;
 pub mod flows;
+pub mod iam;
 pub mod meter;
 pub mod prices;
 pub mod template;

@@ -32,20 +32,53 @@ pub fn function_block(yaml: &str, binary: &str) -> String {
 }
 
 /// `dynamodb:GetItem`, `sqs:SendMessage`, … : every action an `Allow` statement of the block's
-/// policies lists (the template writes each as `- service:Action`).
+/// policies lists (the template writes each as `- service:Action`). A DynamoDB action is also
+/// listed with the part of the table it is allowed on: `dynamodb:GetItem@table`,
+/// `dynamodb:Query@index/GSI1`.
 pub fn allowed_actions(block: &str) -> BTreeSet<String> {
     let Some(policies) = block.split("\n      Policies:\n").nth(1) else { return BTreeSet::new() };
-    policies
-        .lines()
-        .map(str::trim)
-        .filter_map(|l| l.strip_prefix("- "))
-        .filter(|a| {
-            a.split_once(':').is_some_and(|(service, action)| {
-                !service.is_empty()
-                    && service.chars().all(|c| c.is_ascii_lowercase())
-                    && action.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-            })
-        })
-        .map(str::to_string)
-        .collect()
+    let mut allowed = BTreeSet::new();
+    let mut statements: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    let mut in_resources = false;
+    for line in policies.lines().map(str::trim) {
+        if line.starts_with("- Effect:") || line.starts_with("Effect:") {
+            statements.push((Vec::new(), Vec::new()));
+            in_resources = false;
+        } else if line == "Action:" {
+            in_resources = false;
+        } else if line == "Resource:" {
+            in_resources = true;
+        } else if let (Some(item), Some((actions, resources))) =
+            (line.strip_prefix("- "), statements.last_mut())
+        {
+            match in_resources {
+                true => resources.push(item.to_string()),
+                false if is_action(item) => actions.push(item.to_string()),
+                false => {}
+            }
+        }
+    }
+    for (actions, resources) in statements {
+        for action in actions {
+            if action.starts_with("dynamodb:") {
+                for r in &resources {
+                    if r == "!GetAtt Table.Arn" {
+                        allowed.insert(format!("{action}@table"));
+                    } else if let Some(index) = r.split("${Table.Arn}/").nth(1) {
+                        allowed.insert(format!("{action}@{}", index.trim_end_matches('"')));
+                    }
+                }
+            }
+            allowed.insert(action);
+        }
+    }
+    allowed
+}
+
+fn is_action(item: &str) -> bool {
+    item.split_once(':').is_some_and(|(service, action)| {
+        !service.is_empty()
+            && service.chars().all(|c| c.is_ascii_lowercase())
+            && action.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+    })
 }

@@ -484,6 +484,7 @@ async fn the_story_through_the_pages_in_a_real_browser() {
     boss.close().await;
     drop(driver);
     c.assert_no_5xx_logged();
+    c.assert_aws_requests_allowed();
     let shots = std::fs::read_dir(local_stack::root().join("target/screenshots"))
         .expect("screenshots")
         .filter_map(Result::ok)
@@ -576,6 +577,7 @@ async fn a_declined_change_shows_payment_needed_and_no_seats_before_the_payment(
     boss.close().await;
     drop(driver);
     c.assert_no_5xx_logged();
+    c.assert_aws_requests_allowed();
 }
 
 fn ts(rfc3339: &str) -> i64 {

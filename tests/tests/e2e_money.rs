@@ -348,4 +348,5 @@ async fn money_end_to_end() {
         .expect("interval_changed");
     assert_eq!(changed["data"]["amount_due_now"], switched.body["amount_due_now"]);
     c.assert_no_5xx_logged();
+    c.assert_aws_requests_allowed();
 }

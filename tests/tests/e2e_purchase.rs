@@ -234,4 +234,5 @@ async fn purchase_flow_end_to_end() {
         }
     }
     c.assert_no_5xx_logged();
+    c.assert_aws_requests_allowed();
 }

@@ -574,6 +574,7 @@ async fn seat_lifecycle_end_to_end() {
         );
     }
     c.assert_no_5xx_logged();
+    c.assert_aws_requests_allowed();
 
     step("no key, token, code or claim link reached the functions' logs");
     let mailed = c.mailed_secrets().await;

@@ -204,4 +204,5 @@ async fn no_secret_is_kept_and_sessions_end_on_sign_out() {
     let shaped: Vec<&String> = values.iter().filter(|v| domain::secrets::is_secret(v)).collect();
     assert!(shaped.is_empty(), "values shaped like secrets: {}", shaped.len());
     c.assert_no_5xx_logged();
+    c.assert_aws_requests_allowed();
 }

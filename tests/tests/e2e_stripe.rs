@@ -528,4 +528,5 @@ async fn money_against_the_stripe_simulator() {
 
     println!("Stripe calls in this run: {}", sim.requests().len());
     c.assert_no_5xx_logged();
+    c.assert_aws_requests_allowed();
 }

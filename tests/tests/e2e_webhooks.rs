@@ -291,4 +291,5 @@ async fn webhooks_end_to_end() {
         404
     );
     c.assert_no_5xx_logged();
+    c.assert_aws_requests_allowed();
 }

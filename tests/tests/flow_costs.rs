@@ -157,27 +157,6 @@ fn function_of(flow: &str) -> &'static str {
     }
 }
 
-/// The IAM actions a request needs. DynamoDB authorizes a transaction by the actions of its
-/// parts (there is no `TransactWriteItems` action), SQS a batch send by `SendMessage`.
-fn iam_actions(call: &seats_tests::meter::Call) -> Vec<String> {
-    match call.key.as_str() {
-        "dynamodb:TransactWriteItems" => {
-            let parts = call.body["TransactItems"].as_array().cloned().unwrap_or_default();
-            parts
-                .iter()
-                .filter_map(|p| p.as_object()?.keys().next().cloned())
-                .map(|part| match part.as_str() {
-                    "ConditionCheck" => "dynamodb:ConditionCheckItem".to_string(),
-                    other => format!("dynamodb:{other}Item"),
-                })
-                .collect()
-        }
-        "dynamodb:TransactGetItems" => vec!["dynamodb:GetItem".into()],
-        "sqs:SendMessageBatch" => vec!["sqs:SendMessage".into()],
-        other => vec![other.to_string()],
-    }
-}
-
 /// Each flow's AWS requests, as measured, against what the template lets its function do: a
 /// store call added to a function without its IAM action fails here, not in production
 /// (moto does not check IAM). The worker's receive and delete are its event source mapping's.
@@ -192,7 +171,8 @@ async fn every_flow_calls_only_what_its_functions_policy_allows() {
         let function = function_of(flow);
         let allowed =
             seats_tests::template::allowed_actions(&seats_tests::template::function_block(&yaml, function));
-        let actions: BTreeSet<String> = sample.usage.calls.iter().flat_map(iam_actions).collect();
+        let actions: BTreeSet<String> =
+            sample.usage.calls.iter().flat_map(|c| seats_tests::iam::actions(&c.key, &c.body)).collect();
         for action in actions {
             checked += 1;
             if !allowed.contains(&action) {

@@ -104,6 +104,7 @@ async fn serve() -> Result<(), BoxError> {
         log_file: None,
         extra_env: passed_through(),
         reload_on_change: true,
+        record_aws_requests: None,
     })
     .await?;
     let env_path = dir.join("stack.env");

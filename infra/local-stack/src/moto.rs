@@ -13,10 +13,23 @@ pub struct Moto {
 impl Moto {
     /// Starts `.venv/bin/moto_server` on a free port and waits until it answers.
     pub async fn start() -> Result<Moto, BoxError> {
+        Self::start_recording(None).await
+    }
+
+    /// As [`Moto::start`], recording every request it serves (headers and body, a JSON object
+    /// per line: moto's recorder) into `recording` when given.
+    pub async fn start_recording(recording: Option<&std::path::Path>) -> Result<Moto, BoxError> {
         let port = crate::free_port()?;
         let (python, args) = moto_command(port)?;
         let mut cmd = crate::process::guarded(python);
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        if let Some(path) = recording {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(path, "")?;
+            cmd.env("MOTO_ENABLE_RECORDING", "True").env("MOTO_RECORDER_FILEPATH", path);
+        }
         let process = Supervised::spawn("moto_server", cmd)?;
         let endpoint = format!("http://127.0.0.1:{port}");
         wait_until_up(&format!("{endpoint}/moto-api/"), Duration::from_secs(60)).await?;

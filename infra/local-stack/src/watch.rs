@@ -39,6 +39,9 @@ pub struct Options {
     /// Rebuild and restart functions when sources change (`make dev`); tests keep them
     /// running whatever files appear under the workspace.
     pub reload_on_change: bool,
+    /// Where moto records every AWS request it serves (tests check them against the IAM
+    /// policies); None records nothing (`make dev`).
+    pub record_aws_requests: Option<PathBuf>,
 }
 
 /// Secrets given to the stack: put into Secrets Manager, never into a function's environment.
@@ -52,7 +55,7 @@ fn write_env_file(path: &Path, env: &[(String, String)]) -> std::io::Result<()> 
 impl Stack {
     pub async fn start(opts: Options) -> Result<Stack, BoxError> {
         std::fs::create_dir_all(&opts.state_dir)?;
-        let moto = Moto::start().await?;
+        let moto = Moto::start_recording(opts.record_aws_requests.as_deref()).await?;
         let sdk = resources::sdk_config(&moto.endpoint).await;
         let resources = resources::provision(&sdk, &opts.prefix).await?;
         let port = crate::free_port()?;
