@@ -33,7 +33,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// The least each flow can do, as the design has it.
 fn minimum(flow: &str) -> &'static str {
     match flow {
-        "purchase (checkout)" => "2 (product read, checkout put)",
+        "purchase (checkout)" => "3 (product and organization reads, checkout put)",
         "webhook: checkout completed" => "5 (checkout, organization, product and buyer's email-guard reads, 1 transaction) + the sign-in link's job and the webhook dispatch to SQS",
         "sign-in (a customer's email)" | "sign-in (an unknown email)" => "2 (the per-email and per-organization limits' conditional updates) + the job to SQS, alike for every email",
         "worker: sign-in link" => "5 (the slug and email guards, the organization and customer reads, the code's put) + the mail",
