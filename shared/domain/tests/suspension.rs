@@ -477,24 +477,31 @@ fn taken(v: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
     v.lock().expect("lock").clone()
 }
 
-#[tokio::test]
-async fn a_purchase_taking_an_unpaid_subscriptions_seats_ends_it_at_stripe_first() {
+/// A team of 3 seats (2 claimed, 1 pending) that Stripe marked `unpaid` (its retries ran out: the
+/// invoice stays open, payable by hand, and a payment would make it active again); 3 days later,
+/// while Stripe says `at_stripe_then`, the owner buys 3 seats of the product again.
+async fn unpaid_then_bought_again(at_stripe_then: &str) -> (Team, Subscription) {
     let t = team(3, 2, 1).await;
-    let (f, old) = (&t.f, &t.sub);
+    let f = &t.f;
     let now = f.app.clock.now().timestamp();
-    // Stripe's retries ran out and it marked the subscription unpaid: its invoice stays open,
-    // payable by hand, and a payment would make it active again.
     billing_events::handle(&f.app, &status_event("evt_unpaid", "sub_team", now, "unpaid", 3))
         .await
         .expect("unpaid");
     f.run_jobs().await.expect("suspend");
-    at_stripe(f, "unpaid");
+    at_stripe(f, at_stripe_then);
     f.clock.advance(Duration::days(3));
     let new =
         fixtures::buy(&f.app, &t.product, 3, "boss@corp.example", f.app.clock.now().timestamp(), "sub_new")
             .await
             .expect("again");
-    f.run_jobs().await.expect("restore");
+    f.run_jobs().await.expect("jobs");
+    (t, new)
+}
+
+#[tokio::test]
+async fn a_purchase_taking_an_unpaid_subscriptions_seats_ends_it_at_stripe_first() {
+    let (t, new) = unpaid_then_bought_again("unpaid").await;
+    let (f, old) = (&t.f, &t.sub);
     // Its open invoice can no longer be paid, and nothing at Stripe charges it again.
     assert_eq!(
         (taken(&f.payments.voided), taken(&f.payments.canceled_now)),
@@ -522,21 +529,9 @@ async fn a_purchase_taking_an_unpaid_subscriptions_seats_ends_it_at_stripe_first
 
 #[tokio::test]
 async fn an_unpaid_subscription_paid_at_stripe_meanwhile_keeps_its_seats_for_its_own_return() {
-    let t = team(3, 2, 1).await;
-    let (f, old) = (&t.f, &t.sub);
-    let now = f.app.clock.now().timestamp();
-    billing_events::handle(&f.app, &status_event("evt_unpaid", "sub_team", now, "unpaid", 3))
-        .await
-        .expect("unpaid");
-    f.run_jobs().await.expect("suspend");
     // Paid by hand at Stripe; its event is not here yet when the owner buys again.
-    at_stripe(f, "active");
-    f.clock.advance(Duration::days(3));
-    let new =
-        fixtures::buy(&f.app, &t.product, 3, "boss@corp.example", f.app.clock.now().timestamp(), "sub_new")
-            .await
-            .expect("again");
-    f.run_jobs().await.expect("jobs");
+    let (t, new) = unpaid_then_bought_again("active").await;
+    let (f, old) = (&t.f, &t.sub);
     assert_eq!((taken(&f.payments.voided), taken(&f.payments.canceled_now)), (vec![], vec![]));
     let new_now = sub_now(f, &new.id).await;
     assert_eq!((new_now.seats_assigned, new_now.restored_from), (0, None), "the purchase takes none");
